@@ -1,0 +1,157 @@
+"""The text every later phase trains on: where it comes from, where it is cached, what if offline.
+
+Tooling, not a lesson. The default corpus is Tiny Shakespeare (about 1.1 million characters of
+the plays, collected by Andrej Karpathy in 2015 for his char-rnn experiments). It is downloaded
+once into the git-ignored `data/` folder at the root of the repository and read from there
+afterwards. Without a network the programs say so and fall back to a corpus every machine has:
+the source code of Python's own standard library, read from the running interpreter. Any local
+text file works too (`--path my_book.txt`).
+
+Run:  python phase-00-foundations/code/corpus.py              (download if needed, show stats)
+      python phase-00-foundations/code/corpus.py --offline    (never touch the network)
+"""
+
+import argparse
+import hashlib
+import os
+import sysconfig
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DATA_DIR = Path(os.environ.get("TFS_DATA_DIR", REPO_ROOT / "data"))
+
+TINY_SHAKESPEARE_URL = (
+    "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
+)
+TINY_SHAKESPEARE_FILE = "tinyshakespeare.txt"
+TINY_SHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
+CORPORA = ("tinyshakespeare", "stdlib")
+
+
+def tiny_shakespeare_path(data_dir: Path = DATA_DIR) -> Path:
+    """Where the cached copy of Tiny Shakespeare lives (it may not exist yet)."""
+    return Path(data_dir) / TINY_SHAKESPEARE_FILE
+
+
+def is_cached(data_dir: Path = DATA_DIR) -> bool:
+    """True when Tiny Shakespeare is already in the cache."""
+    return tiny_shakespeare_path(data_dir).is_file()
+
+
+def is_downloadable(url: str = TINY_SHAKESPEARE_URL, timeout: float = 5.0) -> bool:
+    """Ask the server for the file's headers only (no download): can we reach it?"""
+    request = urllib.request.Request(url, method="HEAD")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def download_tiny_shakespeare(data_dir: Path = DATA_DIR, url: str = TINY_SHAKESPEARE_URL,
+                              timeout: float = 30.0) -> Path:
+    """Download Tiny Shakespeare into the cache, check its fingerprint, and return its path.
+
+    The file is written to a temporary name and renamed only once complete and verified, so an
+    interrupted download never leaves a half file that looks like a cached corpus.
+    """
+    target = tiny_shakespeare_path(data_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        payload = response.read()
+    digest = hashlib.sha256(payload).hexdigest()
+    if url == TINY_SHAKESPEARE_URL and digest != TINY_SHAKESPEARE_SHA256:
+        raise OSError(f"downloaded {len(payload)} bytes from {url} but their SHA-256 is "
+                      f"{digest}, not the expected {TINY_SHAKESPEARE_SHA256}; not caching it")
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".download-")
+    try:
+        with os.fdopen(fd, "wb") as tmp:
+            tmp.write(payload)
+        os.replace(tmp_name, target)  # atomic: the target is either absent or complete
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def stdlib_corpus(max_chars: int = 1_100_000) -> str:
+    """About a million characters of Python's standard library source, always available.
+
+    Files are read in sorted order, so the corpus is the same on every run of one Python.
+    """
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    pieces, total = [], 0
+    for path in sorted(stdlib.glob("*.py")):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        pieces.append(text)
+        total += len(text)
+        if total >= max_chars:
+            break
+    if not pieces:
+        raise FileNotFoundError(f"found no readable .py files in {stdlib}")
+    return "".join(pieces)[:max_chars]
+
+
+def load_text(corpus: str = "tinyshakespeare", path: Path | None = None,
+              data_dir: Path = DATA_DIR, download: bool = True) -> tuple[str, str]:
+    """Return (text, where it came from) for a corpus name or a local file.
+
+    path: a local UTF-8 text file; when given, `corpus` is ignored.
+    download: if False, never use the network (Tiny Shakespeare must then be cached, else
+    the standard-library corpus is used instead).
+    """
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no text file at {path}: pass the path of an existing "
+                                    f"UTF-8 text file, or leave --path out to use a built-in "
+                                    f"corpus ({', '.join(CORPORA)})")
+        return path.read_text(encoding="utf-8"), f"local file {path}"
+    if corpus not in CORPORA:
+        raise ValueError(f"unknown corpus {corpus!r}; valid names are {', '.join(CORPORA)}")
+    if corpus == "stdlib":
+        return stdlib_corpus(), "Python standard library source"
+    cached = tiny_shakespeare_path(data_dir)
+    if cached.is_file():
+        return cached.read_text(encoding="utf-8"), f"Tiny Shakespeare (cached at {cached})"
+    if download:
+        try:
+            fresh = download_tiny_shakespeare(data_dir)
+            return fresh.read_text(encoding="utf-8"), f"Tiny Shakespeare (downloaded to {fresh})"
+        except (urllib.error.URLError, OSError) as err:
+            print(f"Could not download Tiny Shakespeare ({err}).")
+    print(f"Tiny Shakespeare is not cached at {cached}; using Python's standard library source "
+          f"instead. To get it later, run: python phase-00-foundations/code/corpus.py")
+    return stdlib_corpus(), "Python standard library source (fallback: no Tiny Shakespeare)"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Fetch, cache and describe the text corpus.")
+    parser.add_argument("--corpus", choices=CORPORA, default="tinyshakespeare",
+                        help="which built-in corpus (default: tinyshakespeare)")
+    parser.add_argument("--path", type=Path, default=None, help="use this local text file")
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR,
+                        help=f"cache folder (default: {DATA_DIR})")
+    parser.add_argument("--offline", action="store_true", help="never use the network")
+    args = parser.parse_args(argv)
+    try:
+        text, source = load_text(args.corpus, args.path, args.data_dir, not args.offline)
+    except (FileNotFoundError, ValueError) as err:
+        parser.exit(2, f"error: {err}\n")
+    vocab = sorted(set(text))
+    print(f"source:            {source}")
+    print(f"characters:        {len(text):,}")
+    print(f"distinct chars:    {len(vocab)}")
+    print(f"lines:             {text.count(chr(10)):,}")
+    print("first 200 characters:")
+    print(text[:200])
+
+
+if __name__ == "__main__":
+    main()

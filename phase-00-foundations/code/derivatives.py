@@ -1,0 +1,182 @@
+"""Derivatives you can compute without calculus: finite differences, checked against the rules.
+
+A derivative answers "if I nudge the input a little, how much does the output move, per unit
+of nudge?". You can measure that directly: nudge by h, look at the change, divide by h. That is
+a finite difference. It is slow (one or two function calls per input) and slightly inexact,
+but it needs no algebra, so it is the referee every hand-derived gradient in this repository
+is checked against (the "gradient check").
+
+The lesson of the error plot: the central difference is far more accurate than the forward one,
+and making h ever smaller stops helping once floating-point round-off takes over.
+
+Run:  python phase-00-foundations/code/derivatives.py --function sin --x 1.0 --h 1e-4
+"""
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from phase00.figures import FIGURES_DIR, save_figure
+
+ScalarFn = Callable[[float], float]
+
+# name -> (f, its derivative worked out by the rules of calculus, the formulas as text)
+FUNCTIONS: dict[str, tuple[ScalarFn, ScalarFn, str]] = {
+    "cube": (lambda x: x**3, lambda x: 3 * x**2, "f(x) = x^3,  f'(x) = 3x^2"),
+    "sin": (np.sin, np.cos, "f(x) = sin x,  f'(x) = cos x"),
+    "exp": (np.exp, np.exp, "f(x) = e^x,  f'(x) = e^x"),
+    "sigmoid": (
+        lambda x: 1 / (1 + np.exp(-x)),
+        lambda x: np.exp(-x) / (1 + np.exp(-x)) ** 2,
+        "f(x) = 1/(1+e^-x),  f'(x) = f(x)(1 - f(x))",
+    ),
+}
+
+
+def forward_difference(f: ScalarFn, x: float, h: float = 1e-5) -> float:
+    """Slope of the line through (x, f(x)) and (x+h, f(x+h)). Error shrinks like h."""
+    return (f(x + h) - f(x)) / h
+
+
+def central_difference(f: ScalarFn, x: float, h: float = 1e-5) -> float:
+    """Slope of the line through (x-h, f(x-h)) and (x+h, f(x+h)). Error shrinks like h^2.
+
+    Why better: in the Taylor series f(x±h) = f(x) ± h f'(x) + h^2/2 f''(x) ± ..., the h^2
+    terms are equal on both sides and cancel in the difference; the forward difference keeps
+    one of them.
+    """
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray,
+                       h: float = 1e-5) -> np.ndarray:
+    """The gradient of a scalar function of many inputs, one central difference per input.
+
+    The gradient is the vector of partial derivatives: nudge one coordinate, hold the others
+    still, measure the slope, repeat for every coordinate. The loop over coordinates IS the
+    method (each needs its own two evaluations of f), which is why it is too slow to train
+    with and perfect for checking.
+    """
+    x = np.array(x, dtype=np.float64)  # a copy in float64: we nudge it in place
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        original = x[i]
+        x[i] = original + h
+        f_plus = f(x)
+        x[i] = original - h
+        f_minus = f(x)
+        x[i] = original  # put it back before the next coordinate
+        grad[i] = (f_plus - f_minus) / (2 * h)
+    return grad
+
+
+def relative_error(a: np.ndarray, b: np.ndarray) -> float:
+    """max |a - b| / (|a| + |b|), elementwise: scale-free, so 1e-7 means "7 digits agree"."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    denom = np.maximum(np.abs(a) + np.abs(b), 1e-12)  # two zeros agree perfectly
+    return float((np.abs(a - b) / denom).max())
+
+
+def paraboloid(v: np.ndarray) -> float:
+    """g(x, y) = x^2 y + 3y, the two-input example of the printout."""
+    x, y = v
+    return float(x**2 * y + 3 * y)
+
+
+def paraboloid_gradient(v: np.ndarray) -> np.ndarray:
+    """The partial derivatives of g by hand: dg/dx = 2xy (y held still), dg/dy = x^2 + 3."""
+    x, y = v
+    return np.array([2 * x * y, x**2 + 3])
+
+
+def plot_error_vs_h(f: ScalarFn, df: ScalarFn, x: float, name: str,
+                    out_dir: Path | None = None) -> Figure:
+    """Log-log plot of |estimate - truth| against h for both difference formulas."""
+    hs = np.logspace(-14, -1, 60)
+    exact = df(x)
+    fwd = np.array([abs(forward_difference(f, x, h) - exact) for h in hs])
+    ctr = np.array([abs(central_difference(f, x, h) - exact) for h in hs])
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.subplots()
+    tiny = 1e-17  # an error of exactly 0 cannot be drawn on a log axis
+    ax.loglog(hs, np.maximum(fwd, tiny), label="forward  (f(x+h) - f(x)) / h")
+    ax.loglog(hs, np.maximum(ctr, tiny), label="central  (f(x+h) - f(x-h)) / 2h")
+    ax.set_xlabel("step size h")
+    ax.set_ylabel("|estimate - true derivative|")
+    ax.set_title(f"Finite-difference error for {name} at x = {x:g}")
+    ax.text(1e-13, 1e-11, "small h:\nround-off wins", ha="left")
+    ax.text(3e-5, 1e-11, "large h:\ntruncation wins", ha="left")
+    ax.legend(loc="upper center")
+    save_figure(fig, out_dir, "finite_difference_error.png")
+    return fig
+
+
+def plot_tangent(f: ScalarFn, df: ScalarFn, x: float, name: str,
+                 out_dir: Path | None = None) -> Figure:
+    """The function, its tangent at x (slope f'(x)), and a secant through x and x + 0.5."""
+    xs = np.linspace(x - 2, x + 2, 200)
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.subplots()
+    ax.plot(xs, [f(v) for v in xs], label=name, color="black")
+    ax.plot(xs, f(x) + df(x) * (xs - x), "--", label=f"tangent, slope f'(x) = {df(x):.3f}")
+    h = 0.5
+    slope = forward_difference(f, x, h)
+    ax.plot(xs, f(x) + slope * (xs - x), ":", label=f"secant with h = {h}, slope {slope:.3f}")
+    ax.plot([x, x + h], [f(x), f(x + h)], "o", color="tab:green")
+    ax.set_ylim(min(f(v) for v in xs) - 0.5, max(f(v) for v in xs) + 0.5)
+    ax.legend()
+    ax.set_title("A derivative is the slope of the tangent; a secant approximates it")
+    save_figure(fig, out_dir, "tangent_and_secant.png")
+    return fig
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Finite differences against analytic "
+                                                 "derivatives.")
+    parser.add_argument("--function", choices=sorted(FUNCTIONS), default="sin",
+                        help="which function to differentiate (default: sin)")
+    parser.add_argument("--x", type=float, default=1.0, help="point to differentiate at")
+    parser.add_argument("--h", type=float, default=1e-5, help="step size (default: 1e-5)")
+    parser.add_argument("--out", type=Path, default=FIGURES_DIR,
+                        help="folder for figures (default: the phase's blog/figures)")
+    args = parser.parse_args(argv)
+    if args.h <= 0:
+        parser.error(f"--h must be > 0, got {args.h}")
+    f, df, formula = FUNCTIONS[args.function]
+
+    print(f"1. One input: {formula}, at x = {args.x}")
+    exact = df(args.x)
+    print(f"   f(x)        = {f(args.x):.10f}")
+    print(f"   f(x + h)    = {f(args.x + args.h):.10f}    (h = {args.h:g})")
+    fwd = forward_difference(f, args.x, args.h)
+    ctr = central_difference(f, args.x, args.h)
+    print(f"   forward difference  = {fwd:.10f}   error {abs(fwd - exact):.2e}")
+    print(f"   central difference  = {ctr:.10f}   error {abs(ctr - exact):.2e}")
+    print(f"   analytic f'(x)      = {exact:.10f}")
+
+    print("\n2. How the error depends on h")
+    print("        h      forward err    central err")
+    for h in (1e-1, 1e-3, 1e-5, 1e-7, 1e-9, 1e-11):
+        print(f"   {h:8.0e}   {abs(forward_difference(f, args.x, h) - exact):12.2e}"
+              f"   {abs(central_difference(f, args.x, h) - exact):12.2e}")
+    print("   forward: error ~ h. central: error ~ h^2, until round-off (~1e-16 / h) wins.")
+
+    print("\n3. Many inputs: the gradient of g(x, y) = x^2 y + 3y at (2, -1)")
+    v = np.array([2.0, -1.0])
+    numeric = numerical_gradient(paraboloid, v)
+    analytic = paraboloid_gradient(v)
+    print(f"   numerical gradient = {numeric}")
+    print(f"   analytic gradient  = {analytic}   (dg/dx = 2xy, dg/dy = x^2 + 3)")
+    print(f"   relative error     = {relative_error(numeric, analytic):.2e}"
+          "   (< 1e-7: the hand derivation is right)")
+
+    print("\nFigures")
+    plot_tangent(f, df, args.x, formula.split(",")[0], args.out)
+    plot_error_vs_h(f, df, args.x, formula.split(",")[0], args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Fixtures shared by every phase's tests.
+
+Tests never touch the network and never read anything outside the repository: text corpora
+are made here, small and on the spot.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PHASE_DIRS = sorted(p for p in REPO_ROOT.glob("phase-[0-9][0-9]-*") if p.is_dir())
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A seeded generator, so every random test is repeatable."""
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def tiny_text() -> str:
+    """A few hundred characters of text for tokenizer and language-model tests."""
+    return (
+        "To be, or not to be, that is the question:\n"
+        "Whether 'tis nobler in the mind to suffer\n"
+        "The slings and arrows of outrageous fortune,\n"
+        "Or to take arms against a sea of troubles\n"
+        "And by opposing end them. To die: to sleep;\n"
+        "No more; and by a sleep to say we end\n"
+        "The heart-ache and the thousand natural shocks\n"
+        "That flesh is heir to.\n"
+    )
+
+
+@pytest.fixture
+def figures_dir(tmp_path: Path) -> Path:
+    """Where a test sends the figures of a script it runs, instead of blog/figures."""
+    out = tmp_path / "figures"
+    out.mkdir()
+    return out
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any attempt to reach another machine in a test fails loudly (loopback is allowed:
+    Jupyter kernels talk to the test over it)."""
+    import socket
+
+    real_connect = socket.socket.connect
+
+    def guarded_connect(self: socket.socket, address: object) -> None:
+        host = address[0] if isinstance(address, tuple) else address
+        if host not in ("127.0.0.1", "localhost", "::1") and not isinstance(host, bytes):
+            if self.family in (socket.AF_INET, socket.AF_INET6):
+                raise RuntimeError(f"tests must not use the network (tried {address})")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)

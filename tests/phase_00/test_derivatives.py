@@ -1,0 +1,67 @@
+"""Finite differences agree with derivatives worked out by hand, to the accuracy theory says."""
+
+import numpy as np
+import pytest
+
+from phase00.derivatives import (
+    FUNCTIONS,
+    central_difference,
+    forward_difference,
+    main,
+    numerical_gradient,
+    paraboloid,
+    paraboloid_gradient,
+    relative_error,
+)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+@pytest.mark.parametrize("x", [-1.5, 0.0, 0.7, 2.0])
+def test_central_difference_matches_analytic(name: str, x: float) -> None:
+    f, df, _ = FUNCTIONS[name]
+    assert central_difference(f, x, 1e-5) == pytest.approx(df(x), rel=1e-8, abs=1e-9)
+
+
+def test_forward_error_is_order_h_and_central_is_order_h_squared() -> None:
+    f, df = np.sin, np.cos
+    x = 1.0
+    fwd = [abs(forward_difference(f, x, h) - df(x)) for h in (1e-2, 1e-3)]
+    ctr = [abs(central_difference(f, x, h) - df(x)) for h in (1e-2, 1e-3)]
+    assert fwd[0] / fwd[1] == pytest.approx(10, rel=0.05)  # h / 10 -> error / 10
+    assert ctr[0] / ctr[1] == pytest.approx(100, rel=0.05)  # h / 10 -> error / 100
+
+
+def test_tiny_h_is_ruined_by_round_off() -> None:
+    good = abs(central_difference(np.sin, 1.0, 1e-5) - np.cos(1.0))
+    tiny = abs(central_difference(np.sin, 1.0, 1e-13) - np.cos(1.0))
+    assert tiny > 100 * good
+
+
+def test_numerical_gradient_of_paraboloid() -> None:
+    v = np.array([2.0, -1.0])
+    assert relative_error(numerical_gradient(paraboloid, v), paraboloid_gradient(v)) < 1e-9
+
+
+def test_numerical_gradient_of_a_matrix_function(rng: np.random.Generator) -> None:
+    """For f(W) = sum((W x)^2), the gradient is 2 (W x) x^T: a shape-(3, 4) gradient."""
+    W, x = rng.normal(size=(3, 4)), rng.normal(size=4)
+
+    def f(W_: np.ndarray) -> float:
+        return float(np.sum((W_ @ x) ** 2))
+
+    analytic = 2 * np.outer(W @ x, x)
+    numeric = numerical_gradient(f, W)
+    assert numeric.shape == W.shape
+    assert relative_error(numeric, analytic) < 1e-8
+    np.testing.assert_array_equal(W, W.copy())  # the input was not left nudged
+
+
+def test_relative_error_is_scale_free() -> None:
+    assert relative_error(np.array([1e6]), np.array([1e6 + 1])) == pytest.approx(5e-7, rel=1e-3)
+    assert relative_error(np.zeros(3), np.zeros(3)) == 0.0
+
+
+def test_main_runs_and_writes_figures(figures_dir, capsys) -> None:
+    main(["--function", "cube", "--x", "2", "--out", str(figures_dir)])
+    assert "analytic f'(x)      = 12.0000000000" in capsys.readouterr().out
+    assert len(list(figures_dir.glob("*.png"))) == 2

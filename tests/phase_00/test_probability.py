@@ -1,0 +1,132 @@
+"""Softmax, cross-entropy, entropy, log-sum-exp and sampling against known values."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from phase00.probability import (
+    cross_entropy,
+    cross_entropy_from_logits,
+    entropy,
+    log_softmax,
+    logsumexp,
+    main,
+    sample,
+    softmax,
+    softmax_naive,
+    softmax_with_temperature,
+)
+
+finite_logits = arrays(np.float64, st.integers(1, 12),
+                       elements=st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False))
+
+
+def test_softmax_known_value() -> None:
+    np.testing.assert_allclose(softmax(np.array([1.0, 2.0, 3.0])),
+                               [0.09003057, 0.24472847, 0.66524096], atol=1e-8)
+
+
+def test_softmax_survives_huge_scores_where_naive_overflows() -> None:
+    z = np.array([1000.0, 1001.0, 1002.0])
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert np.isnan(softmax_naive(z)).all()
+    np.testing.assert_allclose(softmax(z), softmax(z - 1000.0), atol=1e-15)
+
+
+@given(finite_logits)
+def test_softmax_is_a_distribution_and_shift_invariant(z: np.ndarray) -> None:
+    p = softmax(z)
+    assert np.all(p >= 0) and np.isclose(p.sum(), 1.0)
+    np.testing.assert_allclose(softmax(z + 123.0), p, atol=1e-12)
+
+
+def test_softmax_rows_of_a_batch() -> None:
+    Z = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
+    P = softmax(Z, axis=-1)
+    np.testing.assert_allclose(P[1], [1 / 3] * 3)
+    np.testing.assert_allclose(P.sum(axis=1), [1.0, 1.0])
+
+
+def test_temperature_limits() -> None:
+    z = np.array([2.0, 1.0, 0.1])
+    np.testing.assert_allclose(softmax_with_temperature(z, 1.0), softmax(z))
+    np.testing.assert_allclose(softmax_with_temperature(z, 1e-3), [1, 0, 0], atol=1e-12)
+    np.testing.assert_allclose(softmax_with_temperature(z, 1e6), [1 / 3] * 3, atol=1e-6)
+    assert entropy(softmax_with_temperature(z, 0.5)) < entropy(softmax(z)) < entropy(
+        softmax_with_temperature(z, 2.0))
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        softmax_with_temperature(z, 0.0)
+
+
+def test_cross_entropy_known_value() -> None:
+    assert cross_entropy(np.array([0.7, 0.2, 0.1]), 0) == pytest.approx(0.35667494, abs=1e-8)
+
+
+def test_cross_entropy_batch_is_mean_of_rows() -> None:
+    P = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
+    expected = -(np.log(0.7) + np.log(0.8)) / 2
+    assert cross_entropy(P, np.array([0, 2])) == pytest.approx(expected)
+
+
+@given(finite_logits, st.data())
+def test_cross_entropy_from_logits_matches_probabilities(z: np.ndarray,
+                                                         data: st.DataObject) -> None:
+    t = data.draw(st.integers(0, len(z) - 1))
+    p_t = softmax(z)[t]
+    if p_t > 1e-300:  # where log(p) is representable, the two routes agree
+        assert cross_entropy_from_logits(z, t) == pytest.approx(-np.log(p_t), rel=1e-9, abs=1e-9)
+    assert np.isfinite(cross_entropy_from_logits(z, t))
+
+
+def test_cross_entropy_rejects_bad_targets() -> None:
+    with pytest.raises(ValueError, match=r"target indices must lie in \[0, 2\]"):
+        cross_entropy(np.array([0.7, 0.2, 0.1]), 3)
+    with pytest.raises(ValueError, match=r"target must have shape \(2,\)"):
+        cross_entropy_from_logits(np.zeros((2, 3)), np.array([0, 1, 2]))
+    with pytest.raises(ValueError, match="integer class indices"):
+        cross_entropy(np.array([0.7, 0.3]), np.array(0.5))
+
+
+def test_entropy_known_values() -> None:
+    assert entropy(np.array([1.0, 0.0, 0.0])) == 0.0
+    assert entropy(np.full(4, 0.25)) == pytest.approx(np.log(4))
+    assert entropy(np.array([0.5, 0.5])) == pytest.approx(np.log(2))
+
+
+@given(finite_logits)
+def test_logsumexp_and_log_softmax(z: np.ndarray) -> None:
+    with np.errstate(over="ignore", divide="ignore"):
+        naive = np.log(np.exp(z).sum())
+    if np.isfinite(naive):
+        assert logsumexp(z) == pytest.approx(naive, rel=1e-12, abs=1e-12)
+    assert np.isfinite(logsumexp(z))
+    np.testing.assert_allclose(np.exp(log_softmax(z)), softmax(z), atol=1e-12)
+
+
+def test_logsumexp_keeps_dims() -> None:
+    Z = np.array([[1000.0, 1000.0], [0.0, 0.0]])
+    np.testing.assert_allclose(logsumexp(Z, axis=1), [1000 + np.log(2), np.log(2)])
+    assert logsumexp(Z, axis=1, keepdims=True).shape == (2, 1)
+
+
+def test_sampling_frequencies_match_probabilities(rng: np.random.Generator) -> None:
+    p = np.array([0.5, 0.3, 0.2, 0.0])
+    draws = sample(p, 200_000, rng)
+    freq = np.bincount(draws, minlength=4) / len(draws)
+    np.testing.assert_allclose(freq, p, atol=0.005)
+    assert freq[3] == 0.0  # a class with probability 0 is never drawn
+
+
+def test_sampling_rejects_non_distributions(rng: np.random.Generator) -> None:
+    with pytest.raises(ValueError, match="summing to 1"):
+        sample(np.array([0.5, 0.6]), 10, rng)
+
+
+def test_main_runs_and_writes_figures(figures_dir, capsys) -> None:
+    main(["--logits", "1", "2", "3", "--out", str(figures_dir), "--samples", "1000"])
+    out = capsys.readouterr().out
+    assert "0.09003057 0.24472847 0.66524096" in out
+    assert {p.name for p in figures_dir.iterdir()} == {"softmax_temperature.png",
+                                                       "cross_entropy_surprise.png"}

@@ -1,0 +1,107 @@
+"""The environment checker and the corpus loader: offline behaviour, clear errors, no half files."""
+
+import subprocess
+import sys
+import urllib.error
+from pathlib import Path
+
+import pytest
+
+from phase00 import check_environment, corpus
+from phase00.figures import main as remake_figures
+from tests.conftest import REPO_ROOT
+
+
+def test_python_version_check() -> None:
+    assert check_environment.check_python((3, 12, 1))[0] == "OK"
+    status, detail = check_environment.check_python((3, 10, 4))
+    assert status == "FAIL" and "3.11" in detail
+
+
+def test_missing_package_fails_and_missing_extra_warns() -> None:
+    assert check_environment.check_package("numpy", "numpy")[0] == "OK"
+    status, detail = check_environment.check_package("no-such-package-xyz", None)
+    assert status == "FAIL" and "not installed" in detail
+    assert check_environment.check_package("no-such-package-xyz", None, required=False)[0] == "WARN"
+
+
+def test_checker_runs_offline_and_exits_zero_here(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "phase-00-foundations/code/check_environment.py"),
+         "--offline"], capture_output=True, text=True, timeout=300,
+        env={**__import__("os").environ, "TFS_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    for what in ("python", "numpy", "torch", "device cpu", "package phase00",
+                 "corpus tinyshakespeare"):
+        assert any(line.split(maxsplit=1)[-1].startswith(what) for line in lines), what
+    assert "network check skipped" in result.stdout
+
+
+def test_checker_exit_status_reflects_failures(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(check_environment, "REQUIRED",
+                        [*check_environment.REQUIRED, ("no-such-package-xyz", None)])
+    monkeypatch.setattr(check_environment, "check_devices", lambda: [])
+    assert check_environment.main(["--offline"]) == 1
+
+
+def test_corpus_cached_file_is_used(tmp_path: Path) -> None:
+    (tmp_path / corpus.TINY_SHAKESPEARE_FILE).write_text("ROMEO:\nHello.\n", encoding="utf-8")
+    text, source = corpus.load_text(data_dir=tmp_path, download=False)
+    assert text == "ROMEO:\nHello.\n" and "cached" in source
+
+
+def test_corpus_falls_back_to_stdlib_offline(tmp_path: Path, capsys) -> None:
+    text, source = corpus.load_text(data_dir=tmp_path, download=False)
+    assert "standard library" in source
+    assert len(text) > 100_000 and "def " in text
+    assert "not cached" in capsys.readouterr().out
+
+
+def test_corpus_falls_back_when_download_fails(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise urllib.error.URLError("no route to host")
+
+    monkeypatch.setattr(corpus.urllib.request, "urlopen", no_network)
+    text, source = corpus.load_text(data_dir=tmp_path, download=True)
+    assert "fallback" in source
+    assert not list(tmp_path.iterdir()), "a failed download must leave no file behind"
+
+
+def test_corrupt_download_is_not_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    class FakeResponse:
+        def __enter__(self) -> "FakeResponse":
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def read(self) -> bytes:
+            return b"not shakespeare"
+
+    monkeypatch.setattr(corpus.urllib.request, "urlopen", lambda *a, **k: FakeResponse())
+    with pytest.raises(OSError, match="SHA-256"):
+        corpus.download_tiny_shakespeare(tmp_path)
+    assert not corpus.is_cached(tmp_path)
+
+
+def test_corpus_errors_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="valid names are tinyshakespeare, stdlib"):
+        corpus.load_text("wikipedia", data_dir=tmp_path)
+    with pytest.raises(FileNotFoundError, match="no text file at"):
+        corpus.load_text(path=tmp_path / "missing.txt")
+
+
+def test_local_file_is_read(tmp_path: Path, tiny_text: str) -> None:
+    book = tmp_path / "book.txt"
+    book.write_text(tiny_text, encoding="utf-8")
+    assert corpus.load_text(path=book)[0] == tiny_text
+
+
+def test_figures_remakes_every_figure(figures_dir: Path) -> None:
+    remake_figures(["--out", str(figures_dir)])
+    made = {p.name for p in figures_dir.glob("*.png")}
+    shown = {p.name for p in (REPO_ROOT / "phase-00-foundations/blog/figures").glob("*.png")}
+    assert len(made) == 8
+    assert shown <= made, "every figure in the blog folder is one the scripts make"

@@ -1,0 +1,206 @@
+"""Conventions every phase keeps, checked for every phase directory that exists.
+
+These tests keep the repository honest as it grows: each phase has its four parts, its blog
+ends by pointing forward, its scripts are runnable lessons, its imports respect the rules of the
+course (NumPy only until phase 06, no ready-made attention before phase 08, no Hugging Face
+before phase 09), and its notebooks build on its scripts instead of redefining them.
+"""
+
+import ast
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PHASE_DIRS, REPO_ROOT
+
+SCRIPTS = [p for d in PHASE_DIRS for p in sorted((d / "code").glob("*.py"))
+           if p.name != "__init__.py"]
+NOTEBOOKS = [p for d in PHASE_DIRS for p in sorted((d / "code").glob("*.ipynb"))]
+BLOG_POSTS = [p for d in PHASE_DIRS for p in sorted((d / "blog").glob("*.md"))]
+
+# Top-level modules each phase may not import (by phase number).
+NUMPY_ONLY = {"torch", "sklearn", "tensorflow", "jax", "transformers"}
+NO_HUGGING_FACE = {"transformers", "sklearn", "tensorflow", "jax"}
+
+
+def forbidden_modules(phase: int) -> set[str]:
+    """Phases 00-05 are NumPy only; 06-08 use PyTorch but not `transformers`; 09 compares."""
+    if phase <= 5:
+        return NUMPY_ONLY
+    if phase <= 8:
+        return NO_HUGGING_FACE
+    return set()
+
+
+# The one deliberate exception, named here so it stays the only one: the environment checker of
+# phase 00 is tooling, not a lesson, and imports torch only to ask which devices it can use.
+IMPORT_EXCEPTIONS = {("phase-00-foundations", "check_environment.py"): {"torch"}}
+# PyTorch's ready-made attention and transformer layers: allowed from phase 08, for comparison.
+READY_MADE_ATTENTION = {"MultiheadAttention", "Transformer", "TransformerEncoder",
+                        "TransformerDecoder", "TransformerEncoderLayer",
+                        "TransformerDecoderLayer"}
+
+
+def phase_number(path: Path) -> int:
+    """The XX of the phase-XX-name directory that holds `path`."""
+    for part in path.relative_to(REPO_ROOT).parts:
+        if m := re.fullmatch(r"phase-(\d\d)-.+", part):
+            return int(m.group(1))
+    raise ValueError(f"{path} is not inside a phase directory")
+
+
+def notebook_code(path: Path) -> str:
+    """The code cells of a notebook as one Python source, IPython magics and shell lines removed."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    lines = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        source = "".join(cell["source"])
+        lines += [ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+    return "\n".join(lines)
+
+
+def source_tree(path: Path) -> ast.Module:
+    """Parse a script or notebook into an AST."""
+    text = notebook_code(path) if path.suffix == ".ipynb" else path.read_text(encoding="utf-8")
+    return ast.parse(text, filename=str(path))
+
+
+def imported_modules(tree: ast.Module) -> set[str]:
+    """Top-level names of every module imported anywhere in the tree (inside functions too)."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def ids(paths: list[Path]) -> list[str]:
+    return [str(p.relative_to(REPO_ROOT)) for p in paths]
+
+
+def test_there_are_phases() -> None:
+    assert PHASE_DIRS, "no phase-XX-name directories found"
+    assert SCRIPTS, "no scripts found in any phase's code/"
+
+
+@pytest.mark.parametrize("phase_dir", PHASE_DIRS, ids=ids(PHASE_DIRS))
+def test_phase_has_its_four_parts(phase_dir: Path) -> None:
+    assert (phase_dir / "README.md").is_file(), f"{phase_dir.name} needs a README.md"
+    for folder, pattern in (("notes", "*.md"), ("code", "*.py"), ("blog", "*.md")):
+        assert list((phase_dir / folder).glob(pattern)), (
+            f"{phase_dir.name}/{folder}/ must hold at least one {pattern} file")
+    assert (phase_dir / "code" / "__init__.py").is_file(), (
+        f"{phase_dir.name}/code/ needs an __init__.py: it is the package phaseXX")
+
+
+@pytest.mark.parametrize("phase_dir", PHASE_DIRS, ids=ids(PHASE_DIRS))
+def test_phase_is_an_installed_package(phase_dir: Path) -> None:
+    """pyproject.toml maps phase-XX-name/code to the package phaseXX."""
+    config = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    name = f"phase{phase_number(phase_dir):02d}"
+    assert name in config["packages"], f"add {name!r} to [tool.setuptools] packages"
+    assert config["package-dir"].get(name) == f"{phase_dir.name}/code", (
+        f'add {name} = "{phase_dir.name}/code" to [tool.setuptools.package-dir]')
+
+
+@pytest.mark.parametrize("phase_dir", PHASE_DIRS, ids=ids(PHASE_DIRS))
+def test_readme_names_every_script(phase_dir: Path) -> None:
+    """A learner finds every script from the phase README, with the command that runs it."""
+    readme = (phase_dir / "README.md").read_text(encoding="utf-8")
+    for script in sorted((phase_dir / "code").glob("*.py")):
+        if script.name != "__init__.py":
+            assert script.name in readme, f"{phase_dir.name}/README.md never mentions {script.name}"
+    for heading in ("Learning objectives", "Prerequisites", "Experiments to try"):
+        assert re.search(rf"^#+ .*{heading}", readme, re.M | re.I), (
+            f"{phase_dir.name}/README.md needs a '{heading}' section")
+
+
+@pytest.mark.parametrize("post", BLOG_POSTS, ids=ids(BLOG_POSTS))
+def test_blog_post_ends_with_what_comes_next(post: Path) -> None:
+    headings = re.findall(r"^## (.+)$", post.read_text(encoding="utf-8"), re.M)
+    assert headings, f"{post.name} has no '## ' sections"
+    assert headings[-1].startswith("What comes next"), (
+        f"{post.name}: the last section must be '## What comes next and why', "
+        f"found '## {headings[-1]}'")
+
+
+@pytest.mark.parametrize("post", BLOG_POSTS, ids=ids(BLOG_POSTS))
+def test_blog_images_exist(post: Path) -> None:
+    """Every image a post shows is a file in the repository (made by the phase's scripts)."""
+    for target in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", post.read_text(encoding="utf-8")):
+        if not target.startswith(("http://", "https://")):
+            assert (post.parent / target).is_file(), f"{post.name} shows missing image {target}"
+
+
+@pytest.mark.parametrize("path", SCRIPTS + NOTEBOOKS, ids=ids(SCRIPTS + NOTEBOOKS))
+def test_no_forbidden_imports(path: Path) -> None:
+    phase = phase_number(path)
+    phase_dir = next(d for d in PHASE_DIRS if path.is_relative_to(d))
+    tree = source_tree(path)
+    allowed = IMPORT_EXCEPTIONS.get((phase_dir.name, path.name), set())
+    bad = (imported_modules(tree) & forbidden_modules(phase)) - allowed
+    assert not bad, f"phase {phase:02d} may not import {sorted(bad)} ({path.name})"
+    if phase < 8:
+        for node in ast.walk(tree):
+            name = (node.attr if isinstance(node, ast.Attribute)
+                    else node.name if isinstance(node, ast.alias) else None)
+            assert name not in READY_MADE_ATTENTION, (
+                f"{path.name} uses PyTorch's ready-made {name}: build it by hand before phase 08")
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=ids(SCRIPTS))
+def test_script_is_a_runnable_lesson(script: Path) -> None:
+    """Module docstring, type hints on every function, and a __main__ entry point."""
+    tree = source_tree(script)
+    doc = ast.get_docstring(tree)
+    assert doc and len(doc) > 80, f"{script.name} needs a module docstring saying what it teaches"
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            args = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
+            args += [a for a in (node.args.vararg, node.args.kwarg) if a is not None]
+            missing = [a.arg for a in args if a.annotation is None and a.arg not in ("self", "cls")]
+            where = f"{script.name}:{node.lineno} {node.name}()"
+            assert not missing, f"{where} lacks type hints on {missing}"
+            assert node.returns is not None, f"{where} lacks a return type hint"
+    has_main_guard = any(
+        isinstance(node, ast.If) and isinstance(node.test, ast.Compare)
+        and isinstance(node.test.left, ast.Name) and node.test.left.id == "__name__"
+        for node in tree.body)
+    assert has_main_guard, f'{script.name} needs an `if __name__ == "__main__":` entry'
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=ids(SCRIPTS))
+def test_script_help_works(script: Path) -> None:
+    result = subprocess.run([sys.executable, str(script), "--help"], capture_output=True,
+                            text=True, timeout=120, cwd=REPO_ROOT)
+    assert result.returncode == 0, f"{script.name} --help failed:\n{result.stderr}"
+    assert "usage:" in result.stdout
+
+
+def top_level_definitions(path: Path) -> set[str]:
+    """Names of the functions and classes a script defines at its top level."""
+    return {node.name for node in source_tree(path).body
+            if isinstance(node, ast.FunctionDef | ast.ClassDef)}
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_notebook_builds_on_its_scripts(notebook: Path) -> None:
+    """A notebook imports its phase's package and never redefines what a script defines."""
+    package = f"phase{phase_number(notebook):02d}"
+    tree = source_tree(notebook)
+    assert package in imported_modules(tree), f"{notebook.name} should import from {package}"
+    defined_by_scripts = set().union(*(top_level_definitions(s) for s in SCRIPTS
+                                       if s.parent == notebook.parent))
+    redefined = {node.name for node in ast.walk(tree)
+                 if isinstance(node, ast.FunctionDef | ast.ClassDef)} & defined_by_scripts
+    assert not redefined, (
+        f"{notebook.name} redefines {sorted(redefined)}: import them from {package} instead")
