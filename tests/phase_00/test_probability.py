@@ -97,9 +97,8 @@ def test_entropy_known_values() -> None:
 
 @given(finite_logits)
 def test_logsumexp_and_log_softmax(z: np.ndarray) -> None:
-    with np.errstate(over="ignore", divide="ignore"):
+    if np.all(np.abs(z) < 300):  # where exp neither overflows nor loses digits, compare
         naive = np.log(np.exp(z).sum())
-    if np.isfinite(naive):
         assert logsumexp(z) == pytest.approx(naive, rel=1e-12, abs=1e-12)
     assert np.isfinite(logsumexp(z))
     np.testing.assert_allclose(np.exp(log_softmax(z)), softmax(z), atol=1e-12)
