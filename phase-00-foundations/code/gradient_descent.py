@@ -153,8 +153,10 @@ def main(argv: list[str] | None = None) -> None:
         end = gradient_descent(bowl_2d_gradient, start_2d, lr, 40)[-1]
         print(f"   lr = {lr:4g}: after 40 steps at ({end[0]:9.3g}, {end[1]:9.3g}), "
               f"loss {bowl_2d(end):.3g}")
-    print("   The steep y-direction caps the learning rate (lr < 2/20 = 0.1), and at that")
-    print("   rate the shallow x-direction crawls: one reason Adam (phase 02) exists.")
+    print("   Each step multiplies x by (1 - 2 lr) and y by (1 - 20 lr). The steep y caps the")
+    print("   rate at lr < 2/20 = 0.1; there x still keeps 0.8 of its distance per step, where")
+    print("   alone it could arrive in one (lr = 0.5). Giving every direction its own step size")
+    print("   is the idea behind RMSProp and Adam (phase 02).")
 
     print("\nFigures")
     plot_1d(sorted({0.1, 0.9, 1.05, args.lr}), args.start, args.steps, args.out)

@@ -85,11 +85,12 @@ def fit_gradient_descent(X: np.ndarray, y: np.ndarray, lr: float, epochs: int,
     w, b = np.zeros(X.shape[1]), 0.0
     losses = [mse_loss(X, y, w, b)]
     for _ in range(epochs):
-        dL_dw, dL_db = mse_gradients(X, y, w, b)
-        w = w - lr * dL_dw
-        if use_bias:
-            b = b - lr * dL_db
-        losses.append(mse_loss(X, y, w, b))
+        with np.errstate(over="ignore", invalid="ignore"):  # a too-large lr may overflow
+            dL_dw, dL_db = mse_gradients(X, y, w, b)
+            w = w - lr * dL_dw
+            if use_bias:
+                b = b - lr * dL_db
+            losses.append(mse_loss(X, y, w, b))
     return w, b, losses
 
 
@@ -115,14 +116,19 @@ def plot_fit(X: np.ndarray, y: np.ndarray, fits: dict[str, tuple[np.ndarray, flo
     xs = np.linspace(X[:, 0].min(), X[:, 0].max(), 2)
     for (name, (w, b)), style in zip(fits.items(), ("-", "--"), strict=False):
         ax_fit.plot(xs, w[0] * xs + b, style, lw=2, label=f"{name}: y = {w[0]:.4g}x + {b:.4g}")
+    margin = 0.2 * (y.max() - y.min())
+    ax_fit.set_ylim(y.min() - margin, y.max() + margin)  # a diverged line must not hide the data
     ax_fit.set_xlabel("x")
     ax_fit.set_ylabel("y")
     ax_fit.legend()
     ax_fit.set_title("Two roads to the same line")
-    ax_loss.semilogy(losses)
+    losses_arr = np.asarray(losses)
+    shown = np.flatnonzero(np.isfinite(losses_arr) & (losses_arr < 1e12))  # a blow-up leaves
+    ax_loss.semilogy(shown, losses_arr[shown])  # the chart once the loss passes 1e12
     ax_loss.set_xlabel("epoch")
     ax_loss.set_ylabel("mean squared error")
-    ax_loss.set_title("Gradient descent's loss")
+    diverged = not losses_arr[-1] <= losses_arr[0]
+    ax_loss.set_title("Gradient descent's loss" + (" (diverged)" if diverged else ""))
     save_figure(fig, out_dir, "linear_regression.png")
     return fig
 

@@ -143,6 +143,11 @@ def sample(p: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     return np.minimum(np.searchsorted(cdf, u, side="right"), len(p) - 1)
 
 
+def show_probability(p: float) -> str:
+    """Four decimals, or scientific notation for a probability too small to show that way."""
+    return f"{p:.4f}" if p >= 1e-3 or p == 0 else f"{p:.2e}"
+
+
 def plot_temperature(logits: np.ndarray, temperatures: list[float],
                      out_dir: Path | None = None) -> Figure:
     """Bar chart of softmax(logits / T) for several temperatures."""
@@ -216,7 +221,8 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\n4. Cross-entropy: surprise at the true class")
     for t in range(len(z)):
-        print(f"   true class {t}: p = {p[t]:.4f}  ->  -log p = {cross_entropy(p, t):.4f} nats"
+        print(f"   true class {t}: p = {show_probability(p[t])}  ->  "
+              f"-log p = {cross_entropy(p, t):.4f} nats"
               f"  (from logits: {cross_entropy_from_logits(z, t):.4f})")
     print("   known value: p = [0.7, 0.2, 0.1], class 0 -> "
           f"{cross_entropy(np.array([0.7, 0.2, 0.1]), 0):.8f}")
@@ -232,7 +238,8 @@ def main(argv: list[str] | None = None) -> None:
     draws = sample(p, args.samples, rng)
     freq = np.bincount(draws, minlength=len(p)) / args.samples
     for k in range(len(p)):
-        print(f"   class {k}: probability {p[k]:.4f}, drawn {freq[k]:.4f} of the time")
+        print(f"   class {k}: probability {show_probability(p[k])}, "
+              f"drawn {show_probability(freq[k])} of the time")
 
     print("\nFigures")
     plot_temperature(z, sorted({args.temperature, 1.0, 2.0}), args.out)
