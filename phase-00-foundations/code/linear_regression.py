@@ -36,7 +36,7 @@ def make_data(n_samples: int, w_true: np.ndarray, b_true: float, noise: float,
     return X, y
 
 
-def _check_shapes(X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> None:
+def check_shapes(X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> None:
     """Raise a clear error unless X is (N, d), y is (N,) and w (if given) is (d,)."""
     if X.ndim != 2:
         raise ValueError(f"X must have shape (n_samples, n_features), got {X.shape}")
@@ -55,7 +55,7 @@ def predict(X: np.ndarray, w: np.ndarray, b: float) -> np.ndarray:
 
 def mse_loss(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float) -> float:
     """L = mean((y_hat - y)^2): the average squared miss."""
-    _check_shapes(X, y, w)
+    check_shapes(X, y, w)
     residual = predict(X, w, b) - y
     return float(np.mean(residual**2))
 
@@ -67,7 +67,7 @@ def mse_gradients(X: np.ndarray, y: np.ndarray, w: np.ndarray,
     Each residual (how much a prediction overshoots) is blamed on the weights in proportion
     to the input that fed them: X^T does that for every sample at once.
     """
-    _check_shapes(X, y, w)
+    check_shapes(X, y, w)
     N = X.shape[0]
     residual = predict(X, w, b) - y  # (N,)
     dL_dw = 2.0 / N * (X.T @ residual)  # (d,)
@@ -81,7 +81,7 @@ def fit_gradient_descent(X: np.ndarray, y: np.ndarray, lr: float, epochs: int,
 
     Returns the final w, b and the loss before every step (and after the last).
     """
-    _check_shapes(X, y)
+    check_shapes(X, y)
     w, b = np.zeros(X.shape[1]), 0.0
     losses = [mse_loss(X, y, w, b)]
     for _ in range(epochs):
@@ -101,7 +101,7 @@ def fit_closed_form(X: np.ndarray, y: np.ndarray,
     Append a column of ones to X so the bias is just one more weight, then solve the least-
     squares problem. np.linalg.lstsq solves X^T X w = X^T y stably (it never forms the inverse).
     """
-    _check_shapes(X, y)
+    check_shapes(X, y)
     A = np.column_stack([X, np.ones(len(X))]) if use_bias else X
     solution, *_ = np.linalg.lstsq(A, y, rcond=None)
     return (solution[:-1], float(solution[-1])) if use_bias else (solution, 0.0)

@@ -1,0 +1,1 @@
+"""Phase 01, neural networks: from one neuron to a forward pass. Importable as phase01."""

@@ -1,0 +1,171 @@
+"""Universal approximation, built by hand: one hidden layer can trace any curve you like.
+
+Cybenko (1989) and Hornik (1991) proved that a network with a single hidden layer can come as
+close as you want to any continuous function on a bounded range, provided it has enough hidden
+neurons. The proof is abstract; the idea is not, and this script builds it with our own layers:
+
+- step or steep sigmoid: each hidden neuron is a switch that turns on at one x. Give the output
+  neuron a weight equal to how much the target rises or falls there, and the sum of switches is
+  a staircase that follows the curve. n neurons = n stairs; the error shrinks like 1/n.
+- ReLU: each hidden neuron is a hinge that starts a ramp at one x. Weight each hinge by how much
+  the slope changes there, and the sum is a chain of straight segments joining points on the
+  curve. The error shrinks like 1/n^2, much faster.
+
+Nothing is learned here: every weight is computed from the target. That is the theorem's
+catch. It promises the weights exist, not that we can find them, nor that the number of neurons
+stays reasonable (a grid like this needs n^d neurons in d dimensions). Finding weights is
+phase 02.
+
+Run:  python phase-01-neural-networks/code/universal_approximation.py --target wiggle --neurons 5 20
+"""
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from phase00.figures import save_figure
+from phase01.mlp import MLP, Activation, Dense
+
+FIGURES_DIR = Path(__file__).resolve().parent.parent / "blog" / "figures"
+
+Target = Callable[[np.ndarray], np.ndarray]
+
+TARGETS: dict[str, tuple[Target, str]] = {
+    "wiggle": (lambda x: np.sin(2 * np.pi * x) + 0.5 * np.sin(6 * np.pi * x),
+               "sin(2 pi x) + 0.5 sin(6 pi x)"),
+    "sin": (lambda x: np.sin(2 * np.pi * x), "sin(2 pi x)"),
+    "bump": (lambda x: np.exp(-((x - 0.5) ** 2) / 0.01), "exp(-(x - 0.5)^2 / 0.01)"),
+    "abs": (lambda x: np.abs(x - 1 / 3), "|x - 1/3|"),  # one kink: exact once it is a knot
+}
+KINDS = ("step", "sigmoid", "relu")
+
+
+def staircase_network(f: Target, n: int, activation: str = "sigmoid",
+                      steepness: float = 10.0) -> MLP:
+    """1 -> n -> 1 network whose output is a staircase through f at n + 1 points of [0, 1].
+
+    Hidden neuron i switches on at t_i, halfway between grid points x_(i-1) and x_i, and the
+    output weight of neuron i is the rise f(x_i) - f(x_(i-1)). The output bias is f(x_0), the
+    height before any switch. With a sigmoid the switch takes about 1/steepness of a stair's
+    width, so it is smooth but nearly a step.
+    """
+    if n < 1:
+        raise ValueError(f"need at least one hidden neuron, got n = {n}")
+    if activation not in ("step", "sigmoid"):
+        raise ValueError(f"a staircase needs 'step' or 'sigmoid', got {activation!r}")
+    x_grid = np.linspace(0.0, 1.0, n + 1)  # (n + 1,)
+    t = (x_grid[:-1] + x_grid[1:]) / 2  # (n,) switch points
+    k = steepness * n if activation == "sigmoid" else 1.0  # sharper when stairs are narrower
+    rise = np.diff(f(x_grid))  # (n,)
+    hidden = Dense.from_weights(np.full((1, n), k), -k * t)  # neuron i: k (x - t_i)
+    output = Dense.from_weights(rise[:, None], [f(x_grid[:1])[0]])
+    return MLP([hidden, Activation(activation), output])
+
+
+def hinge_network(f: Target, n: int) -> MLP:
+    """1 -> n -> 1 ReLU network that joins n + 1 points of f on [0, 1] with straight segments.
+
+    Hidden neuron i is relu(x - x_i), a ramp that starts at grid point x_i. The output weight
+    of neuron i is how much the slope changes at x_i (for i = 0, the first slope itself), so
+    the sum bends by exactly the right amount at every grid point.
+    """
+    if n < 1:
+        raise ValueError(f"need at least one hidden neuron, got n = {n}")
+    x_grid = np.linspace(0.0, 1.0, n + 1)
+    slopes = np.diff(f(x_grid)) / np.diff(x_grid)  # (n,) slope of each segment
+    bends = np.diff(slopes, prepend=0.0)  # (n,) change of slope at x_0 .. x_(n-1)
+    hidden = Dense.from_weights(np.ones((1, n)), -x_grid[:-1])  # neuron i: x - x_i
+    output = Dense.from_weights(bends[:, None], [f(x_grid[:1])[0]])
+    return MLP([hidden, Activation("relu"), output])
+
+
+def approximator(f: Target, n: int, kind: str, steepness: float = 10.0) -> MLP:
+    """The hand-built network of the given kind: 'step', 'sigmoid' or 'relu'."""
+    if kind == "relu":
+        return hinge_network(f, n)
+    if kind in ("step", "sigmoid"):
+        return staircase_network(f, n, kind, steepness)
+    raise ValueError(f"unknown kind {kind!r}; choose one of {list(KINDS)}")
+
+
+def max_error(net: MLP, f: Target, n_points: int = 2001) -> float:
+    """Largest |network(x) - f(x)| over a fine grid of [0, 1]."""
+    x = np.linspace(0.0, 1.0, n_points)[:, None]  # (n_points, 1): a batch of 1-D inputs
+    return float(np.abs(net.forward(x)[:, 0] - f(x[:, 0])).max())
+
+
+def plot_approximations(target: str, neurons: list[int], steepness: float,
+                        out_dir: Path | None = None) -> Figure:
+    """One panel per kind of network: the target and the hand-built approximations."""
+    f, formula = TARGETS[target]
+    fig = Figure(figsize=(4.6 * len(KINDS), 4.0), layout="constrained")
+    axes = fig.subplots(1, len(KINDS), sharey=True)
+    x = np.linspace(0.0, 1.0, 1001)
+    colors = ("tab:orange", "tab:green", "tab:blue", "tab:purple", "tab:brown")
+    for ax, kind in zip(axes, KINDS, strict=True):
+        ax.plot(x, f(x), color="black", lw=3, alpha=0.3, label="target")
+        for n, color in zip(neurons, colors, strict=False):
+            net = approximator(f, n, kind, steepness)
+            ax.plot(x, net.forward(x[:, None])[:, 0], color=color, lw=1.3,
+                    label=f"{n} neurons: max error {max_error(net, f):.3f}")
+        ax.set_title(f"{kind} hidden layer", fontsize=10)
+        ax.set_xlabel("x")
+        ax.legend(fontsize=8, loc="lower left")
+    axes[0].set_ylabel("y")
+    fig.suptitle(f"One hidden layer, weights set by hand, tracing f(x) = {formula}")
+    save_figure(fig, out_dir, "universal_approximation.png")
+    return fig
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Hand-built one-hidden-layer networks that "
+                                                 "approximate a curve.")
+    parser.add_argument("--target", choices=sorted(TARGETS), default="wiggle",
+                        help="the function to approximate on [0, 1] (default: wiggle)")
+    parser.add_argument("--activation", choices=["all", *KINDS], default="all",
+                        help="which hidden layer to tabulate (default: all)")
+    parser.add_argument("--neurons", type=int, nargs="+", default=[4, 12, 40],
+                        help="hidden-layer sizes to try (default: 4 12 40)")
+    parser.add_argument("--steepness", type=float, default=10.0,
+                        help="how sharply each sigmoid switches, per stair (default: 10)")
+    parser.add_argument("--out", type=Path, default=FIGURES_DIR,
+                        help="folder for figures (default: the phase's blog/figures)")
+    args = parser.parse_args(argv)
+    if min(args.neurons) < 1 or args.steepness <= 0:
+        parser.error("need every --neurons value >= 1 and --steepness > 0")
+    f, formula = TARGETS[args.target]
+    kinds = list(KINDS) if args.activation == "all" else [args.activation]
+
+    print(f"Target f(x) = {formula} on [0, 1]")
+    n0 = min(args.neurons)
+    demo = approximator(f, n0, kinds[0], args.steepness)
+    print(f"\nThe {kinds[0]} network with {n0} hidden neurons, layer by layer:")
+    x = np.linspace(0.0, 1.0, 5)[:, None]  # (5, 1): five inputs as a batch
+    y_hat = demo.forward(x, verbose=True)
+    W1, b1 = demo.layers[0].params["W"], demo.layers[0].params["b"]
+    W2, b2 = demo.layers[2].params["W"], demo.layers[2].params["b"]
+    print(f"   hidden W {np.round(W1[0], 3).tolist()}, b {np.round(b1, 3).tolist()}")
+    print(f"   output W {np.round(W2[:, 0], 3).tolist()}, b {np.round(b2, 3).tolist()}")
+    for xi, yi in zip(x[:, 0], y_hat[:, 0], strict=True):
+        target = float(f(np.array(xi)))
+        # round(..., 4) + 0.0 prints a tiny negative number as 0.0000, not -0.0000
+        print(f"   x = {xi:.2f}:  network {round(yi, 4) + 0.0:+.4f}   "
+              f"target {round(target, 4) + 0.0:+.4f}")
+
+    print("\nLargest error on 2001 points of [0, 1] (each row: more neurons)")
+    print(f"   {'neurons':>8s}  {'params':>7s}  " + "  ".join(f"{k:>9s}" for k in kinds))
+    for n in sorted(args.neurons):
+        errors = [max_error(approximator(f, n, k, args.steepness), f) for k in kinds]
+        n_params = approximator(f, n, kinds[0], args.steepness).n_params
+        print(f"   {n:8d}  {n_params:7d}  " + "  ".join(f"{e:9.5f}" for e in errors))
+    print("   Staircases (step, sigmoid) gain about 1/n; hinges (relu) about 1/n^2.")
+
+    print("\nFigures")
+    plot_approximations(args.target, sorted(args.neurons), args.steepness, args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""Logistic regression: the hand-derived gradient is right, and training separates what it can."""
+
+import numpy as np
+import pytest
+
+from phase00.derivatives import numerical_gradient, relative_error
+from phase00.probability import cross_entropy_from_logits
+from phase01.logistic_regression import (
+    accuracy,
+    bce_gradients,
+    bce_loss,
+    fit,
+    main,
+    make_blobs,
+    predict_proba,
+)
+from phase01.perceptron import GATES, X_GATE
+
+
+def separable_data(rng: np.random.Generator, n: int = 200,
+                   gap: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Points labelled by the side of a tilted line, none closer to it than `gap`."""
+    u = np.array([0.6, -0.8])  # unit normal of the line u . x = 0.7
+    X = rng.uniform(-3, 3, size=(4 * n, 2))
+    distance = X @ u - 0.7
+    keep = np.abs(distance) > gap
+    X, distance = X[keep][:n], distance[keep][:n]
+    return X, (distance > 0).astype(float)
+
+
+def test_gradient_matches_finite_differences(rng: np.random.Generator) -> None:
+    X, y = make_blobs(30, 2.0, rng)
+    w, b = rng.normal(size=2), 0.3
+    dL_dw, dL_db = bce_gradients(X, y, w, b)
+    num_w = numerical_gradient(lambda w_: bce_loss(X, y, w_, b), w)
+    num_b = numerical_gradient(lambda b_: bce_loss(X, y, w, float(b_[0])), np.array([b]))
+    assert dL_dw.dtype == np.float64
+    assert relative_error(dL_dw, num_w) < 1e-6
+    assert relative_error(np.array([dL_db]), num_b) < 1e-6
+
+
+def test_the_gradient_check_catches_a_wrong_gradient(rng: np.random.Generator) -> None:
+    """Forgetting the 1/N, or the sign, would fail the same check."""
+    X, y = make_blobs(30, 2.0, rng)
+    w, b = rng.normal(size=2), 0.3
+    dL_dw, _ = bce_gradients(X, y, w, b)
+    num_w = numerical_gradient(lambda w_: bce_loss(X, y, w_, b), w)
+    assert relative_error(dL_dw * len(y), num_w) > 1e-2
+    assert relative_error(-dL_dw, num_w) > 1e-2
+
+
+def test_loss_matches_the_textbook_formula_and_softmax_cross_entropy(
+        rng: np.random.Generator) -> None:
+    X, y = make_blobs(10, 2.0, rng)
+    w, b = np.array([0.4, -0.7]), 0.2
+    p = predict_proba(X, w, b)
+    textbook = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    assert bce_loss(X, y, w, b) == pytest.approx(textbook, rel=1e-12)
+    # Sigmoid is a softmax over the two scores [0, z]: the losses agree.
+    z = X @ w + b
+    two_class = cross_entropy_from_logits(np.column_stack([np.zeros_like(z), z]),
+                                          y.astype(int))
+    assert bce_loss(X, y, w, b) == pytest.approx(two_class, rel=1e-12)
+
+
+def test_loss_is_finite_for_confidently_wrong_predictions() -> None:
+    X = np.array([[1.0, 0.0], [-1.0, 0.0]])
+    y = np.array([0.0, 1.0])
+    w = np.array([1000.0, 0.0])  # z = +-1000: p rounds to exactly 1 and 0, both wrong
+    assert bce_loss(X, y, w, 0.0) == pytest.approx(1000.0)
+
+
+def test_zero_weights_give_ln2() -> None:
+    X, y = np.ones((4, 2)), np.array([0.0, 1.0, 1.0, 0.0])
+    assert bce_loss(X, y, np.zeros(2), 0.0) == pytest.approx(np.log(2))
+
+
+def test_separable_data_is_classified_perfectly(rng: np.random.Generator) -> None:
+    X, y = separable_data(rng)
+    assert 0 < y.mean() < 1
+    model = fit(X, y, lr=1.0, epochs=500)
+    assert accuracy(X, y, model.w, model.b) == 1.0
+    assert model.accuracies[-1] == 1.0
+    assert model.losses[-1] < 0.1 * model.losses[0]
+
+
+def test_weights_keep_growing_on_separable_data(rng: np.random.Generator) -> None:
+    """With no error left to fix, descent sharpens the sigmoid forever: |w| keeps rising."""
+    X, y = separable_data(rng)
+    model = fit(X, y, lr=1.0, epochs=2000)
+    norms = np.array(model.weight_norms)
+    assert norms[2000] > norms[1000] > norms[500]
+    assert np.all(np.diff(model.losses) < 0)
+
+
+def test_small_steps_never_go_uphill(rng: np.random.Generator) -> None:
+    """With lr = 1/L, L = largest eigenvalue of X1^T X1 / (4N), each step lowers the loss."""
+    X, y = make_blobs(50, 1.0, rng)  # overlapping: a genuine minimum exists
+    X1 = np.column_stack([X, np.ones(len(X))])
+    L = np.linalg.eigvalsh(X1.T @ X1).max() / (4 * len(X))
+    model = fit(X, y, lr=1.0 / L, epochs=300)
+    assert np.all(np.diff(model.losses) <= 1e-15)
+    assert 0.6 < model.accuracies[-1] < 1.0  # better than chance, but the blobs overlap
+
+
+def test_frozen_bias_stays_zero(rng: np.random.Generator) -> None:
+    X, y = make_blobs(40, 3.0, rng)
+    free, frozen = fit(X, y, 0.5, 200), fit(X, y, 0.5, 200, use_bias=False)
+    assert frozen.b == 0.0 and free.b != 0.0
+    assert frozen.losses[-1] > free.losses[-1]  # the blobs are not centred on the origin
+
+
+def test_blobs_have_the_promised_shape(rng: np.random.Generator) -> None:
+    X, y = make_blobs(25, 4.0, rng)
+    assert X.shape == (50, 2) and y.shape == (50,)
+    assert set(np.unique(y)) == {0.0, 1.0} and y.sum() == 25
+    gap = X[y == 1].mean(axis=0) - X[y == 0].mean(axis=0)
+    assert np.linalg.norm(gap) == pytest.approx(4.0, abs=0.8)
+
+
+def test_shape_errors_name_the_expected_shape() -> None:
+    X = np.zeros((5, 2))
+    with pytest.raises(ValueError, match=r"y must have shape \(5,\)"):
+        bce_loss(X, np.zeros(4), np.zeros(2), 0.0)
+    with pytest.raises(ValueError, match=r"w must have shape \(2,\)"):
+        bce_gradients(X, np.zeros(5), np.zeros(3), 0.0)
+
+
+def test_main_runs_and_writes_its_figure(figures_dir, capsys) -> None:
+    main(["--out", str(figures_dir), "--epochs", "50", "--separation", "6", "--seed", "3"])
+    out = capsys.readouterr().out
+    err = float(out.split("relative error = ")[1].split()[0])
+    assert err < 1e-6
+    assert "dL/dz = dL/dp * dp/dz" in out
+    assert [p.name for p in figures_dir.iterdir()] == ["logistic_regression.png"]
+
+
+def test_main_no_bias(figures_dir, capsys) -> None:
+    main(["--out", str(figures_dir), "--epochs", "20", "--no-bias", "--lr", "0.1"])
+    assert "bias frozen at 0" in capsys.readouterr().out
+
+
+def test_xor_leaves_logistic_regression_stuck_at_its_start() -> None:
+    """At w = 0, b = 0 the XOR corners' gradients cancel: convexity makes that the best line."""
+    X, y = X_GATE, GATES["xor"]
+    dL_dw, dL_db = bce_gradients(X, y, np.zeros(2), 0.0)
+    np.testing.assert_array_equal(dL_dw, [0.0, 0.0])
+    assert dL_db == 0.0
+    model = fit(X, y, lr=0.5, epochs=100)
+    assert model.losses[-1] == pytest.approx(np.log(2))
+    # Any other line does worse: the loss is convex and its gradient vanishes at the start.
+    for w, b in (([1.0, 1.0], -1.0), ([0.3, -0.2], 0.1), ([-2.0, 2.0], 0.0)):
+        assert bce_loss(X, y, np.array(w), b) > np.log(2)
+
+
+def test_main_on_xor(figures_dir, capsys) -> None:
+    main(["--out", str(figures_dir), "--data", "xor", "--epochs", "10"])
+    out = capsys.readouterr().out
+    assert "accuracy 50.0% (2/4)" in out and "descent\n   never moves" in out
