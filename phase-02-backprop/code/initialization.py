@@ -1,0 +1,222 @@
+"""Weight initialisation: why the starting knob settings decide whether a deep net can learn.
+
+Backprop multiplies: a signal going forward is multiplied by every layer's weights, and the
+blame coming back is multiplied by them again. Multiply by a little too much ten times and
+the numbers explode; a little too little and they vanish. The scale of the random starting
+weights sets that "little", so it decides whether layer 10 sees anything at all.
+
+The experiment: push 1000 random inputs through 10 layers of 256 units and measure the
+spread (standard deviation) of the activations after every layer, and of the gradients on
+the way back, for each starting scale:
+
+- zeros: every unit computes the same thing, so every unit gets the same blame and they
+  stay identical forever. (With tanh or ReLU, 0 in gives 0 out, and nothing moves at all.)
+- small (0.01): each layer multiplies the spread by about 0.01 * sqrt(256) = 0.16: by layer
+  10 the signal is 1e-8 of what went in.
+- large (1.0): each layer multiplies it by about sqrt(256) = 16. ReLU's numbers explode
+  forward and backward. tanh pins almost every unit at -1 or +1 (a saturated switch whose
+  slope is nearly 0, so it barely learns), while the blame flowing back still grows layer
+  after layer: the large weights win over the tiny slopes.
+- Xavier/Glorot (Glorot & Bengio 2010): variance 2 / (n_in + n_out), about 1 / n_in, which
+  keeps the spread steady for tanh.
+- He/Kaiming (He et al. 2015): variance 2 / n_in, twice as much, because ReLU zeroes half of
+  its inputs; it keeps the spread steady for ReLU.
+
+Finally a deeper MLP is trained on moons by plain gradient descent from each
+initialisation: the statistics predict which runs learn.
+
+Run:  python phase-02-backprop/code/initialization.py --depth 10 --hidden 256
+"""
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from phase00.figures import save_figure
+from phase01.activations import ACTIVATIONS
+from phase02.layers import INIT_SCHEMES, MLP, Activation, Dense, init_std
+from phase02.mlp_numpy import train
+
+FIGURES_DIR = Path(__file__).resolve().parent.parent / "blog" / "figures"
+SCHEME_COLORS = {"zeros": "0.5", "small": "tab:blue", "large": "tab:red",
+                 "xavier": "tab:green", "he": "tab:purple"}
+
+
+def deep_stack(width: int, depth: int, activation: str, init: str,
+               rng: np.random.Generator) -> MLP:
+    """depth x (Dense(width -> width), activation): every layer the same size, so any change
+    in the spread from one layer to the next comes from the weights, not from the shapes."""
+    layers: list[Dense | Activation] = []
+    for _ in range(depth):
+        layers += [Dense(width, width, rng, init), Activation(activation)]
+    return MLP(layers)
+
+
+def activation_statistics(activation: str, init: str, depth: int, width: int,
+                          n_samples: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Forward n_samples standard-normal inputs, then backward a standard-normal dL/d(out).
+
+    Returns
+      "h":       (depth, n_samples, width) the activations after each layer,
+      "std":     (depth,) their standard deviation per layer,
+      "grad_std": (depth,) std of dL/dh, the blame reaching each layer's output on the way back,
+      "unit_spread": (depth,) the largest difference between two units of a layer for the
+                 same input: 0 means every unit computes the same thing.
+    """
+    model = deep_stack(width, depth, activation, init, rng)
+    x = rng.normal(size=(n_samples, width))
+    h_all = []
+    h = x
+    for layer in model.layers:
+        h = layer.forward(h)
+        if isinstance(layer, Activation):
+            h_all.append(h)
+    dout = rng.normal(size=h.shape)
+    grad_std = []
+    for layer in reversed(model.layers):
+        if isinstance(layer, Activation):
+            grad_std.append(dout.std())  # the blame arriving at this layer's output
+        dout = layer.backward(dout)
+    H = np.stack(h_all)
+    assert H.shape == (depth, n_samples, width)
+    return {"h": H, "std": H.std(axis=(1, 2)), "grad_std": np.array(grad_std[::-1]),
+            "unit_spread": np.ptp(H, axis=2).max(axis=1)}
+
+
+def plot_statistics(stats: dict[tuple[str, str], dict[str, np.ndarray]],
+                    out_dir: Path | None = None) -> Figure:
+    """Activation std (left) and gradient std (right) per layer, one row per activation."""
+    activations = sorted({a for a, _ in stats})
+    fig = Figure(figsize=(11, 3.8 * len(activations)), layout="constrained")
+    axes = np.atleast_2d(fig.subplots(len(activations), 2))
+    for row, act in zip(axes, activations, strict=True):
+        for (a, init), s in stats.items():
+            if a != act:
+                continue
+            layers = np.arange(1, len(s["std"]) + 1)
+            floor = 1e-30  # zeros init gives exactly 0, which a log axis cannot show
+            for ax, key in zip(row, ("std", "grad_std"), strict=True):
+                ax.semilogy(layers, np.maximum(s[key], floor), "o-", ms=4,
+                            color=SCHEME_COLORS[init], label=init)
+        row[0].set_title(f"{act}: spread of the activations, layer by layer", fontsize=10)
+        row[1].set_title(f"{act}: spread of the gradient dL/dh on the way back", fontsize=10)
+        for ax in row:
+            ax.set_xlabel("layer")
+            ax.set_ylim(1e-12, 1e14)
+            ax.axhline(1.0, color="black", lw=0.6, ls=":")
+            ax.set_xticks(layers)
+        row[0].set_ylabel("std of h")
+        row[1].set_ylabel("std of dL/dh")
+        row[0].legend(fontsize=8, loc="upper left", ncols=2)
+    fig.suptitle("Ten layers of 256 units: only the right starting scale keeps signals "
+                 "(and blame) alive.\nZeros init is exactly 0 everywhere (off the bottom "
+                 "of the plot).", fontsize=11)
+    save_figure(fig, out_dir, "init_statistics.png")
+    return fig
+
+
+def plot_histograms(stats: dict[tuple[str, str], dict[str, np.ndarray]], activation: str,
+                    out_dir: Path | None = None) -> Figure:
+    """Histograms of the activations at a few depths, one row per initialisation."""
+    inits = [init for a, init in stats if a == activation]
+    depth = next(iter(stats.values()))["h"].shape[0]
+    shown = sorted({1, max(1, depth // 3), max(1, 2 * depth // 3), depth})
+    fig = Figure(figsize=(2.8 * len(shown), 2.1 * len(inits)), layout="constrained")
+    axes = np.atleast_2d(fig.subplots(len(inits), len(shown)))
+    for r, init in enumerate(inits):
+        H = stats[(activation, init)]["h"]
+        for c, layer in enumerate(shown):
+            ax = axes[r, c]
+            values = H[layer - 1].ravel()
+            zero = float(np.mean(values == 0.0))
+            # ReLU sets about half of its outputs to exactly 0; a bar that tall would flatten
+            # the rest, so those are counted in the title instead of drawn
+            drawn = values[values != 0.0] if 0.2 < zero < 1.0 else values
+            ax.hist(drawn, bins=50, color=SCHEME_COLORS[init])
+            ax.set_yticks([])
+            ax.tick_params(labelsize=7)
+            ax.locator_params(axis="x", nbins=5)
+            extra = f"\n{zero:.0%} exactly 0 (not drawn)" if drawn.size < values.size else ""
+            ax.set_title(f"{init}, layer {layer}: std {values.std():.2g}{extra}", fontsize=8)
+    fig.suptitle(f"{activation}: where the activations land (each panel has its own x scale)",
+                 fontsize=11)
+    save_figure(fig, out_dir, f"init_histograms_{activation}.png")
+    return fig
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Activation statistics across depth for "
+                                                 "each weight initialisation.")
+    parser.add_argument("--depth", type=int, default=10, help="layers (default: 10)")
+    parser.add_argument("--hidden", type=int, default=256,
+                        help="units per layer (default: 256)")
+    parser.add_argument("--n-samples", type=int, default=1000,
+                        help="inputs pushed through (default: 1000)")
+    parser.add_argument("--activation", nargs="+", default=["tanh", "relu"],
+                        choices=sorted(ACTIVATIONS), help="activations (default: tanh relu)")
+    parser.add_argument("--init", nargs="+", default=list(INIT_SCHEMES), choices=INIT_SCHEMES,
+                        help="initialisations to compare (default: all five)")
+    parser.add_argument("--train-depth", type=int, default=6,
+                        help="hidden layers of the MLP trained on moons (default: 6)")
+    parser.add_argument("--epochs", type=int, default=300,
+                        help="epochs of that training (default: 300)")
+    parser.add_argument("--lr", type=float, default=0.5,
+                        help="learning rate of that training (default: 0.5)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--out", type=Path, default=FIGURES_DIR,
+                        help="folder for figures (default: the phase's blog/figures)")
+    args = parser.parse_args(argv)
+    if min(args.depth, args.hidden, args.n_samples, args.train_depth) < 1 or args.epochs < 0:
+        parser.error("--depth, --hidden, --n-samples and --train-depth must be >= 1")
+    if args.lr <= 0:
+        parser.error(f"--lr must be > 0, got {args.lr}")
+
+    print(f"1. Weight std per scheme for a {args.hidden} -> {args.hidden} layer")
+    for init in args.init:
+        print(f"   {init:7s} {init_std(init, args.hidden, args.hidden):.4f}")
+
+    print(f"\n2. {args.n_samples} inputs through {args.depth} layers of {args.hidden}: "
+          "std of the activations h after some layers,\n   and of the blame dL/dh that gets "
+          "back to layer 1")
+    shown = sorted({0, *range(args.depth - 1, 0, -3)})  # the last layer, every third before
+    print(f"   {'':15s} layer: " + " ".join(f"{i + 1:8d}" for i in shown) + "   | dL/dh at 1")
+    stats = {}
+    for act in args.activation:
+        for init in args.init:
+            s = activation_statistics(act, init, args.depth, args.hidden, args.n_samples,
+                                      np.random.default_rng(args.seed))
+            stats[(act, init)] = s
+            print(f"   {act:7s} {init:7s} h std: " + " ".join(f"{s['std'][i]:8.2g}" for i in shown)
+                  + f"   | {s['grad_std'][0]:8.2g}")
+    for act in args.activation:
+        if (act, "zeros") in stats:
+            spread = stats[(act, "zeros")]["unit_spread"].max()
+            print(f"   zeros + {act}: largest difference between two units of a layer = "
+                  f"{spread:g} (all units identical)")
+
+    print(f"\n3. Training an MLP with {args.train_depth} hidden layers of 16 on moons: plain "
+          f"gradient descent, lr {args.lr:g}, {args.epochs} epochs, from each initialisation")
+    for act in args.activation:
+        for init in args.init:
+            with np.errstate(all="ignore"):  # a run that explodes fills arrays with inf/nan
+                result = train(hidden=16, depth=args.train_depth, activation=act, init=init,
+                               optimizer="sgd", lr=args.lr, epochs=args.epochs,
+                               seed=args.seed, verbose=False)
+            final, acc = result["losses"][-1], result["accuracies"][-1]
+            chance = np.log(2)  # the loss of a 50/50 guess between the two moons
+            verdict = ("diverged (nan)" if not np.isfinite(final) else
+                       "learned" if acc >= 0.9 else
+                       "stuck at chance" if final > 0.9 * chance else "partly")
+            print(f"   {act:7s} {init:7s} loss {result['losses'][0]:9.4f} -> {final:7.4f}, "
+                  f"accuracy {acc:6.1%}   {verdict}")
+
+    print("\nFigures")
+    plot_statistics(stats, args.out)
+    for act in args.activation:
+        plot_histograms(stats, act, args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""The gradient checker passes correct backward passes, catches wrong ones, and leaves the
+model exactly as it found it."""
+
+import numpy as np
+import pytest
+
+from phase02.gradcheck import (
+    BUGS,
+    BiasMeanDense,
+    TanhFromOutputActivation,
+    check_gradients,
+    gradcheck_layer,
+    gradcheck_model,
+    gradient_error,
+    main,
+    verdict,
+)
+from phase02.layers import Dense, SoftmaxCrossEntropy, build_mlp
+
+
+def test_generic_helper_on_a_function_of_params(rng: np.random.Generator) -> None:
+    """L(A, c) = sum((A @ v) ** 2) + sum(c ** 3): gradients known in closed form."""
+    A, c, v = rng.normal(size=(3, 4)), rng.normal(size=2), rng.normal(size=4)
+    params = {"A": A, "c": c}
+
+    def loss() -> float:
+        return float(np.sum((params["A"] @ v) ** 2) + np.sum(params["c"] ** 3))
+
+    good = {"A": 2 * np.outer(A @ v, v), "c": 3 * c**2}
+    assert max(check_gradients(loss, params, good).values()) < 1e-8
+    bad = {"A": good["A"], "c": 2 * c**2}
+    errors = check_gradients(loss, params, bad)
+    assert errors["A"] < 1e-8 and errors["c"] > 0.1
+
+
+@pytest.mark.parametrize("bug", sorted(BUGS))
+def test_each_planted_bug_is_caught(rng: np.random.Generator, bug: str) -> None:
+    cls = BUGS[bug]
+    layer = cls("tanh") if cls is TanhFromOutputActivation else cls(4, 4, rng)
+    errors = gradcheck_layer(layer, rng.normal(size=(5, 4)), rng)
+    assert max(errors.values()) > 1e-3
+
+
+def test_bias_bug_shows_in_b_only(rng: np.random.Generator) -> None:
+    errors = gradcheck_layer(BiasMeanDense(3, 2, rng), rng.normal(size=(4, 3)), rng)
+    assert errors["b"] > 0.1 and errors["W"] < 1e-6 and errors["x"] < 1e-6
+
+
+def test_error_measure_ignores_noise_on_tiny_entries_but_not_bugs() -> None:
+    a = np.array([1.0, -0.5, 2e-7])
+    noisy = a + np.array([1e-11, -1e-11, 1e-11])  # finite-difference round-off
+    assert gradient_error(a, noisy) < 1e-10  # phase 00's entrywise measure would say 2.5e-5
+    wrong = a * np.array([1.0, 1.0, 1.0])
+    wrong[1] = -0.55
+    assert gradient_error(a, wrong) > 1e-2
+    assert verdict(gradient_error(a, wrong), a) == "WRONG"
+    assert verdict(1e-3, np.array([1e-9])).startswith("too small to check")
+
+
+def test_float32_is_refused(rng: np.random.Generator) -> None:
+    with pytest.raises(TypeError, match="float64"):
+        gradcheck_layer(Dense(2, 2, rng), rng.normal(size=(3, 2)).astype(np.float32))
+
+
+def test_checker_restores_params_and_input(rng: np.random.Generator) -> None:
+    model = build_mlp([2, 4, 2], "tanh", rng)
+    before = {k: v.copy() for k, v in model.params.items()}
+    x, y = rng.normal(size=(5, 2)), rng.integers(0, 2, size=5)
+    x_before = x.copy()
+    gradcheck_model(model, SoftmaxCrossEntropy(), x, y)
+    for k, v in model.params.items():
+        np.testing.assert_array_equal(v, before[k])
+    np.testing.assert_array_equal(x, x_before)
+    assert model.layers[0].x is not None and np.array_equal(model.layers[0].x, x)
+
+
+def test_main_runs_and_catches_the_planted_bug(figures_dir, capsys) -> None:
+    main(["--out", str(figures_dir)])
+    assert "every gradient agrees" in capsys.readouterr().out
+    assert (figures_dir / "gradcheck_step_size.png").is_file()
+    main(["--bug", "bias-mean", "--out", str(figures_dir)])
+    out = capsys.readouterr().out
+    assert "WRONG" in out and "2.b" in out
