@@ -33,12 +33,12 @@ def phase_of(path: Path) -> Path:
 
 
 def script_lines(up_to_phase: Path) -> set[str]:
-    """Every stripped line of every script in this phase and the phases before it."""
+    """Every line (trailing spaces dropped) of the scripts of this phase and earlier ones."""
     lines: set[str] = set()
     for d in PHASE_DIRS:
         if d.name <= up_to_phase.name:
             for script in (d / "code").glob("*.py"):
-                lines |= {ln.strip() for ln in script.read_text(encoding="utf-8").splitlines()}
+                lines |= {ln.rstrip() for ln in script.read_text(encoding="utf-8").splitlines()}
     return lines
 
 
@@ -47,10 +47,14 @@ def test_python_excerpts_are_real_code(doc: Path) -> None:
     """A ```python block in a note or post is an excerpt of a script, line for line."""
     known = script_lines(phase_of(doc))
     for block in re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), re.S):
-        for line in block.splitlines():
-            line = line.strip()
-            if line and line not in ("...", "# ..."):
-                assert line in known, f"{doc.name}: this line is in no script: {line!r}"
+        lines = [ln.rstrip() for ln in block.splitlines()
+                 if ln.strip() and ln.strip() not in ("...", "# ...")]
+        # An excerpt may be shifted left as a whole, but its own indentation must be the code's.
+        if not any(all(" " * k + ln in known for ln in lines) for k in range(0, 17, 4)):
+            missing = [ln for ln in lines if not any(" " * k + ln in known for k in range(17))]
+            assert not missing, f"{doc.name}: these lines are in no script: {missing}"
+            raise AssertionError(f"{doc.name}: an excerpt's indentation differs from the "
+                                 f"script's:\n{block}")
 
 
 @pytest.mark.parametrize("doc", READMES + NOTES + POSTS, ids=ids(READMES + NOTES + POSTS))
