@@ -62,9 +62,10 @@ def step(x: np.ndarray) -> np.ndarray:
 def step_grad(x: np.ndarray) -> np.ndarray:
     """0 everywhere. (At x = 0 the step jumps, so its true slope there is undefined.)
 
-    This is why the perceptron learning rule is not gradient descent: the gradient of a step
-    is 0 almost everywhere, so "follow the slope" would never move a single weight. Rosenblatt's
-    rule instead uses the error (target - output) directly. Sigmoid exists to fix this.
+    This is why the perceptron learning rule is not gradient descent through the step: the
+    gradient of a step is 0 almost everywhere, so "follow the slope" would never move a single
+    weight. Rosenblatt's rule instead uses the error (target - output) directly. Sigmoid exists
+    to fix this.
     """
     x = _as_float(x)
     return np.zeros_like(x)
@@ -262,7 +263,8 @@ def main(argv: list[str] | None = None) -> None:
         return " ".join(f"{vi:9.3g}" for vi in v)
 
     print(f"   x                 {row(big)}")
-    print(f"   1 / (1 + e^-x)    {row(naive_neg)}   e^1000 = inf: an overflow warning")
+    print(f"   1 / (1 + e^-x)    {row(naive_neg)}   e^1000 overflows to inf; 1 / inf = 0, "
+          "right by luck")
     print(f"   e^x / (1 + e^x)   {row(naive_pos)}   inf / inf = nan")
     print(f"   sigmoid(x)        {row(sigmoid(big))}   each branch only where it is safe")
 

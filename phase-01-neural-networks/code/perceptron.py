@@ -128,10 +128,13 @@ def train_perceptron(X: np.ndarray, y: np.ndarray, lr: float = 1.0, epochs: int 
 
 
 def margin(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float) -> float:
-    """How far the closest example sits from the line w . x + b = 0, on its correct side.
+    """The margin the convergence theorem uses: the smallest (2y - 1)(w . x + b) over the
+    examples, divided by the length of (w, b).
 
-    Bias and weights are treated as one vector (w, b) acting on (x, 1), the form in which the
-    convergence theorem is stated. Negative if some example is on the wrong side.
+    Bias and weights are treated as one vector v = (w, b) acting on (x, 1), the form in which
+    the theorem is stated; the result is the distance from the closest (x, 1) to the plane
+    v . (x, 1) = 0 in that space (a little less than its distance to the line in the plane of
+    inputs, which divides by |w| alone). Negative if some example is on the wrong side.
     """
     X1 = np.column_stack([X, np.ones(len(X))])  # (n, d + 1): a constant input for the bias
     v = np.append(w, b)

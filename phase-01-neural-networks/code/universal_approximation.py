@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
         errors = [max_error(approximator(f, n, k, args.steepness), f) for k in kinds]
         n_params = approximator(f, n, kinds[0], args.steepness).n_params
         print(f"   {n:8d}  {n_params:7d}  " + "  ".join(f"{e:9.5f}" for e in errors))
-    print("   Staircases (step, sigmoid) gain about 1/n; hinges (relu) about 1/n^2.")
+    print("   Errors shrink like 1/n for staircases (step, sigmoid), like 1/n^2 for hinges (relu).")
 
     print("\nFigures")
     plot_approximations(args.target, sorted(args.neurons), args.steepness, args.out)

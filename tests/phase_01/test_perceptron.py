@@ -88,9 +88,13 @@ def test_without_bias_and_fails_but_or_succeeds() -> None:
 
 def test_margin_and_bound_by_hand() -> None:
     w, b = SEPARATORS["and"]
-    # closest points (1,0) and (0,1): |1 - 1.5| / |(1, 1, -1.5)| = 0.5 / sqrt(4.25)
+    # closest points (1,0), (0,1) and (1,1) all score 0.5 away: 0.5 / |(1, 1, -1.5)|
     assert margin(X_GATE, GATES["and"], w, b) == pytest.approx(0.5 / np.sqrt(4.25))
-    assert mistake_bound(X_GATE, GATES["and"], w, b) == pytest.approx(3 * 4.25 / 0.25)
+    assert mistake_bound(X_GATE, GATES["and"], w, b) == pytest.approx(3 * 4.25 / 0.25)  # 51
+    w, b = SEPARATORS["or"]
+    # the OR line x1 + x2 = 0.5: every corner scores at least 0.5, and |(1, 1, -0.5)| = 1.5
+    assert margin(X_GATE, GATES["or"], w, b) == pytest.approx(1 / 3)
+    assert mistake_bound(X_GATE, GATES["or"], w, b) == pytest.approx(27)
     with pytest.raises(ValueError, match="does not separate"):
         mistake_bound(X_GATE, GATES["xor"], w, b)
 
