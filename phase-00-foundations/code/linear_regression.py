@@ -163,12 +163,13 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\n2. Gradient descent, lr = {args.lr}, {args.epochs} epochs, from w = 0, b = 0")
     w_gd, b_gd, losses = fit_gradient_descent(X, y, args.lr, args.epochs, not args.no_bias)
     for epoch in sorted({0, 1, 2, 5, 10, 50, args.epochs} & set(range(args.epochs + 1))):
-        print(f"   epoch {epoch:5d}: loss {losses[epoch]:.6f}")
+        loss = losses[epoch]  # a diverging run's loss is shown as 1.234568e+10, not 11 digits
+        print(f"   epoch {epoch:5d}: loss " + (f"{loss:.6f}" if loss < 1e6 else f"{loss:.6e}"))
 
     print("\n3. Closed form (normal equations)")
     w_cf, b_cf = fit_closed_form(X, y, not args.no_bias)
     print(f"   descent:     w = {np.round(w_gd, 6)}, b = {b_gd:.7g}, "
-          f"loss {mse_loss(X, y, w_gd, b_gd):.7g}")
+          f"loss {losses[-1]:.7g}")  # recomputing it could overflow outside the errstate
     print(f"   closed form: w = {np.round(w_cf, 6)}, b = {b_cf:.7g}, "
           f"loss {mse_loss(X, y, w_cf, b_cf):.7g}")
     gap = max(np.abs(w_gd - w_cf).max(), abs(b_gd - b_cf))

@@ -216,7 +216,8 @@ def main(argv: list[str] | None = None) -> None:
     print("\n3. Temperature")
     for T in sorted({0.1, args.temperature, 1.0, 2.0, 10.0}):
         pT = softmax_with_temperature(z, T)
-        print(f"   T = {T:5g}: {np.round(pT, 4)}   entropy {entropy(pT):.3f} nats")
+        shown = " ".join(show_probability(q) for q in pT)  # a tiny share stays visible, not 0
+        print(f"   T = {T:5g}: [{shown}]   entropy {entropy(pT):.3f} nats")
     print(f"   (uniform over {len(z)} classes has entropy log({len(z)}) = {np.log(len(z)):.3f})")
 
     print("\n4. Cross-entropy: surprise at the true class")

@@ -1,5 +1,7 @@
 """Least squares by descent equals least squares by the normal equations."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -52,3 +54,14 @@ def test_main_reports_agreement(figures_dir, capsys) -> None:
     main(["--out", str(figures_dir)])
     assert "(they agree)" in capsys.readouterr().out
     assert (figures_dir / "linear_regression.png").is_file()
+
+
+def test_main_reports_divergence_without_warnings(figures_dir, capsys) -> None:
+    """A learning rate far past the threshold ends in a clear verdict, not overflow warnings."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any RuntimeWarning (overflow) fails the test
+        main(["--lr", "1", "--out", str(figures_dir)])
+    out = capsys.readouterr().out
+    assert "descent diverged" in out
+    assert "epoch   200: loss inf" in out
+    assert "epoch    10: loss 3.456013e+16" in out, "huge losses are shown in scientific notation"

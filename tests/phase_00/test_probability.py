@@ -129,3 +129,10 @@ def test_main_runs_and_writes_figures(figures_dir, capsys) -> None:
     assert "0.09003057 0.24472847 0.66524096" in out
     assert {p.name for p in figures_dir.iterdir()} == {"softmax_temperature.png",
                                                        "cross_entropy_surprise.png"}
+
+
+def test_temperature_table_never_rounds_a_probability_to_zero(figures_dir, capsys) -> None:
+    """At T = 0.1 the losers keep a tiny share (e^-10 and e^-19 of the leader's), shown as such."""
+    main(["--out", str(figures_dir), "--samples", "100"])
+    out = capsys.readouterr().out
+    assert "T =   0.1: [1.0000 4.54e-05 5.60e-09]" in out
