@@ -280,9 +280,9 @@ def main(argv: list[str] | None = None) -> None:
     errors = gradcheck_model(model, SoftmaxCrossEntropy(), x, y_cls, args.h, verbose=True)
     ok = max(errors.values()) < TOLERANCE
     print(f"   verdict: {'every gradient agrees' if ok else 'a backward pass is WRONG'}"
-          + ("\n   the WRONG rows point at the bug: the gradient it corrupts, and every "
-             "layer below\n   it that inherits the wrong blame" if args.bug != "none" and not ok
-             else ""))
+          + ("\n   the WRONG rows point at the bug: the gradient it corrupts and, if it "
+             "corrupts the blame\n   it sends down, every parameter below it"
+             if args.bug != "none" and not ok else ""))
 
     print("\n4. How the check depends on h")
     hs, curves = error_vs_step_size(np.random.default_rng(args.seed))

@@ -110,9 +110,12 @@ def plot_statistics(stats: dict[tuple[str, str], dict[str, np.ndarray]],
         row[0].set_ylabel("std of h")
         row[1].set_ylabel("std of dL/dh")
         row[0].legend(fontsize=8, loc="upper left", ncols=2)
-    fig.suptitle("Ten layers of 256 units: only the right starting scale keeps signals "
-                 "(and blame) alive.\nZeros init is exactly 0 everywhere (off the bottom "
-                 "of the plot).", fontsize=11)
+    some = next(iter(stats.values()))["h"]  # (depth, n_samples, width)
+    zeros = any(init == "zeros" for _, init in stats)
+    fig.suptitle(f"{some.shape[0]} layers of {some.shape[2]} units: only the right starting "
+                 "scale keeps signals (and blame) alive."
+                 + ("\nZeros init is exactly 0 everywhere (off the bottom of the plot)."
+                    if zeros else ""), fontsize=11)
     save_figure(fig, out_dir, "init_statistics.png")
     return fig
 
@@ -169,7 +172,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="folder for figures (default: the phase's blog/figures)")
     args = parser.parse_args(argv)
     if min(args.depth, args.hidden, args.n_samples, args.train_depth) < 1 or args.epochs < 0:
-        parser.error("--depth, --hidden, --n-samples and --train-depth must be >= 1")
+        parser.error("--depth, --hidden, --n-samples and --train-depth must be >= 1, "
+                     "--epochs >= 0")
     if args.lr <= 0:
         parser.error(f"--lr must be > 0, got {args.lr}")
 

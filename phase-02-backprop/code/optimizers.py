@@ -337,13 +337,25 @@ def main(argv: list[str] | None = None) -> None:
     print(f"1. One step of {args.optimizer}, lr = {lr:g}, from p = {p0.tolist()} with "
           f"gradient g = {g0.tolist()}")
     holder = _Vector(p0, g0)
-    make_optimizer(args.optimizer, [holder], lr).step()
+    opt = make_optimizer(args.optimizer, [holder], lr)
+    opt.step()
     moved = holder.params["p"] - p0
     print(f"   p moved by {np.round(moved, 6).tolist()}")
-    if args.optimizer in ("adam", "adamw", "rmsprop"):
+    if args.optimizer in ("adam", "adamw"):
         print("   every entry moved by about lr, whatever the size of its gradient: adaptive "
               "methods")
         print("   normalise the step (Adam's first step is exactly lr * g / (|g| + eps)).")
+        if isinstance(opt, AdamW):
+            print(f"   AdamW also shrinks p by lr * wd * p = {lr * opt.decoupled_decay:g} "
+                  f"(its default wd is {opt.decoupled_decay:g}).")
+    elif isinstance(opt, RMSProp):
+        share = 1 - opt.decay  # after one step s = (1 - decay) g^2: no bias correction
+        print("   every entry moved by the same distance, whatever the size of its gradient, "
+              f"but {1 / np.sqrt(share):.2f} lr,")
+        print(f"   not lr: RMSProp has no bias correction, so after one step s = {share:g} g^2 "
+              "and the step is")
+        print(f"   lr * g / sqrt({share:g} g^2). As s fills up, a steady gradient's steps "
+              "shrink to about lr.")
     else:
         print("   each entry moved by lr * g: a 2000x larger gradient, a 2000x larger step.")
 

@@ -55,9 +55,9 @@ def make_spirals(n_samples: int, noise: float, rng: np.random.Generator,
     """`n_classes` spiral arms, each `turns` full turns long, rotated evenly around the centre.
 
     A point at radius r in [0.05, 1] of arm k sits at angle 2*pi*(k / n_classes + turns * r);
-    noise (std `noise`, in radians times r) jitters the angle, so the arms blur more at
-    their outer ends, where they are further apart. Returns X (n_samples, 2) and y
-    (n_samples,), shuffled.
+    noise jitters that angle (std `noise`, in radians), which moves a point by about
+    noise * r, so the arms blur more at their outer ends, where they are further apart.
+    Returns X (n_samples, 2) and y (n_samples,), shuffled.
     """
     if n_classes < 2:
         raise ValueError(f"spirals need at least 2 classes, got {n_classes}")

@@ -9,7 +9,7 @@ knob a little against its blame, and we repeat.
 
 Nothing here knows calculus. The network is just arithmetic; the engine does the chain rule.
 The price is speed: every scalar is a Python object, so one epoch on 100 points builds and
-walks tens of thousands of nodes. Section 5 of the printout trains the very same network with
+walks tens of thousands of nodes. Section 4 of the printout trains the very same network with
 matrices (mlp_numpy.py) from the very same weights, gets the same losses, and is hundreds of
 times faster: the reason the rest of the course uses matrices, and PyTorch from phase 06.
 

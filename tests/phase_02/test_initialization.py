@@ -5,7 +5,7 @@ from functools import cache
 import numpy as np
 import pytest
 
-from phase02.initialization import activation_statistics, main
+from phase02.initialization import activation_statistics, main, plot_statistics
 from phase02.layers import SoftmaxCrossEntropy
 from phase02.mlp_numpy import make_problem
 from phase02.optimizers import SGD
@@ -85,3 +85,10 @@ def test_main_runs(figures_dir, capsys) -> None:
     assert "all units identical" in out and "stuck" in out
     for name in ("init_statistics.png", "init_histograms_tanh.png", "init_histograms_relu.png"):
         assert (figures_dir / name).is_file()
+
+
+def test_the_statistics_figure_names_the_stack_it_shows() -> None:
+    """The title states the depth and width measured (the notebook uses a narrower stack)."""
+    s = activation_statistics("relu", "he", 3, 8, 20, np.random.default_rng(0))
+    title = plot_statistics({("relu", "he"): s})._suptitle.get_text()
+    assert title.startswith("3 layers of 8 units") and "Zeros" not in title

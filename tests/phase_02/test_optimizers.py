@@ -168,3 +168,12 @@ def test_main_runs(figures_dir, capsys) -> None:
     out = capsys.readouterr().out
     assert "Adam + L2: after 10 steps" in out and "Rosenbrock race" in out
     assert (figures_dir / "optimizers_race.png").is_file()
+
+
+def test_main_says_rmsprops_first_step_is_larger_than_lr(figures_dir, capsys) -> None:
+    """With no bias correction RMSProp's first step is lr / sqrt(0.1), not about lr."""
+    main(["--optimizer", "rmsprop", "--optimizers", "sgd", "--steps", "10", "--epochs", "2",
+          "--out", str(figures_dir)])
+    out = capsys.readouterr().out
+    assert "p moved by [-0.316228, 0.316228, -0.316218]" in out
+    assert "3.16 lr" in out and "no bias correction" in out
