@@ -7,7 +7,10 @@ before phase 09), and its notebooks build on its scripts instead of redefining t
 """
 
 import ast
+import hashlib
+import importlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -204,3 +207,104 @@ def test_notebook_builds_on_its_scripts(notebook: Path) -> None:
                  if isinstance(node, ast.FunctionDef | ast.ClassDef)} & defined_by_scripts
     assert not redefined, (
         f"{notebook.name} redefines {sorted(redefined)}: import them from {package} instead")
+
+
+# ---------------------------------------------------------------------------------------------
+# Flags refuse nonsense, and experiments never overwrite the blog.
+
+def add_argument_calls(script: Path) -> list[ast.Call]:
+    """Every `parser.add_argument(...)` call of a script."""
+    return [node for node in ast.walk(source_tree(script))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "add_argument"]
+
+
+def keyword(call: ast.Call, name: str) -> ast.expr | None:
+    return next((k.value for k in call.keywords if k.arg == name), None)
+
+
+def numeric_flags() -> list[tuple[Path, str, str, int]]:
+    """(script, flag, validator name, how many values it takes) for every validated flag."""
+    from phase00.flags import BAD_VALUES
+
+    found = []
+    for script in SCRIPTS:
+        for call in add_argument_calls(script):
+            kind = keyword(call, "type")
+            if isinstance(kind, ast.Name) and kind.id in BAD_VALUES:
+                nargs = keyword(call, "nargs")
+                count = nargs.value if isinstance(nargs, ast.Constant) and isinstance(
+                    nargs.value, int) else 1
+                flag = next(a.value for a in call.args if isinstance(a, ast.Constant)
+                            and str(a.value).startswith("--"))
+                found.append((script, flag, kind.id, count))
+    return found
+
+
+NUMERIC_FLAGS = numeric_flags()
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=ids(SCRIPTS))
+def test_numeric_flags_use_validating_types(script: Path) -> None:
+    """A bare type=float lets nan, inf and a negative learning rate through; use phase00.flags."""
+    for call in add_argument_calls(script):
+        kind = keyword(call, "type")
+        if isinstance(kind, ast.Name) and kind.id in ("float", "int"):
+            flag = call.args[0].value if call.args else "?"
+            raise AssertionError(f"{script.name}: {flag} has type={kind.id}; use a validator "
+                                 f"from phase00.flags (positive_float, positive_int, ...)")
+
+
+@pytest.mark.parametrize("script, flag, kind, count", NUMERIC_FLAGS,
+                         ids=[f"{s.name}:{f}" for s, f, _, _ in NUMERIC_FLAGS])
+def test_bad_numeric_flag_is_a_usage_error(script: Path, flag: str, kind: str, count: int,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """Each numeric flag, given a value its type refuses, stops with argparse's exit status 2."""
+    from phase00.flags import BAD_VALUES
+
+    module = importlib.import_module(f"phase{phase_number(script):02d}.{script.stem}")
+    with pytest.raises(SystemExit) as stop:
+        module.main([flag, *[BAD_VALUES[kind]] * count])
+    assert stop.value.code == 2
+    assert "usage:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=ids(SCRIPTS))
+def test_figures_default_to_the_scratch_folder(script: Path) -> None:
+    """`--out` defaults to scratch_dir(__file__), never to the committed blog/figures."""
+    for call in add_argument_calls(script):
+        if call.args and isinstance(call.args[0], ast.Constant) and call.args[0].value == "--out":
+            default = keyword(call, "default")
+            ok = (isinstance(default, ast.Call) and isinstance(default.func, ast.Name)
+                  and default.func.id == "scratch_dir")
+            assert ok, f"{script.name}: --out must default to scratch_dir(__file__)"
+
+
+def folder_digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_an_experiment_leaves_the_blog_unchanged(tmp_path: Path) -> None:
+    phase = REPO_ROOT / "phase-01-neural-networks"
+    before = folder_digest(phase / "blog")
+    result = subprocess.run(
+        [sys.executable, str(phase / "code" / "mlp.py"), "--steepness", "3", "--no-bias"],
+        capture_output=True, text=True, timeout=120, cwd=REPO_ROOT,
+        env={**os.environ, "TFS_SCRATCH_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert folder_digest(phase / "blog") == before, "an experiment changed the blog's files"
+    assert list((tmp_path / phase.name).glob("*.png")), "the experiment's figures went nowhere"
+    assert str(tmp_path / phase.name) in result.stdout, "say where the figures went"
+
+
+@pytest.mark.parametrize("phase_dir", PHASE_DIRS, ids=ids(PHASE_DIRS))
+def test_blog_figures_registry_names_real_scripts(phase_dir: Path) -> None:
+    """Each BLOG_FIGURES entry is a script of the phase that draws figures (has --out)."""
+    package = importlib.import_module(f"phase{phase_number(phase_dir):02d}")
+    assert isinstance(package.BLOG_FIGURES, list)
+    for module_name, flags in package.BLOG_FIGURES:
+        script = phase_dir / "code" / f"{module_name}.py"
+        assert script.is_file(), f"BLOG_FIGURES names {module_name}, which is not a script"
+        assert '"--out"' in script.read_text(encoding="utf-8"), f"{module_name} has no --out"
+        assert all(isinstance(f, str) for f in flags)

@@ -3,3 +3,14 @@
 This folder is the importable package `phase00` (see pyproject.toml), so later phases,
 notebooks and tests write `from phase00.probability import softmax`.
 """
+
+# The blog's figures, and the exact settings the post describes: (script, flags).
+# `python phase-00-foundations/code/figures.py --phase 00` redraws them into blog/figures/;
+# any other run of a script writes to the git-ignored scratch/ folder instead.
+BLOG_FIGURES: list[tuple[str, list[str]]] = [
+    ("vectors", []),
+    ("derivatives", []),
+    ("gradient_descent", []),
+    ("probability", []),
+    ("linear_regression", []),
+]

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import FIGURES_DIR, save_figure
+from phase00.figures import save_figure, scratch_dir
+from phase00.flags import finite_float, positive_float
 
 ScalarFn = Callable[[float], float]
 
@@ -138,10 +139,10 @@ def main(argv: list[str] | None = None) -> None:
                                                  "derivatives.")
     parser.add_argument("--function", choices=sorted(FUNCTIONS), default="sin",
                         help="which function to differentiate (default: sin)")
-    parser.add_argument("--x", type=float, default=1.0, help="point to differentiate at")
-    parser.add_argument("--h", type=float, default=1e-5, help="step size (default: 1e-5)")
-    parser.add_argument("--out", type=Path, default=FIGURES_DIR,
-                        help="folder for figures (default: the phase's blog/figures)")
+    parser.add_argument("--x", type=finite_float, default=1.0, help="point to differentiate at")
+    parser.add_argument("--h", type=positive_float, default=1e-5, help="step size (default: 1e-5)")
+    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+                        help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if args.h <= 0:
         parser.error(f"--h must be > 0, got {args.h}")

@@ -1,21 +1,48 @@
-"""Where this phase's figures go, how they are written without a screen, and a way to remake them.
+"""Where figures go, how they are drawn without a screen, and the command that redraws the blog's.
 
-Every plot in this repository is drawn on a `matplotlib.figure.Figure` made directly, never
-through `pyplot`. A Figure made this way needs no window and no backend choice, so the same
-code runs in a terminal, over SSH, in a test and in a notebook (after `%matplotlib inline`, a
-Figure left as the last line of a cell is drawn there).
+Tooling, not a lesson. Every plot in this repository is drawn on a `matplotlib.figure.Figure`
+made directly, never through `pyplot`. A Figure made this way needs no window and no backend
+choice, so the same code runs in a terminal, over SSH, in a test and in a notebook (after
+`%matplotlib inline`, a Figure left as the last line of a cell is drawn there).
 
-Run:  python phase-00-foundations/code/figures.py        (remakes every figure of phase 00)
+Two kinds of figure, two places:
+- An experiment (any script run with any flags) writes to a scratch folder that git ignores,
+  `scratch/<phase folder>/` at the root of the repository, and prints where. Try `--lr 5` as
+  often as you like: the blog never changes under you.
+- The blog's own figures in `<phase>/blog/figures/` are drawn by one explicit command, this
+  script, with the settings the posts describe. Each phase lists those settings in its package's
+  `BLOG_FIGURES` (in `code/__init__.py`): which script, with which flags.
+
+Run:  python phase-00-foundations/code/figures.py               (redraw every blog figure)
+      python phase-00-foundations/code/figures.py --phase 01 02 (only these phases)
 """
 
 import argparse
 import contextlib
+import importlib
 import io
+import os
+import re
 from pathlib import Path
 
 from matplotlib.figure import Figure
 
-FIGURES_DIR = Path(__file__).resolve().parent.parent / "blog" / "figures"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCRATCH_ROOT = Path(os.environ.get("TFS_SCRATCH_DIR", REPO_ROOT / "scratch"))
+
+
+def scratch_dir(script_file: str | Path) -> Path:
+    """The default `--out` of a script: scratch/<its phase folder>/, which git ignores.
+
+    script_file: the script's own `__file__` (it lives in <phase folder>/code/).
+    """
+    phase_folder = Path(script_file).resolve().parents[1].name
+    return SCRATCH_ROOT / phase_folder
+
+
+def blog_figures_dir(phase_folder: Path) -> Path:
+    """Where a phase's blog keeps the figures its posts show."""
+    return Path(phase_folder) / "blog" / "figures"
 
 
 def save_figure(fig: Figure, out_dir: Path | None, name: str,
@@ -33,22 +60,46 @@ def save_figure(fig: Figure, out_dir: Path | None, name: str,
     return path
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Remake every figure of phase 00.")
-    parser.add_argument("--out", type=Path, default=FIGURES_DIR,
-                        help="folder for figures (default: the phase's blog/figures)")
-    args = parser.parse_args(argv)
+def phase_folders() -> dict[str, Path]:
+    """The phases that exist, by number: {"00": .../phase-00-foundations, ...}."""
+    found = {}
+    for folder in sorted(REPO_ROOT.glob("phase-[0-9][0-9]-*")):
+        if (folder / "code" / "__init__.py").is_file():
+            found[re.match(r"phase-(\d\d)", folder.name).group(1)] = folder
+    return found
 
-    # Imported here, not at the top: each lesson imports save_figure from this file.
-    from phase00 import derivatives, gradient_descent, linear_regression, probability, vectors
 
-    for lesson in (vectors, derivatives, gradient_descent, probability, linear_regression):
-        print(f"{lesson.__name__}")
+def redraw_blog_figures(number: str, folder: Path, out: Path | None = None) -> list[Path]:
+    """Run every entry of phase `number`'s BLOG_FIGURES; return the PNGs written.
+
+    out: where to write them; None means the phase's own blog/figures.
+    """
+    package = importlib.import_module(f"phase{number}")
+    out = blog_figures_dir(folder) if out is None else Path(out)
+    for module_name, flags in package.BLOG_FIGURES:
+        module = importlib.import_module(f"phase{number}.{module_name}")
+        print(f"  {module_name}.py {' '.join(flags)}".rstrip())
         with contextlib.redirect_stdout(io.StringIO()):  # the lessons' own printout is long
-            lesson.main(["--out", str(args.out)])
-    print(f"figures in {args.out}:")
-    for path in sorted(args.out.glob("*.png")):
-        print(f"  {path.name}")
+            module.main([*flags, "--out", str(out)])
+    return sorted(out.glob("*.png"))
+
+
+def main(argv: list[str] | None = None) -> None:
+    phases = phase_folders()
+    parser = argparse.ArgumentParser(description="Redraw the blog's figures with the settings "
+                                                 "the posts describe.")
+    parser.add_argument("--phase", nargs="+", choices=sorted(phases), default=sorted(phases),
+                        help="which phases (default: all)")
+    parser.add_argument("--into", type=Path, default=None,
+                        help="write into INTO/<phase folder>/ instead of the blogs, e.g. to "
+                             "compare with the committed figures")
+    args = parser.parse_args(argv)
+    for number in args.phase:
+        folder = phases[number]
+        out = blog_figures_dir(folder) if args.into is None else args.into / folder.name
+        print(f"phase {number}:")
+        pngs = redraw_blog_figures(number, folder, out)
+        print(f"  {len(pngs)} figures in {out}")
 
 
 if __name__ == "__main__":

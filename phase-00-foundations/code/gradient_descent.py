@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import FIGURES_DIR, save_figure
+from phase00.figures import save_figure, scratch_dir
+from phase00.flags import finite_float, positive_float, positive_int
 
 GradFn = Callable[[np.ndarray], np.ndarray]
 
@@ -116,12 +117,14 @@ def plot_2d(lrs: list[float], start: np.ndarray, steps: int,
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Gradient descent on 1-D and 2-D bowls.")
-    parser.add_argument("--lr", type=float, default=0.1, help="learning rate (default: 0.1)")
-    parser.add_argument("--steps", type=int, default=20, help="number of steps (default: 20)")
-    parser.add_argument("--start", type=float, default=-4.0,
+    parser.add_argument("--lr", type=positive_float, default=0.1,
+                        help="learning rate (default: 0.1)")
+    parser.add_argument("--steps", type=positive_int, default=20,
+                        help="number of steps (default: 20)")
+    parser.add_argument("--start", type=finite_float, default=-4.0,
                         help="starting x for the 1-D bowl (default: -4)")
-    parser.add_argument("--out", type=Path, default=FIGURES_DIR,
-                        help="folder for figures (default: the phase's blog/figures)")
+    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+                        help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if args.lr <= 0:
         parser.error(f"--lr must be > 0, got {args.lr}")

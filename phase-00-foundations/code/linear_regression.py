@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import FIGURES_DIR, save_figure
+from phase00.figures import save_figure, scratch_dir
+from phase00.flags import nonnegative_float, nonnegative_int, positive_float, positive_int
 
 
 def make_data(n_samples: int, w_true: np.ndarray, b_true: float, noise: float,
@@ -136,18 +137,21 @@ def plot_fit(X: np.ndarray, y: np.ndarray, fits: dict[str, tuple[np.ndarray, flo
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Least squares by gradient descent and by the "
                                                  "closed form.")
-    parser.add_argument("--n-samples", type=int, default=100, help="data points (default: 100)")
-    parser.add_argument("--features", type=int, default=1,
+    parser.add_argument("--n-samples", type=positive_int, default=100,
+                        help="data points (default: 100)")
+    parser.add_argument("--features", type=positive_int, default=1,
                         help="input features; >1 uses random true weights (default: 1)")
-    parser.add_argument("--noise", type=float, default=1.0,
+    parser.add_argument("--noise", type=nonnegative_float, default=1.0,
                         help="std of the noise added to y (default: 1.0)")
-    parser.add_argument("--lr", type=float, default=0.05, help="learning rate (default: 0.05)")
-    parser.add_argument("--epochs", type=int, default=200, help="descent steps (default: 200)")
+    parser.add_argument("--lr", type=positive_float, default=0.05,
+                        help="learning rate (default: 0.05)")
+    parser.add_argument("--epochs", type=positive_int, default=200,
+                        help="descent steps (default: 200)")
     parser.add_argument("--no-bias", action="store_true",
                         help="fit a line through the origin (the data still has b = 1.5)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=FIGURES_DIR,
-                        help="folder for figures (default: the phase's blog/figures)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+                        help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if args.n_samples < 2 or args.features < 1:
         parser.error("need --n-samples >= 2 and --features >= 1")

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import FIGURES_DIR, save_figure
+from phase00.figures import save_figure, scratch_dir
+from phase00.flags import finite_float
 
 
 def dot_by_hand(a: np.ndarray, b: np.ndarray) -> float:
@@ -125,12 +126,12 @@ def plot_transformation(M: np.ndarray, out_dir: Path | None = None) -> Figure:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Dot products, matrix-vector products, "
                                                  "broadcasting and shapes.")
-    parser.add_argument("--matrix", type=float, nargs=4, default=[1.0, 0.5, 0.0, 1.0],
+    parser.add_argument("--matrix", type=finite_float, nargs=4, default=[1.0, 0.5, 0.0, 1.0],
                         metavar=("A", "B", "C", "D"),
                         help="the 2x2 matrix [[A, B], [C, D]] to draw (default: a shear "
                              "1 0.5 0 1)")
-    parser.add_argument("--out", type=Path, default=FIGURES_DIR,
-                        help="folder for figures (default: the phase's blog/figures)")
+    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+                        help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)  # only shapes are printed; the values do not matter
 

@@ -1,1 +1,12 @@
 """Phase 01, neural networks: from one neuron to a forward pass. Importable as phase01."""
+
+# The blog's figures, and the exact settings the post describes: (script, flags).
+# `python phase-00-foundations/code/figures.py --phase 01` redraws them into blog/figures/;
+# any other run of a script writes to the git-ignored scratch/ folder instead.
+BLOG_FIGURES: list[tuple[str, list[str]]] = [
+    ("perceptron", []),
+    ("activations", []),
+    ("logistic_regression", []),
+    ("mlp", []),
+    ("universal_approximation", []),
+]

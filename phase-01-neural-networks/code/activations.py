@@ -32,9 +32,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.derivatives import central_difference
-from phase00.figures import save_figure
-
-FIGURES_DIR = Path(__file__).resolve().parent.parent / "blog" / "figures"
+from phase00.figures import save_figure, scratch_dir
+from phase00.flags import finite_float, positive_float
 
 ActivationFn = Callable[[np.ndarray], np.ndarray]  # array in, same-shaped array out
 
@@ -231,12 +230,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Activation functions and their derivatives.")
     parser.add_argument("--activation", choices=["all", *ACTIVATIONS], default="all",
                         help="which activation to tabulate (default: all)")
-    parser.add_argument("--x", type=float, nargs="+", default=[-3.0, -1.0, 0.0, 0.5, 2.0],
+    parser.add_argument("--x", type=finite_float, nargs="+", default=[-3.0, -1.0, 0.0, 0.5, 2.0],
                         help="inputs to evaluate at (default: -3 -1 0 0.5 2)")
-    parser.add_argument("--h", type=float, default=1e-5,
+    parser.add_argument("--h", type=positive_float, default=1e-5,
                         help="step of the central difference check (default: 1e-5)")
-    parser.add_argument("--out", type=Path, default=FIGURES_DIR,
-                        help="folder for figures (default: the phase's blog/figures)")
+    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+                        help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if args.h <= 0:
         parser.error(f"--h must be > 0, got {args.h}")

@@ -27,14 +27,13 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.derivatives import numerical_gradient, relative_error
-from phase00.figures import save_figure
+from phase00.figures import save_figure, scratch_dir
+from phase00.flags import nonnegative_float, nonnegative_int, positive_float, positive_int
 from phase00.gradient_descent import gradient_descent
 from phase00.linear_regression import check_shapes  # same (N, d), (N,), (d,) contract
 from phase00.probability import cross_entropy_from_logits
 from phase01.activations import sigmoid
 from phase01.perceptron import GATES, X_GATE
-
-FIGURES_DIR = Path(__file__).resolve().parent.parent / "blog" / "figures"
 
 # The blobs sit either side of this point, along this direction (not through the origin, so
 # that --no-bias has something to break).
@@ -179,19 +178,20 @@ def main(argv: list[str] | None = None) -> None:
                                                  "gradient on two Gaussian blobs.")
     parser.add_argument("--data", choices=["blobs", "xor"], default="blobs",
                         help="two Gaussian blobs, or the four XOR corners (default: blobs)")
-    parser.add_argument("--n-samples", type=int, default=100,
+    parser.add_argument("--n-samples", type=positive_int, default=100,
                         help="points per class (default: 100)")
-    parser.add_argument("--separation", type=float, default=3.0,
+    parser.add_argument("--separation", type=nonnegative_float, default=3.0,
                         help="distance between the blob centres; each blob has std 1 "
                              "(default: 3.0)")
-    parser.add_argument("--lr", type=float, default=0.5, help="learning rate (default: 0.5)")
-    parser.add_argument("--epochs", type=int, default=300,
+    parser.add_argument("--lr", type=positive_float, default=0.5,
+                        help="learning rate (default: 0.5)")
+    parser.add_argument("--epochs", type=positive_int, default=300,
                         help="gradient steps (default: 300)")
     parser.add_argument("--no-bias", action="store_true",
                         help="freeze b at 0: the boundary must pass through the origin")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=FIGURES_DIR,
-                        help="folder for figures (default: the phase's blog/figures)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+                        help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if args.n_samples < 1 or args.epochs < 1 or args.lr <= 0:
         parser.error("need --n-samples >= 1, --epochs >= 1 and --lr > 0")

@@ -26,10 +26,9 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import save_figure
+from phase00.figures import save_figure, scratch_dir
+from phase00.flags import positive_float, positive_int
 from phase01.mlp import MLP, Activation, Dense
-
-FIGURES_DIR = Path(__file__).resolve().parent.parent / "blog" / "figures"
 
 Target = Callable[[np.ndarray], np.ndarray]
 
@@ -127,12 +126,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="the function to approximate on [0, 1] (default: wiggle)")
     parser.add_argument("--activation", choices=["all", *KINDS], default="all",
                         help="which hidden layer to tabulate (default: all)")
-    parser.add_argument("--neurons", type=int, nargs="+", default=[4, 12, 40],
+    parser.add_argument("--neurons", type=positive_int, nargs="+", default=[4, 12, 40],
                         help="hidden-layer sizes to try (default: 4 12 40)")
-    parser.add_argument("--steepness", type=float, default=10.0,
+    parser.add_argument("--steepness", type=positive_float, default=10.0,
                         help="how sharply each sigmoid switches, per stair (default: 10)")
-    parser.add_argument("--out", type=Path, default=FIGURES_DIR,
-                        help="folder for figures (default: the phase's blog/figures)")
+    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+                        help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if min(args.neurons) < 1 or args.steepness <= 0:
         parser.error("need every --neurons value >= 1 and --steepness > 0")

@@ -1,1 +1,16 @@
 """Phase 02, backprop: the chain rule, an autograd engine, optimizers. Importable as phase02."""
+
+# The blog's figures, and the exact settings the post describes: (script, flags).
+# `python phase-00-foundations/code/figures.py --phase 02` redraws them into blog/figures/;
+# any other run of a script writes to the git-ignored scratch/ folder instead.
+BLOG_FIGURES: list[tuple[str, list[str]]] = [
+    ("chain_rule", []),
+    ("autograd", []),
+    ("toy_data", []),
+    ("value_mlp", []),
+    ("layers", []),
+    ("gradcheck", []),
+    ("mlp_numpy", []),
+    ("optimizers", []),
+    ("initialization", []),
+]

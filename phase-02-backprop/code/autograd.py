@@ -37,9 +37,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.derivatives import numerical_gradient, relative_error
-from phase00.figures import save_figure
-
-FIGURES_DIR = Path(__file__).resolve().parent.parent / "blog" / "figures"
+from phase00.figures import save_figure, scratch_dir
+from phase00.flags import finite_float
 
 Number = int | float
 
@@ -279,12 +278,12 @@ def draw_graph(root: Value, title: str, out_dir: Path | None = None,
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="A scalar autograd engine, demonstrated on "
                                                  "one neuron.")
-    parser.add_argument("--x", type=float, default=1.5, help="input (default: 1.5)")
-    parser.add_argument("--w", type=float, default=-0.8, help="weight (default: -0.8)")
-    parser.add_argument("--b", type=float, default=0.3, help="bias (default: 0.3)")
-    parser.add_argument("--y", type=float, default=0.5, help="target (default: 0.5)")
-    parser.add_argument("--out", type=Path, default=FIGURES_DIR,
-                        help="folder for figures (default: the phase's blog/figures)")
+    parser.add_argument("--x", type=finite_float, default=1.5, help="input (default: 1.5)")
+    parser.add_argument("--w", type=finite_float, default=-0.8, help="weight (default: -0.8)")
+    parser.add_argument("--b", type=finite_float, default=0.3, help="bias (default: 0.3)")
+    parser.add_argument("--y", type=finite_float, default=0.5, help="target (default: 0.5)")
+    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+                        help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
 
     print("1. Forward: build L = (tanh(w*x + b) - y)^2, one Value per step")

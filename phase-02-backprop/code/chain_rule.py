@@ -26,11 +26,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.derivatives import central_difference, numerical_gradient, relative_error
-from phase00.figures import save_figure
+from phase00.figures import save_figure, scratch_dir
+from phase00.flags import finite_float, positive_float
 from phase01.activations import ACTIVATIONS, get_activation
 from phase02.autograd import Value
-
-FIGURES_DIR = Path(__file__).resolve().parent.parent / "blog" / "figures"
 
 
 def tiny_network() -> dict[str, np.ndarray]:
@@ -183,17 +182,17 @@ def plot_network(params: dict[str, np.ndarray], cache: dict[str, np.ndarray],
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="The chain rule, worked by hand on numbers.")
-    parser.add_argument("--x", type=float, nargs=2, default=[0.5, -1.0],
+    parser.add_argument("--x", type=finite_float, nargs=2, default=[0.5, -1.0],
                         help="the network's two inputs (default: 0.5 -1.0)")
-    parser.add_argument("--target", type=float, default=1.0,
+    parser.add_argument("--target", type=finite_float, default=1.0,
                         help="the output we want, y (default: 1.0)")
     parser.add_argument("--activation", choices=sorted(ACTIVATIONS), default="tanh",
                         help="hidden activation (default: tanh; try step or relu)")
-    parser.add_argument("--lr", type=float, default=0.2,
+    parser.add_argument("--lr", type=positive_float, default=0.2,
                         help="learning rate of the one descent step at the end (default: 0.2; "
                              "try 1.0 to overshoot)")
-    parser.add_argument("--out", type=Path, default=FIGURES_DIR,
-                        help="folder for figures (default: the phase's blog/figures)")
+    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+                        help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
 
     print("1. A chain: x -> u = 3x + 1 -> y = u^2, at x = 2")

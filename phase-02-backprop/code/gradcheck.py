@@ -31,7 +31,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.derivatives import numerical_gradient
-from phase00.figures import save_figure
+from phase00.figures import save_figure, scratch_dir
+from phase00.flags import nonnegative_int, positive_float, positive_int
 from phase01.activations import ACTIVATIONS
 from phase02.layers import (
     Activation,
@@ -41,7 +42,6 @@ from phase02.layers import (
     build_mlp,
 )
 
-FIGURES_DIR = Path(__file__).resolve().parent.parent / "blog" / "figures"
 TOLERANCE = 1e-6  # the course's bar for a float64 gradient check
 # Round-off puts noise of about 1e-16 * |L| / h ~ 1e-11 into every central difference (h = 1e-5).
 # A gradient whose largest entry is below RESOLUTION cannot be checked to TOLERANCE at all.
@@ -234,12 +234,13 @@ def main(argv: list[str] | None = None) -> None:
                                                  "differences.")
     parser.add_argument("--bug", choices=["none", *BUGS], default="none",
                         help="plant a classic backprop bug to watch the check catch it")
-    parser.add_argument("--batch", type=int, default=4, help="examples per batch (default: 4)")
-    parser.add_argument("--h", type=float, default=1e-5,
+    parser.add_argument("--batch", type=positive_int, default=4,
+                        help="examples per batch (default: 4)")
+    parser.add_argument("--h", type=positive_float, default=1e-5,
                         help="finite-difference step (default: 1e-5)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=FIGURES_DIR,
-                        help="folder for figures (default: the phase's blog/figures)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+                        help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if args.batch < 1 or args.h <= 0:
         parser.error("need --batch >= 1 and --h > 0")

@@ -34,12 +34,12 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import save_figure
+from phase00.figures import save_figure, scratch_dir
+from phase00.flags import nonnegative_int, positive_float, positive_int
 from phase01.activations import ACTIVATIONS
 from phase02.layers import INIT_SCHEMES, MLP, Activation, Dense, init_std
 from phase02.mlp_numpy import train
 
-FIGURES_DIR = Path(__file__).resolve().parent.parent / "blog" / "figures"
 SCHEME_COLORS = {"zeros": "0.5", "small": "tab:blue", "large": "tab:red",
                  "xavier": "tab:green", "he": "tab:purple"}
 
@@ -152,24 +152,24 @@ def plot_histograms(stats: dict[tuple[str, str], dict[str, np.ndarray]], activat
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Activation statistics across depth for "
                                                  "each weight initialisation.")
-    parser.add_argument("--depth", type=int, default=10, help="layers (default: 10)")
-    parser.add_argument("--hidden", type=int, default=256,
+    parser.add_argument("--depth", type=positive_int, default=10, help="layers (default: 10)")
+    parser.add_argument("--hidden", type=positive_int, default=256,
                         help="units per layer (default: 256)")
-    parser.add_argument("--n-samples", type=int, default=1000,
+    parser.add_argument("--n-samples", type=positive_int, default=1000,
                         help="inputs pushed through (default: 1000)")
     parser.add_argument("--activation", nargs="+", default=["tanh", "relu"],
                         choices=sorted(ACTIVATIONS), help="activations (default: tanh relu)")
     parser.add_argument("--init", nargs="+", default=list(INIT_SCHEMES), choices=INIT_SCHEMES,
                         help="initialisations to compare (default: all five)")
-    parser.add_argument("--train-depth", type=int, default=6,
+    parser.add_argument("--train-depth", type=positive_int, default=6,
                         help="hidden layers of the MLP trained on moons (default: 6)")
-    parser.add_argument("--epochs", type=int, default=300,
+    parser.add_argument("--epochs", type=positive_int, default=300,
                         help="epochs of that training (default: 300)")
-    parser.add_argument("--lr", type=float, default=0.5,
+    parser.add_argument("--lr", type=positive_float, default=0.5,
                         help="learning rate of that training (default: 0.5)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=FIGURES_DIR,
-                        help="folder for figures (default: the phase's blog/figures)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+                        help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if min(args.depth, args.hidden, args.n_samples, args.train_depth) < 1 or args.epochs < 0:
         parser.error("--depth, --hidden, --n-samples and --train-depth must be >= 1, "

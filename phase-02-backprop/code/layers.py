@@ -33,12 +33,11 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import save_figure
+from phase00.figures import save_figure, scratch_dir
+from phase00.flags import nonnegative_int, positive_int
 from phase00.probability import cross_entropy_from_logits, softmax
 from phase01 import mlp as phase01_mlp
 from phase01.activations import ACTIVATIONS
-
-FIGURES_DIR = Path(__file__).resolve().parent.parent / "blog" / "figures"
 
 
 def init_std(scheme: str, n_in: int, n_out: int) -> float:
@@ -269,15 +268,16 @@ def plot_backward_shapes(x: np.ndarray, W: np.ndarray, delta: np.ndarray,
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Dense and activation layers with backward "
                                                  "passes.")
-    parser.add_argument("--batch", type=int, default=5, help="examples per batch (default: 5)")
-    parser.add_argument("--hidden", type=int, default=4, help="hidden units (default: 4)")
+    parser.add_argument("--batch", type=positive_int, default=5,
+                        help="examples per batch (default: 5)")
+    parser.add_argument("--hidden", type=positive_int, default=4, help="hidden units (default: 4)")
     parser.add_argument("--activation", choices=sorted(ACTIVATIONS), default="tanh",
                         help="hidden activation (default: tanh)")
     parser.add_argument("--init", choices=INIT_SCHEMES, default="xavier",
                         help="weight initialisation (default: xavier)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=FIGURES_DIR,
-                        help="folder for figures (default: the phase's blog/figures)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+                        help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if args.batch < 1 or args.hidden < 1:
         parser.error("--batch and --hidden must be >= 1")

@@ -22,15 +22,14 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import save_figure
+from phase00.figures import save_figure, scratch_dir
+from phase00.flags import nonnegative_float, nonnegative_int, positive_float, positive_int
 from phase00.probability import softmax
 from phase01.activations import ACTIVATIONS
 from phase02.gradcheck import TOLERANCE, gradcheck_model
 from phase02.layers import INIT_SCHEMES, MLP, SoftmaxCrossEntropy, build_mlp
 from phase02.optimizers import OPTIMIZERS, make_optimizer
 from phase02.toy_data import DATASETS, make_dataset, plot_decision_boundary
-
-FIGURES_DIR = Path(__file__).resolve().parent.parent / "blog" / "figures"
 
 
 def make_problem(dataset: str, n_samples: int, noise: float, hidden: int, depth: int,
@@ -116,11 +115,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Train a vectorised MLP on a 2-D toy set.")
     parser.add_argument("--dataset", choices=sorted(DATASETS), default="moons",
                         help="toy set (default: moons)")
-    parser.add_argument("--n-samples", type=int, default=200, help="points (default: 200)")
-    parser.add_argument("--noise", type=float, default=0.1, help="data noise (default: 0.1)")
-    parser.add_argument("--hidden", type=int, default=16,
+    parser.add_argument("--n-samples", type=positive_int, default=200, help="points (default: 200)")
+    parser.add_argument("--noise", type=nonnegative_float, default=0.1,
+                        help="data noise (default: 0.1)")
+    parser.add_argument("--hidden", type=positive_int, default=16,
                         help="units per hidden layer (default: 16)")
-    parser.add_argument("--depth", type=int, default=2,
+    parser.add_argument("--depth", type=positive_int, default=2,
                         help="number of hidden layers (default: 2)")
     parser.add_argument("--activation", choices=sorted(ACTIVATIONS), default="tanh",
                         help="hidden activation (default: tanh)")
@@ -128,13 +128,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="weight initialisation (default: xavier)")
     parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam",
                         help="optimizer (default: adam)")
-    parser.add_argument("--lr", type=float, default=0.02, help="learning rate (default: 0.02)")
-    parser.add_argument("--epochs", type=int, default=500, help="epochs (default: 500)")
-    parser.add_argument("--batch-size", type=int, default=0,
+    parser.add_argument("--lr", type=positive_float, default=0.02,
+                        help="learning rate (default: 0.02)")
+    parser.add_argument("--epochs", type=positive_int, default=500, help="epochs (default: 500)")
+    parser.add_argument("--batch-size", type=nonnegative_int, default=0,
                         help="mini-batch size; 0 = full batch (default: 0)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=FIGURES_DIR,
-                        help="folder for figures (default: the phase's blog/figures)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+                        help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if args.lr <= 0 or args.epochs < 0 or args.n_samples < 2 or args.batch_size < 0:
         parser.error("need --lr > 0, --epochs >= 0, --n-samples >= 2, --batch-size >= 0")

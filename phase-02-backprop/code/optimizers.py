@@ -35,9 +35,8 @@ from typing import Protocol
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import save_figure
-
-FIGURES_DIR = Path(__file__).resolve().parent.parent / "blog" / "figures"
+from phase00.figures import save_figure, scratch_dir
+from phase00.flags import nonnegative_int, positive_float, positive_int
 
 
 class HasParams(Protocol):
@@ -319,15 +318,15 @@ def main(argv: list[str] | None = None) -> None:
                         default=list(OPTIMIZERS), help="which to race (default: all five)")
     parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam",
                         help="the one whose first step is printed in part 1 (default: adam)")
-    parser.add_argument("--lr", type=float, default=None,
+    parser.add_argument("--lr", type=positive_float, default=None,
                         help="one learning rate for every optimizer (default: a tuned one each)")
-    parser.add_argument("--steps", type=int, default=3000,
+    parser.add_argument("--steps", type=positive_int, default=3000,
                         help="Rosenbrock steps (default: 3000)")
-    parser.add_argument("--epochs", type=int, default=300,
+    parser.add_argument("--epochs", type=positive_int, default=300,
                         help="MLP epochs per optimizer (default: 300)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=FIGURES_DIR,
-                        help="folder for figures (default: the phase's blog/figures)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+                        help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if args.lr is not None and args.lr <= 0:
         parser.error(f"--lr must be > 0, got {args.lr}")

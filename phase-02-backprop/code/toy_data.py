@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import save_figure
+from phase00.figures import save_figure, scratch_dir
+from phase00.flags import nonnegative_float, nonnegative_int, positive_int
 
-FIGURES_DIR = Path(__file__).resolve().parent.parent / "blog" / "figures"
 CLASS_COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]
 
 
@@ -150,11 +150,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Generate and draw the 2-D toy sets.")
     parser.add_argument("--dataset", choices=sorted(DATASETS), default=None,
                         help="show one set only (default: both)")
-    parser.add_argument("--n-samples", type=int, default=200, help="points (default: 200)")
-    parser.add_argument("--noise", type=float, default=0.1, help="noise std (default: 0.1)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=FIGURES_DIR,
-                        help="folder for figures (default: the phase's blog/figures)")
+    parser.add_argument("--n-samples", type=positive_int, default=200, help="points (default: 200)")
+    parser.add_argument("--noise", type=nonnegative_float, default=0.1,
+                        help="noise std (default: 0.1)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+                        help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if args.n_samples < 2:
         parser.error(f"--n-samples must be >= 2, got {args.n_samples}")

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from phase00.figures import scratch_dir
+from phase00.flags import nonnegative_float, nonnegative_int, positive_float, positive_int
 from phase00.probability import softmax
 from phase02.autograd import Value
 from phase02.layers import INIT_SCHEMES
@@ -31,7 +33,6 @@ from phase02.mlp_numpy import make_problem
 from phase02.mlp_numpy import train as train_numpy
 from phase02.toy_data import DATASETS, plot_decision_boundary
 
-FIGURES_DIR = Path(__file__).resolve().parent.parent / "blog" / "figures"
 VALUE_ACTIVATIONS = ("tanh", "relu")  # the nonlinearities the Value engine has
 
 
@@ -175,23 +176,24 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Train an MLP made of Value objects.")
     parser.add_argument("--dataset", choices=sorted(DATASETS), default="moons",
                         help="toy set (default: moons)")
-    parser.add_argument("--n-samples", type=int, default=100, help="points (default: 100)")
-    parser.add_argument("--noise", type=float, default=0.1, help="data noise (default: 0.1)")
-    parser.add_argument("--hidden", type=int, default=8,
+    parser.add_argument("--n-samples", type=positive_int, default=100, help="points (default: 100)")
+    parser.add_argument("--noise", type=nonnegative_float, default=0.1,
+                        help="data noise (default: 0.1)")
+    parser.add_argument("--hidden", type=positive_int, default=8,
                         help="units per hidden layer (default: 8)")
-    parser.add_argument("--depth", type=int, default=2,
+    parser.add_argument("--depth", type=positive_int, default=2,
                         help="number of hidden layers (default: 2)")
     parser.add_argument("--activation", choices=VALUE_ACTIVATIONS, default="relu",
                         help="hidden activation (default: relu)")
     parser.add_argument("--init", choices=INIT_SCHEMES, default="xavier",
                         help="weight initialisation (default: xavier)")
-    parser.add_argument("--lr", type=float, default=1.0,
+    parser.add_argument("--lr", type=positive_float, default=1.0,
                         help="gradient descent step size (default: 1.0)")
-    parser.add_argument("--epochs", type=int, default=100,
+    parser.add_argument("--epochs", type=positive_int, default=100,
                         help="full-batch steps (default: 100)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=FIGURES_DIR,
-                        help="folder for figures (default: the phase's blog/figures)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+                        help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if args.lr <= 0 or args.epochs < 0 or args.n_samples < 2:
         parser.error("need --lr > 0, --epochs >= 0 and --n-samples >= 2")

@@ -1,5 +1,6 @@
 """The environment checker and the corpus loader: offline behaviour, clear errors, no half files."""
 
+import argparse
 import subprocess
 import sys
 import urllib.error
@@ -7,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from phase00 import check_environment, corpus
+from phase00 import check_environment, corpus, flags
 from phase00.figures import main as remake_figures
+from phase00.figures import scratch_dir
 from tests.conftest import REPO_ROOT
 
 
@@ -99,9 +101,44 @@ def test_local_file_is_read(tmp_path: Path, tiny_text: str) -> None:
     assert corpus.load_text(path=book)[0] == tiny_text
 
 
-def test_figures_remakes_every_figure(figures_dir: Path) -> None:
-    remake_figures(["--out", str(figures_dir)])
-    made = {p.name for p in figures_dir.glob("*.png")}
+def test_figures_remakes_every_blog_figure(figures_dir: Path) -> None:
+    remake_figures(["--phase", "00", "--into", str(figures_dir)])
+    made = {p.name for p in (figures_dir / "phase-00-foundations").glob("*.png")}
     shown = {p.name for p in (REPO_ROOT / "phase-00-foundations/blog/figures").glob("*.png")}
-    assert len(made) == 8
-    assert shown <= made, "every figure in the blog folder is one the scripts make"
+    assert len(made) >= 8
+    assert shown <= made, "every figure in the blog folder is one BLOG_FIGURES makes"
+
+
+def test_scratch_dir_is_outside_the_blog() -> None:
+    script = REPO_ROOT / "phase-01-neural-networks/code/mlp.py"
+    where = scratch_dir(script)
+    assert where.name == "phase-01-neural-networks"
+    assert "blog" not in where.parts
+    assert "scratch/" in (REPO_ROOT / ".gitignore").read_text(), "scratch/ must be git-ignored"
+
+
+@pytest.mark.parametrize("make, text, expected", [
+    (flags.positive_float, "0.5", 0.5), (flags.finite_float, "-3", -3.0),
+    (flags.nonnegative_float, "0", 0.0), (flags.unit_float, "0.9", 0.9),
+    (flags.positive_int, "7", 7), (flags.nonnegative_int, "0", 0)])
+def test_flag_types_accept_good_values(make, text: str, expected: float) -> None:
+    assert make(text) == expected
+
+
+@pytest.mark.parametrize("make, text", [
+    (flags.positive_float, "0"), (flags.positive_float, "-1"), (flags.positive_float, "inf"),
+    (flags.finite_float, "nan"), (flags.finite_float, "abc"), (flags.nonnegative_float, "-0.1"),
+    (flags.unit_float, "1"), (flags.unit_float, "-0.5"), (flags.positive_int, "0"),
+    (flags.positive_int, "2.5"), (flags.nonnegative_int, "-1")])
+def test_flag_types_refuse_nonsense(make, text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="expected"):
+        make(text)
+
+
+def test_bad_flag_is_a_usage_error_not_a_traceback() -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "phase-00-foundations/code/linear_regression.py"),
+         "--lr", "-1"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "usage:" in result.stderr and "expected a number > 0" in result.stderr
+    assert "Traceback" not in result.stderr

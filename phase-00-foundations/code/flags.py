@@ -1,0 +1,102 @@
+"""Command-line flags that refuse nonsense: the argparse types every script of the course uses.
+
+Tooling, not a lesson. A learner experiments by changing flags (`--lr 0.5`, `--epochs 300`), so a
+flag is the first thing that meets a typo. argparse calls the `type=` of a flag on the text the
+user typed; when that function raises `argparse.ArgumentTypeError`, argparse prints the usage
+line and a one-line error and exits with status 2. Nothing runs, nothing is drawn, no traceback.
+So `--lr -1`, `--epochs 0` or `--steepness nan` are stopped at the door, with the reason.
+
+Every numeric flag in every script uses one of these types (a convention test checks it, and
+feeds each flag a bad value): a plain `type=float` would let `nan`, `inf` and negative learning
+rates through.
+
+Run:  python phase-00-foundations/code/flags.py --lr -1      (see the error a learner gets)
+"""
+
+import argparse
+import math
+
+
+def _number(text: str, kind: type) -> float | int:
+    """Parse `text` as an int or a float, with an error that names the kind expected."""
+    try:
+        return kind(text)
+    except ValueError:
+        name = "an integer" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(f"expected {name}, got {text!r}") from None
+
+
+def finite_float(text: str) -> float:
+    """Any real number, but not nan or ±inf (they would poison every later computation)."""
+    value = _number(text, float)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0: a learning rate, a step size, a temperature, a scale."""
+    value = finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def nonnegative_float(text: str) -> float:
+    """A finite number >= 0: a noise level, a weight-decay strength, a momentum."""
+    value = finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def unit_float(text: str) -> float:
+    """A number in [0, 1): a probability of dropping, a decay rate such as Adam's beta."""
+    value = finite_float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """A whole number >= 1: a count of epochs, samples, layers, neurons, steps."""
+    value = _number(text, int)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    """A whole number >= 0: a random seed (NumPy refuses negative seeds), a count that may be 0."""
+    value = _number(text, int)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
+# The value a convention test feeds each type to check that a script refuses it.
+BAD_VALUES = {
+    "finite_float": "nan",
+    "positive_float": "-1",
+    "nonnegative_float": "-1",
+    "unit_float": "1",
+    "positive_int": "0",
+    "nonnegative_int": "-1",
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Show what a bad flag value gets: a usage error.")
+    parser.add_argument("--lr", type=positive_float, default=0.1,
+                        help="a learning rate, > 0 (default: 0.1)")
+    parser.add_argument("--epochs", type=positive_int, default=10,
+                        help="a count, >= 1 (default: 10)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0,
+                        help="a random seed, >= 0 (default: 0)")
+    args = parser.parse_args(argv)
+    print(f"accepted: --lr {args.lr} --epochs {args.epochs} --seed {args.seed}")
+    print("try a bad one, e.g. --lr -1, --epochs 0 or --lr nan: argparse stops with status 2")
+
+
+if __name__ == "__main__":
+    main()
