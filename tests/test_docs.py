@@ -93,3 +93,19 @@ def test_posts_have_aha_moments_and_figures(post: Path) -> None:
     assert "> **Aha moment:**" in text, f"{post.name} needs at least one '> **Aha moment:**'"
     assert re.search(r"!\[[^\]]+\]\(figures/[\w-]+\.png\)", text), (
         f"{post.name} should show at least one figure from blog/figures")
+
+
+@pytest.mark.parametrize("post", POSTS, ids=ids(POSTS))
+def test_posts_end_with_experiments_reflection_and_what_comes_next(post: Path) -> None:
+    """A post follows the explanation pattern too: it closes with experiments to run, a
+    reflection on where it breaks, then "What comes next and why"; and it links to its notes."""
+    text = post.read_text(encoding="utf-8")
+    headings = re.findall(r"^## (.+)$", text, re.M)
+    assert headings and headings[-1] == "What comes next and why", (
+        f"{post.name}: the last section must be '## What comes next and why'")
+    words = [h.split()[0].rstrip(":") for h in headings]
+    for part in ("Experimentation", "Reflection"):
+        assert part in words, f"{post.name} needs a '## {part}' section"
+    assert words.index("Experimentation") < words.index("Reflection") < len(words) - 1, (
+        f"{post.name}: Experimentation, then Reflection, then What comes next")
+    assert "](../notes/" in text, f"{post.name} should link to the notes for the derivations"

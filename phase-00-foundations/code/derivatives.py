@@ -93,6 +93,44 @@ def paraboloid_gradient(v: np.ndarray) -> np.ndarray:
     return np.array([2 * x * y, x**2 + 3])
 
 
+# The rules of calculus this course uses, each with one example worked out by that rule.
+# rule name -> (the rule, an example f, its derivative by the rule, the example as text)
+RULES: dict[str, tuple[str, ScalarFn, ScalarFn, str]] = {
+    "power": ("(x^n)' = n x^(n-1)",
+              lambda x: x**3, lambda x: 3 * x**2, "x^3 -> 3x^2"),
+    "sum, constant": ("(a f + b g)' = a f' + b g'",
+                      lambda x: 4 * x**2 + 5 * x, lambda x: 8 * x + 5, "4x^2 + 5x -> 8x + 5"),
+    "exponential": ("(e^x)' = e^x",
+                    np.exp, np.exp, "e^x -> e^x"),
+    "logarithm": ("(ln x)' = 1/x",
+                  np.log, lambda x: 1 / x, "ln x -> 1/x"),
+    "sine": ("(sin x)' = cos x",
+             np.sin, np.cos, "sin x -> cos x"),
+    "product": ("(f g)' = f' g + f g'",
+                lambda x: x**2 * np.sin(x),
+                lambda x: 2 * x * np.sin(x) + x**2 * np.cos(x),
+                "x^2 sin x -> 2x sin x + x^2 cos x"),
+    "reciprocal": ("(1/g)' = -g'/g^2",
+                   lambda x: 1 / (1 + x**2), lambda x: -2 * x / (1 + x**2) ** 2,
+                   "1/(1 + x^2) -> -2x/(1 + x^2)^2"),
+    "chain": ("(f(g(x)))' = f'(g(x)) g'(x)",
+              lambda x: np.sin(x**2), lambda x: np.cos(x**2) * 2 * x,
+              "sin(x^2) -> cos(x^2) 2x"),
+}
+
+
+def check_rule(name: str, x: float, h: float = 1e-5) -> tuple[float, float, float]:
+    """(the rule's answer, the central difference, their relative error) for RULES[name] at x.
+
+    A rule of calculus is a claim about slopes; the central difference measures the slope with
+    no rule at all. When the two agree to many digits, the rule (and our use of it) is right.
+    """
+    _, f, df, _ = RULES[name]
+    by_rule = float(df(x))
+    measured = central_difference(f, x, h)
+    return by_rule, measured, relative_error(np.array(by_rule), np.array(measured))
+
+
 def plot_error_vs_h(f: ScalarFn, df: ScalarFn, x: float, name: str,
                     out_dir: Path | None = None) -> Figure:
     """Log-log plot of |estimate - truth| against h for both difference formulas."""
@@ -174,6 +212,20 @@ def main(argv: list[str] | None = None) -> None:
     err = relative_error(numeric, analytic)
     verdict = "< 1e-7: the hand derivation is right" if err < 1e-7 else "too large: recheck"
     print(f"   relative error     = {err:.2e}   ({verdict})")
+
+    x_rules = 1.5  # a point where every example is defined (ln x needs x > 0)
+    print(f"\n4. The rules of calculus this course uses, each checked at x = {x_rules} "
+          f"(h = {args.h:g})")
+    print(f"   {'rule':14s} {'the rule':28s} {'example':34s} {'by the rule':>12s} "
+          f"{'measured':>12s} {'rel. error':>10s}")
+    for name, (rule, _, _, example) in RULES.items():
+        by_rule, measured, rule_err = check_rule(name, x_rules, args.h)
+        print(f"   {name:14s} {rule:28s} {example:34s} {by_rule:12.6f} {measured:12.6f} "
+              f"{rule_err:10.1e}")
+    wrong = 2 * x_rules * np.cos(x_rules)  # f' g' for f = x^2, g = sin x: not the product rule
+    print(f"   a misremembered rule fails: (f g)' = f' g' gives {wrong:.6f} for x^2 sin x, "
+          f"but the slope measures {central_difference(RULES['product'][1], x_rules, args.h):.6f}")
+    print("   sigmoid, tanh and every later derivative are these rules combined.")
 
     print("\nFigures")
     plot_tangent(f, df, args.x, formula.split(",")[0], args.out)

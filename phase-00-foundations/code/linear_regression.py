@@ -8,8 +8,9 @@ loss is the mean squared error between predictions and truth. Two roads lead to 
 - The closed form (Legendre 1805, Gauss 1809): for this one model the bottom of the loss can be
   solved for exactly, from the "normal equations" X^T X w = X^T y.
 
-Seeing both arrive at the same numbers is the proof that descent finds real minima, and the
-gradient used here (dL/dw = 2/N X^T (y_hat - y)) is the first hand-derived gradient of the
+Seeing both arrive at the same numbers is evidence, not proof: one agreement, on one convex
+problem (a bowl with a single bottom), shows that this descent found this minimum. The
+gradient used here, dL/dw = 2/N X^T (y_hat - y), is the first hand-derived gradient of the
 course, checked against finite differences in the tests.
 
 Run:  python phase-00-foundations/code/linear_regression.py --lr 0.05 --epochs 300 --noise 2

@@ -144,6 +144,52 @@ def sample(p: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     return np.minimum(np.searchsorted(cdf, u, side="right"), len(p) - 1)
 
 
+def mean(x: np.ndarray) -> float:
+    """The average: the sum of the numbers divided by how many there are."""
+    x = np.asarray(x, dtype=float)
+    return float(x.sum() / x.size)
+
+
+def variance(x: np.ndarray) -> float:
+    """How spread out the numbers are: the mean of the squared distances from the mean.
+
+    Divides by N, like np.var: the spread of these very numbers. Statistics books often divide
+    by N - 1 instead, to estimate the spread of a larger population from a small sample; for
+    the thousands of numbers this course measures the two barely differ.
+    """
+    x = np.asarray(x, dtype=float)
+    deviations = x - mean(x)  # signed distances from the centre; they sum to 0
+    return float(np.sum(deviations**2) / x.size)
+
+
+def std(x: np.ndarray) -> float:
+    """Standard deviation: the square root of the variance, back in the units of x."""
+    return float(np.sqrt(variance(x)))
+
+
+def normal_pdf(x: np.ndarray, mu: float = 0.0, sigma: float = 1.0) -> np.ndarray:
+    """The bell curve of the normal (Gaussian) distribution with mean mu and std sigma.
+
+    A density, not a probability: the chance of a draw landing between a and b is the area
+    under the curve from a to b, and the whole area is 1. The factor 1 / (sigma sqrt(2 pi))
+    is what makes that area 1.
+    """
+    if sigma <= 0:
+        raise ValueError(f"sigma must be > 0, got {sigma}")
+    x = np.asarray(x, dtype=float)
+    return np.exp(-((x - mu) ** 2) / (2 * sigma**2)) / (sigma * np.sqrt(2 * np.pi))
+
+
+def normal_within(k: float) -> float:
+    """The chance that a normal draw lands within k standard deviations of its mean.
+
+    It is the area under the standard bell curve from -k to k, measured here the plain way:
+    cut the interval into thin strips and add up their areas (the trapezoid rule).
+    """
+    xs = np.linspace(-k, k, 100_001)
+    return float(np.trapezoid(normal_pdf(xs), xs))
+
+
 def show_probability(p: float) -> str:
     """Four decimals, or scientific notation for a probability too small to show that way."""
     return f"{p:.4f}" if p >= 1e-3 or p == 0 else f"{p:.2e}"
@@ -242,6 +288,36 @@ def main(argv: list[str] | None = None) -> None:
     for k in range(len(p)):
         print(f"   class {k}: probability {show_probability(p[k])}, "
               f"drawn {show_probability(freq[k])} of the time")
+
+    print("\n7. Mean, variance, standard deviation, on eight numbers")
+    x = np.array([2.0, 4, 4, 4, 5, 5, 7, 9])
+    deviations = x - mean(x)
+    print(f"   x                   = {x}")
+    print(f"   mean                = {x.sum():g} / {x.size} = {mean(x):g}")
+    print(f"   x - mean            = {deviations}")
+    print(f"   (x - mean)^2        = {deviations**2}")
+    print(f"   variance            = {np.sum(deviations**2):g} / {x.size} = {variance(x):g}")
+    print(f"   standard deviation  = sqrt({variance(x):g}) = {std(x):g}")
+    y = 2 * x + 1
+    print(f"   2x + 1: mean {mean(y):g}, std {std(y):g}  (adding 1 moves the centre, "
+          f"doubling doubles the spread)")
+
+    mu, sigma = 1.5, 2.0
+    print(f"\n8. The normal distribution: {args.samples} draws with mean {mu} and std {sigma}")
+    print(f"   height of the bell curve at its centre: 1 / (sigma sqrt(2 pi)) = "
+          f"{normal_pdf(np.array(mu), mu, sigma):.6f}")
+    draws_normal = rng.normal(mu, sigma, size=args.samples)
+    print(f"   measured: mean {mean(draws_normal):.4f}, std {std(draws_normal):.4f}")
+    for k in (1, 2, 3):
+        inside = np.mean(np.abs(draws_normal - mu) < k * sigma)
+        print(f"   within {k} std of the mean: {inside:.4f} of the draws "
+              f"(the area under the curve: {normal_within(k):.4f})")
+    n_terms = 256
+    sums = rng.normal(size=(10_000, n_terms)).sum(axis=1)  # 10,000 sums of 256 numbers of std 1
+    print(f"   a sum of {n_terms} independent numbers of std 1 (10000 such sums): "
+          f"std {std(sums):.2f}, about sqrt({n_terms}) = {np.sqrt(n_terms):g}")
+    print(f"   divided by sqrt({n_terms}): std {std(sums / np.sqrt(n_terms)):.3f}  "
+          f"(variances of independent terms add, so spreads grow like sqrt(n))")
 
     print("\nFigures")
     plot_temperature(z, sorted({args.temperature, 1.0, 2.0}), args.out)

@@ -127,7 +127,7 @@ def gelu(x: np.ndarray) -> np.ndarray:
     to within 5e-4 everywhere (the script measures the largest gap).
     """
     x = _as_float(x)
-    u = GELU_C * (x + GELU_A * x**3)
+    u = GELU_C * (x + GELU_A * x * x * x)  # x*x*x, not x**3: NumPy's pow is ~50x slower
     return 0.5 * x * (1.0 + np.tanh(u))
 
 
@@ -139,9 +139,9 @@ def gelu_grad(x: np.ndarray) -> np.ndarray:
     the first term from differentiating x, the second from differentiating tanh(u) through u.
     """
     x = _as_float(x)
-    u = GELU_C * (x + GELU_A * x**3)
+    u = GELU_C * (x + GELU_A * x * x * x)
     t = np.tanh(u)
-    du_dx = GELU_C * (1.0 + 3.0 * GELU_A * x**2)
+    du_dx = GELU_C * (1.0 + 3.0 * GELU_A * x * x)
     return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du_dx
 
 

@@ -93,6 +93,18 @@ def bce_gradients(X: np.ndarray, y: np.ndarray, w: np.ndarray,
     return dL_dw, dL_db
 
 
+def score_gradients(z: np.ndarray, y: float) -> tuple[np.ndarray, np.ndarray]:
+    """dL/dz for one example with score z and label y, under two losses on p = sigmoid(z).
+
+    Cross-entropy: dL/dz = p - y, because the sigmoid's slope p (1 - p) cancels.
+    Squared error L = (p - y)^2: dL/dz = 2 (p - y) p (1 - p). Here the slope stays, and it is
+    nearly 0 when the sigmoid is saturated, so a neuron that is confidently WRONG (p near 0 when
+    y = 1) gets almost no push to change. That is why a sigmoid is trained with cross-entropy.
+    """
+    p = sigmoid(np.asarray(z, dtype=float))
+    return p - y, 2 * (p - y) * p * (1 - p)
+
+
 @dataclass
 class LogisticFit:
     """A trained model and its history, one entry per step (the start included)."""
@@ -225,6 +237,14 @@ def main(argv: list[str] | None = None) -> None:
     two_class = cross_entropy_from_logits(np.array([0.0, z0]), int(y0))
     print(f"   the same loss as phase 00's softmax cross-entropy over scores [0, z]: "
           f"{two_class:.6f}")
+    print("   Why cross-entropy and not squared error (p - y)^2? dL/dz when the truth is y = 1:")
+    print("        z          p    cross-entropy: p - y    squared error: 2(p - y) p(1 - p)")
+    for z_try in (2.0, 0.0, -2.0, -5.0, -10.0):
+        g_ce, g_se = score_gradients(np.array(z_try), 1.0)
+        print(f"   {z_try:6.1f}   {float(sigmoid(np.array(z_try))):8.6f}   {g_ce:20.6f}   "
+              f"{g_se:30.6f}")
+    print("   The more confidently wrong (z = -10), the harder cross-entropy pushes and the less "
+          "squared error does.")
 
     print("\n3. Checking the formula on all the data against central differences (phase 00)")
     dL_dw, dL_db = bce_gradients(X, y, w_try, b_try)

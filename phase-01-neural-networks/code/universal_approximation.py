@@ -1,8 +1,10 @@
 """Universal approximation, built by hand: one hidden layer can trace any curve you like.
 
 Cybenko (1989) and Hornik (1991) proved that a network with a single hidden layer can come as
-close as you want to any continuous function on a bounded range, provided it has enough hidden
-neurons. The proof is abstract; the idea is not, and this script builds it with our own layers:
+close as you want to any continuous function on a closed and bounded ("compact") range, such
+as [0, 1] with its end points, provided it has enough hidden neurons. Off such a range the
+promise fails: far out, a finite sum of sigmoids goes flat, and cannot follow sin x for ever.
+The proof is abstract; the idea is not, and this script builds it with our own layers:
 
 - step or steep sigmoid: each hidden neuron is a switch that turns on at one x. Give the output
   neuron a weight equal to how much the target rises or falls there, and the sum of switches is
@@ -138,7 +140,8 @@ def main(argv: list[str] | None = None) -> None:
     f, formula = TARGETS[args.target]
     kinds = list(KINDS) if args.activation == "all" else [args.activation]
 
-    print(f"Target f(x) = {formula} on [0, 1]")
+    print(f"Target f(x) = {formula} on [0, 1], a closed and bounded interval: the setting "
+          "of the theorem")
     n0 = min(args.neurons)
     demo = approximator(f, n0, kinds[0], args.steepness)
     print(f"\nThe {kinds[0]} network with {n0} hidden neurons, layer by layer:")

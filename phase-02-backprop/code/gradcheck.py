@@ -17,6 +17,11 @@ parameter's gradient (see gradient_error). In float64 a correct backward pass sc
 only about 7 significant digits, so finite differences in float32 cannot tell a subtle bug
 from round-off: always check in float64.
 
+When a gradient is too small for the check to decide, the verdict says so instead of "WRONG";
+but "small" is judged on the measured gradient as well as the backward pass's. A backward pass
+that forgets to fill a gradient leaves zeros, and a zero that should not be there is a bug
+(--bug bias-zero), not a vanished gradient.
+
 Phases 03, 04 and 05 check their layers with these functions.
 
 Run:  python phase-02-backprop/code/gradcheck.py --bug bias-mean
@@ -63,11 +68,17 @@ def gradient_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
     return float(np.abs(analytic - numeric).max(initial=0.0) / max(scale, 1e-300))
 
 
-def verdict(error: float, grad: np.ndarray) -> str:
-    """"ok", "WRONG", or, for a gradient too small to measure, a note saying so."""
+def verdict(error: float, analytic: np.ndarray, numeric: np.ndarray) -> str:
+    """"ok", "WRONG", or, for a gradient too small to measure, a note saying so.
+
+    "Too small" must be judged on BOTH gradients. A backward pass that forgets to fill a
+    gradient leaves it at zero: the analytic gradient is tiny, but the numeric one, measured
+    from the loss itself, is not. That is a bug, not a vanished gradient. Only when the loss
+    itself hardly moves (both gradients below RESOLUTION) is the check unable to decide.
+    """
     if error < TOLERANCE:
         return "ok"
-    size = float(np.abs(grad).max(initial=0.0))
+    size = max(float(np.abs(analytic).max(initial=0.0)), float(np.abs(numeric).max(initial=0.0)))
     if size < RESOLUTION:
         return f"too small to check (largest entry {size:.0e}: the gradient has vanished)"
     return "WRONG"
@@ -80,12 +91,14 @@ def _require_float64(name: str, a: np.ndarray) -> None:
 
 
 def check_gradients(loss_fn: Callable[[], float], params: dict[str, np.ndarray],
-                    grads: dict[str, np.ndarray], h: float = 1e-5) -> dict[str, float]:
+                    grads: dict[str, np.ndarray], h: float = 1e-5,
+                    numeric: dict[str, np.ndarray] | None = None) -> dict[str, float]:
     """Compare `grads` with central differences of `loss_fn` for every array in `params`.
 
     The generic helper: loss_fn() computes the loss from the current contents of the params
     arrays, which are nudged IN PLACE one entry at a time (and restored). So params must be
-    the arrays loss_fn really reads, not copies. Returns name -> worst relative error.
+    the arrays loss_fn really reads, not copies. Returns name -> worst relative error; pass a
+    dict as `numeric` to also get the measured gradients (the verdict needs their size).
     """
     errors = {}
     for name, p in params.items():
@@ -100,9 +113,11 @@ def check_gradients(loss_fn: Callable[[], float], params: dict[str, np.ndarray],
             p[...] = values  # write the nudged copy into the real array
             return float(loss_fn())
 
-        numeric = numerical_gradient(loss_at, original, h)
+        measured = numerical_gradient(loss_at, original, h)
         p[...] = original
-        errors[name] = gradient_error(analytic, numeric)
+        errors[name] = gradient_error(analytic, measured)
+        if numeric is not None:
+            numeric[name] = measured
     return errors
 
 
@@ -124,12 +139,13 @@ def gradcheck_layer(layer: Any, x: np.ndarray, rng: np.random.Generator | None =
     loss()
     dL_dx = layer.backward(R)
     grads = {name: g.copy() for name, g in layer.grads.items()}
-    errors = check_gradients(loss, layer.params, grads, h)
-    numeric_dx = numerical_gradient(lambda x_: float(np.sum(layer.forward(x_) * R)), x, h)
-    errors["x"] = gradient_error(dL_dx, numeric_dx)
+    numeric: dict[str, np.ndarray] = {}
+    errors = check_gradients(loss, layer.params, grads, h, numeric)
+    numeric["x"] = numerical_gradient(lambda x_: float(np.sum(layer.forward(x_) * R)), x, h)
+    errors["x"] = gradient_error(dL_dx, numeric["x"])
     loss()  # leave the layer's cache as it was: holding x, not a nudged copy
     if verbose:
-        report(f"{layer!r}", errors, {**grads, "x": dL_dx})
+        report(f"{layer!r}", errors, {**grads, "x": dL_dx}, numeric)
     return errors
 
 
@@ -149,23 +165,28 @@ def gradcheck_model(model: Any, loss_layer: Any, x: np.ndarray, y: np.ndarray,
     loss()
     dL_dx = model.backward(loss_layer.backward())
     grads = {name: g.copy() for name, g in model.grads.items()}
-    errors = check_gradients(loss, model.params, grads, h)
-    numeric_dx = numerical_gradient(lambda x_: float(loss_layer.forward(model.forward(x_), y)),
-                                    x, h)
-    errors["x"] = gradient_error(dL_dx, numeric_dx)
+    numeric: dict[str, np.ndarray] = {}
+    errors = check_gradients(loss, model.params, grads, h, numeric)
+    numeric["x"] = numerical_gradient(lambda x_: float(loss_layer.forward(model.forward(x_), y)),
+                                      x, h)
+    errors["x"] = gradient_error(dL_dx, numeric["x"])
     loss()
     if verbose:
         report(type(model).__name__ + " + " + type(loss_layer).__name__, errors,
-               {**grads, "x": dL_dx})
+               {**grads, "x": dL_dx}, numeric)
     return errors
 
 
-def report(title: str, errors: dict[str, float], grads: dict[str, np.ndarray]) -> bool:
-    """Print one line per parameter (and x) with its error and verdict; True if all pass."""
+def report(title: str, errors: dict[str, float], grads: dict[str, np.ndarray],
+           numeric: dict[str, np.ndarray]) -> bool:
+    """Print one line per parameter (and x) with its error and verdict; True if all pass.
+
+    grads: the backward pass's gradients; numeric: the measured ones, same names.
+    """
     print(f"   {title}")
     for name, err in errors.items():
         print(f"      {name:6s} {str(grads[name].shape):10s} error {err:.1e}  "
-              f"{verdict(err, grads[name])}")
+              f"{verdict(err, grads[name], numeric[name])}")
     return all(e < TOLERANCE for e in errors.values())
 
 
@@ -194,8 +215,17 @@ class MissingTransposeDense(Dense):
         return dL_dx
 
 
+class ForgottenBiasDense(Dense):
+    """A deliberately wrong Dense: dL/db never filled in, so it stays all zeros."""
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        dL_dx = super().backward(dout)
+        self.grads["b"][...] = 0.0  # the bug: as if the line that fills dL/db were missing
+        return dL_dx
+
+
 BUGS = {"bias-mean": BiasMeanDense, "tanh-grad": TanhFromOutputActivation,
-        "transpose": MissingTransposeDense}
+        "transpose": MissingTransposeDense, "bias-zero": ForgottenBiasDense}
 
 
 def error_vs_step_size(rng: np.random.Generator) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -265,8 +295,10 @@ def main(argv: list[str] | None = None) -> None:
 
         loss_layer.forward(z, target)
         dL_dz = loss_layer.backward()
-        err = gradient_error(dL_dz, numerical_gradient(loss_of, z, args.h))
-        print(f"   {type(loss_layer).__name__:20s} dL/dz error {err:.1e}  {verdict(err, dL_dz)}")
+        numeric_dz = numerical_gradient(loss_of, z, args.h)
+        err = gradient_error(dL_dz, numeric_dz)
+        print(f"   {type(loss_layer).__name__:20s} dL/dz error {err:.1e}  "
+              f"{verdict(err, dL_dz, numeric_dz)}")
 
     print("\n3. A whole model: MLP 3-5-5-3 (tanh) + softmax cross-entropy")
     model = build_mlp([3, 5, 5, 3], "tanh", rng)

@@ -17,8 +17,10 @@ the way back, for each starting scale:
   forward and backward. tanh pins almost every unit at -1 or +1 (a saturated switch whose
   slope is nearly 0, so it barely learns), while the blame flowing back still grows layer
   after layer: the large weights win over the tiny slopes.
-- Xavier/Glorot (Glorot & Bengio 2010): variance 2 / (n_in + n_out), about 1 / n_in, which
-  keeps the spread steady for tanh.
+- Xavier/Glorot (Glorot & Bengio 2010): variance 2 / (n_in + n_out), about 1 / n_in. With
+  tanh the spread no longer collapses, but it still shrinks slowly (0.63 after layer 1, 0.23
+  after layer 10): tanh is flatter than a straight line away from 0, so each layer squeezes a
+  little, while the blame still reaches layer 1 at a usable size (0.39).
 - He/Kaiming (He et al. 2015): variance 2 / n_in, twice as much, because ReLU zeroes half of
   its inputs; it keeps the spread steady for ReLU.
 

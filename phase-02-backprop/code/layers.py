@@ -48,8 +48,9 @@ def init_std(scheme: str, n_in: int, n_out: int) -> float:
     large:  1. Signals grow by about sqrt(n_in) per layer: tanh saturates, ReLU explodes.
     xavier: sqrt(2 / (n_in + n_out)) (Glorot & Bengio 2010, "Understanding the difficulty of
             training deep feedforward neural networks"): keeps the variance of signals forward
-            and of gradients backward about constant for tanh-like units. (The paper draws
-            from a uniform distribution with this variance; we use a normal one.)
+            and of gradients backward about constant for units that are linear near 0. Real
+            tanh bends, so its spread still fades slowly (initialization.py measures it). (The
+            paper draws from a uniform distribution with this variance; we use a normal one.)
     he:     sqrt(2 / n_in) (He, Zhang, Ren & Sun 2015, "Delving Deep into Rectifiers"): ReLU
             zeroes half of its inputs, halving the variance, so the weights make up a factor 2.
     """

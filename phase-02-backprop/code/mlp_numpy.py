@@ -92,6 +92,39 @@ def train(dataset: str = "moons", n_samples: int = 200, noise: float = 0.1, hidd
             "seconds": seconds}
 
 
+def gradient_noise(model: MLP, X: np.ndarray, y: np.ndarray, batch_sizes: list[int],
+                   rng: np.random.Generator, draws: int = 200) -> dict[int, tuple[float, float]]:
+    """How far the gradient of a random mini-batch strays from the gradient of all the data.
+
+    The full-batch gradient g is the average of one gradient per example; a batch of B random
+    examples averages only B of them, so it is g plus noise. For each B, draw `draws` batches
+    (without replacement) and return (mean relative distance |g_B - g| / |g|, mean cosine
+    between g_B and g), all parameters flattened into one vector. The noise shrinks about like
+    1 / sqrt(B): the spread of an average (phase 00's probability note). Returns {} where the
+    full gradient is 0 up to round-off (all-zero weights on balanced data): nothing to compare.
+    """
+    loss_fn = SoftmaxCrossEntropy()
+
+    def flat_gradient(idx: np.ndarray) -> np.ndarray:
+        loss_fn.forward(model.forward(X[idx]), y[idx])
+        model.backward(loss_fn.backward())
+        return np.concatenate([g.ravel() for g in model.grads.values()])
+
+    g_full = flat_gradient(np.arange(len(X)))
+    g_norm = float(np.linalg.norm(g_full))
+    if g_norm < 1e-12:  # a flat point: only round-off is left to measure
+        return {}
+    noise = {}
+    for B in batch_sizes:
+        distances, cosines = [], []
+        for _ in range(draws):
+            g_B = flat_gradient(rng.choice(len(X), size=B, replace=False))
+            distances.append(np.linalg.norm(g_B - g_full) / g_norm)
+            cosines.append(g_B @ g_full / max(np.linalg.norm(g_B) * g_norm, 1e-300))
+        noise[B] = (float(np.mean(distances)), float(np.mean(cosines)))
+    return noise
+
+
 def plot_training(losses: list[float], accuracies: list[float], title: str,
                   out_dir: Path | None = None, name: str = "mlp_numpy_training.png") -> Figure:
     """Loss (log scale) and accuracy per epoch, side by side."""
@@ -163,6 +196,21 @@ def main(argv: list[str] | None = None) -> None:
           f"{result['seconds']:.2f} s ({per_epoch * 1e3:.2f} ms per epoch)")
     if not np.isfinite(result["losses"][-1]):
         print("   the loss blew up: the learning rate is too large for this optimizer")
+
+    print("\n4. Mini-batches: how far a batch's gradient strays from the full-batch one")
+    print("   (at the starting weights, 200 random batches of each size)")
+    sizes = [B for B in (1, 4, 16, 64) if B < len(X)] + [len(X)]
+    noise = gradient_noise(model, X, y, sizes, np.random.default_rng(args.seed + 2))
+    for B, (distance, cosine) in noise.items():
+        print(f"   batch of {B:4d}: |g_B - g| / |g| = {distance:.3f}, "
+              f"cosine with the full gradient {cosine:+.3f}")
+    if noise:
+        print("   A small batch points roughly downhill, with noise that shrinks like 1/sqrt(B).")
+        print("   That noise is the \"stochastic\" in stochastic gradient descent: the price of "
+              "steps\n   that cost B examples each instead of all N.")
+    else:
+        print("   the full gradient is 0 (up to round-off) at these weights: there is no "
+              "direction to compare with")
 
     print("\nFigures")
     sizes = " -> ".join(str(layer.n_out) for layer in result["model"].layers

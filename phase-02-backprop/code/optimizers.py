@@ -1,7 +1,7 @@
 """Optimizers: five ways to turn a gradient into a step, from plain descent to AdamW.
 
-Backprop tells us which way is downhill for every knob. How far to move each knob is a
-separate question, and the answer changed a lot between 1964 and 2017:
+Backprop tells us which way is uphill for every knob, so minus that is downhill. How far to
+move each knob is a separate question, and the answer changed a lot between 1964 and 2017:
 
 - SGD: step = -lr * gradient. The foggy-hill walk of phase 00. In a long narrow valley it
   zig-zags across the steep walls and crawls along the gentle floor.
@@ -311,6 +311,24 @@ class _Vector:
         self.grads = {"p": np.array(g, dtype=np.float64)}
 
 
+def steps_on_a_ramp(name: str, lr: float, g: float = 2.0, p0: float = 1.0,
+                    steps: int = 3) -> list[float]:
+    """How far optimizer `name` moves one knob at each step when its gradient is always g.
+
+    The loss is a straight ramp, L(p) = g * p, so the gradient never changes: everything the
+    steps do differently comes from the optimizer's own memory (momentum's velocity, RMSProp's
+    and Adam's running averages). Small enough to redo by hand.
+    """
+    holder = _Vector(np.array([p0]), np.array([g]))
+    opt = make_optimizer(name, [holder], lr)
+    moves = []
+    for _ in range(steps):
+        before = float(holder.params["p"][0])
+        opt.step()  # the gradient stays g: the ramp has the same slope everywhere
+        moves.append(float(holder.params["p"][0]) - before)
+    return moves
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="SGD, momentum, RMSProp, Adam and AdamW "
                                                  "compared.")
@@ -333,6 +351,18 @@ def main(argv: list[str] | None = None) -> None:
 
     p0, g0 = np.array([1.0, 1.0, 1.0]), np.array([0.5, -2.0, 1e-3])
     lr = args.lr or 0.1
+    print(f"0. By hand first: one knob p = 1 on a straight ramp whose gradient is 2 at every "
+          f"step, lr = {lr:g}")
+    print(f"   {'optimizer':10s} {'step 1 moves':>13s} {'step 2 moves':>13s} "
+          f"{'step 3 moves':>13s} {'p after 3':>10s}")
+    for name in OPTIMIZERS:
+        moves = steps_on_a_ramp(name, lr)
+        print(f"   {name:10s} " + " ".join(f"{m:13.6f}" for m in moves)
+              + f" {1 + sum(moves):10.6f}")
+    print("   sgd: lr * 2 every time. momentum: its velocity v = 2, 3.8, 5.42 keeps growing.")
+    print("   rmsprop: a first step too big, then shrinking as s fills up. adam: exactly lr, "
+          "thanks to")
+    print("   both bias corrections. adamw: adam, plus a pull of p towards 0.\n")
     print(f"1. One step of {args.optimizer}, lr = {lr:g}, from p = {p0.tolist()} with "
           f"gradient g = {g0.tolist()}")
     holder = _Vector(p0, g0)
@@ -344,6 +374,11 @@ def main(argv: list[str] | None = None) -> None:
         print("   every entry moved by about lr, whatever the size of its gradient: adaptive "
               "methods")
         print("   normalise the step (Adam's first step is exactly lr * g / (|g| + eps)).")
+        share_v = 1 - opt.beta2  # after one step v = (1 - beta2) g^2 = 0.001 g^2
+        print(f"   Both corrections matter: without dividing v by 1 - beta2^1 = {share_v:g}, "
+              f"sqrt(v) = {np.sqrt(share_v):.4f} |g| and")
+        print(f"   the first step would be {1 / np.sqrt(share_v):.1f} lr, RMSProp's oversized "
+              f"first step ({1 / np.sqrt(0.1):.2f} lr) ten times over.")
         if isinstance(opt, AdamW):
             print(f"   AdamW also shrinks p by lr * wd * p = {lr * opt.decoupled_decay:g} "
                   f"(its default wd is {opt.decoupled_decay:g}).")

@@ -5,7 +5,9 @@ import pytest
 
 from phase00.derivatives import (
     FUNCTIONS,
+    RULES,
     central_difference,
+    check_rule,
     forward_difference,
     main,
     numerical_gradient,
@@ -59,6 +61,41 @@ def test_numerical_gradient_of_a_matrix_function(rng: np.random.Generator) -> No
 def test_relative_error_is_scale_free() -> None:
     assert relative_error(np.array([1e6]), np.array([1e6 + 1])) == pytest.approx(5e-7, rel=1e-3)
     assert relative_error(np.zeros(3), np.zeros(3)) == 0.0
+
+
+@pytest.mark.parametrize("name", sorted(RULES))
+@pytest.mark.parametrize("x", [0.3, 1.5, 2.7])
+def test_every_rule_of_calculus_agrees_with_central_differences(name: str, x: float) -> None:
+    by_rule, measured, err = check_rule(name, x)
+    assert by_rule == pytest.approx(measured, rel=1e-8, abs=1e-9)
+    assert err < 1e-7
+
+
+def test_rules_give_known_values() -> None:
+    """Slopes a learner can check with pencil and paper."""
+    assert check_rule("power", 2.0)[0] == 12.0  # 3 * 2^2
+    assert check_rule("sum, constant", 1.5)[0] == 17.0  # 8 * 1.5 + 5
+    assert check_rule("logarithm", 2.0)[0] == 0.5
+    assert check_rule("exponential", 0.0)[0] == 1.0
+    assert check_rule("reciprocal", 1.0)[0] == -0.5  # -2 / 2^2
+    assert check_rule("chain", 0.0)[0] == 0.0
+    assert check_rule("product", np.pi / 2)[0] == pytest.approx(np.pi)  # 2x sin x at pi/2
+
+
+def test_a_misremembered_rule_fails_the_check() -> None:
+    """(f g)' = f' g' is a classic mistake: for x^2 sin x it gives 2x cos x, far from the truth."""
+    _, f, _, _ = RULES["product"]
+    x = 1.5
+    wrong = 2 * x * np.cos(x)
+    assert relative_error(np.array(wrong), np.array(central_difference(f, x))) > 0.1
+
+
+def test_main_prints_the_table_of_rules(figures_dir, capsys) -> None:
+    main(["--out", str(figures_dir)])
+    out = capsys.readouterr().out
+    assert "4. The rules of calculus this course uses" in out
+    for name in RULES:
+        assert f"   {name:14s} " in out
 
 
 def test_main_runs_and_writes_figures(figures_dir, capsys) -> None:

@@ -13,10 +13,15 @@ from phase00.probability import (
     log_softmax,
     logsumexp,
     main,
+    mean,
+    normal_pdf,
+    normal_within,
     sample,
     softmax,
     softmax_naive,
     softmax_with_temperature,
+    std,
+    variance,
 )
 
 finite_logits = arrays(np.float64, st.integers(1, 12),
@@ -121,6 +126,64 @@ def test_sampling_frequencies_match_probabilities(rng: np.random.Generator) -> N
 def test_sampling_rejects_non_distributions(rng: np.random.Generator) -> None:
     with pytest.raises(ValueError, match="summing to 1"):
         sample(np.array([0.5, 0.6]), 10, rng)
+
+
+def test_mean_variance_std_known_values() -> None:
+    """The textbook example: eight numbers with mean 5, variance 4, standard deviation 2."""
+    x = np.array([2.0, 4, 4, 4, 5, 5, 7, 9])
+    assert mean(x) == 5.0
+    assert variance(x) == 4.0
+    assert std(x) == 2.0
+    assert variance(np.full(7, 3.0)) == 0.0  # no spread at all
+
+
+@given(arrays(np.float64, st.integers(1, 50), elements=st.floats(-1e3, 1e3)),
+       st.floats(-10, 10), st.floats(-100, 100))
+def test_statistics_match_numpy_and_scale_as_expected(x: np.ndarray, a: float, c: float) -> None:
+    assert mean(x) == pytest.approx(np.mean(x), abs=1e-9)
+    assert variance(x) == pytest.approx(np.var(x), rel=1e-9, abs=1e-9)
+    assert std(x) == pytest.approx(np.std(x), rel=1e-9, abs=1e-9)
+    # Shifting moves the mean and leaves the spread; scaling by a scales the std by |a|.
+    assert mean(a * x + c) == pytest.approx(a * mean(x) + c, rel=1e-9, abs=1e-6)
+    assert std(a * x + c) == pytest.approx(abs(a) * std(x), rel=1e-6, abs=1e-6)
+
+
+def test_normal_pdf_known_values_and_area() -> None:
+    assert normal_pdf(np.array(0.0)) == pytest.approx(0.3989422804, abs=1e-10)  # 1/sqrt(2 pi)
+    assert normal_pdf(np.array(1.5), 1.5, 2.0) == pytest.approx(0.3989422804 / 2, abs=1e-10)
+    assert normal_pdf(np.array(-1.0)) == normal_pdf(np.array(1.0))  # symmetric
+    xs = np.linspace(-20, 24, 200_001)
+    assert np.trapezoid(normal_pdf(xs, 2.0, 3.0), xs) == pytest.approx(1.0, abs=1e-9)
+    with pytest.raises(ValueError, match="sigma must be > 0"):
+        normal_pdf(np.array(0.0), sigma=0.0)
+
+
+def test_the_68_95_997_rule() -> None:
+    assert normal_within(1) == pytest.approx(0.6826894921, abs=1e-8)
+    assert normal_within(2) == pytest.approx(0.9544997361, abs=1e-8)
+    assert normal_within(3) == pytest.approx(0.9973002039, abs=1e-8)
+
+
+def test_normal_samples_have_the_asked_mean_spread_and_shape(rng: np.random.Generator) -> None:
+    draws = rng.normal(1.5, 2.0, size=200_000)
+    assert mean(draws) == pytest.approx(1.5, abs=0.02)
+    assert std(draws) == pytest.approx(2.0, abs=0.02)
+    assert np.mean(np.abs(draws - 1.5) < 2.0) == pytest.approx(normal_within(1), abs=0.005)
+
+
+def test_spread_of_a_sum_grows_like_the_square_root_of_its_length(
+        rng: np.random.Generator) -> None:
+    """Variances of independent terms add: 256 terms of std 1 sum to std sqrt(256) = 16."""
+    sums = rng.normal(size=(20_000, 256)).sum(axis=1)
+    assert std(sums) == pytest.approx(16.0, rel=0.03)
+
+
+def test_main_prints_statistics(figures_dir, capsys) -> None:
+    main(["--out", str(figures_dir), "--samples", "1000"])
+    out = capsys.readouterr().out
+    assert "variance            = 32 / 8 = 4" in out
+    assert "standard deviation  = sqrt(4) = 2" in out
+    assert "(the area under the curve: 0.6827)" in out
 
 
 def test_main_runs_and_writes_figures(figures_dir, capsys) -> None:

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from phase00.derivatives import numerical_gradient, relative_error
+from phase00.derivatives import central_difference, numerical_gradient, relative_error
 from phase00.probability import cross_entropy_from_logits
+from phase01.activations import sigmoid
 from phase01.logistic_regression import (
     accuracy,
     bce_gradients,
@@ -13,6 +14,7 @@ from phase01.logistic_regression import (
     main,
     make_blobs,
     predict_proba,
+    score_gradients,
 )
 from phase01.perceptron import GATES, X_GATE
 
@@ -68,6 +70,28 @@ def test_loss_is_finite_for_confidently_wrong_predictions() -> None:
     y = np.array([0.0, 1.0])
     w = np.array([1000.0, 0.0])  # z = +-1000: p rounds to exactly 1 and 0, both wrong
     assert bce_loss(X, y, w, 0.0) == pytest.approx(1000.0)
+
+
+@pytest.mark.parametrize("y", [0.0, 1.0])
+@pytest.mark.parametrize("z", [-10.0, -5.0, -2.0, 0.0, 2.0, 5.0])
+def test_score_gradients_match_finite_differences(z: float, y: float) -> None:
+    """Both slopes of the comparison, checked like every other gradient of the course."""
+    g_ce, g_se = score_gradients(np.array(z), y)
+    ce = central_difference(lambda s: float(np.logaddexp(0.0, s) - y * s), z)
+    se = central_difference(lambda s: float((sigmoid(np.array(s)) - y) ** 2), z)
+    assert g_ce == pytest.approx(ce, rel=1e-7, abs=1e-10)
+    assert g_se == pytest.approx(se, rel=1e-6, abs=1e-10)
+
+
+def test_squared_error_barely_pushes_a_confidently_wrong_sigmoid() -> None:
+    """At z = -10 with y = 1, p = 4.5e-5: cross-entropy pushes with -1, squared error with -9e-5."""
+    g_ce, g_se = score_gradients(np.array(-10.0), 1.0)
+    assert g_ce == pytest.approx(-0.999955, abs=1e-6)
+    assert g_se == pytest.approx(-0.000091, abs=1e-6)
+    assert abs(g_ce) > 10_000 * abs(g_se)
+    # Squared error's push is largest for a neuron that is unsure, not for one that is wrong.
+    zs = np.linspace(-10, 0, 101)
+    assert zs[np.argmax(np.abs(score_gradients(zs, 1.0)[1]))] > -2
 
 
 def test_zero_weights_give_ln2() -> None:

@@ -7,6 +7,7 @@ import pytest
 from phase02.gradcheck import (
     BUGS,
     BiasMeanDense,
+    ForgottenBiasDense,
     TanhFromOutputActivation,
     check_gradients,
     gradcheck_layer,
@@ -53,8 +54,28 @@ def test_error_measure_ignores_noise_on_tiny_entries_but_not_bugs() -> None:
     wrong = a * np.array([1.0, 1.0, 1.0])
     wrong[1] = -0.55
     assert gradient_error(a, wrong) > 1e-2
-    assert verdict(gradient_error(a, wrong), a) == "WRONG"
-    assert verdict(1e-3, np.array([1e-9])).startswith("too small to check")
+    assert verdict(gradient_error(a, wrong), a, wrong) == "WRONG"
+    assert verdict(1e-3, np.array([1e-9]), np.array([2e-9])).startswith("too small to check")
+
+
+def test_a_gradient_left_at_zero_is_wrong_not_vanished() -> None:
+    """A backward pass that never fills a gradient leaves zeros: the size that matters is the
+    measured one, which is not small. Judged on the analytic gradient alone, it looked vanished."""
+    analytic, numeric = np.zeros(3), np.array([0.4, -1.2, 0.7])
+    error = gradient_error(analytic, numeric)
+    assert error == 1.0
+    assert verdict(error, analytic, numeric) == "WRONG"
+    assert verdict(error, numeric, analytic) == "WRONG"  # the other way round, too
+
+
+def test_forgotten_bias_gradient_is_reported_wrong(rng: np.random.Generator, capsys) -> None:
+    errors = gradcheck_layer(ForgottenBiasDense(3, 4, rng), rng.normal(size=(5, 3)), rng,
+                             verbose=True)
+    assert errors["b"] == 1.0 and errors["W"] < 1e-6 and errors["x"] < 1e-6
+    b_line = next(line for line in capsys.readouterr().out.splitlines()
+                  if line.strip().startswith("b "))
+    assert b_line.rstrip().endswith("WRONG"), b_line
+    assert "too small" not in b_line
 
 
 def test_float32_is_refused(rng: np.random.Generator) -> None:
@@ -81,3 +102,12 @@ def test_main_runs_and_catches_the_planted_bug(figures_dir, capsys) -> None:
     main(["--bug", "bias-mean", "--out", str(figures_dir)])
     out = capsys.readouterr().out
     assert "WRONG" in out and "2.b" in out
+
+
+def test_main_calls_a_forgotten_gradient_wrong(figures_dir, capsys) -> None:
+    main(["--bug", "bias-zero", "--out", str(figures_dir)])
+    out = capsys.readouterr().out
+    b_line = next(line for line in out.splitlines() if line.strip().startswith("2.b "))
+    assert b_line.rstrip().endswith("WRONG"), b_line
+    assert "too small to check" not in out
+    assert "a backward pass is WRONG" in out

@@ -14,6 +14,7 @@ from phase02.optimizers import (
     Rosenbrock,
     main,
     make_optimizer,
+    steps_on_a_ramp,
 )
 
 
@@ -177,3 +178,31 @@ def test_main_says_rmsprops_first_step_is_larger_than_lr(figures_dir, capsys) ->
     out = capsys.readouterr().out
     assert "p moved by [-0.316228, 0.316228, -0.316218]" in out
     assert "3.16 lr" in out and "no bias correction" in out
+
+
+def test_the_worked_example_on_a_ramp() -> None:
+    """Three steps with a gradient that stays 2, lr 0.1: every number can be redone by hand."""
+    np.testing.assert_allclose(steps_on_a_ramp("sgd", 0.1), [-0.2, -0.2, -0.2])
+    # momentum: v = 2, then 0.9 * 2 + 2 = 3.8, then 0.9 * 3.8 + 2 = 5.42
+    np.testing.assert_allclose(steps_on_a_ramp("momentum", 0.1), [-0.2, -0.38, -0.542])
+    # RMSProp: s = 0.4, 0.76, 1.084, and the step is 0.1 * 2 / sqrt(s)
+    np.testing.assert_allclose(steps_on_a_ramp("rmsprop", 0.1),
+                               [-0.2 / np.sqrt(s) for s in (0.4, 0.76, 1.084)], rtol=1e-7)
+    # Adam: with both corrections, a steady gradient gives steps of exactly lr
+    np.testing.assert_allclose(steps_on_a_ramp("adam", 0.1), [-0.1, -0.1, -0.1], rtol=1e-7)
+
+
+def test_adam_needs_the_correction_of_v_too(figures_dir, capsys) -> None:
+    """Without dividing v by 1 - beta2 = 0.001 the first step would be lr / sqrt(0.001)."""
+    holder = Holder([1.0], [0.5])
+    opt = Adam([holder], lr=0.1)
+    opt.step()
+    m, v = opt.state[(0, "p")]["m"], opt.state[(0, "p")]["v"]
+    uncorrected_v_step = 0.1 * (m / (1 - 0.9)) / np.sqrt(v)
+    assert uncorrected_v_step[0] == pytest.approx(0.1 / np.sqrt(0.001))  # 31.6 lr
+    assert 1.0 - holder.params["p"][0] == pytest.approx(0.1)  # the real step: lr
+    main(["--steps", "10", "--epochs", "2", "--optimizers", "sgd", "--out", str(figures_dir)])
+    out = capsys.readouterr().out
+    assert "the first step would be 31.6 lr" in out
+    adam_row = next(line for line in out.splitlines() if line.split()[:1] == ["adam"])
+    assert adam_row.split()[1:] == ["-0.100000", "-0.100000", "-0.100000", "0.700000"]

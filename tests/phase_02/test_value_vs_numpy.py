@@ -6,7 +6,7 @@ import pytest
 
 from phase02 import value_mlp
 from phase02.layers import SoftmaxCrossEntropy, build_mlp, mlp_from_weights
-from phase02.mlp_numpy import accuracy, make_problem, train
+from phase02.mlp_numpy import accuracy, gradient_noise, make_problem, train
 from phase02.mlp_numpy import main as numpy_main
 from phase02.toy_data import make_dataset
 
@@ -76,6 +76,25 @@ def test_mini_batches_train_too() -> None:
     assert result["accuracies"][-1] >= 0.95
 
 
+def test_mini_batch_gradients_are_noisy_estimates_of_the_full_one() -> None:
+    """The whole batch gives the full gradient exactly; smaller batches stray, less and less."""
+    X, y, model = make_problem("moons", 200, 0.1, 16, 2, "tanh", "xavier", seed=0)
+    noise = gradient_noise(model, X, y, [1, 4, 16, 64, 200], np.random.default_rng(5), draws=100)
+    distances = [noise[B][0] for B in (1, 4, 16, 64)]
+    assert distances == sorted(distances, reverse=True)  # bigger batches, less noise
+    assert noise[200] == (pytest.approx(0.0, abs=1e-12), pytest.approx(1.0, abs=1e-12))
+    # An average of B examples: noise about 1/sqrt(B), so 4x the batch roughly halves it.
+    assert noise[4][0] / noise[16][0] == pytest.approx(2.0, rel=0.25)
+    assert noise[1][1] > 0  # even one example points, on average, downhill-ish
+    assert noise[64][1] > 0.95
+
+
+def test_gradient_noise_has_nothing_to_measure_at_a_flat_start() -> None:
+    """All-zero weights on balanced moons: the full gradient is 0, so there is no direction."""
+    X, y, model = make_problem("moons", 200, 0.1, 16, 2, "tanh", "zeros", seed=0)
+    assert gradient_noise(model, X, y, [1, 16], np.random.default_rng(0), draws=5) == {}
+
+
 def test_cross_entropy_of_values_is_stable() -> None:
     logits = [value_mlp.Value(1000.0), value_mlp.Value(0.0)]
     assert value_mlp.cross_entropy(logits, 1).data == pytest.approx(1000.0)
@@ -87,6 +106,8 @@ def test_mains_run(figures_dir, capsys) -> None:
     out = capsys.readouterr().out
     assert "largest loss difference" in out
     numpy_main(["--epochs", "30", "--out", str(figures_dir)])
-    assert "the backward pass is right" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "the backward pass is right" in out
+    assert "batch of  200: |g_B - g| / |g| = 0.000, cosine with the full gradient +1.000" in out
     for name in ("value_mlp_boundary.png", "mlp_numpy_boundary.png", "mlp_numpy_training.png"):
         assert (figures_dir / name).is_file()
