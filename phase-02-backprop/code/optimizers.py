@@ -244,10 +244,11 @@ def race_rosenbrock(names: Sequence[str], start: Sequence[float], steps: int,
         problem = Rosenbrock(start)
         opt = make_optimizer(name, [problem], lr or DEFAULT_LRS["rosenbrock"][name])
         path, losses = [problem.params["p"].copy()], [problem.loss_and_grad()]
-        for _ in range(steps):
-            opt.step()
-            losses.append(problem.loss_and_grad())
-            path.append(problem.params["p"].copy())
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run ends in nan,
+            for _ in range(steps):                          # reported as "diverged" below
+                opt.step()
+                losses.append(problem.loss_and_grad())
+                path.append(problem.params["p"].copy())
         runs[name] = (np.array(path), np.array(losses))
     return runs
 
@@ -413,6 +414,8 @@ def main(argv: list[str] | None = None) -> None:
     for name, (path, losses) in rosen.items():
         below = np.flatnonzero(losses < 1e-3)
         first = str(below[0]) if below.size else "never"
+        if not np.isfinite(losses[-1]):
+            first = f"diverged at step {np.flatnonzero(~np.isfinite(losses))[0]}"
         print(f"   {name:10s} {args.lr or DEFAULT_LRS['rosenbrock'][name]:8.0e} "
               f"{losses[-1]:10.2e} {np.linalg.norm(path[-1] - 1):18.4f} {first:>26s}")
     print(f"   ({time.perf_counter() - t0:.2f} s)")
