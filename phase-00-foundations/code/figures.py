@@ -79,7 +79,8 @@ def redraw_blog_figures(number: str, folder: Path, out: Path | None = None) -> l
     for module_name, flags in package.BLOG_FIGURES:
         module = importlib.import_module(f"phase{number}.{module_name}")
         print(f"  {module_name}.py {' '.join(flags)}".rstrip())
-        with contextlib.redirect_stdout(io.StringIO()):  # the lessons' own printout is long
+        # the lessons' own printout and progress bars are long: keep them out of the way
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             module.main([*flags, "--out", str(out)])
     return sorted(out.glob("*.png"))
 

@@ -27,8 +27,11 @@ def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
 
     Why subtract the max: exp(1000) overflows to inf, but softmax(z) == softmax(z - c) for any
     constant c, so shifting the largest score to 0 changes nothing except that it now fits.
+    Floating-point input keeps its precision (float32 stays float32, which phase 05's training
+    relies on for speed); anything else (ints, lists) becomes float64.
     """
-    z = np.asarray(z, dtype=float)
+    z = np.asarray(z)
+    z = z if np.issubdtype(z.dtype, np.floating) else z.astype(np.float64)
     z_shifted = z - z.max(axis=axis, keepdims=True)  # largest entry becomes 0
     exp_z = np.exp(z_shifted)  # all values now in (0, 1]
     return exp_z / exp_z.sum(axis=axis, keepdims=True)

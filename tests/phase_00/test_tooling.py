@@ -135,6 +135,19 @@ def test_flag_types_refuse_nonsense(make, text: str) -> None:
         make(text)
 
 
+def test_limit_blas_threads_sets_one_thread() -> None:
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from phase00.threads import limit_blas_threads, time_product
+
+    with threadpool_limits():  # restore the original settings afterwards
+        limited = limit_blas_threads(1)
+        blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
+        assert len(limited) == len(blas)
+        assert all(i["num_threads"] == 1 for i in blas)
+    assert time_product(64, 32, 16, threads=1, repeats=2) > 0
+
+
 def test_bad_flag_is_a_usage_error_not_a_traceback() -> None:
     result = subprocess.run(
         [sys.executable, str(REPO_ROOT / "phase-00-foundations/code/linear_regression.py"),

@@ -1,0 +1,552 @@
+"""Byte-level BPE: the tokenizer of GPT-2, trained, saved, loaded and run by hand.
+
+A model reads numbers, not text. Characters make short vocabularies but long sequences (a
+1,000-character paragraph is 1,000 steps for the model); whole words make short sequences but
+an endless vocabulary that still misses every new name. Byte pair encoding sits between them.
+
+History. Philip Gage (1994, "A New Algorithm for Data Compression") compressed files by
+repeatedly replacing the most frequent pair of adjacent bytes with a byte the file did not use.
+Sennrich, Haddow & Birch (2016, "Neural Machine Translation of Rare Words with Subword Units")
+turned the same loop into a vocabulary builder for translation: start from characters, merge the
+most frequent adjacent pair into a new symbol, repeat until the vocabulary has the size you want.
+Radford et al. (2019, "Language Models are Unsupervised Multitask Learners", GPT-2) ran it on
+raw UTF-8 bytes, so that any text at all (emoji, Chinese, code) can be written with the 256 byte
+tokens at worst and nothing is ever "unknown"; and they first cut text into chunks with a regular
+expression (words with their leading space, numbers, punctuation runs, whitespace) so that a
+merge never glues the end of one word to the start of the next.
+
+What this file holds:
+- `pretokenize`: GPT-2's regular expression that cuts text into chunks.
+- `train_naive`: the algorithm as it reads: count every adjacent pair, merge the most frequent,
+  recount everything, repeat. Easy to follow, slow.
+- `train_fast`: the same merges in the same order, but after a merge it only updates the counts
+  of the chunks that contained the merged pair (an index says which), and keeps the counts in a
+  heap. Ties are broken the same way in both (documented in `best_pair`).
+- `BPETokenizer`: encode (with a cache of chunks already seen), decode, special tokens such as
+  `<|endoftext|>`, and a plain-text save format you can read.
+
+Run:  python phase-03-embeddings/code/bpe.py                      (fast trainer, 4,096 tokens)
+      python phase-03-embeddings/code/bpe.py --vocab-size 512 --trainer naive
+"""
+
+import argparse
+import heapq
+import json
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import regex
+from matplotlib.figure import Figure
+
+from phase00.corpus import CORPORA, load_text
+from phase00.figures import save_figure, scratch_dir
+from phase00.flags import positive_int
+
+# GPT-2's pre-tokenisation rule (Radford et al. 2019), read left to right, first match wins:
+#   's 't 're 've 'm 'll 'd      English contractions, split from their word
+#   " ?\p{L}+"                   letters, with at most one space in front  (" hello")
+#   " ?\p{N}+"                   digits, with at most one space in front   (" 2024")
+#   " ?[^\s\p{L}\p{N}]+"         punctuation and symbols, likewise          (" ...")
+#   "\s+(?!\S)"                  a run of spaces, leaving the last one for the next word
+#   "\s+"                        any whitespace left (e.g. at the very end)
+# \p{L} is "any Unicode letter" and \p{N} "any Unicode number": Python's built-in `re` has no
+# such classes, which is why this file uses the `regex` package, as GPT-2's own code did.
+GPT2_SPLIT_PATTERN = (r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+"""
+                      r"""|\s+(?!\S)|\s+""")
+ENDOFTEXT = "<|endoftext|>"
+FILE_HEADER = "tfs-bpe 1"
+Pair = tuple[int, int]
+
+
+def pretokenize(text: str, pattern: str = GPT2_SPLIT_PATTERN) -> list[str]:
+    """Cut text into the chunks BPE works inside: merges never cross a chunk boundary.
+
+    pretokenize("Hello world's end") == ["Hello", " world", "'s", " end"]
+    """
+    return regex.findall(pattern, text)
+
+
+def chunk_table(text: str, pattern: str) -> tuple[list[list[int]], list[int]]:
+    """The distinct chunks of `text` as lists of byte values, and how often each occurs.
+
+    Tiny Shakespeare has 297,833 chunks but only 15,057 distinct ones: counting a pair once per
+    distinct chunk, times its frequency, gives the same counts with 20x less work.
+    """
+    counts = Counter(pretokenize(text, pattern))
+    words = [list(chunk.encode("utf-8")) for chunk in counts]
+    return words, list(counts.values())
+
+
+def count_pairs(words: list[list[int]], freqs: list[int]) -> dict[Pair, int]:
+    """How many times each adjacent pair of ids occurs, over all chunks, weighted by frequency."""
+    counts: dict[Pair, int] = defaultdict(int)
+    for word, freq in zip(words, freqs, strict=True):
+        for pair in zip(word, word[1:], strict=False):
+            counts[pair] += freq
+    return counts
+
+
+def merge_pair(word: list[int], pair: Pair, new_id: int) -> list[int]:
+    """Replace every occurrence of `pair` in `word`, left to right, by `new_id`.
+
+    merge_pair([1, 2, 2, 2], (2, 2), 9) == [1, 9, 2]: the scan takes the first two 2s, then the
+    third 2 has no partner left.
+    """
+    out, i = [], 0
+    while i < len(word):
+        if i + 1 < len(word) and word[i] == pair[0] and word[i + 1] == pair[1]:
+            out.append(new_id)
+            i += 2
+        else:
+            out.append(word[i])
+            i += 1
+    return out
+
+
+def best_pair(counts: dict[Pair, int], vocab: dict[int, bytes],
+              known: set[bytes]) -> Pair | None:
+    """The pair to merge next: the most frequent; among equals, the smallest (left, right) ids.
+
+    A pair whose two tokens spell a byte string that is already a token (t + he when "the"
+    exists as th + e) is never chosen: every token is a distinct string, one id each, as in
+    GPT-2's vocabulary. Returns None when no pair is left.
+    """
+    candidates = [(count, pair) for pair, count in counts.items()
+                  if count > 0 and vocab[pair[0]] + vocab[pair[1]] not in known]
+    if not candidates:
+        return None
+    count, pair = max(candidates, key=lambda cp: (cp[0], -cp[1][0], -cp[1][1]))
+    return pair
+
+
+def check_vocab_size(vocab_size: int) -> None:
+    """A byte-level vocabulary starts with the 256 single bytes; it cannot be smaller."""
+    if vocab_size < 256:
+        raise ValueError(f"vocab_size must be >= 256 (the 256 single bytes come first, so "
+                         f"that any text can be encoded), got {vocab_size}")
+
+
+def train_naive(text: str, vocab_size: int,
+                pattern: str = GPT2_SPLIT_PATTERN) -> list[tuple[Pair, int]]:
+    """BPE as the algorithm reads: recount every pair after every merge.
+
+    Returns the merges in order, each as ((left id, right id), how often the pair occurred when
+    it was merged). The new token of the k-th merge gets id 256 + k.
+    """
+    check_vocab_size(vocab_size)
+    words, freqs = chunk_table(text, pattern)
+    vocab = {i: bytes([i]) for i in range(256)}
+    known = set(vocab.values())
+    merges = []
+    while len(vocab) < vocab_size:
+        counts = count_pairs(words, freqs)  # the naive part: everything, every time
+        pair = best_pair(counts, vocab, known)
+        if pair is None:
+            break  # every chunk is a single token: nothing left to merge
+        new_id = len(vocab)
+        vocab[new_id] = vocab[pair[0]] + vocab[pair[1]]
+        known.add(vocab[new_id])
+        merges.append((pair, counts[pair]))
+        words = [merge_pair(word, pair, new_id) for word in words]
+    return merges
+
+
+def train_fast(text: str, vocab_size: int, pattern: str = GPT2_SPLIT_PATTERN,
+               progress: bool = False) -> list[tuple[Pair, int]]:
+    """The same merges as train_naive, in the same order, with incremental pair counts.
+
+    Three structures replace the full recount:
+    - counts[pair]: the current count of every pair;
+    - where[pair]: the distinct chunks that contain (or once contained) the pair;
+    - a heap of (-count, left, right): its smallest entry is the most frequent pair, ties going
+      to the smallest ids, exactly as in `best_pair`. A count that changes gets a new entry; the
+      old one is recognised as stale when it comes out (its count no longer matches) and dropped.
+    A merge touches only the chunks in where[pair]: their old pairs are uncounted, their new
+    pairs counted. Most merges touch a few hundred chunks out of tens of thousands.
+    """
+    check_vocab_size(vocab_size)
+    words, freqs = chunk_table(text, pattern)
+    counts: dict[Pair, int] = defaultdict(int)
+    where: dict[Pair, set[int]] = defaultdict(set)
+    for i, word in enumerate(words):
+        for pair in zip(word, word[1:], strict=False):
+            counts[pair] += freqs[i]
+            where[pair].add(i)
+    heap = [(-count, a, b) for (a, b), count in counts.items()]
+    heapq.heapify(heap)
+
+    vocab = {i: bytes([i]) for i in range(256)}
+    known = set(vocab.values())
+    merges = []
+    bar = _progress_bar(vocab_size - 256, progress)
+    while len(vocab) < vocab_size and heap:
+        neg_count, a, b = heapq.heappop(heap)
+        pair = (a, b)
+        if counts.get(pair, 0) != -neg_count or -neg_count <= 0:
+            continue  # a stale entry: this pair's count has changed since it was pushed
+        if vocab[a] + vocab[b] in known:
+            continue  # it would spell an existing token (see best_pair); never chosen
+        new_id = len(vocab)
+        vocab[new_id] = vocab[a] + vocab[b]
+        known.add(vocab[new_id])
+        merges.append((pair, -neg_count))
+        changed: set[Pair] = set()
+        for i in where.pop(pair):
+            word, freq = words[i], freqs[i]
+            new_word = merge_pair(word, pair, new_id)
+            if len(new_word) == len(word):
+                continue  # an earlier merge already took this chunk's occurrences apart
+            for old in zip(word, word[1:], strict=False):
+                counts[old] -= freq
+                changed.add(old)
+            for new in zip(new_word, new_word[1:], strict=False):
+                counts[new] += freq
+                where[new].add(i)
+                changed.add(new)
+            words[i] = new_word
+        for p in changed:
+            if counts[p] > 0:
+                heapq.heappush(heap, (-counts[p], p[0], p[1]))
+        bar.update(1)
+    bar.close()
+    return merges
+
+
+class _NoBar:
+    """Stands in for a tqdm bar when no progress is wanted."""
+
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(total: int, show: bool) -> Any:
+    """A tqdm progress bar over the merges, or a silent stand-in."""
+    if not show:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="merges", unit="merge", leave=False)
+
+
+def bpe_encode_chunk(chunk: bytes, ranks: dict[bytes, int]) -> list[int]:
+    """Encode one chunk: start from single bytes, repeatedly merge the adjacent pair whose
+    joined bytes have the lowest rank (were learned earliest), until no pair is a token.
+
+    The rank of a token is its id, so "learned earliest" means "smallest id". A chunk that is a
+    token as a whole is returned at once (most chunks of ordinary text are).
+    """
+    if chunk in ranks:
+        return [ranks[chunk]]
+    parts = [chunk[i:i + 1] for i in range(len(chunk))]
+    while len(parts) > 1:
+        best_rank, best_i = None, -1
+        for i in range(len(parts) - 1):
+            rank = ranks.get(parts[i] + parts[i + 1])
+            if rank is not None and (best_rank is None or rank < best_rank):
+                best_rank, best_i = rank, i
+        if best_rank is None:
+            break
+        parts[best_i:best_i + 2] = [parts[best_i] + parts[best_i + 1]]
+    return [ranks[p] for p in parts]
+
+
+class BPETokenizer:
+    """A byte-level BPE tokenizer: text -> ids -> text, for our own merges or GPT-2's.
+
+    ranks: token bytes -> id; it must hold the 256 single bytes, and each id once.
+    special_tokens: text such as "<|endoftext|>" -> id, outside the ranks. A special token is
+    a control signal (here: "a document ends"), never produced by ordinary text unless allowed.
+    merges: the (left id, right id) of token 256, 257, ... if known (for showing and saving;
+    encoding needs only the ranks).
+    """
+
+    CACHE_LIMIT = 200_000  # chunks remembered; cleared when full, so memory stays bounded
+
+    def __init__(self, ranks: dict[bytes, int], special_tokens: dict[str, int] | None = None,
+                 pattern: str = GPT2_SPLIT_PATTERN, name: str = "bpe",
+                 merges: list[Pair] | None = None) -> None:
+        missing = [b for b in range(256) if bytes([b]) not in ranks]
+        if missing:
+            raise ValueError(f"ranks must contain all 256 single bytes; {len(missing)} are "
+                             f"missing (e.g. byte {missing[0]})")
+        self.ranks = dict(ranks)
+        self.decoder = {i: b for b, i in self.ranks.items()}
+        if len(self.decoder) != len(self.ranks):
+            raise ValueError("two tokens share one id in ranks: each id must be used once")
+        self.special_tokens = dict(special_tokens or {})
+        clash = set(self.special_tokens.values()) & set(self.decoder)
+        if clash:
+            raise ValueError(f"special token ids {sorted(clash)} are already ordinary tokens")
+        self.special_decoder = {i: s.encode("utf-8") for s, i in self.special_tokens.items()}
+        self.pattern = pattern
+        self.name = name
+        self._regex = regex.compile(pattern)
+        self._special_regex = (regex.compile("|".join(regex.escape(s) for s in
+                                                      sorted(self.special_tokens, key=len,
+                                                             reverse=True)))
+                               if self.special_tokens else None)
+        self._cache: dict[str, list[int]] = {}
+        self._merges = None if merges is None else [(a, b) for a, b in merges]
+
+    @classmethod
+    def from_merges(cls, merges: Iterable[Pair], special_tokens: Iterable[str] = (ENDOFTEXT,),
+                    pattern: str = GPT2_SPLIT_PATTERN, name: str = "bpe") -> "BPETokenizer":
+        """Build the tokenizer from trained merges: merge k makes token 256 + k; the special
+        tokens come after the last merge."""
+        vocab = {i: bytes([i]) for i in range(256)}
+        for k, (a, b) in enumerate(merges):
+            if a not in vocab or b not in vocab:
+                raise ValueError(f"merge {k} joins ids {a} and {b}, but only ids below "
+                                 f"{len(vocab)} exist at that point")
+            vocab[256 + k] = vocab[a] + vocab[b]
+        specials = {s: len(vocab) + j for j, s in enumerate(special_tokens)}
+        return cls({b: i for i, b in vocab.items()}, specials, pattern, name, list(merges))
+
+    @property
+    def vocab_size(self) -> int:
+        """Ordinary tokens plus special tokens."""
+        return len(self.ranks) + len(self.special_tokens)
+
+    def merges(self) -> list[Pair]:
+        """The merges, in order, recovered from the ranks: token k (k >= 256) is the split of
+        its bytes into two earlier tokens (any such split rebuilds the same tokens)."""
+        if self._merges is not None:
+            return list(self._merges)
+        out = []
+        for i in range(256, len(self.ranks)):
+            token = self.decoder[i]
+            splits = [(self.ranks[token[:j]], self.ranks[token[j:]]) for j in range(1, len(token))
+                      if self.ranks.get(token[:j], i) < i and self.ranks.get(token[j:], i) < i]
+            if not splits:
+                raise ValueError(f"token {i} ({token!r}) is not made of two earlier tokens")
+            out.append(min(splits, key=max))  # the split whose later half was made earliest
+        return out
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        """Encode `text`, treating any special-token text ("<|endoftext|>") as ordinary text."""
+        ids: list[int] = []
+        cache = self._cache
+        for chunk in self._regex.findall(text):
+            chunk_ids = cache.get(chunk)
+            if chunk_ids is None:
+                if len(cache) >= self.CACHE_LIMIT:
+                    cache.clear()
+                chunk_ids = cache[chunk] = bpe_encode_chunk(chunk.encode("utf-8"), self.ranks)
+            ids.extend(chunk_ids)
+        return ids
+
+    def encode(self, text: str, allowed_special: str | set[str] = frozenset()) -> list[int]:
+        """Encode `text`; special tokens become their single id only if allowed.
+
+        allowed_special: "all", or the set of special tokens that may appear. Text containing a
+        special token that is not allowed raises an error: a document that merely mentions
+        "<|endoftext|>" must not end a training document by accident. Use encode_ordinary to
+        encode such text as plain characters.
+        """
+        if not self._special_regex:
+            return self.encode_ordinary(text)
+        allowed = set(self.special_tokens) if allowed_special == "all" else set(allowed_special)
+        unknown = allowed - set(self.special_tokens)
+        if unknown:
+            raise ValueError(f"allowed_special names {sorted(unknown)}, which are not special "
+                             f"tokens of this tokenizer ({sorted(self.special_tokens)})")
+        ids: list[int] = []
+        start = 0
+        for match in self._special_regex.finditer(text):
+            if match.group() not in allowed:
+                raise ValueError(f"the text contains the special token {match.group()!r} at "
+                                 f"character {match.start()}; pass allowed_special="
+                                 f"{{{match.group()!r}}} (or 'all') to encode it as one token, "
+                                 f"or use encode_ordinary() to encode it as plain text")
+            ids += self.encode_ordinary(text[start:match.start()])
+            ids.append(self.special_tokens[match.group()])
+            start = match.end()
+        ids += self.encode_ordinary(text[start:])
+        return ids
+
+    def decode_bytes(self, ids: Iterable[int]) -> bytes:
+        """The bytes the ids stand for, joined."""
+        pieces = []
+        for i in ids:
+            piece = self.decoder.get(i)
+            if piece is None:
+                piece = self.special_decoder.get(i)
+            if piece is None:
+                raise ValueError(f"unknown token id {i}: valid ids are 0 to "
+                                 f"{self.vocab_size - 1}")
+            pieces.append(piece)
+        return b"".join(pieces)
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """The text the ids stand for. A token can end in the middle of a multi-byte UTF-8
+        character; if a sequence does, the broken character is shown as U+FFFD (the replacement
+        character) instead of raising, as tiktoken does."""
+        return self.decode_bytes(ids).decode("utf-8", errors="replace")
+
+    def save(self, path: Path) -> Path:
+        """Write a plain-text file a person can read: a header, the pattern, the special
+        tokens, then one merge per line, `left right` with the new token shown for humans."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        merges = self.merges()
+        lines = [FILE_HEADER, f"name {self.name}", f"pattern {json.dumps(self.pattern)}",
+                 f"specials {json.dumps(self.special_tokens)}", f"merges {len(merges)}"]
+        for k, (a, b) in enumerate(merges):
+            shown = self.decoder[256 + k].decode("utf-8", errors="replace")
+            lines.append(f"{a} {b}\t# {256 + k} = {json.dumps(shown)}")
+        path.write_text("\n".join(lines) + "\nend\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> "BPETokenizer":
+        """Read a file written by save(); a truncated or corrupt file is refused, with where."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no tokenizer file at {path}: train one with "
+                                    f"python phase-03-embeddings/code/bpe.py --save {path}")
+        lines = path.read_text(encoding="utf-8").splitlines()
+
+        def bad(line_no: int, why: str) -> ValueError:
+            return ValueError(f"{path}, line {line_no}: {why}; this is not a complete "
+                              f"tokenizer file written by BPETokenizer.save")
+
+        if len(lines) < 5 or lines[0] != FILE_HEADER:
+            raise bad(1, f"expected the header {FILE_HEADER!r}")
+        try:
+            name = lines[1].removeprefix("name ")
+            pattern = json.loads(lines[2].removeprefix("pattern "))
+            specials = json.loads(lines[3].removeprefix("specials "))
+            n_merges = int(lines[4].removeprefix("merges "))
+        except (ValueError, json.JSONDecodeError) as err:
+            raise bad(2, f"unreadable header ({err})") from None
+        body = lines[5:]
+        if len(body) != n_merges + 1 or body[-1] != "end":
+            raise bad(len(lines), f"expected {n_merges} merges and a final 'end' line, found "
+                                  f"{len(body) - (body[-1:] == ['end'])} merge lines"
+                                  + ("" if body[-1:] == ["end"] else " and no 'end'"))
+        merges = []
+        for k, line in enumerate(body[:-1]):
+            try:
+                a, b = (int(x) for x in line.split("\t")[0].split())
+            except ValueError:
+                raise bad(6 + k, f"expected two token ids, got {line!r}") from None
+            merges.append((a, b))
+        return cls(cls.from_merges(merges, (), pattern, name).ranks, specials, pattern, name,
+                   merges)
+
+
+def plot_compression(merges: list[tuple[Pair, int]], n_bytes: int, out_dir: Path | None,
+                     name: str = "bpe_compression.png") -> Figure:
+    """Tokens needed for the whole corpus as merges are learned: each merge of a pair that
+    occurs c times saves exactly c tokens."""
+    saved = [0]
+    for _, count in merges:
+        saved.append(saved[-1] + count)
+    tokens = [n_bytes - s for s in saved]
+    fig = Figure(figsize=(7, 4))
+    ax = fig.add_subplot()
+    ax.plot(range(256, 256 + len(tokens)), [n_bytes / t for t in tokens], color="tab:blue")
+    ax.set_xlabel("vocabulary size (256 bytes + merges)")
+    ax.set_ylabel("bytes per token")
+    ax.set_title(f"BPE compresses: {n_bytes:,} bytes become {tokens[-1]:,} tokens")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    save_figure(fig, out_dir, name)
+    return fig
+
+
+def show_token(tokenizer: BPETokenizer, i: int) -> str:
+    """One token as text; a token that is only part of a UTF-8 character shows its bytes."""
+    piece = tokenizer.decode_bytes([i])
+    try:
+        return piece.decode("utf-8")
+    except UnicodeDecodeError:
+        return "".join(f"<{byte:02X}>" for byte in piece)
+
+
+def show_tokens(tokenizer: BPETokenizer, text: str) -> str:
+    """The text with every token between bars, e.g. |The| king|'s| hor|se|."""
+    return "|" + "|".join(show_token(tokenizer, i) for i in tokenizer.encode(text)) + "|"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Train a byte-level BPE tokenizer and use it.")
+    parser.add_argument("--vocab-size", type=positive_int, default=4096,
+                        help="tokens to learn, 256 bytes included, >= 256 (default: 4096)")
+    parser.add_argument("--trainer", choices=["naive", "fast"], default="fast",
+                        help="naive recounts every pair after each merge; fast updates counts "
+                             "(default: fast)")
+    parser.add_argument("--corpus", choices=CORPORA, default="tinyshakespeare",
+                        help="built-in corpus (default: tinyshakespeare)")
+    parser.add_argument("--path", type=Path, default=None, help="train on this text file")
+    parser.add_argument("--text", default="The king's horse, my lord, is lame: 1234 🐎!",
+                        help="a sentence to encode with the trained tokenizer")
+    parser.add_argument("--save", type=Path, default=None,
+                        help="write the tokenizer here (default: scratch/phase-03-embeddings/"
+                             "bpe_<vocab size>.txt)")
+    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    args = parser.parse_args(argv)
+    if args.vocab_size < 256:
+        parser.error(f"--vocab-size must be >= 256 (the 256 single bytes), got {args.vocab_size}")
+    try:
+        text, source = load_text(args.corpus, args.path)
+    except (FileNotFoundError, ValueError) as err:
+        parser.error(str(err))
+
+    print(f"1. Text: {source}, {len(text):,} characters, {len(text.encode('utf-8')):,} bytes")
+    chunks = pretokenize(text)
+    print(f"   GPT-2's regex cuts it into {len(chunks):,} chunks, {len(set(chunks)):,} distinct;")
+    print(f"   the first ten: {chunks[:10]}")
+
+    print(f"\n2. Train: {args.trainer} trainer, {args.vocab_size - 256} merges "
+          f"(vocabulary {args.vocab_size})")
+    train = train_naive if args.trainer == "naive" else train_fast
+    start = time.perf_counter()
+    merges = (train_fast(text, args.vocab_size, progress=True) if args.trainer == "fast"
+              else train(text, args.vocab_size))
+    seconds = time.perf_counter() - start
+    tokenizer = BPETokenizer.from_merges([pair for pair, _ in merges])
+    print(f"   {len(merges)} merges in {seconds:.2f} s")
+    for k, (pair, count) in enumerate(merges[:8]):
+        made = tokenizer.decoder[256 + k]
+        print(f"   merge {k:3d}: {pair[0]:4d} + {pair[1]:4d} -> {256 + k:4d} = {made!r:12s} "
+              f"({count:,} times)")
+    longest = max(tokenizer.decoder.values(), key=len)
+    print(f"   longest token: {longest!r} ({len(longest)} bytes)")
+
+    print("\n3. Encode and decode")
+    ids = tokenizer.encode(args.text)
+    print(f"   text:   {args.text!r}")
+    print(f"   tokens: {show_tokens(tokenizer, args.text)}")
+    print(f"   ids:    {ids}")
+    print(f"   {len(args.text.encode('utf-8'))} bytes -> {len(ids)} tokens; "
+          f"decode gives the text back: {tokenizer.decode(ids) == args.text}")
+    all_ids = tokenizer.encode_ordinary(text)
+    print(f"   whole corpus: {len(text.encode('utf-8')):,} bytes -> {len(all_ids):,} tokens "
+          f"({len(text.encode('utf-8')) / len(all_ids):.2f} bytes per token)")
+    with_eot = tokenizer.encode("the end" + ENDOFTEXT + "Act I", allowed_special="all")
+    print(f"   special token: 'the end<|endoftext|>Act I' -> {with_eot} "
+          f"({ENDOFTEXT} = {tokenizer.special_tokens[ENDOFTEXT]})")
+
+    save_path = args.save or scratch_dir(__file__) / f"bpe_{args.vocab_size}.txt"
+    tokenizer.save(save_path)
+    again = BPETokenizer.load(save_path)
+    print(f"\n4. Saved to {save_path} and loaded back: same ids "
+          f"{again.encode(args.text) == ids}")
+    print("   its first lines:")
+    for line in save_path.read_text(encoding="utf-8").splitlines()[:8]:
+        print(f"   | {line}")
+
+    print("\nFigures")
+    plot_compression(merges, len(text.encode("utf-8")), args.out)
+
+
+if __name__ == "__main__":
+    main()

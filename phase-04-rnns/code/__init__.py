@@ -1,0 +1,17 @@
+"""Phase 04, RNNs: memory, backprop through time, and why the memory fades.
+
+Importable as phase04.
+"""
+
+# The blog's figures, and the exact settings the post describes: (script, flags).
+# `python phase-00-foundations/code/figures.py --phase 04` redraws them into blog/figures/;
+# any other run of a script writes to the git-ignored scratch/ folder instead.
+BLOG_FIGURES: list[tuple[str, list[str]]] = [
+    ("rnn", []),
+    ("char_rnn", []),
+    ("gradient_flow", []),
+    ("clipping", []),
+    ("lstm", []),
+    ("compare_cells", []),
+    ("seq2seq", []),
+]

@@ -1,0 +1,15 @@
+"""Phase 05, attention: every position looks back at all the others; a transformer in NumPy.
+
+Importable as phase05 (see pyproject.toml).
+"""
+
+# The blog's figures, and the exact settings the post describes: (script, flags).
+# `python phase-00-foundations/code/figures.py --phase 05` redraws them into blog/figures/;
+# any other run of a script writes to the git-ignored scratch/ folder instead.
+BLOG_FIGURES: list[tuple[str, list[str]]] = [
+    ("attention", []),
+    ("positional", []),
+    ("layernorm", []),
+    ("bahdanau", []),
+    ("train_transformer", []),
+]

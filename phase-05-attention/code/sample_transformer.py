@@ -1,0 +1,59 @@
+"""Sample text from a NumPy transformer saved by train_transformer.py.
+
+A trained model is just its numbers: the .npz file holds every array by its GPT-2 name plus the
+config, and the .chars.json file beside it holds the characters of its vocabulary. Loading them
+rebuilds exactly the model that was saved (the tests check identical logits), so you can train
+once and sample as often as you like, at any temperature:
+
+- temperature 1 samples from the model's own probabilities;
+- below 1 sharpens them (safer, more repetitive text); above 1 flattens them (wilder text);
+- top-k keeps only the k most likely characters at each step.
+
+Run:  python phase-05-attention/code/sample_transformer.py --temperature 0.8 --prompt "ROMEO:"
+"""
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from phase00.figures import scratch_dir
+from phase00.flags import nonnegative_int, positive_float, positive_int
+from phase03.char_tokenizer import CharTokenizer
+from phase05.transformer import Transformer
+
+DEFAULT_MODEL = scratch_dir(__file__) / "transformer.npz"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Sample from a saved NumPy transformer.")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
+                        help=f"the .npz written by train_transformer.py (default: {DEFAULT_MODEL})")
+    parser.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
+    parser.add_argument("--chars", type=positive_int, default=400,
+                        help="characters to generate (default: 400)")
+    parser.add_argument("--temperature", type=positive_float, default=0.8,
+                        help="softmax temperature (default: 0.8)")
+    parser.add_argument("--top-k", type=positive_int, default=None,
+                        help="sample only among the k most likely characters (default: all)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
+    args = parser.parse_args(argv)
+    chars_file = args.model.with_suffix(".chars.json")
+    try:
+        model = Transformer.load(args.model)
+        tokenizer = CharTokenizer.load(chars_file)
+        prompt = tokenizer.encode(args.prompt)
+    except (FileNotFoundError, ValueError) as err:
+        parser.exit(1, f"error: {err}\n")
+    if tokenizer.vocab_size != model.config.vocab_size:
+        parser.exit(1, f"error: {chars_file} has {tokenizer.vocab_size} characters but the "
+                       f"model expects {model.config.vocab_size}: they were not saved together\n")
+    print(f"model {args.model}: {model.n_params:,} parameters, context {model.config.context}")
+    print(f"temperature {args.temperature}, top-k {args.top_k or 'all'}, seed {args.seed}\n")
+    out = model.generate(prompt, args.chars, args.temperature, args.top_k,
+                         np.random.default_rng(args.seed))
+    print(tokenizer.decode(out))
+
+
+if __name__ == "__main__":
+    main()

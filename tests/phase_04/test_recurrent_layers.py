@@ -1,0 +1,149 @@
+"""RNN, LSTM and GRU: BPTT gradient-checked in float64 through several steps, from zero and
+non-zero initial states, through the final state; the loop equals a step-by-step run; truncated
+BPTT carries values; hand-worked numbers; clear errors for bad shapes."""
+
+import numpy as np
+import pytest
+
+from phase02.gradcheck import TOLERANCE
+from phase04.gru import GRU
+from phase04.gru import one_step as gru_one_step
+from phase04.lstm import LSTM
+from phase04.lstm import one_step as lstm_one_step
+from phase04.rnn import RNN, gradcheck_recurrent, scalar_bptt, scalar_rnn, spectral_radius
+
+CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+
+
+@pytest.mark.parametrize("cell", sorted(CELLS))
+@pytest.mark.parametrize("with_state", [False, True], ids=["zero-state", "carried-state"])
+def test_bptt_gradcheck(rng: np.random.Generator, cell: str, with_state: bool) -> None:
+    layer = CELLS[cell](3, 4, rng)
+    layer.params["b"] += rng.normal(size=layer.params["b"].shape) * 0.1  # no special values
+    x = rng.normal(size=(2, 6, 3))  # 6 time steps: the blame crosses 5 step boundaries
+    s0 = rng.normal(size=(2, layer.state_size)) * 0.5 if with_state else None
+    errors = gradcheck_recurrent(layer, x, s0, rng)
+    expected = {"W_x", "W_h", "b", "x"} | ({"s0"} if with_state else set())
+    assert set(errors) == expected
+    assert max(errors.values()) < TOLERANCE, errors
+
+
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_backward_returns_initial_state_gradient_only_when_given(rng: np.random.Generator,
+                                                                 cell: str) -> None:
+    layer = CELLS[cell](2, 3, rng)
+    x = rng.normal(size=(4, 5, 2))
+    hs = layer.forward(x)
+    assert hs.shape == (4, 5, 3) and layer.state.shape == (4, layer.state_size)
+    assert isinstance(layer.backward(np.ones_like(hs)), np.ndarray)
+    layer.forward(x, layer.zero_state(4))
+    dx, ds0 = layer.backward(np.ones_like(hs))
+    assert dx.shape == x.shape and ds0.shape == (4, layer.state_size)
+    assert layer.dL_dstate.shape == (4, 6, layer.state_size)
+
+
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_chunks_with_carried_state_equal_one_pass(rng: np.random.Generator, cell: str) -> None:
+    layer = CELLS[cell](3, 5, rng)
+    x = rng.normal(size=(2, 9, 3))
+    whole = layer.forward(x)
+    first = layer.forward(x[:, :4])
+    second = layer.forward(x[:, 4:], layer.state)
+    np.testing.assert_allclose(np.concatenate([first, second], axis=1), whole, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_the_loop_is_the_step_repeated(rng: np.random.Generator, cell: str) -> None:
+    """forward() over T steps equals T calls of step(), one time step at a time."""
+    layer = CELLS[cell](3, 4, rng)
+    x = rng.normal(size=(2, 5, 3))
+    hs = layer.forward(x)
+    s = layer.zero_state(2)
+    for t in range(5):
+        h, s, _ = layer.step(x[:, t] @ layer.params["W_x"] + layer.params["b"], s)
+        np.testing.assert_allclose(h, hs[:, t], atol=1e-12)
+
+
+def test_scalar_example_by_hand() -> None:
+    """The one-unit RNN of the notes: h_1 = tanh(0.5) = 0.4621, then 0.3537, 0.2757, 0.2170."""
+    x = np.array([1.0, 0.0, 0.0, 0.0])
+    hs = scalar_rnn(x, 0.5, 0.8, 0.0)
+    np.testing.assert_allclose(hs, [0.4621, 0.3537, 0.2757, 0.2170], atol=5e-5)
+    assert hs[1] == pytest.approx(np.tanh(0.8 * np.tanh(0.5)))
+    g = scalar_bptt(x, hs, 0.8, 1.0)
+    assert g["dh"][-1] == pytest.approx(hs[-1] - 1.0)
+    assert g["dh"][2] == pytest.approx(g["dh"][3] * (1 - hs[3] ** 2) * 0.8)
+    layer = RNN(1, 1)
+    layer.params["W_x"][...], layer.params["W_h"][...] = 0.5, 0.8
+    out = layer.forward(x.reshape(1, 4, 1))
+    dhs = np.zeros_like(out)
+    dhs[0, -1, 0] = out[0, -1, 0] - 1.0
+    layer.backward(dhs)
+    assert layer.grads["W_h"].item() == pytest.approx(g["dw_h"])
+    assert layer.grads["W_x"].item() == pytest.approx(g["dw_x"])
+    assert layer.grads["b"].item() == pytest.approx(g["db"])
+
+
+def test_lstm_one_step_known_values() -> None:
+    s = lstm_one_step(1.0, 0.5, 0.8, np.array([0.5, -0.3, 0.9, 0.4]),
+                      np.array([0.2, 0.6, -0.4, 0.1]), np.array([0.0, 1.0, 0.0, 0.0]))
+    assert s["f"] == pytest.approx(1 / (1 + np.exp(-1.0)))  # sigmoid(1) = 0.7311
+    assert s["c"] == pytest.approx(s["f"] * 0.8 + s["i"] * s["g"])
+    assert s["h"] == pytest.approx(0.4585, abs=1e-4)
+    layer = LSTM(1, 1)
+    layer.params["W_x"][...] = [0.5, -0.3, 0.9, 0.4]
+    layer.params["W_h"][...] = [0.2, 0.6, -0.4, 0.1]
+    layer.params["b"][...] = [0.0, 1.0, 0.0, 0.0]
+    layer.forward(np.ones((1, 1, 1)), np.array([[0.5, 0.8]]))
+    np.testing.assert_allclose(layer.state[0], [s["h"], s["c"]])
+
+
+def test_gru_one_step_known_values() -> None:
+    s = gru_one_step(1.0, 0.5, np.array([0.5, -0.3, 0.9]), np.array([0.2, 0.6, -0.4]),
+                     np.zeros(3))
+    assert s["z"] == pytest.approx(0.5)  # sigmoid(-0.3 + 0.6 * 0.5) = sigmoid(0)
+    assert s["h"] == pytest.approx(0.5 * 0.5 + 0.5 * s["n"])
+    layer = GRU(1, 1)
+    layer.params["W_x"][...], layer.params["W_h"][...] = [0.5, -0.3, 0.9], [0.2, 0.6, -0.4]
+    layer.forward(np.ones((1, 1, 1)), np.array([[0.5]]))
+    assert layer.state[0, 0] == pytest.approx(s["h"])
+
+
+def test_lstm_forget_bias_and_gate_layout(rng: np.random.Generator) -> None:
+    layer = LSTM(3, 5, rng, forget_bias=2.0)
+    assert layer.params["W_x"].shape == (3, 20) and layer.params["W_h"].shape == (5, 20)
+    np.testing.assert_array_equal(layer.params["b"][5:10], 2.0)  # the f block (order i f g o)
+    np.testing.assert_array_equal(layer.params["b"][:5], 0.0)
+    assert layer.state_size == 10
+
+
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_spectral_radius_rescaling(rng: np.random.Generator, cell: str) -> None:
+    layer = CELLS[cell](2, 8, rng, spectral_radius=0.7)
+    H = 8
+    for k in range(layer.n_gates):
+        assert spectral_radius(layer.params["W_h"][:, k * H:(k + 1) * H]) == pytest.approx(0.7)
+
+
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_wrong_shapes_name_the_expected_shape(rng: np.random.Generator, cell: str) -> None:
+    layer = CELLS[cell](3, 4, rng)
+    with pytest.raises(ValueError, match=r"\(B, T, D\) = \(batch, time, 3\)"):
+        layer.forward(rng.normal(size=(2, 3)))
+    with pytest.raises(ValueError, match=r"\(batch, time, 3\), got \(2, 5, 4\)"):
+        layer.forward(rng.normal(size=(2, 5, 4)))
+    with pytest.raises(ValueError, match=rf"\(2, {layer.state_size}\), got \(2, 1\)"):
+        layer.forward(rng.normal(size=(2, 5, 3)), np.zeros((2, 1)))
+    layer.forward(rng.normal(size=(2, 5, 3)))
+    with pytest.raises(ValueError, match=r"\(B, T, H\) = \(2, 5, 4\)"):
+        layer.backward(np.zeros((2, 4, 4)))
+
+
+def test_backward_before_forward_says_so() -> None:
+    with pytest.raises(RuntimeError, match="forward"):
+        RNN(2, 2).backward(np.zeros((1, 1, 2)))
+
+
+def test_spectral_radius_needs_a_square_matrix() -> None:
+    with pytest.raises(ValueError, match="square"):
+        spectral_radius(np.zeros((2, 3)))

@@ -1,0 +1,137 @@
+"""Attention, LayerNorm, positions: hand-written backward passes checked by finite differences,
+and the behaviour attention must have (rows sum to 1, causality, permutation equivariance)."""
+
+import numpy as np
+import pytest
+
+from phase00.derivatives import numerical_gradient, relative_error
+from phase02.gradcheck import check_gradients, gradcheck_layer
+from phase02.layers import Activation
+from phase05.attention import (
+    MultiHeadAttention,
+    attention_backward,
+    attention_forward,
+    causal_mask,
+    dot_product_spread,
+    softmax_backward,
+)
+from phase05.attention import main as attention_main
+from phase05.layernorm import LayerNorm, deep_stack_gradients
+from phase05.layernorm import main as layernorm_main
+from phase05.positional import main as positional_main
+from phase05.positional import sinusoidal_encoding
+
+TOL = 1e-6
+
+
+def test_softmax_backward_matches_finite_differences(rng: np.random.Generator) -> None:
+    from phase00.probability import softmax
+
+    S, R = rng.normal(size=(3, 5)), rng.normal(size=(3, 5))
+    P = softmax(S, axis=-1)
+    analytic = softmax_backward(P, R)
+    numeric = numerical_gradient(lambda s: float(np.sum(softmax(s, axis=-1) * R)), S)
+    assert relative_error(analytic, numeric) < TOL
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_attention_gradcheck(rng: np.random.Generator, causal: bool) -> None:
+    Q, K, V = (rng.normal(size=(2, 3, 5, 4)) for _ in range(3))
+    R = rng.normal(size=(2, 3, 5, 4))
+    out, P = attention_forward(Q, K, V, causal)
+    dQ, dK, dV = attention_backward(R, Q, K, V, P)
+    errors = check_gradients(lambda: float(np.sum(attention_forward(Q, K, V, causal)[0] * R)),
+                             {"Q": Q, "K": K, "V": V}, {"Q": dQ, "K": dK, "V": dV})
+    assert max(errors.values()) < TOL, errors
+
+
+@pytest.mark.parametrize("causal, heads", [(True, 1), (True, 4), (False, 2)])
+def test_multi_head_attention_gradcheck(rng: np.random.Generator, causal: bool,
+                                        heads: int) -> None:
+    mha = MultiHeadAttention(8, heads, rng, causal=causal)
+    errors = gradcheck_layer(mha, rng.normal(size=(2, 5, 8)), rng)
+    assert max(errors.values()) < TOL, errors
+    assert set(errors) == {"c_attn.W", "c_attn.b", "c_proj.W", "c_proj.b", "x"}
+
+
+def test_layernorm_and_gelu_gradcheck(rng: np.random.Generator) -> None:
+    ln = LayerNorm(6)
+    ln.params["g"] = rng.normal(size=6)
+    ln.params["b"] = rng.normal(size=6)
+    assert max(gradcheck_layer(ln, rng.normal(size=(3, 4, 6)), rng).values()) < TOL
+    assert max(gradcheck_layer(Activation("gelu"), rng.normal(size=(3, 4, 6)), rng).values()) < TOL
+
+
+def test_layernorm_known_values() -> None:
+    ln = LayerNorm(4)
+    y = ln.forward(np.array([[1.0, 2.0, 3.0, 4.0]]))
+    np.testing.assert_allclose(y, [[-1.3416355, -0.4472118, 0.4472118, 1.3416355]], atol=1e-6)
+    dx = ln.backward(np.array([[1.0, 0.0, 0.0, 0.0]]))
+    np.testing.assert_allclose(dx, [[0.2683, -0.3578, -0.0894, 0.1789]], atol=1e-4)
+
+
+def test_attention_rows_sum_to_one_and_never_look_ahead(rng: np.random.Generator) -> None:
+    Q, K, V = (rng.normal(size=(4, 7, 3)) for _ in range(3))
+    _, P = attention_forward(Q, K, V, causal=True)
+    np.testing.assert_allclose(P.sum(axis=-1), 1.0)
+    assert np.all(P[:, causal_mask(7)] == 0.0)
+
+
+def test_causality(rng: np.random.Generator) -> None:
+    """Changing the input at position t + 1 never changes an output at positions <= t."""
+    mha = MultiHeadAttention(8, 2, rng, causal=True)
+    x = rng.normal(size=(1, 6, 8))
+    base = mha.forward(x)
+    for t in range(5):
+        x2 = x.copy()
+        x2[0, t + 1:] += rng.normal(size=(5 - t, 8))
+        np.testing.assert_allclose(mha.forward(x2)[0, :t + 1], base[0, :t + 1], atol=1e-12)
+
+
+def test_permutation_equivariance_without_positions(rng: np.random.Generator) -> None:
+    mha = MultiHeadAttention(8, 2, rng, causal=False)
+    x = rng.normal(size=(1, 6, 8))
+    perm = rng.permutation(6)
+    np.testing.assert_allclose(mha.forward(x[:, perm]), mha.forward(x)[:, perm], atol=1e-12)
+
+
+def test_width_not_divisible_by_heads_is_refused() -> None:
+    with pytest.raises(ValueError, match="divisible by n_heads"):
+        MultiHeadAttention(10, 3)
+
+
+def test_wrong_input_shape_is_refused(rng: np.random.Generator) -> None:
+    with pytest.raises(ValueError, match=r"\(B, T, 8\)"):
+        MultiHeadAttention(8, 2, rng).forward(rng.normal(size=(5, 8)))
+
+
+def test_scaling_keeps_scores_at_unit_spread(rng: np.random.Generator) -> None:
+    spread = dot_product_spread([4, 64, 256], 200, rng)
+    for d_k, r in spread.items():
+        assert r["std_raw"] == pytest.approx(np.sqrt(d_k), rel=0.1)
+        assert r["std_scaled"] == pytest.approx(1.0, rel=0.1)
+    assert spread[256]["max_p_raw"] > 0.85 > 0.3 > spread[256]["max_p_scaled"]
+
+
+def test_sinusoidal_encoding() -> None:
+    pe = sinusoidal_encoding(50, 16)
+    assert pe.shape == (50, 16)
+    np.testing.assert_allclose(pe[0], [0, 1] * 8, atol=1e-12)
+    np.testing.assert_allclose((pe ** 2).sum(axis=1), 8.0)
+    with pytest.raises(ValueError, match="even d"):
+        sinusoidal_encoding(10, 7)
+
+
+def test_residuals_keep_the_gradient_alive() -> None:
+    rng = np.random.default_rng(0)
+    _, plain = deep_stack_gradients(30, 32, False, False, 0.5, rng)
+    _, residual = deep_stack_gradients(30, 32, True, True, 0.5, np.random.default_rng(0))
+    assert plain[0] < 1e-5 * plain[-1]  # fades to almost nothing at block 1
+    assert residual[0] > residual[-1]   # arrives at block 1 at least as large
+
+
+@pytest.mark.parametrize("main", [attention_main, layernorm_main, positional_main])
+def test_scripts_run(main, figures_dir, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+    main(["--out", str(figures_dir)])
+    assert "wrote" in capsys.readouterr().out
+    assert list(figures_dir.glob("*.png"))
