@@ -1,0 +1,80 @@
+"""PyTorch's autograd against phase 02's Value engine: same values, same gradients; Value resets
+its grads on backward while PyTorch accumulates them."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from phase02.autograd import Value, neuron_with_loss
+from phase06.autograd_torch import (
+    accumulation_demo,
+    graph_of,
+    mixed_expression_torch,
+    mixed_expression_value,
+    split_batch_gradients,
+    torch_neuron_with_loss,
+)
+
+
+def test_same_gradients_as_the_value_engine() -> None:
+    L_v, nodes = neuron_with_loss(1.5, -0.8, 0.3, 0.5)
+    L_v.backward()
+    L_t, leaves = torch_neuron_with_loss(1.5, -0.8, 0.3, 0.5)
+    L_t.backward()
+    assert L_t.item() == pytest.approx(L_v.data, abs=1e-15)
+    for name in ("x", "w", "b", "y"):
+        assert leaves[name].grad.item() == pytest.approx(nodes[name].grad, abs=1e-14)
+    assert leaves["w"].grad.item() == pytest.approx(-1.776710, abs=1e-6)  # phase 02's number
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(-1.5, 1.5), st.floats(-1, 1))
+def test_every_operator_agrees(a0: float, b0: float) -> None:
+    """Within a range where the expression is well conditioned (for b near -2, tanh saturates
+    and log(1 + tanh) amplifies round-off: both engines would be right and still differ)."""
+    a_v, b_v = Value(a0), Value(b0)
+    out_v = mixed_expression_value(a_v, b_v)
+    out_v.backward()
+    a_t = torch.tensor(a0, dtype=torch.float64, requires_grad=True)
+    b_t = torch.tensor(b0, dtype=torch.float64, requires_grad=True)
+    out_t = mixed_expression_torch(a_t, b_t)
+    out_t.backward()
+    assert out_t.item() == pytest.approx(out_v.data, rel=1e-12, abs=1e-12)
+    assert a_t.grad.item() == pytest.approx(a_v.grad, rel=1e-10, abs=1e-12)
+    assert b_t.grad.item() == pytest.approx(b_v.grad, rel=1e-10, abs=1e-12)
+
+
+def test_value_resets_but_torch_accumulates() -> None:
+    acc = accumulation_demo(1.5, -0.8, 0.3, 0.5)
+    assert acc["value_twice"] == acc["value_once"]
+    assert acc["torch_twice"] == pytest.approx(2 * acc["torch_once"], abs=1e-14)
+    assert acc["torch_after_zero"] == pytest.approx(acc["torch_once"], abs=1e-14)
+
+
+def test_backward_twice_on_a_parameter_doubles_it_until_zero_grad() -> None:
+    w = torch.nn.Parameter(torch.tensor([2.0], dtype=torch.float64))
+    opt = torch.optim.SGD([w], lr=0.1)
+    for _ in range(2):
+        (w**2).sum().backward()
+    assert w.grad.item() == 8.0  # 2 * (2 w) at w = 2
+    opt.zero_grad()
+    assert w.grad is None  # set_to_none=True is the default
+    (w**2).sum().backward()
+    assert w.grad.item() == 4.0
+
+
+def test_accumulated_halves_equal_the_full_batch() -> None:
+    full, accumulated = split_batch_gradients(seed=3)
+    assert np.abs(full - accumulated).max() < 1e-14
+
+
+def test_graph_has_the_value_engine_nodes() -> None:
+    L_t, leaves = torch_neuron_with_loss(1.5, -0.8, 0.3, 0.5)
+    L_t.backward(retain_graph=True)
+    names = {id(t): k for k, t in leaves.items()}
+    labels = [label for label, _, _ in graph_of(L_t, names)]
+    for op in ("PowBackward0", "SubBackward0", "TanhBackward0", "AddBackward0", "MulBackward0"):
+        assert op in labels
+    assert sum(".grad +=" in label for label in labels) == 4  # one AccumulateGrad per leaf

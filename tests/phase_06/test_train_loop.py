@@ -1,0 +1,97 @@
+"""The PyTorch training loop: the Dataset of windows, the DataLoader, the optimizer groups, a
+loss that goes down, and the whole script on a small text."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from phase05.transformer import TransformerConfig
+from phase06.train_loop import CharWindows, configure_optimizer, evaluate, make_loader
+from phase06.train_loop import main as train_main
+from phase06.transformer_torch import TorchTransformer
+
+
+def test_windows_are_inputs_and_next_characters() -> None:
+    ids = torch.arange(10)
+    ds = CharWindows(ids, context=4)
+    assert len(ds) == 6
+    x, y = ds[2]
+    assert x.tolist() == [2, 3, 4, 5] and y.tolist() == [3, 4, 5, 6]
+    x, y = ds[len(ds) - 1]
+    assert y[-1].item() == 9  # the last window ends at the last id
+    with pytest.raises(ValueError, match="too few"):
+        CharWindows(torch.arange(4), context=4)
+
+
+def test_loader_batches_and_repeatable_shuffle() -> None:
+    ids = torch.arange(100)
+    x, y = next(iter(make_loader(ids, 8, 5, seed=3)))
+    assert x.shape == y.shape == (5, 8)
+    assert torch.equal(y[:, :-1], x[:, 1:])
+    x2, _ = next(iter(make_loader(ids, 8, 5, seed=3)))
+    assert torch.equal(x, x2)
+    assert len(make_loader(ids, 8, 5, seed=0)) == 92 // 5  # drop_last
+
+
+def test_decay_groups_as_phase_05() -> None:
+    config = TransformerConfig(vocab_size=7, context=4, d_model=8, n_heads=2, n_layers=2)
+    model = TorchTransformer(config)
+    decay, no_decay = configure_optimizer(model, 1e-3, 0.1, 0.99).param_groups
+    assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert {names[id(p)] for p in decay["params"]} == {
+        n for n, p in model.named_parameters() if p.ndim == 2 and n != "wpe.weight"}
+    assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))
+
+
+def test_evaluate_is_repeatable_and_leaves_training_mode() -> None:
+    torch.manual_seed(0)
+    model = TorchTransformer(TransformerConfig(vocab_size=7, context=4, d_model=8, n_heads=2,
+                                               n_layers=1))
+    ids = torch.randint(0, 7, (60,))
+    first = evaluate(model, ids, 4, 3, 2, torch.device("cpu"))
+    assert evaluate(model, ids, 4, 3, 2, torch.device("cpu")) == first
+    assert model.training
+
+
+def test_script_trains_and_round_trips(tmp_path: Path, tiny_text: str,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    text = tmp_path / "tiny.txt"
+    text.write_text(tiny_text * 8, encoding="utf-8")
+    train_main(["--path", str(text), "--steps", "60", "--batch", "8", "--context", "16",
+                "--d-model", "32", "--n-layers", "1", "--n-heads", "2", "--eval-every", "20",
+                "--eval-batches", "2", "--sample-chars", "20", "--device", "cpu",
+                "--save", str(tmp_path / "w.pt"), "--out", str(tmp_path / "figs")])
+    out = capsys.readouterr().out
+    losses = [float(line.split("train ")[1].split()[0]) for line in out.splitlines()
+              if line.strip().startswith("step ")]
+    assert losses[-1] < losses[0] - 0.5
+    assert "tokens/s" in out and "identical logits: True" in out
+    gap = float(out.split("logits differ by ")[1].split()[0])
+    assert gap < 1e-4  # float32: the trained weights run the same in phase 05's NumPy model
+    assert (tmp_path / "w.pt").is_file() and (tmp_path / "figs" / "train_loop_loss.png").is_file()
+
+
+def test_script_refuses_a_missing_device_and_a_short_text(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SystemExit) as stop:
+        train_main(["--device", "cuda"])
+    assert stop.value.code == 2 and "not available" in capsys.readouterr().err
+    short = tmp_path / "short.txt"
+    short.write_text("abc " * 30, encoding="utf-8")
+    with pytest.raises(SystemExit) as stop:
+        train_main(["--path", str(short), "--device", "cpu"])
+    assert stop.value.code == 2 and "too short" in capsys.readouterr().err
+
+
+def test_windows_of_numpy_text_agree_with_phase_05_batches() -> None:
+    """phase 05 cut (x, y) as window[:-1], window[1:]: the Dataset does the same."""
+    data = np.arange(30)
+    start = 7
+    window = data[start: start + 6]
+    x, y = CharWindows(torch.as_tensor(data), 5)[start]
+    assert x.tolist() == window[:-1].tolist() and y.tolist() == window[1:].tolist()
