@@ -15,7 +15,7 @@ whose choices are DEVICE_CHOICES:
 - PYTORCH_ENABLE_MPS_FALLBACK=1 lets operations that Metal lacks run on the CPU instead of
   failing. It is silent and slow (the data travels to the CPU and back), so we say so loudly.
 
-Three habits that matter once a GPU is involved:
+Four habits that matter once a GPU is involved:
 
 1. GPU work is asynchronous. `y = x @ W` returns as soon as the work is queued, long before it
    is done. A timer read right after it measures the queueing. `synchronize(device)` waits for
