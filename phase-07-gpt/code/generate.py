@@ -1,0 +1,113 @@
+"""Sampling from a GPT: temperature, top-k, top-p, and how much a KV cache saves.
+
+A language model gives a probability for every possible next token; generation is a loop that
+draws one, appends it, and asks again. How we draw changes the text:
+
+- temperature T divides the logits before softmax: T < 1 sharpens the distribution (safer,
+  more repetitive), T > 1 flattens it (more surprising, more mistakes);
+- top-k keeps only the k most likely tokens;
+- top-p, or nucleus sampling (Holtzman, Buys, Du, Forbes & Choi 2019, "The Curious Case of
+  Neural Text Degeneration"), keeps the smallest set of tokens whose probabilities add up to p,
+  so the cut adapts: few candidates when the model is sure, many when it is not.
+
+Without a cache, every new token runs the whole text through the model again, although the
+keys and values of the earlier positions have not changed. The KV cache keeps them: each step
+then computes one position instead of all of them. This script checks that both give the same
+tokens and measures the speed-up.
+
+Run:  python phase-07-gpt/code/generate.py --model scratch/phase-07-gpt/char_gpt.pt
+      python phase-07-gpt/code/generate.py --tokens 400 --temperature 1.2 --top-p 0.9
+"""
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+from phase00.figures import scratch_dir
+from phase00.flags import nonnegative_int, positive_float, positive_int, unit_float
+from phase03.char_tokenizer import CharTokenizer
+from phase06.device import DEVICE_CHOICES, pick_device, synchronize
+from phase07.model import GPT, GPTConfig, preset
+
+DEFAULT_MODEL = scratch_dir(__file__) / "char_gpt.pt"
+
+
+def load_model(path: Path, device: torch.device) -> tuple[GPT, CharTokenizer]:
+    """A model and its characters saved by train_char.py (weights_only: no code is run)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no model at {path}: train one with python "
+                                f"phase-07-gpt/code/train_char.py (it saves to {DEFAULT_MODEL})")
+    saved = torch.load(path, map_location=device, weights_only=True)
+    model = GPT(GPTConfig(**saved["config"])).to(device)
+    model.load_state_dict(saved["model"])
+    return model.eval(), CharTokenizer.from_chars(saved["chars"], f"the model file {path}")
+
+
+def timed_generate(model: GPT, prompt: torch.Tensor, n: int, use_cache: bool, seed: int,
+                   device: torch.device, **sampling: object) -> tuple[torch.Tensor, float]:
+    """Generate n tokens; return them and the seconds it took (device synchronised)."""
+    synchronize(device)
+    start = time.perf_counter()
+    out = model.generate(prompt, n, use_cache=use_cache,
+                         generator=torch.Generator(device=device).manual_seed(seed), **sampling)
+    synchronize(device)
+    return out, time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Sample from a GPT and measure the KV cache.")
+    parser.add_argument("--model", type=Path, default=None,
+                        help=f"a model saved by train_char.py (default: {DEFAULT_MODEL} if it "
+                             "exists, else an untrained char-1m model, fine for timing)")
+    parser.add_argument("--prompt", default="ROMEO:", help="text to continue")
+    parser.add_argument("--tokens", type=positive_int, default=200,
+                        help="tokens to generate (default: 200)")
+    parser.add_argument("--temperature", type=positive_float, default=0.8,
+                        help="softmax temperature (default: 0.8)")
+    parser.add_argument("--top-k", type=positive_int, default=None,
+                        help="keep the k most likely tokens (default: all)")
+    parser.add_argument("--top-p", type=unit_float, default=None,
+                        help="keep the smallest set with probability >= p, 0 < p < 1 "
+                             "(default: off)")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
+                        help="where to run (default: auto)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
+    args = parser.parse_args(argv)
+    if args.top_p is not None and args.top_p == 0:
+        parser.error("--top-p must be above 0")
+    try:
+        device = pick_device(args.device)
+        path = args.model or (DEFAULT_MODEL if DEFAULT_MODEL.is_file() else None)
+        if path is not None:
+            model, tokenizer = load_model(path, device)
+            origin = f"trained model {path}"
+        else:
+            text = "".join(chr(c) for c in range(32, 127)) + "\n"
+            tokenizer = CharTokenizer(text, "printable ASCII")
+            torch.manual_seed(args.seed)
+            model = GPT(preset("char-1m", vocab_size=tokenizer.vocab_size)).to(device).eval()
+            origin = "UNTRAINED char-1m model (its text is noise; its timing is real)"
+        prompt = torch.tensor([tokenizer.encode(args.prompt)], device=device)
+    except (FileNotFoundError, ValueError, RuntimeError) as err:
+        parser.exit(1, f"error: {err}\n")
+    print(f"{origin}: {model.n_params():,} parameters, context {model.config.context}, "
+          f"on {device}")
+    sampling = {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p}
+    print(f"sampling: {sampling}, seed {args.seed}\n")
+    with_cache, t_cache = timed_generate(model, prompt, args.tokens, True, args.seed, device,
+                                         **sampling)
+    without, t_plain = timed_generate(model, prompt, args.tokens, False, args.seed, device,
+                                      **sampling)
+    print(tokenizer.decode(with_cache[0].tolist()))
+    print(f"\n{args.tokens} tokens: {t_plain:.2f} s without the KV cache, {t_cache:.2f} s with "
+          f"it: {t_plain / t_cache:.1f}x faster; same tokens: {torch.equal(with_cache, without)}")
+    total = prompt.size(1) + args.tokens
+    if total > model.config.context:
+        print(f"(the text grew past the context of {model.config.context}: from there on the "
+              f"window slides and every step recomputes it, with or without the cache)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""The PyTorch GPT: exact parameter counts, the two attention paths agree, causality, tying,
+overfitting, the KV cache, sampling filters, and clear errors."""
+
+import math
+
+import pytest
+import torch
+
+from phase07.model import GPT, KVCache, filter_logits, preset
+
+torch.manual_seed(0)
+
+
+def tiny(attention: str = "fast", **overrides: object) -> GPT:
+    config = preset("char-1m", vocab_size=11, context=16, n_layer=2, n_head=2, n_embd=8,
+                    attention=attention, **overrides)
+    torch.manual_seed(0)
+    return GPT(config)
+
+
+def test_gpt2_small_has_124_439_808_parameters() -> None:
+    with torch.device("meta"):
+        model = GPT(preset("gpt2-124m"))
+    assert model.n_params() == 124_439_808
+    assert model.n_params(include_positions=False) == 124_439_808 - 1024 * 768
+
+
+@pytest.mark.parametrize("name, n", [("gpt2-medium", 354_823_168), ("gpt2-large", 774_030_080),
+                                     ("gpt2-xl", 1_557_611_200)])
+def test_larger_gpt2_shapes(name: str, n: int) -> None:
+    with torch.device("meta"):
+        assert GPT(preset(name)).n_params() == n
+
+
+def test_loss_at_init_is_ln_vocab() -> None:
+    model = GPT(preset("char-1m", vocab_size=65))
+    idx, targets = torch.randint(0, 65, (8, 64)), torch.randint(0, 65, (8, 64))
+    _, loss = model(idx, targets)  # (not targets=idx: a tied head favours repeating its input)
+    assert abs(loss.item() - math.log(65)) < 0.1
+
+
+def test_hand_and_fast_attention_agree_in_float64() -> None:
+    fast, hand = tiny("fast").double(), tiny("hand").double()
+    hand.load_state_dict(fast.state_dict())
+    idx = torch.randint(0, 11, (3, 16))
+    assert torch.allclose(fast(idx), hand(idx), atol=1e-10, rtol=0)
+
+
+def test_causality() -> None:
+    model = tiny().double().eval()
+    idx = torch.randint(0, 11, (1, 12))
+    base = model(idx)
+    for t in range(11):
+        changed = idx.clone()
+        changed[0, t + 1] = (changed[0, t + 1] + 1) % 11
+        assert torch.allclose(model(changed)[0, :t + 1], base[0, :t + 1], atol=1e-12)
+
+
+def test_tied_weights_share_storage() -> None:
+    model = tiny()
+    assert model.lm_head.weight.data_ptr() == model.transformer.wte.weight.data_ptr()
+
+
+def test_overfits_one_batch() -> None:
+    model = tiny()
+    idx = torch.randint(0, 11, (4, 16))
+    targets = torch.randint(0, 11, (4, 16))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    for _ in range(200):
+        _, loss = model(idx, targets)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.1
+
+
+@pytest.mark.parametrize("attention", ["fast", "hand"])
+def test_kv_cache_logits_equal_full_forward(attention: str) -> None:
+    model = tiny(attention).double().eval()
+    idx = torch.randint(0, 11, (2, 16))
+    full = model(idx)
+    cache = KVCache(model.config, 2, idx.device, torch.float64)
+    steps = [model(idx[:, :5], cache=cache)]  # a prompt of 5, then one token at a time
+    steps += [model(idx[:, t:t + 1], cache=cache) for t in range(5, 16)]
+    assert torch.allclose(torch.cat(steps, dim=1), full, atol=1e-10, rtol=0)
+
+
+def test_cached_generation_gives_the_same_tokens() -> None:
+    model = tiny()
+    prompt = torch.randint(0, 11, (2, 3))
+    outs = [model.generate(prompt, 30, use_cache=c, generator=torch.Generator().manual_seed(1))
+            for c in (True, False)]  # 33 tokens: the window slides past the context of 16
+    assert torch.equal(*outs)
+    assert outs[0].shape == (2, 33)
+
+
+def test_same_seed_same_text_and_max_tokens() -> None:
+    model = tiny()
+    prompt = torch.zeros((1, 1), dtype=torch.long)
+    a = model.generate(prompt, 10, generator=torch.Generator().manual_seed(7))
+    b = model.generate(prompt, 10, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(a, b) and a.shape == (1, 11)
+
+
+def test_top_k_and_top_p_masks() -> None:
+    logits = torch.log(torch.tensor([[0.5, 0.2, 0.15, 0.1, 0.05]]))
+    kept_k = torch.isfinite(filter_logits(logits, top_k=2))
+    assert kept_k.tolist() == [[True, True, False, False, False]]
+    kept_p = torch.isfinite(filter_logits(logits, top_p=0.8))  # 0.5 + 0.2 < 0.8 <= + 0.15
+    assert kept_p.tolist() == [[True, True, True, False, False]]
+    assert torch.isfinite(filter_logits(logits, top_p=0.3)).sum() == 1  # the top one always
+
+
+def test_clear_errors() -> None:
+    with pytest.raises(ValueError, match="divisible by n_head"):
+        preset("char-1m", n_embd=10, n_head=3)
+    with pytest.raises(ValueError, match=r"valid presets are \['char-10m'"):
+        preset("gpt-5")
+    with pytest.raises(ValueError, match="unknown config fields"):
+        preset("char-1m", n_embed=10)
+    with pytest.raises(ValueError, match="exceed the context of 16"):
+        tiny()(torch.zeros((1, 17), dtype=torch.long))

@@ -1,0 +1,55 @@
+"""The character-level training script and the generation script, on a small made-up text."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from phase07.generate import load_model
+from phase07.generate import main as generate_main
+from phase07.model import GPT, preset
+from phase07.train_char import lr_at, param_groups
+from phase07.train_char import main as train_main
+
+
+def test_lr_schedule() -> None:
+    assert lr_at(0, 1.0, 10, 100, 0.1) == pytest.approx(0.1)  # warmup never starts at 0
+    assert lr_at(9, 1.0, 10, 100, 0.1) == pytest.approx(1.0)
+    assert lr_at(99, 1.0, 10, 100, 0.1) == pytest.approx(0.1, abs=1e-3)
+
+
+def test_param_groups_decay_matrices_only() -> None:
+    model = GPT(preset("char-1m", n_layer=1, n_embd=16, n_head=2))
+    decay, no_decay = param_groups(model, 0.1)
+    assert all(p.dim() == 2 for p in decay["params"])
+    assert all(p.dim() == 1 for p in no_decay["params"])
+    n = sum(p.numel() for g in (decay, no_decay) for p in g["params"])
+    assert n == model.n_params()  # the tied tensor is counted once
+
+
+def test_train_then_generate(tmp_path: Path, tiny_text: str,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    book = tmp_path / "book.txt"
+    book.write_text(tiny_text * 40, encoding="utf-8")
+    model_file = tmp_path / "gpt.pt"
+    train_main(["--path", str(book), "--device", "cpu", "--steps", "60", "--batch", "8",
+                "--context", "32", "--n-layer", "1", "--n-embd", "32", "--n-head", "2",
+                "--eval-every", "30", "--eval-batches", "2", "--sample-chars", "20",
+                "--save", str(model_file), "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    vals = [float(line.split("val ")[1].split()[0]) for line in out.splitlines() if " val " in line]
+    assert vals[-1] < vals[0]
+    assert (tmp_path / "gpt_char_loss.png").is_file()
+    assert (tmp_path / "gpt_char_attention.png").is_file()
+
+    model, tokenizer = load_model(model_file, torch.device("cpu"))
+    assert model.config.n_embd == 32 and tokenizer.vocab_size == model.config.vocab_size
+    generate_main(["--model", str(model_file), "--prompt", "To be", "--tokens", "40",
+                   "--device", "cpu", "--top-k", "5"])
+    assert "same tokens: True" in capsys.readouterr().out
+
+
+def test_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as stop:
+        generate_main(["--model", str(tmp_path / "none.pt"), "--device", "cpu"])
+    assert stop.value.code == 1
