@@ -1,0 +1,9 @@
+"""Phase 08, training: token shards, a resumable training loop, sampling. Importable as phase08."""
+
+# The blog's figures, and the exact settings the post describes: (script, flags).
+# `python phase-00-foundations/code/figures.py --phase 08` redraws them into blog/figures/;
+# any other run of a script writes to the git-ignored scratch/ folder instead.
+BLOG_FIGURES: list[tuple[str, list[str]]] = [
+    ("pieces", []),  # training_pieces.png: schedule, one bad batch, stop and resume (~15 s)
+    ("quickstart", []),  # quickstart_loss.png: the README's main run (about 5 minutes)
+]

@@ -1,0 +1,557 @@
+"""Turn text into token shards: the data a real training run reads, prepared once.
+
+Phases 05 and 07 tokenised Tiny Shakespeare every time a script started: a million characters
+take a second. GPT-2 small trains on billions of tokens; tokenising them takes hours, and they
+do not fit in memory as Python lists. So tokenisation becomes a separate step, done once:
+
+- Every token id is stored as an unsigned 16-bit integer (`uint16`, 2 bytes). GPT-2's 50,257
+  ids fit below 2^16 = 65,536, so a billion tokens take 2 GB instead of the 28 GB of Python ints.
+- The ids are written to flat binary files, "shards" (`train_000000.bin`, ...), of at most
+  `--shard-tokens` tokens each. A flat file can be memory-mapped (loader.py): the operating
+  system reads only the pages a batch touches, so a 20 GB dataset costs no RAM to "open".
+- `meta.json` beside the shards records the tokenizer (and, for characters, the alphabet), the
+  source, the token count of each split and a SHA-256 fingerprint of each shard. The loader
+  trusts only shards listed there with the right size, and a checkpoint remembers which data it
+  was trained on.
+- A shard is written under a temporary name and renamed when complete (`os.replace` is atomic):
+  an interrupted run leaves a `.tmp` file the loader ignores, never a half shard under a real
+  name. `meta.json` is removed first and written last, so a folder being rewritten is never
+  accepted either.
+- Between documents goes GPT-2's `<|endoftext|>` token (id 50256), so the model learns where
+  one text ends and an unrelated one begins (Radford et al. 2019 trained GPT-2 this way).
+- Large sources are tokenised in parallel by several processes. A long document is cut into
+  pieces only where the cut cannot change the tokens: after a newline that sits between two
+  non-space characters, where GPT-2's pre-tokenising regex always splits anyway.
+
+Two tokenizers: `gpt2`, tiktoken's fast Rust encoder built from GPT-2's own vocab.bpe and
+encoder.json (phase 03's `gpt2_tiktoken`, no network needed), and `char`, phase 03's character
+tokenizer, whose alphabet is stored in meta.json. Sources: Tiny Shakespeare (the default; offline
+and not cached, the standard library's source instead, as phase 00's corpus does), the standard
+library, local text files or folders (`--path`), and Hugging Face datasets streamed from the
+Hub (`--hf-dataset`, e.g. FineWeb-Edu's sample-10BT), which needs a network.
+
+The validation split is the last `--val-fraction` of the tokens of a local source (as in phases
+05 and 07, so their losses compare), and the first `--val-tokens` tokens of a stream, whose end
+is unknown.
+
+Run:  python phase-08-training/code/prepare_data.py --tokenizer char
+      python phase-08-training/code/prepare_data.py --tokenizer gpt2 --path my_texts/
+      python phase-08-training/code/prepare_data.py --hf-dataset HuggingFaceFW/fineweb-edu \
+          --hf-config sample-10BT --max-tokens 100000000
+"""
+
+import argparse
+import hashlib
+import json
+import multiprocessing
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from phase00.corpus import CORPORA, DATA_DIR, load_text, stdlib_corpus
+from phase00.flags import positive_int, unit_float
+from phase03.bpe import ENDOFTEXT
+from phase03.char_tokenizer import CharTokenizer
+from phase03.gpt2_tokenizer import GPT2_VOCAB_SIZE, find_gpt2_files, gpt2_tiktoken
+
+TOKENS_DIR = DATA_DIR / "tokens"  # git-ignored, like every data cache of the course
+TOKENIZERS = ("gpt2", "char")
+META_FILE = "meta.json"
+FORMAT = "tfs-token-shards"
+TOKEN_DTYPE = np.dtype(np.uint16)  # 2 bytes per token: ids 0..65535
+SPLITS = ("train", "val")
+SHARD_TOKENS = 100_000_000  # 200 MB per shard
+PIECE_CHARS = 1_000_000  # a worker's unit of work: about a million characters
+PARALLEL_MIN_CHARS = 4_000_000  # below this, starting worker processes costs more than it saves
+TEXT_SUFFIXES = (".txt", ".md")
+# A safe place to cut a text for GPT-2's tokenizer: right after a newline that has a non-space
+# character on both sides. The pre-tokenising regex splits there whatever follows, so
+# tokenising the two halves apart gives the same ids as tokenising the whole.
+SAFE_CUT = re.compile(r"(?<=\S\n)(?=\S)")
+
+
+@dataclass
+class Codec:
+    """A tokenizer as the pipeline sees it: a plain-types description plus encode and decode.
+
+    spec is what meta.json and every checkpoint store ({"name": "gpt2", "vocab_size": 50257,
+    "eot": 50256, ...} or {"name": "char", "chars": [...], ...}); make_codec(spec) rebuilds the
+    same tokenizer from it, in another process or on another day.
+    """
+
+    spec: dict
+    encode: Callable[[str], list[int]]
+    decode: Callable[[Sequence[int]], str]
+
+    @property
+    def name(self) -> str:
+        return self.spec["name"]
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.spec["vocab_size"])
+
+    @property
+    def eot(self) -> int | None:
+        """The id put between documents (`<|endoftext|>`), or None (characters have none)."""
+        return self.spec.get("eot")
+
+
+def make_codec(spec: dict, download: bool = True) -> Codec:
+    """Build the tokenizer a spec describes: {"name": "gpt2"} or {"name": "char", "chars": [...]}.
+
+    For gpt2, spec may name the folder holding GPT-2's files ("files"); otherwise they are found
+    as phase 03 finds them (cache, installed package, then download if allowed).
+    """
+    name = spec.get("name")
+    if name == "gpt2":
+        folder = Path(spec["files"]) if spec.get("files") else find_gpt2_files(download=download)
+        enc = gpt2_tiktoken(folder)
+        full = {"name": "gpt2", "vocab_size": GPT2_VOCAB_SIZE, "eot": GPT2_VOCAB_SIZE - 1,
+                "files": str(folder),
+                "built_from": "tiktoken Encoding built offline from GPT-2's vocab.bpe and "
+                              "encoder.json (phase03.gpt2_tokenizer.gpt2_tiktoken)"}
+        return Codec(full, enc.encode_ordinary, lambda ids: enc.decode(list(ids)))
+    if name == "char":
+        if not spec.get("chars"):
+            raise ValueError("a char tokenizer spec needs its alphabet: {'name': 'char', "
+                             "'chars': [...]}")
+        tok = CharTokenizer.from_chars(spec["chars"], spec.get("source", "meta.json"))
+        full = {"name": "char", "vocab_size": tok.vocab_size, "eot": None, "chars": tok.chars,
+                "built_from": "phase03.char_tokenizer.CharTokenizer"}
+        return Codec(full, tok.encode, lambda ids: tok.decode(list(ids)))
+    raise ValueError(f"unknown tokenizer {name!r}; valid tokenizers are {list(TOKENIZERS)}")
+
+
+def char_spec(documents: Sequence[str]) -> dict:
+    """The spec of a character tokenizer whose alphabet is every character of the documents."""
+    alphabet = set()
+    for doc in documents:
+        alphabet.update(doc)
+    return {"name": "char", "chars": sorted(alphabet)}
+
+
+def safe_pieces(text: str, piece_chars: int = PIECE_CHARS) -> list[str]:
+    """Cut `text` into pieces of about piece_chars characters, only at SAFE_CUT positions.
+
+    Joining the pieces gives the text back, and tokenising them one by one gives the same ids
+    as tokenising the whole (a test checks it). A text without a safe cut stays whole.
+    """
+    pieces, start = [], 0
+    while len(text) - start > piece_chars:
+        cut = SAFE_CUT.search(text, start + piece_chars)
+        if cut is None:
+            break
+        pieces.append(text[start:cut.start()])
+        start = cut.start()
+    pieces.append(text[start:])
+    return pieces
+
+
+# --- tokenising, serially or in worker processes -------------------------------------------
+
+_WORKER_CODEC: Codec | None = None  # each worker process builds its own tokenizer once
+
+
+def _init_worker(spec: dict) -> None:
+    global _WORKER_CODEC
+    _WORKER_CODEC = make_codec(spec, download=False)
+
+
+def _encode_in_worker(piece: str) -> np.ndarray:
+    return np.asarray(_WORKER_CODEC.encode(piece), dtype=TOKEN_DTYPE)
+
+
+def batches(documents: Iterable[str], batch_chars: int) -> Iterator[list[str]]:
+    """Group documents into lists of about batch_chars characters (the last may be smaller)."""
+    batch, size = [], 0
+    for doc in documents:
+        batch.append(doc)
+        size += len(doc)
+        if size >= batch_chars:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def encode_documents(documents: Iterable[str], codec: Codec, workers: int = 1,
+                     batch_chars: int = 16 * PIECE_CHARS,
+                     parallel_min_chars: int = PARALLEL_MIN_CHARS, piece_chars: int = PIECE_CHARS,
+                     progress: tqdm | None = None) -> Iterator[np.ndarray]:
+    """Yield the uint16 tokens of each document, `<|endoftext|>` first when the tokenizer has it.
+
+    Documents are gathered into batches of about batch_chars characters, long ones cut into
+    safe pieces, and a batch of at least parallel_min_chars characters is tokenised by
+    `workers` processes (results kept in order). Batches keep memory bounded for an endless
+    stream.
+    """
+    eot = [] if codec.eot is None else [np.array([codec.eot], dtype=TOKEN_DTYPE)]
+    pool = None
+    try:
+        for batch in batches(documents, batch_chars):
+            pieces = [safe_pieces(doc, piece_chars) for doc in batch]
+            flat = [p for doc_pieces in pieces for p in doc_pieces]
+            if workers > 1 and len(flat) > 1 and sum(map(len, batch)) >= parallel_min_chars:
+                if pool is None:  # spawn: the same behaviour on Linux, macOS and Windows
+                    pool = multiprocessing.get_context("spawn").Pool(
+                        workers, initializer=_init_worker, initargs=(codec.spec,))
+                encoded = pool.map(_encode_in_worker, flat, chunksize=1)
+            else:
+                encoded = [np.asarray(codec.encode(p), dtype=TOKEN_DTYPE) for p in flat]
+            i = 0
+            for doc_pieces in pieces:
+                yield np.concatenate(eot + encoded[i:i + len(doc_pieces)])
+                i += len(doc_pieces)
+                if progress is not None:
+                    progress.update(sum(map(len, doc_pieces)))
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+
+
+# --- writing shards atomically --------------------------------------------------------------
+
+def _write_bytes(f: object, data: bytes) -> None:
+    """The one place bytes reach a shard file (a test interrupts it halfway)."""
+    f.write(data)
+
+
+def write_shard(path: Path, tokens: np.ndarray) -> dict:
+    """Write tokens to `path` as raw uint16, atomically; return {"file", "tokens", "sha256"}.
+
+    The bytes go to a hidden temporary file in the same folder, are flushed to disk, and only
+    then renamed to `path`: the name appears with all its bytes or not at all.
+    """
+    data = np.ascontiguousarray(tokens, dtype=TOKEN_DTYPE).tobytes()
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            _write_bytes(f, data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)  # atomic on the same file system
+    except BaseException:  # KeyboardInterrupt too: never leave the temporary file behind
+        tmp.unlink(missing_ok=True)
+        raise
+    return {"file": path.name, "tokens": len(data) // TOKEN_DTYPE.itemsize,
+            "sha256": hashlib.sha256(data).hexdigest()}
+
+
+class ShardWriter:
+    """Collect the tokens of one split and write them as shards of shard_tokens tokens each."""
+
+    def __init__(self, folder: Path, split: str, shard_tokens: int = SHARD_TOKENS) -> None:
+        self.folder, self.split, self.shard_tokens = Path(folder), split, shard_tokens
+        self.buffer = np.empty(shard_tokens, dtype=TOKEN_DTYPE)
+        self.fill = 0
+        self.shards: list[dict] = []
+
+    @property
+    def tokens(self) -> int:
+        return sum(s["tokens"] for s in self.shards) + self.fill
+
+    def add(self, tokens: np.ndarray) -> None:
+        """Append tokens; every time the buffer is full, it becomes a shard (no token is lost)."""
+        i = 0
+        while i < len(tokens):
+            take = min(len(tokens) - i, self.shard_tokens - self.fill)
+            self.buffer[self.fill:self.fill + take] = tokens[i:i + take]
+            self.fill += take
+            i += take
+            if self.fill == self.shard_tokens:
+                self._flush()
+
+    def _flush(self) -> None:
+        name = f"{self.split}_{len(self.shards):06d}.bin"
+        self.shards.append(write_shard(self.folder / name, self.buffer[:self.fill]))
+        self.fill = 0
+
+    def close(self) -> dict:
+        """Write what is left; return the split's record for meta.json."""
+        if self.fill:
+            self._flush()
+        return {"tokens": sum(s["tokens"] for s in self.shards), "shards": self.shards}
+
+
+def write_json_atomic(path: Path, record: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(record, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def start_folder(folder: Path) -> None:
+    """Make the folder and remove its meta.json: until the new one is written, the folder is
+    not a dataset the loader would accept."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / META_FILE).unlink(missing_ok=True)
+
+
+def finish_folder(folder: Path, meta: dict) -> None:
+    """Delete shards the new meta does not list (left from an earlier preparation), then write
+    meta.json: the moment the folder becomes valid."""
+    listed = {s["file"] for split in meta["splits"].values() for s in split["shards"]}
+    for old in folder.glob("*.bin"):
+        if old.name not in listed:
+            old.unlink()
+    write_json_atomic(folder / META_FILE, meta)
+
+
+def write_token_folder(folder: Path, splits: dict[str, np.ndarray], codec_spec: dict,
+                       source: str, shard_tokens: int = SHARD_TOKENS, **extra: object) -> dict:
+    """Write token arrays (one per split) as shards plus meta.json; return the meta."""
+    folder = Path(folder)
+    start_folder(folder)
+    records = {}
+    for split, tokens in splits.items():
+        writer = ShardWriter(folder, split, shard_tokens)
+        writer.add(np.asarray(tokens))
+        records[split] = writer.close()
+    meta = make_meta(codec_spec, source, records, **extra)
+    finish_folder(folder, meta)
+    return meta
+
+
+def make_meta(codec_spec: dict, source: str, splits: dict[str, dict], **extra: object) -> dict:
+    return {"format": FORMAT, "version": 1, "dtype": "uint16", "tokenizer": codec_spec,
+            "source": source, "splits": splits, **extra}
+
+
+# --- where the text comes from --------------------------------------------------------------
+
+def text_files(paths: Sequence[Path], suffixes: Sequence[str] = TEXT_SUFFIXES) -> list[Path]:
+    """The files named, and the text files (by suffix) inside the folders named, sorted."""
+    found = []
+    for path in map(Path, paths):
+        if path.is_file():
+            found.append(path)
+        elif path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in suffixes)
+        else:
+            raise FileNotFoundError(f"no file or folder at {path}: pass existing text files or "
+                                    f"folders to --path")
+    if not found:
+        raise FileNotFoundError(f"no {'/'.join(suffixes)} files in {', '.join(map(str, paths))}")
+    return found
+
+
+def local_documents(source: str, paths: Sequence[Path] | None,
+                    offline: bool) -> tuple[list[str], str, str]:
+    """(documents, a description of the source, a short name) for a built-in corpus or files.
+
+    Tiny Shakespeare offline and not cached falls back to the standard library (phase 00's
+    load_text says so); the short name then says "stdlib", so the folder is honest about it.
+    """
+    if paths:
+        files = text_files(paths)
+        docs = [f.read_text(encoding="utf-8", errors="replace") for f in files]
+        name = Path(paths[0]).stem if len(paths) == 1 else "local"
+        return docs, f"{len(files)} local file(s) under {', '.join(map(str, paths))}", name
+    if source == "stdlib":
+        return [stdlib_corpus()], "Python standard library source", "stdlib"
+    text, described = load_text(source, download=not offline)
+    name = "tinyshakespeare" if described.startswith("Tiny Shakespeare") else "stdlib"
+    return [text], described, name
+
+
+def hf_documents(dataset: str, config: str | None, split: str,
+                 text_field: str) -> Iterator[str]:
+    """The texts of a Hugging Face dataset, streamed (nothing is downloaded whole).
+
+    Needs a network. Any failure to reach the Hub becomes a ConnectionError that says what to
+    do offline.
+    """
+    try:
+        from datasets import load_dataset
+
+        stream = iter(load_dataset(dataset, config, split=split, streaming=True))
+        first = next(stream)
+    except Exception as err:  # the Hub's errors vary by version; all mean "could not stream"
+        reason = (str(err).splitlines() or [""])[0]
+        raise ConnectionError(
+            f"could not stream {dataset!r} (config {config!r}, split {split!r}) from the "
+            f"Hugging Face Hub: {type(err).__name__}: {reason}"
+            f". Streaming needs a network (and the dataset's exact name and config). Offline, "
+            f"prepare local text instead: --path your_texts/ or --source stdlib") from None
+    if text_field not in first:
+        raise KeyError(f"the rows of {dataset!r} have no field {text_field!r}; their fields are "
+                       f"{sorted(first)}: pass one with --hf-text-field")
+    yield first[text_field]
+    for row in stream:
+        yield row[text_field]
+
+
+def dataset_folder(name: str, tokenizer: str, data_dir: Path = TOKENS_DIR) -> Path:
+    """Where a prepared dataset lives: data/tokens/<name>-<tokenizer>/."""
+    return Path(data_dir) / f"{name}-{tokenizer}"
+
+
+# --- the two ways of preparing --------------------------------------------------------------
+
+def prepare_local(documents: list[str], tokenizer: str, folder: Path, source: str,
+                  val_fraction: float = 0.1, shard_tokens: int = SHARD_TOKENS, workers: int = 1,
+                  download: bool = True, verbose: bool = True) -> dict:
+    """Tokenise documents held in memory; the last val_fraction of the tokens is validation."""
+    if not documents or not any(documents):
+        raise ValueError(f"{source} holds no text to tokenise")
+    start = time.perf_counter()
+    spec = char_spec(documents) if tokenizer == "char" else {"name": tokenizer}
+    codec = make_codec(spec, download=download)
+    n_chars = sum(map(len, documents))
+    if verbose:
+        print(f"   tokenizer: {codec.name}, {codec.vocab_size:,} ids; {codec.spec['built_from']}")
+    bar = tqdm(total=n_chars, unit="char", unit_scale=True, desc="tokenising",
+               disable=not verbose, leave=False)
+    parts = list(encode_documents(documents, codec, workers, progress=bar))
+    bar.close()
+    tokens = np.concatenate(parts)
+    n_val = max(1, round(len(tokens) * val_fraction))
+    if len(tokens) - n_val < 2:
+        raise ValueError(f"{source} gives only {len(tokens)} tokens: too few to split into "
+                         f"train and validation")
+    meta = write_token_folder(folder, {"train": tokens[:-n_val], "val": tokens[-n_val:]},
+                              codec.spec, source, shard_tokens, documents=len(documents),
+                              characters=n_chars,
+                              val_rule=f"the last {val_fraction:g} of the tokens",
+                              seconds=round(time.perf_counter() - start, 3))
+    return meta
+
+
+def prepare_stream(documents: Iterable[str], folder: Path, source: str, val_tokens: int,
+                   max_tokens: int, shard_tokens: int = SHARD_TOKENS, workers: int = 1,
+                   download: bool = True, verbose: bool = True) -> dict:
+    """Tokenise a stream with GPT-2's tokenizer: the first val_tokens tokens are validation,
+    the rest training, until max_tokens in all (documents are not cut: the last may overrun)."""
+    start = time.perf_counter()
+    codec = make_codec({"name": "gpt2"}, download=download)
+    folder = Path(folder)
+    start_folder(folder)
+    writers = {split: ShardWriter(folder, split, shard_tokens) for split in SPLITS}
+    n_docs = 0
+    bar = tqdm(total=max_tokens, unit="tok", unit_scale=True, desc="tokenising",
+               disable=not verbose, leave=False)
+    encoded = encode_documents(documents, codec, workers)
+    for tokens in encoded:
+        writer = writers["val"] if writers["val"].tokens < val_tokens else writers["train"]
+        writer.add(tokens)
+        n_docs += 1
+        bar.update(len(tokens))
+        if writers["val"].tokens + writers["train"].tokens >= max_tokens:
+            break
+    encoded.close()  # stops the worker processes now, not whenever the generator is collected
+    bar.close()
+    records = {split: w.close() for split, w in writers.items()}
+    if not records["train"]["tokens"]:
+        raise ValueError(f"{source} ran out after {records['val']['tokens']} tokens, all of "
+                         f"them validation: lower --val-tokens")
+    meta = make_meta(codec.spec, source, records, documents=n_docs,
+                     val_rule=f"the first {val_tokens:,} tokens of the stream",
+                     seconds=round(time.perf_counter() - start, 3))
+    finish_folder(folder, meta)
+    return meta
+
+
+def describe(meta: dict, folder: Path) -> None:
+    """Print what was written: splits, shards, fingerprints."""
+    for split in SPLITS:
+        record = meta["splits"][split]
+        print(f"   {split:5s} {record['tokens']:>12,} tokens in {len(record['shards'])} shard(s)")
+        for shard in record["shards"][:3]:
+            print(f"         {shard['file']}  {shard['tokens']:>12,} tokens  sha256 "
+                  f"{shard['sha256'][:16]}...")
+        if len(record["shards"]) > 3:
+            print(f"         ... and {len(record['shards']) - 3} more")
+    print(f"   {folder / META_FILE}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Tokenise text into uint16 shards + meta.json.")
+    parser.add_argument("--tokenizer", choices=TOKENIZERS, default="gpt2",
+                        help="gpt2 (tiktoken, 50,257 ids) or char (default: gpt2)")
+    parser.add_argument("--source", choices=CORPORA, default="tinyshakespeare",
+                        help="built-in corpus (default: tinyshakespeare)")
+    parser.add_argument("--path", type=Path, nargs="+", default=None,
+                        help="local text files or folders (their .txt/.md files) instead")
+    parser.add_argument("--hf-dataset", default=None,
+                        help="a Hugging Face dataset to stream, e.g. HuggingFaceFW/fineweb-edu "
+                             "(needs a network; gpt2 tokens only)")
+    parser.add_argument("--hf-config", default=None, help="its config, e.g. sample-10BT")
+    parser.add_argument("--hf-split", default="train", help="its split (default: train)")
+    parser.add_argument("--hf-text-field", default="text",
+                        help="the field holding the text (default: text)")
+    parser.add_argument("--max-tokens", type=positive_int, default=100_000_000,
+                        help="stop a stream after this many tokens (default: 100,000,000)")
+    parser.add_argument("--val-tokens", type=positive_int, default=1_000_000,
+                        help="a stream's first tokens kept for validation (default: 1,000,000)")
+    parser.add_argument("--val-fraction", type=unit_float, default=0.1,
+                        help="share of a local source's tokens, at its end, kept for "
+                             "validation (default: 0.1)")
+    parser.add_argument("--shard-tokens", type=positive_int, default=SHARD_TOKENS,
+                        help=f"tokens per shard file (default: {SHARD_TOKENS:,} = 200 MB)")
+    parser.add_argument("--workers", type=positive_int, default=min(8, os.cpu_count() or 1),
+                        help="processes that tokenise large sources (default: CPU cores, up "
+                             "to 8)")
+    parser.add_argument("--name", default=None,
+                        help="dataset name (default: from the source), written to "
+                             "<data-dir>/<name>-<tokenizer>/")
+    parser.add_argument("--data-dir", type=Path, default=TOKENS_DIR,
+                        help=f"where datasets go (default: {TOKENS_DIR})")
+    parser.add_argument("--offline", action="store_true", help="never use the network")
+    args = parser.parse_args(argv)
+    if args.val_fraction == 0:
+        parser.error("--val-fraction must be above 0: training needs a validation split")
+    if args.hf_dataset and args.tokenizer != "gpt2":
+        parser.error("--hf-dataset needs --tokenizer gpt2: a character alphabet cannot be known "
+                     "before the whole stream is read")
+    if args.hf_dataset and args.offline:
+        parser.error("--hf-dataset streams from the Hugging Face Hub and needs a network; "
+                     "offline, use --path or --source")
+
+    start = time.perf_counter()
+    print(f"1. Source and tokenizer ({args.tokenizer})")
+    try:
+        if args.hf_dataset:
+            name = args.name or re.sub(r"[^\w.-]+", "_", args.hf_dataset.split("/")[-1]
+                                       + (f"_{args.hf_config}" if args.hf_config else ""))
+            folder = dataset_folder(name, args.tokenizer, args.data_dir)
+            source = (f"Hugging Face {args.hf_dataset} ({args.hf_config or 'default'}, "
+                      f"{args.hf_split}), streamed")
+            print(f"   {source}, up to {args.max_tokens:,} tokens")
+            docs = hf_documents(args.hf_dataset, args.hf_config, args.hf_split,
+                                args.hf_text_field)
+            meta = prepare_stream(docs, folder, source, args.val_tokens, args.max_tokens,
+                                  args.shard_tokens, args.workers, download=True)
+        else:
+            docs, source, name = local_documents(args.source, args.path, args.offline)
+            folder = dataset_folder(args.name or name, args.tokenizer, args.data_dir)
+            print(f"   {source}: {len(docs):,} document(s), {sum(map(len, docs)):,} characters")
+            meta = prepare_local(docs, args.tokenizer, folder, source, args.val_fraction,
+                                 args.shard_tokens, args.workers, download=not args.offline)
+    except (FileNotFoundError, ValueError, KeyError, ConnectionError) as err:
+        parser.exit(1, f"error: {err}\n")
+
+    n = sum(meta["splits"][s]["tokens"] for s in SPLITS)
+    print(f"\n2. Wrote {n:,} tokens to {folder}/ in {time.perf_counter() - start:.1f} s")
+    if meta.get("characters"):
+        print(f"   {meta['characters'] / n:.2f} characters per token")
+    describe(meta, folder)
+    codec = make_codec(meta["tokenizer"], download=False)
+    first = np.fromfile(folder / meta["splits"]["train"]["shards"][0]["file"],
+                        dtype=TOKEN_DTYPE, count=24)
+    print(f"\n3. The first {len(first)} training tokens: {first.tolist()}")
+    print(f"   decoded: {codec.decode(first.tolist())!r}")
+    if codec.eot is not None:
+        print(f"   ({ENDOFTEXT} = {codec.eot} opens every document)")
+    print("\nTrain on it: python phase-08-training/code/train.py --preset shakespeare-"
+          f"{args.tokenizer} --data {folder}")
+
+
+if __name__ == "__main__":
+    main()

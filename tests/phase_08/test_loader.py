@@ -1,0 +1,105 @@
+"""The memory-mapped loader: every token once per pass, ranks disjoint, resumable position."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from phase08.loader import BatchLoader, TokenShards
+from phase08.prepare_data import write_token_folder
+
+SPEC = {"name": "char", "chars": ["a", "b"]}  # any tokenizer: these tests read raw ids
+
+
+def positions_folder(tmp_path: Path, n_train: int, shard_tokens: int) -> Path:
+    """A split whose token at position i is i itself: every batch shows where it read."""
+    folder = tmp_path / f"positions-{n_train}"
+    write_token_folder(folder, {"train": np.arange(n_train), "val": np.arange(50)}, SPEC,
+                       "positions", shard_tokens)
+    return folder
+
+
+def test_one_pass_covers_every_token_once_with_two_disjoint_ranks(tmp_path: Path) -> None:
+    B, T, W, N = 3, 10, 2, 1200  # 60 tokens a step: a pass is exactly 20 steps
+    shards = TokenShards(positions_folder(tmp_path, N, shard_tokens=97))  # 13 uneven shards
+    assert len(shards.maps) == 13
+    ranks = [BatchLoader(shards, B, T, rank, W) for rank in range(W)]
+    seen = [[], []]
+    for _ in range(N // (W * B * T)):
+        for rank, loader in enumerate(ranks):
+            x, y = loader.next_batch()
+            assert x.shape == y.shape == (B, T) and x.dtype == torch.int64
+            assert torch.equal(y, (x + 1) % N)  # targets: the next token, across shard ends
+            seen[rank] += x.flatten().tolist()
+    assert not set(seen[0]) & set(seen[1])  # no token read by both ranks
+    assert sorted(seen[0] + seen[1]) == list(range(N))  # every token exactly once
+    assert ranks[0].epoch == ranks[1].epoch == 1.0
+
+
+def test_the_world_reads_the_stream_in_order_and_wraps(tmp_path: Path) -> None:
+    B, T, W, N = 2, 7, 2, 500  # 28 tokens a step, which does not divide 500
+    shards = TokenShards(positions_folder(tmp_path, N, shard_tokens=64))
+    ranks = [BatchLoader(shards, B, T, rank, W) for rank in range(W)]
+    stream = []
+    for _ in range(40):  # more than two passes
+        for loader in ranks:
+            stream += loader.next_batch()[0].flatten().tolist()
+    assert stream == [i % N for i in range(40 * W * B * T)]  # no gap, no repeat, no waste
+
+
+def test_position_is_the_whole_state(tmp_path: Path) -> None:
+    shards = TokenShards(positions_folder(tmp_path, 300, shard_tokens=50))
+    a = BatchLoader(shards, 4, 8)
+    for _ in range(5):
+        a.next_batch()
+    b = BatchLoader(shards, 4, 8)
+    b.load_state_dict(a.state_dict())
+    for _ in range(3):
+        assert all(torch.equal(u, v) for u, v in zip(a.next_batch(), b.next_batch(),
+                                                     strict=True))
+
+
+def test_other_data_is_refused_on_resume(tmp_path: Path) -> None:
+    a = BatchLoader(TokenShards(positions_folder(tmp_path, 300, 50)), 2, 4)
+    b = BatchLoader(TokenShards(positions_folder(tmp_path, 301, 50)), 2, 4)
+    with pytest.raises(ValueError, match="other data"):
+        b.load_state_dict(a.state_dict())
+
+
+def test_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="prepare_data.py"):
+        TokenShards(tmp_path / "nowhere")
+    shards = TokenShards(positions_folder(tmp_path, 20, 50))
+    with pytest.raises(ValueError, match="context"):
+        BatchLoader(shards, 1, 32)
+    with pytest.raises(ValueError, match="no split"):
+        TokenShards(positions_folder(tmp_path, 20, 50), "test")
+
+
+def test_shuffled_windows_still_cover_every_token_once(tmp_path: Path) -> None:
+    B, T, W, N = 3, 10, 2, 1200  # 6 sequences a step; windows of 45: not a whole step
+    shards = TokenShards(positions_folder(tmp_path, N, shard_tokens=97))
+    ranks = [BatchLoader(shards, B, T, rank, W, shuffle=45, seed=7) for rank in range(W)]
+    seen = [[], []]
+    for _ in range(45 * 2 // (W * B)):  # two windows: 900 tokens, each read once
+        for rank, loader in enumerate(ranks):
+            x, y = loader.next_batch()
+            assert torch.equal(y, (x + 1) % N)
+            seen[rank] += x.flatten().tolist()
+    assert not set(seen[0]) & set(seen[1])
+    assert sorted(seen[0] + seen[1]) == list(range(900))
+    first_rows = [row[0] for row in np.array(seen[0]).reshape(-1, T)[:B]]
+    assert first_rows != [0, T, 2 * T]  # not in order: the first batch mixes the window
+    again = BatchLoader(shards, B, T, 0, W, position=ranks[0].position - W * B * T,
+                        shuffle=45, seed=7)  # resumed one step back: the same last batch
+    assert again.next_batch()[0].flatten().tolist() == seen[0][-B * T:]
+    with pytest.raises(ValueError, match="same context"):
+        BatchLoader(shards, B, T, 0, W, position=7, shuffle=45).next_batch()
+
+
+def test_shuffled_order_does_not_depend_on_the_micro_batch(tmp_path: Path) -> None:
+    shards = TokenShards(positions_folder(tmp_path, 1200, shard_tokens=97))
+    one = BatchLoader(shards, 8, 10, shuffle=30, seed=3).next_batch()[0]
+    four = BatchLoader(shards, 2, 10, shuffle=30, seed=3)
+    assert torch.equal(one, torch.cat([four.next_batch()[0] for _ in range(4)]))

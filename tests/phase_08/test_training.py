@@ -1,0 +1,200 @@
+"""The training loop: accumulation, schedule, decay groups, exact resume, checkpoints, NaN."""
+
+import math
+import shutil
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+
+import phase08.train as trainer
+from phase07.train_char import lr_at
+from phase08.config import make_config
+from phase08.loader import BatchLoader, TokenShards
+from phase08.train import (
+    CheckpointError,
+    TrainingDiverged,
+    accumulate_gradients,
+    build_model,
+    load_checkpoint,
+    make_optimizer,
+    read_log,
+    save_checkpoint,
+    train,
+)
+
+
+def smoke(data: Path, **overrides: object) -> object:
+    return make_config("cpu-smoke", {"data": str(data), "device": "cpu", **overrides})
+
+
+def step_losses(run_dir: Path) -> list[float]:
+    return [r["loss"] for r in read_log(run_dir / "log.jsonl") if r["kind"] == "step"]
+
+
+def test_gradient_accumulation_4x2_equals_1x8(char_data: Path) -> None:
+    cfg = smoke(char_data)
+    shards = TokenShards(char_data)
+    grads = []
+    for micro_batch, n_micro in ((8, 1), (2, 4)):
+        torch.manual_seed(0)
+        model = build_model(cfg, 40).double()
+        loss = accumulate_gradients(model, BatchLoader(shards, micro_batch, cfg.context),
+                                    n_micro, torch.device("cpu"), torch.float32)
+        grads.append((loss.item(), [p.grad.clone() for p in model.parameters()]))
+    (loss_1, g_1), (loss_4, g_4) = grads
+    assert loss_1 == pytest.approx(loss_4, abs=1e-12)  # the mean loss of the same 8 sequences
+    for a, b in zip(g_1, g_4, strict=True):
+        assert a.dtype == torch.float64
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
+def test_lr_at_known_steps() -> None:
+    peak, warmup, total, floor = 1e-3, 10, 110, 0.1
+    assert lr_at(0, peak, warmup, total, floor) == pytest.approx(1e-4)  # step + 1: never 0
+    assert lr_at(4, peak, warmup, total, floor) == pytest.approx(5e-4)
+    assert lr_at(9, peak, warmup, total, floor) == pytest.approx(1e-3)
+    assert lr_at(10, peak, warmup, total, floor) == pytest.approx(1e-3)  # cosine starts at peak
+    assert lr_at(60, peak, warmup, total, floor) == pytest.approx(5.5e-4)  # half way: the mean
+    assert lr_at(110, peak, warmup, total, floor) == pytest.approx(1e-4)  # the floor
+
+
+def test_decay_groups_hold_exactly_the_2d_weights(char_data: Path) -> None:
+    cfg = smoke(char_data)
+    model = build_model(cfg, 40)
+    optimizer, _ = make_optimizer(model, cfg, torch.device("cpu"))
+    decay, no_decay = optimizer.param_groups
+    assert decay["weight_decay"] == cfg.weight_decay and no_decay["weight_decay"] == 0.0
+    names = {id(p): n for n, p in model.named_parameters()}  # the tied head appears once
+    want = {n for n, p in model.named_parameters() if p.dim() == 2}
+    assert {names[id(p)] for p in decay["params"]} == want
+    assert {names[id(p)] for p in no_decay["params"]} == set(names.values()) - want
+    assert "transformer.wte.weight" in want and "transformer.h.0.attn.c_attn.weight" in want
+    assert len(decay["params"]) + len(no_decay["params"]) == len(names)
+
+
+def test_smoke_preset_lowers_the_loss(char_data: Path, tmp_path: Path) -> None:
+    result = train(smoke(char_data), tmp_path / "run", out=tmp_path / "figs", verbose=False)
+    first = step_losses(tmp_path / "run")[0]
+    assert first == pytest.approx(math.log(40), abs=0.3)  # a fresh model: about ln V
+    assert result["val_loss"] < first - 0.5
+    assert (tmp_path / "figs" / "run_loss.png").is_file()
+    lrs = [r["lr"] for r in read_log(tmp_path / "run" / "log.jsonl") if r["kind"] == "step"]
+    assert lrs[0] == pytest.approx(3e-3 / 5)  # warmup begins above zero
+
+
+def test_resume_reproduces_the_uninterrupted_run_bit_for_bit(char_data: Path,
+                                                             tmp_path: Path) -> None:
+    cfg = smoke(char_data, dropout=0.1, steps=24, eval_every=8)  # dropout: the RNG matters
+    whole = train(cfg, tmp_path / "whole", verbose=False)
+
+    def ctrl_c(step: int, loss: float) -> None:
+        if step == 11:
+            signal.raise_signal(signal.SIGINT)  # a real Ctrl-C: finish the step, save, stop
+
+    first = train(cfg, tmp_path / "parts", on_step=ctrl_c, verbose=False)
+    assert first["interrupted"] and first["step"] == 11
+    saved = load_checkpoint(tmp_path / "parts" / "last.pt")
+    assert saved["step"] == 11 and saved["loader"]["position"] == 11 * 2 * 8 * 32
+    rest = train(None, tmp_path / "parts", resume=tmp_path / "parts" / "last.pt", verbose=False)
+    assert first["losses"] + rest["losses"] == whole["losses"]  # exactly equal floats
+    assert step_losses(tmp_path / "parts") == step_losses(tmp_path / "whole")
+    assert rest["val_loss"] == whole["val_loss"]
+    a = load_checkpoint(tmp_path / "whole" / "last.pt")["model"]
+    b = load_checkpoint(tmp_path / "parts" / "last.pt")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_checkpoint_is_plain_data(char_data: Path, tmp_path: Path) -> None:
+    train(smoke(char_data, steps=20), tmp_path / "run", verbose=False)
+    for name in ("last.pt", "best.pt"):
+        state = torch.load(tmp_path / "run" / name, weights_only=True)  # no code can run
+        assert not any(k.startswith("_orig_mod.") for k in state["model"])
+        assert state["config"]["n_layer"] == 2 and state["tokenizer"]["name"] == "char"
+        assert set(state["rng"]) >= {"torch", "numpy", "python"}
+    evals = [r["val_loss"] for r in read_log(tmp_path / "run" / "log.jsonl")
+             if r["kind"] == "eval"]
+    assert load_checkpoint(tmp_path / "run" / "best.pt")["val_loss"] == min(evals)
+
+
+def test_damaged_checkpoint_is_a_clear_error_and_the_previous_survives(
+        char_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    train(smoke(char_data, steps=20), run, verbose=False)
+    last = run / "last.pt"
+    good = last.read_bytes()
+
+    truncated = run / "copy.pt"
+    truncated.write_bytes(good[:len(good) // 2])
+    with pytest.raises(CheckpointError, match="copy.pt.*truncated"):
+        load_checkpoint(truncated)
+    garbage = run / "garbage.pt"
+    garbage.write_bytes(b"not a checkpoint at all" * 100)
+    with pytest.raises(CheckpointError, match="garbage.pt"):
+        load_checkpoint(garbage)
+    with pytest.raises(SystemExit) as stop:
+        trainer.main(["--resume", str(truncated), "--run-dir", str(run)])
+    assert stop.value.code == 1 and "copy.pt" in capsys.readouterr().err
+
+    def save_half_then_fail(state: dict, path: Path) -> None:  # a full disk, mid-save
+        Path(path).write_bytes(good[:1000])
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(trainer.torch, "save", save_half_then_fail)
+    with pytest.raises(OSError):
+        save_checkpoint(last, {"anything": 1})
+    assert last.read_bytes() == good  # the previous checkpoint is untouched
+    assert not list(run.glob(".*.tmp"))
+    assert load_checkpoint(last)["step"] == 20
+
+
+def test_nan_loss_stops_and_names_the_last_good_checkpoint(
+        char_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = trainer.accumulate_gradients
+    calls = {"n": 0}
+
+    def nan_at_step_25(*args: object, **kwargs: object) -> torch.Tensor:
+        calls["n"] += 1
+        loss = real(*args, **kwargs)
+        return loss * math.nan if calls["n"] == 25 else loss
+
+    monkeypatch.setattr(trainer, "accumulate_gradients", nan_at_step_25)
+    with pytest.raises(TrainingDiverged) as err:
+        train(smoke(char_data), tmp_path / "run", verbose=False)
+    message = str(err.value)
+    assert "nan at step 25" in message and "last.pt (step 20)" in message
+    assert "learning rate" in message and "float32" in message
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["step"] == 20
+
+
+def test_unknown_preset_or_field_lists_the_valid_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv, expected in ((["--preset", "huge"], "cpu-smoke"),
+                           (["--set", "layers=3"], "n_layer"),
+                           (["--set", "lr=fast"], "lr")):
+        with pytest.raises(SystemExit) as stop:
+            trainer.main(argv)
+        assert stop.value.code == 2
+        assert expected in capsys.readouterr().err
+    with pytest.raises(ValueError, match="valid fields"):
+        make_config("cpu-smoke", {"layers": 3})
+
+
+def test_resume_refuses_changes_to_the_run(char_data: Path, tmp_path: Path) -> None:
+    train(smoke(char_data, steps=10, eval_every=10), tmp_path / "run", verbose=False)
+    with pytest.raises(ValueError, match="lr"):
+        train(None, tmp_path / "run", resume=tmp_path / "run" / "last.pt",
+              resume_overrides={"lr": 1.0}, verbose=False)
+    shutil.rmtree(tmp_path / "run")
+
+
+def test_keyboard_interrupt_between_steps_saves_that_step(char_data: Path,
+                                                          tmp_path: Path) -> None:
+    def interrupt(step: int, loss: float) -> None:
+        if step == 7:
+            raise KeyboardInterrupt  # as Ctrl-C arrives where no signal handler can be set
+
+    result = train(smoke(char_data), tmp_path / "run", on_step=interrupt, verbose=False)
+    assert result["interrupted"] and result["step"] == 7
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["step"] == 7
