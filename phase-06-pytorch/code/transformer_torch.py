@@ -3,8 +3,8 @@
 Phase 05 built a GPT-shaped transformer in NumPy: LayerNorm, causal multi-head attention, a
 GELU MLP, pre-LN residual blocks, token and position embeddings and a tied output head, every
 backward pass written and gradient-checked by hand. This file writes the same model as
-PyTorch modules, by hand (no nn.MultiheadAttention, no nn.Transformer: the attention is the
-four lines of phase 05's formula), and lets autograd do every backward pass.
+PyTorch modules, by hand (none of PyTorch's ready-made attention or transformer layers: the
+attention is the four lines of phase 05's formula), and lets autograd do every backward pass.
 
 The PyTorch model speaks phase 05's names: `state_dict()` has exactly the keys and shapes of
 the NumPy model's `state_dict()` ("wte.weight" (V, d), "h.0.attn.c_attn.weight" (d, 3d), ...,
