@@ -118,23 +118,30 @@ def plot_losses(history: dict[str, list], out_dir: Path | None) -> Figure:
 def plot_attention(model: Transformer, tokenizer: CharTokenizer, text: str,
                    out_dir: Path | None) -> Figure:
     """Every head of every block on one line of text: row = looking, column = looked at."""
-    ids = np.array([tokenizer.encode(text)])
-    model.forward(ids)
-    maps = model.attention_maps()  # n_layers x (1, H, T, T)
-    L, H = len(maps), maps[0].shape[1]
+    model.forward(np.array([tokenizer.encode(text)]))
+    maps = [m[0] for m in model.attention_maps()]  # n_layers x (H, T, T)
+    return draw_attention_maps(maps, text, out_dir, "transformer_attention.png")
+
+
+def draw_attention_maps(maps: list[np.ndarray], text: str, out_dir: Path | None,
+                        name: str) -> Figure:
+    """A grid of heatmaps, one per head (columns) of each block (rows); maps[l] is (H, T, T).
+
+    Phase 07 draws its PyTorch GPT's heads with this same function."""
+    L, H = len(maps), maps[0].shape[0]
     fig = Figure(figsize=(2.4 * H, 2.5 * L + 0.4))
     axes = fig.subplots(L, H, squeeze=False)
     chars = [c if c != "\n" else "↵" for c in text]
     for layer in range(L):
         for head in range(H):
             ax = axes[layer][head]
-            ax.imshow(maps[layer][0, head], cmap="viridis", vmin=0, vmax=1)
+            ax.imshow(maps[layer][head], cmap="viridis", vmin=0, vmax=1)
             ax.set_xticks(range(len(chars)), chars, fontsize=5)
             ax.set_yticks(range(len(chars)), chars, fontsize=5)
             ax.set_title(f"block {layer}, head {head}", fontsize=8)
     fig.suptitle(f"Attention weights on {text!r}", fontsize=10)
     fig.tight_layout()
-    save_figure(fig, out_dir, "transformer_attention.png")
+    save_figure(fig, out_dir, name)
     return fig
 
 

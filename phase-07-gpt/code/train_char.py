@@ -32,6 +32,7 @@ from phase00.corpus import CORPORA, load_text
 from phase00.figures import save_figure, scratch_dir
 from phase00.flags import nonnegative_float, nonnegative_int, positive_float, positive_int
 from phase03.char_tokenizer import CharTokenizer
+from phase05.train_transformer import draw_attention_maps
 from phase06.device import DEVICE_CHOICES, pick_device, synchronize
 from phase07.model import GPT, PRESETS, GPTConfig, preset
 
@@ -124,21 +125,7 @@ def plot_attention(model: GPT, tokenizer: CharTokenizer, text: str, device: torc
     maps = [block.attn.last_weights[0].cpu().numpy() for block in model.transformer.h]
     for block, path in zip(model.transformer.h, paths, strict=True):
         block.attn.attention = path
-    L, H = len(maps), maps[0].shape[0]
-    fig = Figure(figsize=(2.3 * H, 2.4 * L + 0.4))
-    axes = fig.subplots(L, H, squeeze=False)
-    chars = [c if c != "\n" else "↵" for c in text]
-    for layer in range(L):
-        for head in range(H):
-            ax = axes[layer][head]
-            ax.imshow(maps[layer][head], cmap="viridis", vmin=0, vmax=1)
-            ax.set_xticks(range(len(chars)), chars, fontsize=5)
-            ax.set_yticks(range(len(chars)), chars, fontsize=5)
-            ax.set_title(f"block {layer}, head {head}", fontsize=8)
-    fig.suptitle(f"Attention weights on {text!r}", fontsize=10)
-    fig.tight_layout()
-    save_figure(fig, out_dir, "gpt_char_attention.png")
-    return fig
+    return draw_attention_maps(maps, text, out_dir, "gpt_char_attention.png")
 
 
 def main(argv: list[str] | None = None) -> None:
