@@ -36,7 +36,7 @@ from phase05.train_transformer import draw_attention_maps
 from phase06.device import DEVICE_CHOICES, pick_device, synchronize
 from phase07.model import GPT, PRESETS, GPTConfig, preset
 
-# The tuned CPU recipe of the default preset. Every field can be changed by a flag.
+# The tuned CPU recipe of the default preset. Every field but min_lr_ratio has a flag.
 DEFAULTS = {"preset": "char-1m", "batch": 32, "steps": 800, "lr": 3e-3,
             "warmup": 50, "min_lr_ratio": 0.1, "weight_decay": 0.1, "clip": 1.0}
 
@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
             history["val"].append(val)
             synchronize(device)
             elapsed = time.perf_counter() - start
-            tqdm.write(f"   step {step + 1:5d}  train {history['train'][-1]:.3f}  val {val:.3f}  "
+            tqdm.write(f"   step {step + 1:5d}  train {loss.item():.3f}  val {val:.3f}  "
                        f"lr {lr:.1e}  {elapsed:5.1f} s  "
                        f"{(step + 1) * B * T / elapsed:,.0f} tokens/s")
     bar.close()
