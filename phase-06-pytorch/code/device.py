@@ -39,6 +39,7 @@ Run:  python phase-06-pytorch/code/device.py --device auto --size 1024
 """
 
 import argparse
+import contextlib
 import os
 import platform
 import time
@@ -160,6 +161,18 @@ def autocast_dtype(device: torch.device | str, cpu_bf16: bool = False) -> torch.
         mac_major = int(mac.split(".")[0]) if mac else 0
         return torch.bfloat16 if _torch_version() >= (2, 6) and mac_major >= 14 else torch.float32
     return torch.bfloat16 if cpu_bf16 else torch.float32
+
+
+def autocast(device: torch.device | str,
+             dtype: torch.dtype) -> contextlib.AbstractContextManager:
+    """torch.autocast for a 16-bit dtype on `device`, or nothing at all for float32.
+
+    `with autocast(device, torch.bfloat16): loss = model(x, y)` runs the matrix products in
+    bfloat16 while the weights stay float32 (phase 08 trains this way where it pays).
+    """
+    if dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=torch.device(device).type, dtype=dtype)
 
 
 def describe_device(device: torch.device | str) -> str:

@@ -29,11 +29,18 @@ from dataclasses import asdict, dataclass, fields, replace
 
 from phase00.flags import nonnegative_float, nonnegative_int, positive_float, positive_int
 from phase06.device import DEVICE_CHOICES
+from phase08.budget import GPT2_SMALL as BUDGET_GPT2
+from phase08.budget import mac_plans
 
 DTYPES = ("auto", "float32", "bfloat16")  # never float16: it would need a GradScaler
 SOURCES = ("tinyshakespeare", "stdlib")
 TOKENIZERS = ("char", "gpt2")
 ATTENTIONS = ("fast", "hand")
+SELF_CHECKS = ("auto", "on", "off")
+# Where prepare_data.py writes FineWeb-Edu's sample-10BT, and the command that does it.
+FINEWEB_DATA = "data/tokens/fineweb-edu_sample-10BT-gpt2"
+FINEWEB_COMMAND = ("python phase-08-training/code/prepare_data.py --hf-dataset "
+                   "HuggingFaceFW/fineweb-edu --hf-config sample-10BT --max-tokens 10000000000")
 
 
 @dataclass(frozen=True)
@@ -72,16 +79,30 @@ class TrainConfig:
     sample_tokens: int = 200
     temperature: float = 0.8
     top_k: int = 0  # 0 = off
+    hellaswag_every: int = 0  # 0 = never during training (hellaswag.py scores a checkpoint)
+    hellaswag_limit: int = 0  # examples per HellaSwag score; 0 = all 10,042
     # system
     device: str = "auto"
     dtype: str = "auto"
     compile: bool = False
     seed: int = 1337
     threads: int = 1  # CPU threads; 0 = PyTorch's choice (see the README: one is often faster)
+    self_check: str = "auto"  # fast vs hand attention, device vs CPU logits: auto = on MPS only
     # bookkeeping
     log_every: int = 50
     checkpoint_every: int = 0  # 0 = at every evaluation and at the end
 
+
+# The fields GPT-2 small's presets share.
+GPT2_SMALL_RUN: dict[str, object] = {
+    "data": FINEWEB_DATA, "tokenizer": "gpt2", "shuffle": 0, "n_layer": 12, "n_head": 12,
+    "n_embd": 768, "context": 1024, "beta2": 0.95, "min_lr_ratio": 0.1, "weight_decay": 0.1,
+    "threads": 0, "sample_tokens": 64, "top_k": 50, "temperature": 1.0}
+# ... and their Mac runs: compile off (MPS), 8 x 8 micro-batches, evaluations every 500 steps.
+MAC_RUN: dict[str, object] = {
+    "micro_batch": 8, "grad_accum": 8, "warmup": 300, "lr": 6e-4, "compile": False,
+    "eval_every": 500, "eval_batches": 4, "checkpoint_every": 500, "hellaswag_every": 2000,
+    "hellaswag_limit": 2000, "sample_every": 2000, "log_every": 10}
 
 # Only what differs from the defaults above.
 PRESETS: dict[str, dict[str, object]] = {
@@ -96,6 +117,23 @@ PRESETS: dict[str, dict[str, object]] = {
                          "context": 64, "micro_batch": 8, "steps": 600, "lr": 2e-3,
                          "warmup": 50, "dropout": 0.1, "eval_every": 100, "eval_batches": 20,
                          "top_k": 50},
+    # GPT-2 small as GPT-2 and GPT-3 small were trained: ~0.5M tokens per step (16 x 32 x 1024),
+    # 19,073 steps = 10B tokens of FineWeb-Edu, lr 6e-4 with 715 warmup steps, betas (0.9, 0.95).
+    # For one big GPU (the micro-batch of 16 needs about 40 GB in bfloat16 at context 1024).
+    # On k GPUs each rank does grad_accum micro-steps: use --grad-accum 32/k to keep 0.5M.
+    "gpt2-124m": {**GPT2_SMALL_RUN, "micro_batch": 16, "grad_accum": 32, "steps": 19_073,
+                  "lr": 6e-4, "warmup": 715, "compile": True, "eval_every": 250,
+                  "eval_batches": 1, "checkpoint_every": 1000, "hellaswag_every": 1000,
+                  "sample_every": 1000, "log_every": 1},
+    # The Mac plans of budget.py: 64 sequences (65,536 tokens) per step, as many steps as the
+    # hours buy at a measured 5,000 tokens/s. Smaller steps than the GPU's 0.5M: with a token
+    # budget 10-20 times smaller, more (noisier) steps learn more than few large ones.
+    **{name: {**GPT2_SMALL_RUN, **MAC_RUN, "steps": p.steps}
+       for name, p in mac_plans().items() if p.shape is BUDGET_GPT2},
+    # The 24-hour budget spent the Chinchilla way: a model near the compute-optimal size
+    # (~20 tokens per parameter) instead of GPT-2 small on 3.5 tokens per parameter.
+    "gpt-51m-mac-24h": {**GPT2_SMALL_RUN, **MAC_RUN, "n_layer": 8, "n_head": 8, "n_embd": 512,
+                        "steps": mac_plans()["gpt-51m-mac-24h"].steps},
 }
 
 
@@ -136,7 +174,8 @@ FIELD_TYPES: dict[str, Callable[[str], object]] = {
     "sample_tokens": nonnegative_int, "temperature": positive_float, "top_k": nonnegative_int,
     "device": choice(*DEVICE_CHOICES), "dtype": choice(*DTYPES), "compile": boolean,
     "seed": nonnegative_int, "threads": nonnegative_int, "log_every": positive_int,
-    "checkpoint_every": nonnegative_int,
+    "checkpoint_every": nonnegative_int, "hellaswag_every": nonnegative_int,
+    "hellaswag_limit": nonnegative_int, "self_check": choice(*SELF_CHECKS),
 }
 assert set(FIELD_TYPES) == {f.name for f in fields(TrainConfig)}, "every field needs a type"
 

@@ -65,11 +65,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from torch.nn.parallel import DistributedDataParallel
 
 from phase00.figures import save_figure, scratch_dir
 from phase00.flags import nonnegative_float, nonnegative_int, positive_float, positive_int
 from phase06.device import (
     DEVICE_CHOICES,
+    autocast,
     autocast_dtype,
     describe_device,
     memory_report,
@@ -78,6 +80,7 @@ from phase06.device import (
 )
 from phase07.model import GPT, GPTConfig
 from phase07.train_char import lr_at, param_groups
+from phase08 import hellaswag
 from phase08.config import (
     DTYPES,
     PRESETS,
@@ -88,6 +91,17 @@ from phase08.config import (
     config_from_dict,
     make_config,
 )
+from phase08.device_checks import choose_dtype, self_check
+from phase08.distributed import (
+    World,
+    any_rank,
+    leave,
+    mean_over_ranks,
+    sum_over_ranks,
+    world_from_environment,
+)
+from phase08.distributed import start as start_distributed
+from phase08.distributed import stop as stop_distributed
 from phase08.loader import BatchLoader, TokenShards, read_meta
 from phase08.prepare_data import (
     META_FILE,
@@ -189,11 +203,45 @@ def precision(device: torch.device, requested: str) -> tuple[torch.dtype, str]:
                            f"here; try --dtype bfloat16 to measure)")
 
 
-def autocast(device: torch.device, dtype: torch.dtype) -> contextlib.AbstractContextManager:
-    """torch.autocast for a 16-bit dtype, or nothing at all for float32."""
-    if dtype == torch.float32:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=dtype)
+def check_device(model: GPT, cfg: TrainConfig, device: torch.device, dtype: torch.dtype,
+                 dtype_note: str, say: Callable[[str], None]
+                 ) -> tuple[TrainConfig, torch.dtype, str]:
+    """Before a new run: measure the precision (dtype=auto on MPS) and check the device's
+    arithmetic (self_check: auto = on MPS), falling back where it is wrong (device_checks.py).
+
+    Returns the config as it will really run: the chosen dtype, attention path and micro-batch
+    are written into it, so the checkpoint records them and a resumed run keeps them.
+    """
+    if device.type == "mps" and cfg.dtype == "auto" and dtype == torch.bfloat16:
+        say("   precision: dtype=auto on MPS, so measure instead of assuming")
+        dtype = choose_dtype(model, device, min(cfg.micro_batch, 4), say)
+        dtype_note = f"{str(dtype).removeprefix('torch.')} (measured faster on this Mac, above)"
+        cfg = replace(cfg, dtype=str(dtype).removeprefix("torch."))
+    if cfg.self_check == "off" or (cfg.self_check == "auto" and device.type != "mps"):
+        return cfg, dtype, dtype_note
+    path, micro_batch, _ = self_check(model, device, dtype, cfg.micro_batch, say)
+    grad_accum = cfg.grad_accum
+    if micro_batch != cfg.micro_batch:
+        grad_accum = math.ceil(cfg.micro_batch * cfg.grad_accum / micro_batch)
+        say(f"   micro-batch {cfg.micro_batch} -> {micro_batch}, gradient accumulation "
+            f"{cfg.grad_accum} -> {grad_accum}")
+    return replace(cfg, attention=path, micro_batch=micro_batch, grad_accum=grad_accum), \
+        dtype, dtype_note
+
+
+def load_hellaswag(cfg: TrainConfig, offline: bool) -> list[dict]:
+    """HellaSwag's validation examples for scoring during training (downloaded once)."""
+    path = hellaswag.hellaswag_file("val", hellaswag.HELLASWAG_DIR, download=not offline)
+    return hellaswag.read_examples(path, cfg.hellaswag_limit)
+
+
+def score_hellaswag(model: GPT, codec: Codec, examples: list[dict], device: torch.device,
+                    dtype: torch.dtype, world: World) -> tuple[float, float, int]:
+    """(acc, acc_norm, examples scored): each rank scores its share, the counts are added."""
+    counts = hellaswag.evaluate(model, codec, examples, device, dtype, world.rank, world.size)
+    counts = sum_over_ranks(counts, world, device)
+    acc, acc_norm = hellaswag.accuracy(counts)
+    return acc, acc_norm, counts["n"]
 
 
 # --- one optimizer step -------------------------------------------------------------------
@@ -377,6 +425,16 @@ class RunLog:
         self.file.close()
 
 
+class NoLog:
+    """The log of ranks other than 0: they write nothing (rank 0 writes for the run)."""
+
+    def write(self, **record: object) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def read_log(path: Path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()
             if line.strip()]
@@ -459,14 +517,18 @@ def train(cfg: TrainConfig | None, run_dir: Path, data_root: Path = TOKENS_DIR,
           out: Path | None = None, resume: Path | None = None,
           resume_overrides: dict[str, object] | None = None, peak_flops: float | None = None,
           offline: bool = False, on_step: Callable[[int, float], None] | None = None,
-          verbose: bool = True) -> dict:
+          verbose: bool = True, world: World | None = None) -> dict:
     """Train a new run (cfg) or resume one (resume = a checkpoint); return a summary.
 
     A resumed run takes its config from the checkpoint; resume_overrides may change only the
     RESUME_SAFE fields. on_step(step, loss) is called after each completed step (the tests use
     it to interrupt a run). Everything a learner sees is printed here.
+
+    world: this process's place among several (DDP, started by torchrun; see distributed.py).
+    Every rank runs this function; only rank 0 prints, logs, samples and saves.
     """
-    say = print if verbose else (lambda *a, **k: None)
+    world = world or World()
+    say = print if verbose and world.is_main else (lambda *a, **k: None)
     run_dir = Path(run_dir)
     checkpoint = None
     if resume is not None:
@@ -482,9 +544,16 @@ def train(cfg: TrainConfig | None, run_dir: Path, data_root: Path = TOKENS_DIR,
         torch.set_num_threads(cfg.threads)
     try:
         device = pick_device(cfg.device)
+        if world.distributed:
+            device = start_distributed(world, device.type)
     except RuntimeError as err:  # a device this machine does not have
         raise ValueError(str(err)) from None
     dtype, dtype_note = precision(device, cfg.dtype)
+    if device.type == "cuda":  # TensorFloat-32 for the float32 products autocast leaves
+        torch.set_float32_matmul_precision("high")
+    if cfg.hellaswag_every and cfg.tokenizer != "gpt2":
+        raise ValueError(f"HellaSwag is English text: it needs tokenizer=gpt2, not "
+                         f"{cfg.tokenizer!r} (set hellaswag_every=0)")
 
     say(f"1. Data ({'resuming ' + str(resume) if resume else 'a new run'})")
     folder = resolve_data(cfg, data_root, offline, verbose)
@@ -498,9 +567,15 @@ def train(cfg: TrainConfig | None, run_dir: Path, data_root: Path = TOKENS_DIR,
     np.random.seed(cfg.seed)  # noqa: NPY002 (the global generator, see rng_state)
     random.seed(cfg.seed)
     model = build_model(cfg, codec.vocab_size).to(device)
+    if world.distributed:  # the same weights everywhere (DDP also broadcasts rank 0's), but
+        torch.manual_seed(cfg.seed + world.rank)  # each rank its own dropout masks
+    say(f"\n2. Model and optimizer on {describe_device(device)}"
+        + (f", {world.size} processes" if world.distributed else ""))
+    if checkpoint is None:
+        cfg, dtype, dtype_note = check_device(model, cfg, device, dtype, dtype_note, say)
     optimizer, optimizer_note = make_optimizer(model, cfg, device)
-    loader = BatchLoader(train_shards, cfg.micro_batch, cfg.context, shuffle=cfg.shuffle,
-                         seed=cfg.seed)
+    loader = BatchLoader(train_shards, cfg.micro_batch, cfg.context, world.rank, world.size,
+                         shuffle=cfg.shuffle, seed=cfg.seed)
     start_step, best_val, last_val = 0, math.inf, None
     last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
     last_saved: tuple[Path | None, int] = (None, 0)
@@ -514,20 +589,27 @@ def train(cfg: TrainConfig | None, run_dir: Path, data_root: Path = TOKENS_DIR,
         last_val = checkpoint.get("val_loss")
         last_saved = (Path(resume), start_step)
     train_model = torch.compile(model) if cfg.compile else model
+    no_sync = None
+    if world.distributed:
+        train_model = DistributedDataParallel(
+            train_model, device_ids=[device.index] if device.type == "cuda" else None)
+        no_sync = train_model.no_sync
+    hellaswag_examples = load_hellaswag(cfg, offline) if cfg.hellaswag_every else []
 
     T = cfg.context
     tokens_per_step = loader.tokens_per_step * cfg.grad_accum
     flops_per_token = model.flops_per_token(T)
-    say(f"\n2. Model and optimizer on {describe_device(device)}")
     say(f"   GPT {cfg.n_layer} layers x {cfg.n_head} heads x {cfg.n_embd}, context {T}: "
         f"{model.n_params():,} parameters, {flops_per_token / 1e6:,.1f} MFLOP per token")
     say(f"   {optimizer_note}")
     say(f"   precision: {dtype_note}")
     say("   compile: " + ("on (evaluation and sampling use the plain module)" if cfg.compile
                           else "off"))
-    say(f"   step = {cfg.micro_batch} sequences x {cfg.grad_accum} micro-steps x {T} tokens "
-        f"= {tokens_per_step:,} tokens; {cfg.steps:,} steps = {tokens_per_step * cfg.steps:,} "
-        f"tokens ({tokens_per_step * cfg.steps / len(train_shards):.1f} passes over train)")
+    ranks = f" x {world.size} processes" if world.distributed else ""
+    say(f"   step = {cfg.micro_batch} sequences x {cfg.grad_accum} micro-steps{ranks} x {T} "
+        f"tokens = {tokens_per_step:,} tokens; {cfg.steps:,} steps = "
+        f"{tokens_per_step * cfg.steps:,} tokens "
+        f"({tokens_per_step * cfg.steps / len(train_shards):.1f} passes over train)")
     say(f"   lr {cfg.lr:g}: warmup {cfg.warmup} steps, cosine to {cfg.min_lr_ratio:g} x peak; "
         f"clip {cfg.clip:g}; run folder {run_dir}")
 
@@ -542,10 +624,12 @@ def train(cfg: TrainConfig | None, run_dir: Path, data_root: Path = TOKENS_DIR,
 
     def save_last(step: int) -> None:
         nonlocal last_saved
-        save_checkpoint(last_path, state(step))
+        if world.is_main:
+            save_checkpoint(last_path, state(step))
         last_saved = (last_path, step)
 
-    log = RunLog(run_dir / "log.jsonl", start_step if checkpoint is not None else None)
+    log = (RunLog(run_dir / "log.jsonl", start_step if checkpoint is not None else None)
+           if world.is_main else NoLog())
     say(f"\n3. Train from step {start_step} to {cfg.steps}")
     losses: list[float] = []
     step, interrupted = start_step, False
@@ -557,7 +641,9 @@ def train(cfg: TrainConfig | None, run_dir: Path, data_root: Path = TOKENS_DIR,
                 lr = lr_at(step, cfg.lr, cfg.warmup, cfg.steps, cfg.min_lr_ratio)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
-                loss = accumulate_gradients(train_model, loader, cfg.grad_accum, device, dtype)
+                loss = accumulate_gradients(train_model, loader, cfg.grad_accum, device, dtype,
+                                            no_sync)
+                loss = mean_over_ranks(loss, world)  # for the log: each rank saw its own slice
                 norm = clip_gradients(model, cfg.clip)
                 loss_value, norm_value = torch.stack([loss.float(), norm.float()]).tolist()
                 if not (math.isfinite(loss_value) and math.isfinite(norm_value)):
@@ -580,8 +666,8 @@ def train(cfg: TrainConfig | None, run_dir: Path, data_root: Path = TOKENS_DIR,
                     ms_per_step = 1e3 * (now - t_last) / n
                     t_last = now
                     eta = (cfg.steps - done) * seconds_timed / steps_timed
-                    mfu = (f"MFU {flops_per_token * tokens_per_s / peak_flops:6.2%} | "
-                           if peak_flops else "")
+                    mfu = (f"MFU {flops_per_token * tokens_per_s / world.size / peak_flops:6.2%}"
+                           f" | " if peak_flops else "")
                     memory = ", ".join(f"{key} {value / 2**20:,.0f} MiB"
                                        for key, value in memory_report(device).items())
                     say(f"   step {done:>6}/{cfg.steps} | loss {loss_value:.4f} | lr {lr:.2e} |"
@@ -590,20 +676,30 @@ def train(cfg: TrainConfig | None, run_dir: Path, data_root: Path = TOKENS_DIR,
                 pause = time.perf_counter()  # evaluation and saving are not training time
 
                 if done % cfg.eval_every == 0 or done == cfg.steps:
-                    last_val = evaluate(model, val_shards, cfg, device, dtype)
+                    last_val = mean_over_ranks(torch.tensor(evaluate(
+                        model, val_shards, cfg, device, dtype, world.rank, world.size)),
+                        world).item()
                     improved = last_val < best_val
                     best_val = min(best_val, last_val)
                     log.write(kind="eval", step=done, val_loss=last_val,
                               tokens=done * tokens_per_step)
                     say(f"   step {done:>6}: validation loss {last_val:.4f}"
                         f"{' (best so far: best.pt)' if improved else ''}")
-                    if improved:
+                    if improved and world.is_main:
                         save_checkpoint(best_path, state(done))
                     if cfg.checkpoint_every == 0:
                         save_last(done)
                 if cfg.checkpoint_every and done % cfg.checkpoint_every == 0:
                     save_last(done)
-                if cfg.sample_every and done % cfg.sample_every == 0 and done < cfg.steps:
+                if cfg.hellaswag_every and (done % cfg.hellaswag_every == 0
+                                            or done == cfg.steps):
+                    acc, acc_norm, n = score_hellaswag(model, codec, hellaswag_examples,
+                                                       device, dtype, world)
+                    log.write(kind="hellaswag", step=done, acc=acc, acc_norm=acc_norm, n=n)
+                    say(f"   step {done:>6}: HellaSwag acc_norm {acc_norm:.4f} (acc {acc:.4f}, "
+                        f"{n:,} examples; chance 0.25)")
+                if (cfg.sample_every and done % cfg.sample_every == 0 and done < cfg.steps
+                        and world.is_main):
                     text = sample_text(model, codec, cfg.sample_tokens, device, cfg.seed + done,
                                        cfg.temperature, cfg.top_k)
                     log.write(kind="sample", step=done, text=text)
@@ -611,7 +707,7 @@ def train(cfg: TrainConfig | None, run_dir: Path, data_root: Path = TOKENS_DIR,
                 t_last += time.perf_counter() - pause
                 if on_step is not None:
                     on_step(done, loss_value)
-                if stop.requested:
+                if any_rank(stop.requested, world, device):  # every rank stops at the same step
                     interrupted = True
                     break
     except KeyboardInterrupt:  # a second Ctrl-C, or one outside the main thread
@@ -632,11 +728,11 @@ def train(cfg: TrainConfig | None, run_dir: Path, data_root: Path = TOKENS_DIR,
     elapsed = time.perf_counter() - t_start
     say(f"   {done - start_step} steps in {elapsed:.1f} s; validation loss "
         f"{last_val if last_val is None else f'{last_val:.4f}'}, best {best_val:.4f}")
-    if not interrupted and cfg.sample_tokens:
+    if not interrupted and cfg.sample_tokens and world.is_main:
         text = sample_text(model, codec, cfg.sample_tokens, device, cfg.seed, cfg.temperature,
                            cfg.top_k)
         say(f"\n4. A sample ({cfg.sample_tokens} tokens, temperature {cfg.temperature}):\n{text}")
-    if out is not None:
+    if out is not None and world.is_main:
         plot_log(read_log(run_dir / "log.jsonl"), f"{run_dir.name}: {model.n_params():,} "
                  f"parameters", out, f"{run_dir.name}_loss.png")
     return summary(cfg, losses, start_step, last_val, best_val, last_saved, interrupted,
@@ -742,12 +838,19 @@ def main(argv: list[str] | None = None) -> None:
                          f"would change it: {unsafe}. A resumed run may only change "
                          f"{sorted(RESUME_SAFE)}")
     try:
+        world = world_from_environment()  # several processes when started by torchrun
+    except ValueError as err:
+        parser.error(str(err))
+    try:
         cfg = None if resume else make_config(args.preset, overrides)
         result = train(cfg, run_dir, args.data_dir, args.out, resume, overrides,
-                       args.peak_flops, args.offline)
+                       args.peak_flops, args.offline, world=world)
     except (CheckpointError, TrainingDiverged, FileNotFoundError, ValueError,
             ConnectionError) as err:
         parser.exit(1, f"error: {err}\n")
+    finally:
+        stop_distributed()
+    leave(world, 130 if result["interrupted"] else 0)  # several processes: exit here
     if result["interrupted"]:
         raise SystemExit(130)  # the shell's code for "stopped by Ctrl-C"
 
