@@ -31,6 +31,7 @@ Run:  python phase-08-training/code/benchmark.py --quick
 
 import argparse
 import platform
+import statistics
 import time
 from dataclasses import dataclass
 
@@ -104,9 +105,8 @@ def time_steps(model: GPT, device: torch.device, dtype: torch.dtype, micro_batch
         synchronize(device)
         if i >= warmup:
             times.append(time.perf_counter() - start)
-    times.sort()
     variant = f"{'compiled' if compile_model else 'eager'}, {str(dtype).removeprefix('torch.')}"
-    return Result(variant, times[len(times) // 2], micro_batch * T, memory_report(device))
+    return Result(variant, statistics.median(times), micro_batch * T, memory_report(device))
 
 
 def markdown_table(results: list[Result], flops_per_token: int, peak: float | None) -> str:

@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> None:
                           n_head=args.n_head, n_embd=args.n_embd)).to(device)
     print(f"1. A GPT of {model.n_params():,} parameters on {device}")
     print("\n2. Which precision trains faster here (measured)")
-    dtype = choose_dtype(model, device, min(args.micro_batch, 2))
+    dtype = choose_dtype(model, device, args.micro_batch)
     print(f"\n3. Checks in {str(dtype).removeprefix('torch.')}")
     path, micro_batch, checks = self_check(model, device, dtype, args.micro_batch)
     verdict = "all agree" if all(c.ok for c in checks) else "fallbacks used"

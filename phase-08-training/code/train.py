@@ -35,7 +35,8 @@ or days needs, each one a small, separate function:
   weights_only=True)` reads it without running code from the file. Each is written to a
   temporary file and renamed, so a crash mid-save leaves the previous checkpoint intact.
   `--resume` continues the same run: on a CPU its loss curve is bit-for-bit the one an
-  uninterrupted run draws (a test checks it).
+  uninterrupted run draws (a test checks it). With several processes the data resumes exactly
+  too; only rank 0's random generators are saved, so the others draw new dropout masks.
 - **Watching.** A progress line every `log_every` steps: loss, learning rate, gradient norm,
   tokens per second, MFU (model FLOPs utilisation: `flops_per_token` x tokens/s over the
   `--peak-flops` you give for your device), time per step, ETA and device memory; a JSONL log
@@ -214,7 +215,7 @@ def check_device(model: GPT, cfg: TrainConfig, device: torch.device, dtype: torc
     """
     if device.type == "mps" and cfg.dtype == "auto" and dtype == torch.bfloat16:
         say("   precision: dtype=auto on MPS, so measure instead of assuming")
-        dtype = choose_dtype(model, device, min(cfg.micro_batch, 4), say)
+        dtype = choose_dtype(model, device, cfg.micro_batch, say)  # at the size it will train
         dtype_note = f"{str(dtype).removeprefix('torch.')} (measured faster on this Mac, above)"
         cfg = replace(cfg, dtype=str(dtype).removeprefix("torch."))
     if cfg.self_check == "off" or (cfg.self_check == "auto" and device.type != "mps"):
@@ -583,8 +584,10 @@ def train(cfg: TrainConfig | None, run_dir: Path, data_root: Path = TOKENS_DIR,
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         loader.load_state_dict(checkpoint["loader"])
-        set_rng_state(checkpoint["rng"])
+        set_rng_state(checkpoint["rng"])  # rank 0's generators: the only ones saved
         start_step = int(checkpoint["step"])
+        if world.distributed and world.rank:  # other ranks: their own dropout masks again
+            torch.manual_seed(cfg.seed + world.rank + world.size * start_step)
         best_val = checkpoint.get("best_val_loss") or math.inf
         last_val = checkpoint.get("val_loss")
         last_saved = (Path(resume), start_step)
