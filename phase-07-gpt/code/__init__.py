@@ -3,4 +3,4 @@
 # The blog's figures, and the exact settings the post describes: (script, flags).
 # `python phase-00-foundations/code/figures.py --phase 07` redraws them into blog/figures/;
 # any other run of a script writes to the git-ignored scratch/ folder instead.
-BLOG_FIGURES: list[tuple[str, list[str]]] = [("train_char", [])]
+BLOG_FIGURES: list[tuple[str, list[str]]] = [("train_char", ["--eval-every", "85"])]

@@ -37,8 +37,9 @@ from phase06.device import DEVICE_CHOICES, pick_device, synchronize
 from phase07.model import GPT, PRESETS, GPTConfig, preset
 
 # The tuned CPU recipe of the default preset. Every field but min_lr_ratio has a flag.
-DEFAULTS = {"preset": "char-1m", "batch": 32, "steps": 800, "lr": 3e-3,
-            "warmup": 50, "min_lr_ratio": 0.1, "weight_decay": 0.1, "clip": 1.0}
+DEFAULTS = {"preset": "char-1m", "batch": 32, "steps": 680, "lr": 5e-3,
+            "warmup": 50, "min_lr_ratio": 0.1, "weight_decay": 0.1, "clip": 1.0,
+            "eval_every": 340}
 
 
 def get_batch(data: torch.Tensor, batch: int, T: int, generator: torch.Generator,
@@ -143,17 +144,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=positive_int, default=DEFAULTS["batch"],
                         help="windows per step (default: 32)")
     parser.add_argument("--steps", type=positive_int, default=DEFAULTS["steps"],
-                        help="optimizer steps (default: 800)")
+                        help="optimizer steps (default: %(default)s)")
     parser.add_argument("--lr", type=positive_float, default=DEFAULTS["lr"],
-                        help="peak learning rate (default: 3e-3)")
+                        help="peak learning rate (default: %(default)s)")
     parser.add_argument("--warmup", type=nonnegative_int, default=DEFAULTS["warmup"],
                         help="linear warmup steps (default: 50)")
     parser.add_argument("--weight-decay", type=nonnegative_float,
                         default=DEFAULTS["weight_decay"], help="AdamW decay (default: 0.1)")
     parser.add_argument("--clip", type=nonnegative_float, default=DEFAULTS["clip"],
                         help="clip the global gradient norm; 0 = off (default: 1.0)")
-    parser.add_argument("--eval-every", type=positive_int, default=200,
-                        help="steps between validation losses (default: 200)")
+    parser.add_argument("--eval-every", type=positive_int, default=DEFAULTS["eval_every"],
+                        help="steps between validation losses (default: %(default)s)")
     parser.add_argument("--eval-batches", type=positive_int, default=20,
                         help="batches per validation loss (default: 20)")
     parser.add_argument("--attention", choices=["fast", "hand"], default="fast",
