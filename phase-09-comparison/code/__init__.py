@@ -1,0 +1,9 @@
+"""Phase 09, comparison: our GPT against Hugging Face, PyTorch and tiktoken. Importable as phase09.
+
+The only phase that imports Hugging Face's `transformers`: to compare with it, never to build.
+"""
+
+# The blog's figures, and the exact settings the post describes: (script, flags).
+# `python phase-00-foundations/code/figures.py --phase 09` redraws them into blog/figures/;
+# any other run of a script writes to the git-ignored scratch/ folder instead.
+BLOG_FIGURES: list[tuple[str, list[str]]] = [("numpy_to_gpt2", [])]

@@ -1,0 +1,114 @@
+"""Generation speed: our GPT with and without its KV cache, against Hugging Face's generate().
+
+Generating n tokens runs the model n times. Without a cache, step t recomputes the keys and
+values of all t earlier positions, which never change; with phase 07's KV cache each step
+computes one new position and reads the rest from memory. Hugging Face's generate() keeps a
+cache too (a DynamicCache that grows by concatenation, where ours is preallocated to the
+context). All four runs below decode greedily (the most likely token each step) from the same
+weights and prompt, so they must produce the same tokens; the script checks that, then compares
+tokens per second.
+
+Greedy decoding in ours is top_k=1 (one token keeps all the probability); in Hugging Face's it
+is do_sample=False. Generation stays inside the context (prompt + new tokens <= context), where
+the cache helps; past it our window slides and the cache is rebuilt each step (phase 07's notes).
+
+Run:  python phase-09-comparison/code/bench_generate.py
+      python phase-09-comparison/code/bench_generate.py --quick
+"""
+
+import argparse
+from collections.abc import Callable
+
+import torch
+
+from phase00.flags import nonnegative_int, positive_int
+from phase06.device import (
+    DEVICE_CHOICES,
+    DEVICE_HELP,
+    limit_cpu_threads,
+    pick_device,
+)
+from phase07.model import GPT, GPTConfig
+from phase09.convert import greedy_hf, greedy_ours, to_hf
+from phase09.timing import machine, markdown_table, median_time
+
+
+def timed(fn: Callable[[], torch.Tensor], device: torch.device, repeats: int
+          ) -> tuple[float, torch.Tensor]:
+    """Median seconds of fn() over repeats (after one warm-up), and its output."""
+    return median_time(fn, repeats, 1, device), fn()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Tokens per second of greedy generation: our "
+                                                 "GPT with and without its KV cache, and "
+                                                 "Hugging Face's generate().")
+    parser.add_argument("--n-layer", type=positive_int, default=4, help="blocks (default: 4)")
+    parser.add_argument("--n-head", type=positive_int, default=4, help="heads (default: 4)")
+    parser.add_argument("--n-embd", type=positive_int, default=128, help="width (default: 128)")
+    parser.add_argument("--context", type=positive_int, default=256,
+                        help="context length (default: 256)")
+    parser.add_argument("--vocab-size", type=positive_int, default=512,
+                        help="vocabulary (default: 512)")
+    parser.add_argument("--prompt-len", type=positive_int, default=16,
+                        help="prompt tokens (default: 16)")
+    parser.add_argument("--tokens", type=positive_int, default=200,
+                        help="new tokens per run (default: 200)")
+    parser.add_argument("--batch", type=positive_int, default=1, help="prompts (default: 1)")
+    parser.add_argument("--repeats", type=positive_int, default=3,
+                        help="timed runs; the median is shown (default: 3)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a tiny model and 20 tokens: seconds, for a smoke test")
+    parser.add_argument("--threads", type=positive_int, default=1,
+                        help="CPU threads (default: 1)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="cpu",
+                        help=DEVICE_HELP.replace("default: auto", "default: cpu; auto"))
+    args = parser.parse_args(argv)
+    try:
+        device = pick_device(args.device)
+    except (ValueError, RuntimeError) as err:
+        parser.error(str(err))
+    limit_cpu_threads(args.threads)
+    shape = dict(vocab_size=args.vocab_size, context=args.context, n_layer=args.n_layer,
+                 n_head=args.n_head, n_embd=args.n_embd)
+    prompt_len, n, repeats = args.prompt_len, args.tokens, args.repeats
+    if args.quick:
+        shape = dict(vocab_size=64, context=48, n_layer=2, n_head=2, n_embd=32)
+        prompt_len, n, repeats = 8, 20, 2
+    if prompt_len + n > shape["context"]:
+        parser.error(f"--prompt-len + --tokens = {prompt_len + n} exceeds the context "
+                     f"{shape['context']}: the cache comparison needs them inside it")
+    try:
+        config = GPTConfig(**shape)
+    except ValueError as err:
+        parser.error(str(err))
+
+    torch.manual_seed(args.seed)
+    ours = GPT(config).to(device).eval()
+    hf = to_hf(ours, "sdpa").to(device)
+    prompt = torch.randint(0, config.vocab_size, (args.batch, prompt_len), device=device)
+    runs = {
+        "ours, no cache": lambda: ours.generate(prompt, n, top_k=1, use_cache=False),
+        "ours, KV cache": lambda: greedy_ours(ours, prompt, n),
+        "HF generate, no cache": lambda: greedy_hf(hf, prompt, n, use_cache=False),
+        "HF generate, its cache": lambda: greedy_hf(hf, prompt, n, use_cache=True),
+    }
+    print(f"machine: {machine(device)}")
+    print(f"model: {config.n_layer} layers, {config.n_head} heads, width {config.n_embd}, "
+          f"context {config.context}, vocabulary {config.vocab_size} (random weights, the same "
+          f"in both); float32")
+    print(f"greedy decoding of {n} tokens after a {prompt_len}-token prompt, batch "
+          f"{args.batch}; median of {repeats} after a warm-up\n")
+    results = {name: timed(fn, device, repeats) for name, fn in runs.items()}
+    reference = results["ours, no cache"][1]
+    base = results["ours, no cache"][0]
+    rows = [[name, f"{s * 1e3:.1f} ms", f"{args.batch * n / s:,.0f}", f"{base / s:.2f}x",
+             "yes" if torch.equal(out, reference) else "NO"]
+            for name, (s, out) in results.items()]
+    print(markdown_table(["run", "time", "new tokens/s", "speed vs ours without cache",
+                          "same tokens"], rows))
+
+
+if __name__ == "__main__":
+    main()

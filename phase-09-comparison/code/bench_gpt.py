@@ -1,0 +1,166 @@
+"""Training speed: our GPT against Hugging Face's GPT2LMHeadModel, at the same config and settings.
+
+Two implementations of one architecture, so the comparison is about implementation only. To be
+fair, everything else is equal: the same config and the same weights (converted by convert.py),
+the same batch of tokens, the same dtype and autocast, the same thread count, the same compile
+setting, dropout 0, and the same work timed, one training pass:
+
+    gradients cleared -> forward with the loss -> backward
+
+(no optimizer step: that is the same AdamW for both). Warm-up passes are not timed (with
+--compile they include the compilation); each number is the median of --repeats passes with the
+device synchronised around the clock, the contenders taking turns pass by pass so that a change
+in the machine's load hits them all alike. Throughput is tokens per second, B x T / seconds.
+
+Hugging Face's model runs with attention "sdpa" (F.scaled_dot_product_attention, like our fast
+path) and "eager" (scores, mask, softmax written out, like our hand path). Its loss shifts the
+labels inside the model, so it scores T - 1 positions where ours scores T: the forward and
+backward work is the same.
+
+On a GPU, the reference points (CURRICULUM.md, one H100, GPT-2 124M, 32 x 1024 tokens, bf16
+autocast, compiled) are 331k tokens/s for GPT2LMHeadModel and 462k for a lean single-file GPT;
+this script measures ours with --device cuda --compile --autocast bf16 --preset gpt2-124m.
+
+Run:  python phase-09-comparison/code/bench_gpt.py
+      python phase-09-comparison/code/bench_gpt.py --quick
+      python phase-09-comparison/code/bench_gpt.py --device cuda --preset gpt2-124m --batch 32 \
+          --compile --autocast bf16
+"""
+
+import argparse
+import contextlib
+import statistics
+from collections.abc import Callable
+
+import torch
+import torch.nn as nn
+
+from phase00.flags import nonnegative_int, positive_int
+from phase06.device import DEVICE_CHOICES, DEVICE_HELP, limit_cpu_threads, pick_device
+from phase07.model import GPT, PRESETS, GPTConfig, preset
+from phase09.convert import to_hf
+from phase09.timing import machine, markdown_table, time_runs
+
+AUTOCAST = ("none", "bf16")
+
+
+def training_pass(model: nn.Module, loss_fn: Callable[[], torch.Tensor], device: torch.device,
+                  autocast: str) -> Callable[[], None]:
+    """One pass: clear gradients, forward with the loss (under autocast if asked), backward."""
+    def step() -> None:
+        model.zero_grad(set_to_none=True)
+        ctx = (torch.autocast(device.type, dtype=torch.bfloat16) if autocast == "bf16"
+               else contextlib.nullcontext())
+        with ctx:
+            loss = loss_fn()
+        loss.backward()
+
+    return step
+
+
+def contenders(config: GPTConfig, device: torch.device, compile_models: bool, seed: int,
+               hand: bool) -> dict[str, tuple[nn.Module, str]]:
+    """name -> (model, kind) with identical weights: ours (fast path), HF sdpa, HF eager."""
+    torch.manual_seed(seed)
+    ours = GPT(config)
+    models: dict[str, tuple[nn.Module, str]] = {"ours (fast path)": (ours, "ours")}
+    if hand:
+        ours_hand = GPT(GPTConfig(**{**config.__dict__, "attention": "hand"}))
+        ours_hand.load_state_dict(ours.state_dict())
+        models["ours (hand path)"] = (ours_hand, "ours")
+    models["GPT2LMHeadModel (sdpa)"] = (to_hf(ours, "sdpa"), "hf")
+    models["GPT2LMHeadModel (eager)"] = (to_hf(ours, "eager"), "hf")
+    for name, (model, kind) in models.items():
+        model.to(device).train()  # train mode, as in training; dropout is 0 in both
+        models[name] = (torch.compile(model) if compile_models else model, kind)
+    return models
+
+
+def measure(config: GPTConfig, batch: int, device: torch.device, repeats: int, warmup: int,
+            compile_models: bool, autocast: str, seed: int, hand: bool) -> dict[str, float]:
+    """Seconds per training pass of each contender, on the same tokens."""
+    g = torch.Generator().manual_seed(seed)
+    seq = torch.randint(0, config.vocab_size, (batch, config.context + 1), generator=g)
+    x, y = seq[:, :-1].to(device), seq[:, 1:].to(device)
+    steps = {}
+    for name, (model, kind) in contenders(config, device, compile_models, seed, hand).items():
+        if kind == "ours":
+            loss_fn = lambda m=model: m(x, y)[1]  # noqa: E731
+        else:
+            loss_fn = lambda m=model: m(input_ids=x, labels=x).loss  # noqa: E731
+        steps[name] = training_pass(model, loss_fn, device, autocast)
+    # Interleaved rounds (A, B, C, A, B, C, ...): if the machine gets busier halfway through,
+    # every contender feels it alike, instead of whichever happened to run last.
+    runs: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(warmup):
+        for step in steps.values():
+            step()
+    for _ in range(repeats):
+        for name, step in steps.items():
+            runs[name] += time_runs(step, 1, 0, device)
+    return {name: statistics.median(seconds) for name, seconds in runs.items()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Tokens per second of a training pass: our GPT "
+                                                 "against GPT2LMHeadModel at equal settings.")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="char-1m",
+                        help="model shape (default: char-1m: 4 layers, 4 heads, 144 wide)")
+    parser.add_argument("--vocab-size", type=positive_int, default=None,
+                        help="override the vocabulary (default: the preset's)")
+    parser.add_argument("--context", type=positive_int, default=None,
+                        help="override the context, = tokens per sequence (default: preset's)")
+    parser.add_argument("--batch", type=positive_int, default=32,
+                        help="sequences per pass (default: 32)")
+    parser.add_argument("--repeats", type=positive_int, default=10,
+                        help="timed passes; the median is shown (default: 10)")
+    parser.add_argument("--warmup", type=positive_int, default=2,
+                        help="untimed passes first (default: 2; compile happens here)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile every model")
+    parser.add_argument("--autocast", choices=AUTOCAST, default="none",
+                        help="bf16 autocast for every model, or none (default: none)")
+    parser.add_argument("--hand", action="store_true", help="also time our hand attention path")
+    parser.add_argument("--quick", action="store_true",
+                        help="a tiny model, batch 4, 2 repeats: seconds, for a smoke test")
+    parser.add_argument("--threads", type=positive_int, default=1,
+                        help="CPU threads for every model (default: 1)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="cpu",
+                        help=DEVICE_HELP.replace("default: auto", "default: cpu; auto"))
+    args = parser.parse_args(argv)
+    try:
+        device = pick_device(args.device)
+    except (ValueError, RuntimeError) as err:
+        parser.error(str(err))
+    limit_cpu_threads(args.threads)
+    overrides = {k: v for k, v in (("vocab_size", args.vocab_size), ("context", args.context))
+                 if v is not None}
+    config = preset(args.preset, dropout=0.0, **overrides)
+    batch, repeats, warmup = args.batch, args.repeats, args.warmup
+    if args.quick:
+        config = GPTConfig(vocab_size=65, context=32, n_layer=2, n_head=2, n_embd=32)
+        batch, repeats, warmup = 4, 2, 1
+
+    tokens = batch * config.context
+    with torch.device("meta"):  # shapes only, to count FLOPs: 6 N + 12 L C T per token
+        flops = GPT(config).flops_per_token(config.context) * tokens
+    print(f"machine: {machine(device)}")
+    print(f"model: {config.n_layer} layers, {config.n_head} heads, width {config.n_embd}, "
+          f"context {config.context}, vocabulary {config.vocab_size}; batch {batch} x "
+          f"{config.context} = {tokens:,} tokens per pass")
+    print(f"settings for every model: float32 weights, autocast {args.autocast}, compile "
+          f"{args.compile}, {args.threads} CPU thread(s), dropout 0; one pass = zero_grad, "
+          f"forward with loss, backward; median of {repeats} after {warmup} warm-up\n")
+    times = measure(config, batch, device, repeats, warmup, args.compile, args.autocast,
+                    args.seed, args.hand)
+    ours = times["ours (fast path)"]
+    rows = [[name, f"{s * 1e3:.1f} ms", f"{tokens / s:,.0f}", f"{flops / s / 1e12:.3f}",
+             f"{s / ours:.2f}x"] for name, s in times.items()]
+    print(markdown_table(["model", "time per pass", "tokens/s", "TFLOP/s",
+                          "time / ours (fast)"], rows))
+    ratio = times["GPT2LMHeadModel (sdpa)"] / ours
+    print(f"\n   our GPT / GPT2LMHeadModel (sdpa) throughput: {ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

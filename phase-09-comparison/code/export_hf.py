@@ -1,0 +1,111 @@
+"""Export a model we trained to a folder Hugging Face loads: config.json + model.safetensors.
+
+A checkpoint from phase 07 (`train_char.py` saves {"model", "config", "chars"}) or phase 08
+(`train.py` saves {"model", "model_config", "tokenizer", ...}) is read as data only, with
+torch.load(..., weights_only=True): a file someone sends you cannot run code on your machine.
+Its weights are converted to GPT2LMHeadModel's layout (convert.py) and written with
+save_pretrained(): config.json (the shape, in GPT2Config's words) and model.safetensors (the
+tensors in the safetensors format, Hugging Face 2022: a header of names, shapes and offsets,
+then raw numbers; loading it runs no code at all, unlike a pickle).
+
+Then the folder is loaded back with GPT2LMHeadModel.from_pretrained(folder), as anyone would,
+and its logits are compared with our model's on a few sequences. A GPT-2-tokenizer checkpoint
+also gets the tokenizer files (GPT2TokenizerFast built from GPT-2's own two files); a character
+model gets its alphabet as chars.json (Hugging Face has no character tokenizer for GPT-2).
+
+Run:  python phase-09-comparison/code/export_hf.py --checkpoint scratch/phase-07-gpt/char_gpt.pt
+      python phase-09-comparison/code/export_hf.py --checkpoint runs/quickstart/best.pt --to my_gpt
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+from transformers import GPT2LMHeadModel
+
+from phase00.figures import scratch_dir
+from phase03.gpt2_tokenizer import find_gpt2_files
+from phase06.device import limit_cpu_threads
+from phase07.generate import DEFAULT_MODEL
+from phase07.model import GPT, GPTConfig
+from phase09.convert import hf_logits, max_abs_diff, to_hf
+from phase09.tokenizers_compare import hf_gpt2_tokenizer
+
+
+def load_our_checkpoint(path: Path) -> tuple[GPT, dict]:
+    """Our GPT (float32, eval mode) and the tokenizer spec from a phase 07 or 08 checkpoint."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}: train one with python "
+                                f"phase-07-gpt/code/train_char.py (saves {DEFAULT_MODEL}) or "
+                                f"python phase-08-training/code/train.py")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict) or "model" not in state:
+        raise ValueError(f"{path} holds no 'model' entry: not a checkpoint of phase 07 or 08")
+    if "model_config" in state:  # phase 08's train.py
+        config, tokenizer = state["model_config"], state.get("tokenizer", {})
+    elif "config" in state:  # phase 07's train_char.py
+        config, tokenizer = state["config"], {"name": "char", "chars": state.get("chars")}
+    else:
+        raise ValueError(f"{path} has no 'model_config' (phase 08) or 'config' (phase 07)")
+    model = GPT(GPTConfig(**config))
+    model.load_state_dict(state["model"])
+    return model.eval(), tokenizer
+
+
+def export(model: GPT, tokenizer: dict, folder: Path) -> Path:
+    """Write config.json, model.safetensors and the tokenizer's files into `folder`."""
+    folder = Path(folder)
+    hf = to_hf(model.float(), "sdpa")
+    hf.save_pretrained(folder, safe_serialization=True)
+    if tokenizer.get("name") == "gpt2":
+        hf_gpt2_tokenizer(find_gpt2_files(download=False)).save_pretrained(folder)
+    elif tokenizer.get("chars"):
+        (folder / "chars.json").write_text(json.dumps({"chars": tokenizer["chars"]},
+                                                      ensure_ascii=False), encoding="utf-8")
+    return folder
+
+
+def check_export(model: GPT, folder: Path, seed: int = 0) -> float:
+    """Load `folder` the way anyone would and return the max |logits difference| from ours."""
+    hf = GPT2LMHeadModel.from_pretrained(folder).eval()
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randint(0, model.config.vocab_size, (2, min(16, model.config.context)),
+                        generator=g)
+    with torch.no_grad():
+        return max_abs_diff(model(idx), hf_logits(hf, idx))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Export a phase 07 or 08 checkpoint to a "
+                                                 "folder GPT2LMHeadModel.from_pretrained loads.")
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_MODEL,
+                        help=f"a train_char.py model file or a train.py checkpoint "
+                             f"(default: {DEFAULT_MODEL})")
+    parser.add_argument("--to", type=Path, default=scratch_dir(__file__) / "hf_export",
+                        help="the folder to write (default: scratch/phase-09-comparison/"
+                             "hf_export)")
+    args = parser.parse_args(argv)
+    limit_cpu_threads(1)
+    try:
+        model, tokenizer = load_our_checkpoint(args.checkpoint)
+    except (FileNotFoundError, ValueError) as err:
+        parser.exit(1, f"error: {err}\n")
+    print(f"1. {args.checkpoint}: {model.n_params():,} parameters, {model.config.n_layer} "
+          f"layers x {model.config.n_head} heads x {model.config.n_embd}, context "
+          f"{model.config.context}, vocabulary {model.config.vocab_size} "
+          f"({tokenizer.get('name', '?')} tokens)")
+    folder = export(model, tokenizer, args.to)
+    print(f"\n2. Wrote {folder}:")
+    for path in sorted(folder.iterdir()):
+        print(f"   {path.name:28s} {path.stat().st_size:>12,} bytes")
+    diff = check_export(model, folder)
+    print(f"\n3. GPT2LMHeadModel.from_pretrained({str(folder)!r}) loads it; max |logits "
+          f"difference| from our model: {diff:.1e}")
+    print("   In Python:  from transformers import GPT2LMHeadModel; "
+          f"GPT2LMHeadModel.from_pretrained({str(folder)!r})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,204 @@
+"""One model carried from NumPy to GPT-2: phase 05's transformer, our PyTorch GPT, Hugging Face's.
+
+The course built the same architecture three times: in NumPy with every backward pass by hand
+(phase 05), in PyTorch by hand (phase 07), and now we meet the library version (Hugging Face's
+GPT2LMHeadModel). This script takes ONE set of weights, in GPT-2's names and layouts, and runs
+it through all three, comparing the activations at every stage, not only the final logits:
+
+    embeddings  wte[ids] + wpe[positions]        (B, T, C)
+    block 1..L  the residual stream after each block
+    ln_f        the final LayerNorm
+    logits      ln_f(x) @ wte^T                  (B, T, vocab)
+
+In float64 the three agree to about 1e-15 at every stage: the same arithmetic in a different
+order differs only by round-off. A bug (a transposed matrix, a missing scale, a wrong epsilon)
+shows up as a difference of order 1 at the first stage where it happens, which is why every
+stage is checked: the table points at the layer to look at.
+
+The weights start in NumPy (a random phase 05 model, GPT-2's initialisation), or, with
+--pretrained gpt2 and a network, are OpenAI's GPT-2 small.
+
+Run:  python phase-09-comparison/code/numpy_to_gpt2.py
+      python phase-09-comparison/code/numpy_to_gpt2.py --pretrained gpt2   (online; ~1 GB RAM)
+"""
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+from matplotlib.figure import Figure
+
+from phase00.figures import save_figure, scratch_dir
+from phase00.flags import nonnegative_int, positive_int
+from phase05.transformer import Transformer
+from phase06.device import limit_cpu_threads
+from phase07.model import GPT, GPTConfig
+from phase09.convert import (
+    PretrainedUnavailable,
+    from_hf_state,
+    from_numpy_state,
+    load_pretrained,
+    max_abs_diff,
+    numpy_config,
+    our_config,
+    to_hf,
+    to_numpy_state,
+)
+
+MODELS = ("numpy", "ours", "hf")
+PAIRS = (("numpy", "ours"), ("ours", "hf"), ("numpy", "hf"))
+
+
+def numpy_stages(model: Transformer, ids: np.ndarray) -> list[np.ndarray]:
+    """Phase 05's forward pass, stage by stage: embeddings, each block, ln_f, logits."""
+    T = ids.shape[1]
+    x = model.wte.forward(ids) + model.wpe.forward(np.arange(T))
+    stages = [x]
+    for block in model.blocks:
+        x = block.forward(x)
+        stages.append(x)
+    stages.append(model.ln_f.forward(x))
+    stages.append(model.forward(ids))  # the whole forward again: the logits as the model gives
+    return stages
+
+
+@torch.no_grad()
+def torch_stages(model: nn.Module, blocks: nn.ModuleList, first: nn.Module, ln_f: nn.Module,
+                 run: Callable[[], torch.Tensor]) -> list[torch.Tensor]:
+    """The same stages from a PyTorch model, caught with forward hooks.
+
+    first: the module whose output is the embedding sum (the embedding dropout, an identity in
+    eval mode); run() does a forward pass and returns the logits.
+    """
+    caught: list[torch.Tensor] = []
+
+    def keep(_module: nn.Module, _inputs: tuple, output: object) -> None:
+        caught.append(output[0] if isinstance(output, tuple) else output)
+
+    handles = [m.register_forward_hook(keep) for m in (first, *blocks, ln_f)]
+    try:
+        logits = run()
+    finally:
+        for handle in handles:
+            handle.remove()
+    return [*caught, logits]
+
+
+def stage_names(n_layer: int) -> list[str]:
+    return ["embeddings", *[f"block {i + 1}" for i in range(n_layer)], "ln_f", "logits"]
+
+
+def carry(params: dict[str, np.ndarray], config: GPTConfig, ids: np.ndarray
+          ) -> dict[str, list[float]]:
+    """Run GPT-2-named float64 weights through the three models; max |diff| per stage, per pair."""
+    numpy_model = Transformer(numpy_config(config), dtype=np.float64)
+    numpy_model.load_state_dict(params)
+    ours = GPT(config).double().eval()
+    ours.load_state_dict(from_numpy_state(params))
+    hf = to_hf(ours, "eager")
+    idx = torch.from_numpy(ids)
+    outputs = {
+        "numpy": numpy_stages(numpy_model, ids),
+        "ours": torch_stages(ours, ours.transformer.h, ours.transformer.drop,
+                             ours.transformer.ln_f, lambda: ours(idx)),
+        "hf": torch_stages(hf, hf.transformer.h, hf.transformer.drop, hf.transformer.ln_f,
+                           lambda: hf(input_ids=idx).logits),
+    }
+    return {f"{a} vs {b}": [max_abs_diff(x, y) for x, y in zip(outputs[a], outputs[b],
+                                                                strict=True)]
+            for a, b in PAIRS}
+
+
+def plot_stages(diffs: dict[str, list[float]], names: list[str], out_dir: Path | None
+                ) -> Figure:
+    """Max |difference| at each stage, one line per pair of implementations (log scale)."""
+    fig = Figure(figsize=(8, 4), layout="constrained")
+    ax = fig.add_subplot()
+    x = np.arange(len(names))
+    for (pair, values), marker in zip(diffs.items(), "osd", strict=True):
+        ax.plot(x, np.maximum(values, 1e-18), marker=marker, label=pair)
+    ax.axhline(1e-8, color="gray", linestyle="--", linewidth=1)
+    ax.text(0, 1.6e-8, "the bar: 1e-8", color="gray", fontsize=8)
+    ax.set_yscale("log")
+    ax.set_ylim(1e-18, 1e-6)
+    ax.set_xticks(x, names, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("max |difference| (float64; exactly 0 drawn at 1e-18)", fontsize=8)
+    ax.set_title("One set of GPT-2 weights in three implementations: NumPy (phase 05), our "
+                 "PyTorch GPT\n(phase 07) and Hugging Face's GPT2LMHeadModel, compared after "
+                 "every stage", fontsize=10)
+    ax.legend(fontsize=8)
+    save_figure(fig, out_dir, "numpy_torch_hf_stages.png")
+    return fig
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Carry one set of GPT-2 weights through the "
+                                                 "NumPy transformer, our GPT and Hugging "
+                                                 "Face's, comparing every stage.")
+    parser.add_argument("--n-layer", type=positive_int, default=4, help="blocks (default: 4)")
+    parser.add_argument("--n-head", type=positive_int, default=4, help="heads (default: 4)")
+    parser.add_argument("--n-embd", type=positive_int, default=64, help="width (default: 64)")
+    parser.add_argument("--context", type=positive_int, default=32,
+                        help="positions in the table (default: 32)")
+    parser.add_argument("--vocab-size", type=positive_int, default=500,
+                        help="tokens in the vocabulary (default: 500)")
+    parser.add_argument("--batch", type=positive_int, default=2, help="sequences (default: 2)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--pretrained", default=None, metavar="NAME",
+                        help="use this pretrained model's weights (e.g. gpt2; needs a network "
+                             "once) instead of a random NumPy model")
+    parser.add_argument("--threads", type=positive_int, default=1,
+                        help="CPU threads (default: 1)")
+    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+                        help="folder for the figure (default: the git-ignored scratch/ folder)")
+    args = parser.parse_args(argv)
+    limit_cpu_threads(args.threads)
+
+    if args.pretrained:
+        try:
+            hf = load_pretrained(args.pretrained)
+        except PretrainedUnavailable as err:
+            parser.exit(1, f"error: {err}\n")
+        config = our_config(hf.config)
+        params = to_numpy_state(from_hf_state(hf.double().state_dict()))
+        source = f"{args.pretrained} (Hugging Face's copy of OpenAI's weights)"
+        T = 16
+    else:
+        try:
+            config = GPTConfig(vocab_size=args.vocab_size, context=args.context,
+                               n_layer=args.n_layer, n_head=args.n_head, n_embd=args.n_embd)
+        except ValueError as err:
+            parser.error(str(err))
+        params = Transformer(numpy_config(config), seed=args.seed, dtype=np.float64).params
+        source = f"a random phase 05 NumPy model (seed {args.seed}), GPT-2's initialisation"
+        T = config.context
+    rng = np.random.default_rng(args.seed)
+    ids = rng.integers(0, config.vocab_size, size=(args.batch, T))
+
+    print(f"1. Weights: {source}")
+    print(f"   {config.n_layer} blocks, {config.n_head} heads, width {config.n_embd}, "
+          f"context {config.context}, vocabulary {config.vocab_size}; "
+          f"{sum(p.size for p in params.values()):,} parameters in GPT-2's names, e.g.")
+    for name in list(params)[2:6]:
+        print(f"   {name:24s} {params[name].shape}")
+    print(f"   input: {args.batch} sequences of {T} token ids, float64 everywhere")
+
+    diffs = carry(params, config, ids)
+    names = stage_names(config.n_layer)
+    print("\n2. Max |difference| after each stage")
+    print("| stage | " + " | ".join(diffs) + " |")
+    print("|---|" + "---|" * len(diffs))
+    for i, name in enumerate(names):
+        print(f"| {name} | " + " | ".join(f"{v[i]:.1e}" for v in diffs.values()) + " |")
+    worst = max(max(v) for v in diffs.values())
+    print(f"\n   largest difference anywhere: {worst:.1e}; under 1e-8: {worst < 1e-8}")
+
+    print("\nFigure")
+    plot_stages(diffs, names, args.out)
+
+
+if __name__ == "__main__":
+    main()

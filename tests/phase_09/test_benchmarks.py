@@ -1,0 +1,90 @@
+"""Every benchmark script of phase 09 runs in --quick mode and prints a markdown table with the
+machine; each also runs its correctness check (same tokens, same ids, small differences)."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from phase09 import (
+    bench_attention,
+    bench_bpe,
+    bench_generate,
+    bench_gpt,
+    bench_numpy,
+    convert,
+    numpy_to_gpt2,
+    timing,
+    tokenizers_compare,
+)
+
+
+def run(main, argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    main(argv)
+    return capsys.readouterr().out
+
+
+def test_bench_attention_quick(capsys: pytest.CaptureFixture[str]) -> None:
+    out = run(bench_attention.main, ["--quick"], capsys)
+    assert "machine: cpu" in out and "| T | implementation |" in out
+    assert "nn.MultiheadAttention" in out and "F.scaled_dot_product_attention" in out
+    diffs = [float(x) for x in re.findall(r"\| (\d\.\de[-+]\d\d) \|$", out, re.M)]
+    assert len(diffs) == 10 and max(diffs) < 1e-12  # 2 lengths x (3 layers + 2 cores)
+
+
+def test_bench_gpt_quick(capsys: pytest.CaptureFixture[str]) -> None:
+    out = run(bench_gpt.main, ["--quick", "--hand"], capsys)
+    for name in ("ours (fast path)", "ours (hand path)", "GPT2LMHeadModel (sdpa)",
+                 "GPT2LMHeadModel (eager)"):
+        assert f"| {name} |" in out
+    assert "our GPT / GPT2LMHeadModel (sdpa) throughput:" in out
+
+
+def test_bench_generate_quick(capsys: pytest.CaptureFixture[str]) -> None:
+    out = run(bench_generate.main, ["--quick"], capsys)
+    assert out.count("| yes |") == 4 and "| NO |" not in out
+
+
+def test_bench_bpe_quick(tmp_path: Path, tiny_text: str,
+                         capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "text.txt"
+    path.write_text(tiny_text * 20, encoding="utf-8")
+    out = run(bench_bpe.main, ["--quick", "--path", str(path)], capsys)
+    assert "BpeTrainer" in out and out.count("| yes |") == 3
+
+
+def test_bench_numpy_quick(capsys: pytest.CaptureFixture[str]) -> None:
+    out = run(bench_numpy.main, ["--quick"], capsys)
+    row = next(line for line in out.splitlines() if line.startswith("| tiny"))
+    loss_diff, grad_diff = (float(x) for x in row.strip("| ").split(" | ")[-2:])
+    assert loss_diff < 1e-10 and grad_diff < 1e-10
+
+
+def test_convert_and_numpy_to_gpt2_scripts(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    out = run(convert.main, ["--tokens", "5", "--seq-len", "8"], capsys)
+    assert out.count("greedy tokens identical        True") == 2
+    assert out.count("round trip lossless            True") == 2
+    out = run(numpy_to_gpt2.main, ["--n-layer", "2", "--n-embd", "16", "--context", "8",
+                                   "--out", str(tmp_path)], capsys)
+    assert "under 1e-8: True" in out
+    assert (tmp_path / "numpy_torch_hf_stages.png").is_file()
+
+
+def test_tokenizers_and_timing_scripts(capsys: pytest.CaptureFixture[str]) -> None:
+    assert "all three agree: True" in run(tokenizers_compare.main, [], capsys)
+    assert "median" in run(timing.main, ["--size", "32", "--repeats", "3"], capsys)
+
+
+def test_convert_pretrained_offline_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    out = run(convert.main, ["--tokens", "2", "--seq-len", "4", "--pretrained", "gpt2"], capsys)
+    assert "skipped: GPT-2's weights" in out and "with a network" in out
+
+
+def test_bad_flags_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        bench_attention.main(["--n-embd", "30", "--n-head", "4"])
+    assert stop.value.code == 2
+    with pytest.raises(SystemExit) as stop:
+        bench_generate.main(["--prompt-len", "200", "--tokens", "100"])
+    assert stop.value.code == 2

@@ -1,0 +1,174 @@
+"""Our GPT and Hugging Face's GPT2LMHeadModel: lossless conversion both ways, equal logits in
+float32 and float64, identical greedy text, the NumPy model equal to both, exports that
+from_pretrained loads, and a clear message when GPT-2's weights cannot be had offline."""
+
+import json
+from dataclasses import asdict
+
+import numpy as np
+import pytest
+import torch
+from transformers import GPT2LMHeadModel
+
+from phase03.char_tokenizer import CharTokenizer
+from phase05.transformer import Transformer
+from phase07.model import GPT, GPTConfig
+from phase07.train_char import save_model
+from phase09.convert import (
+    PretrainedUnavailable,
+    from_hf,
+    from_hf_state,
+    greedy_hf,
+    greedy_ours,
+    hf_config,
+    hf_logits,
+    load_pretrained,
+    max_abs_diff,
+    numpy_config,
+    our_config,
+    to_hf,
+    to_hf_state,
+    to_numpy,
+)
+from phase09.export_hf import check_export, export, load_our_checkpoint
+from phase09.numpy_to_gpt2 import carry
+
+# Two random configs: neither is GPT-2 small (context < 1024, vocabulary != 50,257).
+CONFIGS = {
+    "3-layers-4-heads": GPTConfig(vocab_size=1000, context=64, n_layer=3, n_head=4, n_embd=64),
+    "2-layers-3-heads-hand": GPTConfig(vocab_size=317, context=40, n_layer=2, n_head=3,
+                                       n_embd=48, attention="hand"),
+}
+
+
+def model(config: GPTConfig, seed: int = 0) -> GPT:
+    torch.manual_seed(seed)
+    return GPT(config).eval()
+
+
+def ids(config: GPTConfig, B: int = 2, T: int = 20, seed: int = 1) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, config.vocab_size, (B, T), generator=g)
+
+
+def test_conv1d_layout_is_a_transpose() -> None:
+    ours = model(CONFIGS["3-layers-4-heads"])
+    theirs = to_hf(ours)
+    assert theirs.transformer.h[0].attn.c_attn.weight.shape == (64, 192)
+    assert torch.equal(theirs.transformer.h[0].mlp.c_fc.weight,
+                       ours.transformer.h[0].mlp.c_fc.weight.t())
+    assert theirs.lm_head.weight.data_ptr() == theirs.transformer.wte.weight.data_ptr()
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_round_trip_is_lossless(name: str) -> None:
+    ours = model(CONFIGS[name])
+    back = from_hf(to_hf(ours), CONFIGS[name].attention)
+    assert back.config == ours.config
+    for key, value in ours.state_dict().items():
+        assert torch.equal(back.state_dict()[key], value), key
+    # and the state dicts alone, both ways
+    state = ours.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in from_hf_state(to_hf_state(state)).items())
+
+
+@pytest.mark.parametrize("attn", ["eager", "sdpa"])
+@pytest.mark.parametrize("name", CONFIGS)
+def test_logits_equal_float32_and_float64(name: str, attn: str) -> None:
+    config = CONFIGS[name]
+    ours, idx = model(config), ids(config)
+    with torch.no_grad():
+        assert max_abs_diff(ours(idx), hf_logits(to_hf(ours, attn), idx)) < 1e-5
+        ours = ours.double()
+        assert max_abs_diff(ours(idx), hf_logits(to_hf(ours, attn), idx)) < 1e-10
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_greedy_generation_is_identical_for_20_tokens(name: str) -> None:
+    config = CONFIGS[name]
+    ours = model(config)
+    prompt = ids(config, B=1, T=8)
+    mine, theirs = greedy_ours(ours, prompt, 20), greedy_hf(to_hf(ours), prompt, 20)
+    assert mine.shape == (1, 28)
+    assert torch.equal(mine, theirs)
+    assert torch.equal(theirs, greedy_hf(to_hf(ours), prompt, 20, use_cache=False))
+
+
+def test_numpy_equals_ours_equals_hugging_face_in_float64() -> None:
+    config = CONFIGS["3-layers-4-heads"]
+    ours = model(config).double()
+    idx = ids(config)
+    with torch.no_grad():
+        logits_ours = ours(idx)
+        logits_hf = hf_logits(to_hf(ours), idx)
+    logits_np = to_numpy(ours).forward(idx.numpy())
+    assert max_abs_diff(logits_np, logits_ours) < 1e-8
+    assert max_abs_diff(logits_np, logits_hf) < 1e-8
+
+
+def test_every_stage_agrees_from_numpy_to_gpt2() -> None:
+    config = GPTConfig(vocab_size=50, context=12, n_layer=2, n_head=2, n_embd=16)
+    params = Transformer(numpy_config(config), seed=3, dtype=np.float64).params
+    diffs = carry(params, config, np.random.default_rng(0).integers(0, 50, (2, 12)))
+    assert set(diffs) == {"numpy vs ours", "ours vs hf", "numpy vs hf"}
+    for values in diffs.values():
+        assert len(values) == 2 + 2 + 1  # embeddings, 2 blocks, ln_f, logits
+        assert max(values) < 1e-8
+
+
+def test_config_conversion_and_refusals() -> None:
+    config = CONFIGS["3-layers-4-heads"]
+    hf = hf_config(config, "sdpa")
+    assert (hf.activation_function, hf.layer_norm_epsilon, hf.n_positions) == ("gelu_new",
+                                                                               1e-5, 64)
+    assert our_config(hf) == config
+    with pytest.raises(ValueError, match="biases"):
+        hf_config(GPTConfig(vocab_size=10, context=8, n_layer=1, n_head=1, n_embd=4,
+                            bias=False))
+    with pytest.raises(ValueError, match="eager"):
+        hf_config(config, "flash")
+    hf.activation_function = "relu"
+    with pytest.raises(ValueError, match="activation_function"):
+        our_config(hf)
+
+
+def test_mask_buffers_are_ignored() -> None:
+    ours = model(CONFIGS["3-layers-4-heads"])
+    state = to_hf_state(ours.state_dict())
+    state["transformer.h.0.attn.bias"] = torch.ones(1, 1, 64, 64)  # older transformers kept one
+    state["transformer.h.0.attn.masked_bias"] = torch.tensor(-1e4)
+    converted = from_hf_state(state)
+    assert set(converted) == set(ours.state_dict())
+
+
+def test_pretrained_offline_fails_fast_and_clearly() -> None:
+    with pytest.raises(PretrainedUnavailable, match="with a network"):
+        load_pretrained("gpt2")
+
+
+def test_export_of_phase07_and_phase08_checkpoints(tmp_path) -> None:
+    config = GPTConfig(vocab_size=12, context=16, n_layer=2, n_head=2, n_embd=16)
+    ours = model(config)
+    tokenizer = CharTokenizer("hello world, abc")
+    assert tokenizer.vocab_size == 12
+    phase07_file = save_model(ours, tokenizer, tmp_path / "char_gpt.pt")
+    phase08_file = tmp_path / "best.pt"
+    torch.save({"model": ours.state_dict(), "model_config": asdict(config),
+                "tokenizer": {"name": "gpt2"}, "step": 1}, phase08_file)
+    for path in (phase07_file, phase08_file):
+        loaded, spec = load_our_checkpoint(path)
+        folder = export(loaded, spec, tmp_path / f"hf_{path.stem}")
+        assert (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
+        assert check_export(loaded, folder) < 1e-6
+        assert isinstance(GPT2LMHeadModel.from_pretrained(folder), GPT2LMHeadModel)
+    assert json.loads((tmp_path / "hf_char_gpt" / "chars.json").read_text())["chars"] == \
+        tokenizer.chars
+    assert (tmp_path / "hf_best" / "tokenizer.json").is_file()
+
+
+def test_export_errors_name_the_file(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="train_char.py"):
+        load_our_checkpoint(tmp_path / "missing.pt")
+    torch.save({"weights": {}}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="other.pt"):
+        load_our_checkpoint(tmp_path / "other.pt")
