@@ -180,6 +180,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.dropout is not None and args.dropout >= 1:
         parser.error(f"--dropout must be below 1, got {args.dropout}")
+    if args.warmup > args.steps:
+        parser.error(f"--warmup ({args.warmup}) is longer than the run (--steps {args.steps}): "
+                     f"the learning rate would never reach its peak")
     start_all = time.perf_counter()
     try:
         text, source = load_text(args.corpus, args.path)

@@ -53,3 +53,10 @@ def test_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as stop:
         generate_main(["--model", str(tmp_path / "none.pt"), "--device", "cpu"])
     assert stop.value.code == 1
+
+
+def test_warmup_longer_than_the_run_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        train_main(["--steps", "10", "--warmup", "50", "--device", "cpu"])
+    assert stop.value.code == 2
+    assert "--warmup (50) is longer than the run" in capsys.readouterr().err
