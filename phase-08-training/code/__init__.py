@@ -6,4 +6,5 @@
 BLOG_FIGURES: list[tuple[str, list[str]]] = [
     ("pieces", []),  # training_pieces.png: schedule, one bad batch, stop and resume (~15 s)
     ("quickstart", []),  # quickstart_loss.png: the README's main run (about 5 minutes)
+    ("budget", []),  # budget_tokens.png: tokens against days at 5,000 tokens/s (blog 02)
 ]

@@ -48,7 +48,7 @@ from phase06.device import (
     synchronize,
 )
 from phase07.model import GPT, GPTConfig
-from phase08.config import DTYPES, PRESETS, make_config
+from phase08.config import DTYPES, PRESETS, TrainConfig, make_config
 from phase08.train import clip_gradients, make_optimizer, precision
 
 # Dense (no sparsity) bfloat16 peaks from the makers' data sheets, by a name in the device's.
@@ -63,6 +63,7 @@ class Result:
     seconds: float  # median seconds per step
     tokens_per_step: int
     memory: dict[str, int]
+    warmup_seconds: float  # the untimed first steps: allocation, and compiling when compiled
 
     @property
     def tokens_per_s(self) -> float:
@@ -80,11 +81,12 @@ def peak_flops(device: torch.device, dtype: torch.dtype) -> float | None:
     return None
 
 
-def time_steps(model: GPT, device: torch.device, dtype: torch.dtype, micro_batch: int,
-               compile_model: bool, steps: int, warmup: int, seed: int = 0) -> Result:
-    """Median seconds of `steps` whole optimizer steps, after `warmup` untimed ones."""
-    cfg = make_config("cpu-smoke")  # only for the optimizer's settings: AdamW as train.py's
-    optimizer, _ = make_optimizer(model, cfg, device)
+def time_steps(model: GPT, cfg: TrainConfig, device: torch.device, dtype: torch.dtype,
+               micro_batch: int, compile_model: bool, steps: int, warmup: int,
+               seed: int = 0) -> Result:
+    """Median seconds of `steps` whole optimizer steps, after `warmup` untimed ones (whose
+    total time is kept too: with compile, that is where the compiling happens)."""
+    optimizer, _ = make_optimizer(model, cfg, device)  # the preset's AdamW, as train.py builds
     step_model = torch.compile(model) if compile_model else model
     T = model.config.context
     generator = torch.Generator().manual_seed(seed)
@@ -93,6 +95,8 @@ def time_steps(model: GPT, device: torch.device, dtype: torch.dtype, micro_batch
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     times = []
+    warmup_start = time.perf_counter()
+    warmup_seconds = 0.0
     for i in range(warmup + steps):
         synchronize(device)
         start = time.perf_counter()
@@ -105,17 +109,21 @@ def time_steps(model: GPT, device: torch.device, dtype: torch.dtype, micro_batch
         synchronize(device)
         if i >= warmup:
             times.append(time.perf_counter() - start)
+        elif i == warmup - 1:
+            warmup_seconds = time.perf_counter() - warmup_start
     variant = f"{'compiled' if compile_model else 'eager'}, {str(dtype).removeprefix('torch.')}"
-    return Result(variant, statistics.median(times), micro_batch * T, memory_report(device))
+    return Result(variant, statistics.median(times), micro_batch * T, memory_report(device),
+                  warmup_seconds)
 
 
 def markdown_table(results: list[Result], flops_per_token: int, peak: float | None) -> str:
-    lines = ["| variant | tokens/s | ms per step | MFU | memory |", "|---|---|---|---|---|"]
+    lines = ["| variant | tokens/s | ms per step | MFU | memory | warm-up |",
+             "|---|---|---|---|---|---|"]
     for r in results:
         mfu = f"{flops_per_token * r.tokens_per_s / peak:.1%}" if peak else "n/a"
         memory = ", ".join(f"{k} {v / 2**30:.2f} GiB" for k, v in r.memory.items())
         lines.append(f"| {r.variant} | {r.tokens_per_s:,.0f} | {r.seconds * 1e3:,.1f} | {mfu} | "
-                     f"{memory} |")
+                     f"{memory} | {r.warmup_seconds:.1f} s |")
     return "\n".join(lines)
 
 
@@ -148,7 +156,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=nonnegative_int, default=0,
                         help="CPU threads (default: 0 = PyTorch's choice)")
     parser.add_argument("--quick", action="store_true",
-                        help="a tiny model and two steps: checks that everything runs")
+                        help="a tiny model (2 layers x 64), micro-batch 2, one warm-up and two "
+                             "timed steps, whatever --steps says: checks that everything runs")
     args = parser.parse_args(argv)
 
     try:
@@ -166,7 +175,9 @@ def main(argv: list[str] | None = None) -> None:
     dtype, dtype_note = precision(device, args.dtype)
     if device.type == "cuda":
         torch.set_float32_matmul_precision("high")  # TF32 for any float32 products left
-    vocab = -(-50_257 // args.pad_vocab) * args.pad_vocab
+    # the vocabulary comes from the data: GPT-2's 50,257 ids, or Tiny Shakespeare's 65 characters
+    base_vocab = 50_257 if cfg.tokenizer == "gpt2" or args.quick else 65
+    vocab = -(-base_vocab // args.pad_vocab) * args.pad_vocab
     torch.manual_seed(0)
     model = GPT(GPTConfig(vocab_size=vocab, context=cfg.context, n_layer=cfg.n_layer,
                           n_head=cfg.n_head, n_embd=cfg.n_embd, attention=args.attention))
@@ -185,8 +196,8 @@ def main(argv: list[str] | None = None) -> None:
     variants = {"off": [False], "on": [True], "both": [False, True]}[args.compile]
     results = []
     for compile_model in variants:
-        results.append(time_steps(model, device, dtype, micro_batch, compile_model, steps,
-                                  warmup))
+        results.append(time_steps(model, cfg, device, dtype, micro_batch, compile_model,
+                                  steps, warmup))
         print(f"   timed {results[-1].variant}: {results[-1].tokens_per_s:,.0f} tokens/s")
     print("\n2. Results (median step)\n")
     print(markdown_table(results, flops_per_token, peak))

@@ -38,14 +38,19 @@ Run:  python phase-08-training/code/budget.py
 import argparse
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
+from matplotlib.figure import Figure
+
+from phase00.figures import save_figure, scratch_dir
 from phase00.flags import positive_float, positive_int
 
 MAC_TOKENS_PER_S = 5_000  # GPT-2 small, M4 Max, PyTorch MPS, float32, B=4, T=1024 (public report)
 MAC_TOKENS_PER_STEP = 8 * 8 * 1024  # the Mac presets: micro-batch 8 x 8 accumulation x 1024
 GPU_TOKENS_PER_STEP = 16 * 32 * 1024  # gpt2-124m: 524,288, GPT-2/GPT-3 small's ~0.5M
 CHINCHILLA_TOKENS_PER_PARAM = 20
-BRIEF_TOKENS = 10_000_000_000  # the plan we started from: "10B tokens in 24-72 hours"
+REPRODUCTION_TOKENS = 10_000_000_000  # the usual GPT-2 small reproduction: 10B tokens
 BUDGET_HOURS = (24, 48, 72)
 VOCAB = 50_257
 
@@ -152,8 +157,8 @@ def report(tokens_per_s: float, hours: list[float], throttle: float,
 
     chinchilla = CHINCHILLA_TOKENS_PER_PARAM * n
     print("\n3. Whole runs at that rate")
-    print(f"   {BRIEF_TOKENS / 1e9:.0f}B tokens (the usual GPT-2 small reproduction): "
-          f"{days_for(BRIEF_TOKENS, rate):.1f} days, not 24-72 hours")
+    print(f"   {REPRODUCTION_TOKENS / 1e9:.0f}B tokens (the usual GPT-2 small reproduction): "
+          f"{days_for(REPRODUCTION_TOKENS, rate):.1f} days, not 24-72 hours")
     print(f"   {chinchilla / 1e9:.2f}B tokens (20 per parameter, Chinchilla): "
           f"{days_for(chinchilla, rate):.1f} days")
 
@@ -180,6 +185,37 @@ def report(tokens_per_s: float, hours: list[float], throttle: float,
           "   and re-plan with --tokens-per-s.")
 
 
+def plot_budget(tokens_per_s: float, hours: list[float], out_dir: Path | None) -> Figure:
+    """Tokens GPT-2 small sees against hours of training, beside the token counts people aim
+    for: the budgets, Chinchilla's 20 per parameter, and the 10B of a full reproduction."""
+    fig = Figure(figsize=(7.5, 4.2))
+    ax = fig.add_subplot()
+    days = np.linspace(0.0, 1.15 * days_for(REPRODUCTION_TOKENS, tokens_per_s), 200)
+    ax.plot(days, tokens_per_s * days * 86_400 / 1e9, color="tab:blue",
+            label=f"GPT-2 small at {tokens_per_s:,.0f} tokens/s")
+    chinchilla = CHINCHILLA_TOKENS_PER_PARAM * GPT2_SMALL.n_params()
+    for tokens, text, color in ((REPRODUCTION_TOKENS, "10B tokens: a full reproduction",
+                                 "tab:red"),
+                                (chinchilla, f"{chinchilla / 1e9:.2f}B: 20 tokens per "
+                                             f"parameter (Chinchilla)", "tab:green")):
+        ax.axhline(tokens / 1e9, color=color, ls="--", lw=1)
+        ax.text(0.2, tokens / 1e9 + 0.15, f"{text}, {days_for(tokens, tokens_per_s):.1f} days",
+                color=color, fontsize=9)
+    for h in hours:
+        p = plan(GPT2_SMALL, h, tokens_per_s)
+        ax.plot([h / 24], [p.tokens / 1e9], "o", color="black", ms=4)
+        ax.annotate(f"{h:g} h: {p.tokens / 1e9:.2f}B", (h / 24, p.tokens / 1e9),
+                    textcoords="offset points", xytext=(6, -12), fontsize=8)
+    ax.set_xlabel("days of training")
+    ax.set_ylabel("tokens seen (billions)")
+    ax.set_title("What a budget buys: GPT-2 small on an M4 Max-class rate")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    save_figure(fig, out_dir, "budget_tokens.png")
+    return fig
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Tokens, hours and model sizes of a training "
                                                  "budget, from a measured token rate.")
@@ -194,10 +230,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tokens-per-step", type=positive_int, default=MAC_TOKENS_PER_STEP,
                         help="tokens per optimizer step in the table (default: 65,536 = 64 "
                              "sequences of 1024, the Mac presets)")
+    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+                        help="folder for the figure (default: the git-ignored scratch/)")
     args = parser.parse_args(argv)
     if args.throttle > 1:
         parser.error(f"--throttle is a slow-down factor in (0, 1], got {args.throttle}")
     report(args.tokens_per_s, args.hours, args.throttle, args.tokens_per_step)
+    print("\nFigure")
+    plot_budget(args.tokens_per_s * args.throttle, args.hours, args.out)
 
 
 if __name__ == "__main__":

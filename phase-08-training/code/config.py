@@ -119,7 +119,7 @@ PRESETS: dict[str, dict[str, object]] = {
                          "top_k": 50},
     # GPT-2 small as GPT-2 and GPT-3 small were trained: ~0.5M tokens per step (16 x 32 x 1024),
     # 19,073 steps = 10B tokens of FineWeb-Edu, lr 6e-4 with 715 warmup steps, betas (0.9, 0.95).
-    # For one big GPU (the micro-batch of 16 needs about 40 GB in bfloat16 at context 1024).
+    # For one big GPU; if it runs out of memory, halve micro_batch and double grad_accum.
     # On k GPUs each rank does grad_accum micro-steps: use --grad-accum 32/k to keep 0.5M.
     "gpt2-124m": {**GPT2_SMALL_RUN, "micro_batch": 16, "grad_accum": 32, "steps": 19_073,
                   "lr": 6e-4, "warmup": 715, "compile": True, "eval_every": 250,

@@ -100,20 +100,23 @@ def start(world: World, device_type: str, init_method: str = "env://") -> torch.
     torchrun sets (MASTER_ADDR, MASTER_PORT); the tests use a file instead.
     """
     backend = backend_for(device_type)
+    device = torch.device(device_type)
+    if device_type == "cuda":  # before joining: NCCL binds each process to its GPU
+        torch.cuda.set_device(world.local_rank)
+        device = torch.device("cuda", world.local_rank)
     if not dist.is_initialized():
         dist.init_process_group(backend, init_method=init_method, rank=world.rank,
                                 world_size=world.size)
-    if device_type == "cuda":
-        torch.cuda.set_device(world.local_rank)
-        return torch.device("cuda", world.local_rank)
-    return torch.device(device_type)
+    return device
 
 
-def stop() -> None:
-    """Leave the process group. The barrier first: a rank that tears its connections down while
-    another is still using them can abort the other one (gloo does)."""
+def stop(wait_for_others: bool = True) -> None:
+    """Leave the process group. After a run that went well, a barrier first: a rank that tears
+    its connections down while another is still using them can abort the other one (gloo
+    does). After an error, no barrier: the other ranks may never arrive at it."""
     if dist.is_initialized():
-        dist.barrier()
+        if wait_for_others:
+            dist.barrier()
         dist.destroy_process_group()
 
 
@@ -150,6 +153,15 @@ def sum_over_ranks(counts: dict[str, int], world: World, device: torch.device) -
     values = torch.tensor([counts[k] for k in keys], dtype=torch.float64, device=device)
     dist.all_reduce(values, op=dist.ReduceOp.SUM)
     return {k: int(v) for k, v in zip(keys, values.tolist(), strict=True)}
+
+
+def min_over_ranks(value: int, world: World, device: torch.device) -> int:
+    """The smallest of an integer over all ranks (so that all ranks agree on it)."""
+    if not world.distributed:
+        return value
+    tensor = torch.tensor([float(value)], device=device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MIN)
+    return int(tensor.item())
 
 
 def any_rank(flag: bool, world: World, device: torch.device) -> bool:

@@ -73,9 +73,9 @@ def hellaswag_file(split: str = "val", folder: Path = HELLASWAG_DIR,
         raise FileNotFoundError(f"no HellaSwag {split} file at {path}; {how}")
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         with urllib.request.urlopen(url, timeout=timeout) as response:
             payload = response.read()
+        path.parent.mkdir(parents=True, exist_ok=True)  # only once there is something to keep
         tmp.write_bytes(payload)
         os.replace(tmp, path)  # a download cut short never leaves a half file under `path`
     except Exception as err:  # no network, a proxy, a guard: all mean "could not download"
@@ -144,6 +144,16 @@ def render(example: dict, codec: Codec, context: int) -> tuple[torch.Tensor, tor
     return tokens, mask
 
 
+Rendered = tuple[torch.Tensor, torch.Tensor, int]  # tokens (4, L), mask (4, L), label
+
+
+def render_all(examples: list[dict], codec: Codec, context: int) -> list[Rendered]:
+    """Every example as token rows, once: a run that scores HellaSwag every 1,000 steps encodes
+    the text only at the start (and an ending too long for the context is an error then, not
+    hours later)."""
+    return [(*render(e, codec, context), e["label"]) for e in examples]
+
+
 @torch.no_grad()
 def ending_losses(model: GPT, tokens: torch.Tensor,
                   mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -161,10 +171,11 @@ def ending_losses(model: GPT, tokens: torch.Tensor,
 
 
 @torch.no_grad()
-def evaluate(model: GPT, codec: Codec, examples: list[dict], device: torch.device,
-             dtype: torch.dtype = torch.float32, rank: int = 0, world: int = 1,
-             progress: bool = False) -> dict:
-    """Score examples[rank::world] (every example once across the ranks).
+def evaluate(model: GPT, codec: Codec, examples: list[dict] | list[Rendered],
+             device: torch.device, dtype: torch.dtype = torch.float32, rank: int = 0,
+             world: int = 1, progress: bool = False) -> dict:
+    """Score examples[rank::world] (every example once across the ranks). The examples are
+    HellaSwag's dicts, or render_all()'s rows.
 
     Returns counts, so that several ranks' results add up: {"n", "correct" (acc),
     "correct_norm" (acc_norm)}; accuracy() turns them into fractions.
@@ -175,12 +186,14 @@ def evaluate(model: GPT, codec: Codec, examples: list[dict], device: torch.devic
     mine = examples[rank::world]
     for example in tqdm(mine, desc="HellaSwag", unit="example", disable=not progress,
                         leave=False):
-        tokens, mask = render(example, codec, model.config.context)
+        if isinstance(example, dict):
+            example = (*render(example, codec, model.config.context), example["label"])
+        tokens, mask, label = example
         with autocast(device, dtype):
             total, mean = ending_losses(model, tokens.to(device), mask.to(device))
         n += 1
-        correct += int(total.argmin().item() == example["label"])
-        correct_norm += int(mean.argmin().item() == example["label"])
+        correct += int(total.argmin().item() == label)
+        correct_norm += int(mean.argmin().item() == label)
     model.train(was_training)
     return {"n": n, "correct": correct, "correct_norm": correct_norm}
 

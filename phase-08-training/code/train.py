@@ -92,12 +92,13 @@ from phase08.config import (
     config_from_dict,
     make_config,
 )
-from phase08.device_checks import choose_dtype, self_check
+from phase08.device_checks import choose_dtype, self_check, set_attention
 from phase08.distributed import (
     World,
     any_rank,
     leave,
     mean_over_ranks,
+    min_over_ranks,
     sum_over_ranks,
     world_from_environment,
 )
@@ -205,7 +206,7 @@ def precision(device: torch.device, requested: str) -> tuple[torch.dtype, str]:
 
 
 def check_device(model: GPT, cfg: TrainConfig, device: torch.device, dtype: torch.dtype,
-                 dtype_note: str, say: Callable[[str], None]
+                 dtype_note: str, say: Callable[[str], None], world: World | None = None
                  ) -> tuple[TrainConfig, torch.dtype, str]:
     """Before a new run: measure the precision (dtype=auto on MPS) and check the device's
     arithmetic (self_check: auto = on MPS), falling back where it is wrong (device_checks.py).
@@ -221,22 +222,34 @@ def check_device(model: GPT, cfg: TrainConfig, device: torch.device, dtype: torc
     if cfg.self_check == "off" or (cfg.self_check == "auto" and device.type != "mps"):
         return cfg, dtype, dtype_note
     path, micro_batch, _ = self_check(model, device, dtype, cfg.micro_batch, say)
+    world = world or World()
+    # several processes must train alike: the smallest micro-batch, the hand path if any needs it
+    micro_batch = min_over_ranks(micro_batch, world, device)
+    if any_rank(path == "hand", world, device):
+        path = "hand"
+        set_attention(model, "hand")
     grad_accum = cfg.grad_accum
     if micro_batch != cfg.micro_batch:
         grad_accum = math.ceil(cfg.micro_batch * cfg.grad_accum / micro_batch)
+        before = cfg.micro_batch * cfg.grad_accum
+        after = micro_batch * grad_accum
         say(f"   micro-batch {cfg.micro_batch} -> {micro_batch}, gradient accumulation "
-            f"{cfg.grad_accum} -> {grad_accum}")
+            f"{cfg.grad_accum} -> {grad_accum}: {after} sequences per step"
+            + ("" if after == before else f" instead of {before}"))
     return replace(cfg, attention=path, micro_batch=micro_batch, grad_accum=grad_accum), \
         dtype, dtype_note
 
 
-def load_hellaswag(cfg: TrainConfig, offline: bool) -> list[dict]:
-    """HellaSwag's validation examples for scoring during training (downloaded once)."""
+def load_hellaswag(cfg: TrainConfig, offline: bool, codec: Codec) -> list[hellaswag.Rendered]:
+    """HellaSwag's validation examples for scoring during training (downloaded once), encoded
+    once, before the first step."""
     path = hellaswag.hellaswag_file("val", hellaswag.HELLASWAG_DIR, download=not offline)
-    return hellaswag.read_examples(path, cfg.hellaswag_limit)
+    return hellaswag.render_all(hellaswag.read_examples(path, cfg.hellaswag_limit), codec,
+                                cfg.context)
 
 
-def score_hellaswag(model: GPT, codec: Codec, examples: list[dict], device: torch.device,
+def score_hellaswag(model: GPT, codec: Codec, examples: list[hellaswag.Rendered],
+                    device: torch.device,
                     dtype: torch.dtype, world: World) -> tuple[float, float, int]:
     """(acc, acc_norm, examples scored): each rank scores its share, the counts are added."""
     counts = hellaswag.evaluate(model, codec, examples, device, dtype, world.rank, world.size)
@@ -573,7 +586,7 @@ def train(cfg: TrainConfig | None, run_dir: Path, data_root: Path = TOKENS_DIR,
     say(f"\n2. Model and optimizer on {describe_device(device)}"
         + (f", {world.size} processes" if world.distributed else ""))
     if checkpoint is None:
-        cfg, dtype, dtype_note = check_device(model, cfg, device, dtype, dtype_note, say)
+        cfg, dtype, dtype_note = check_device(model, cfg, device, dtype, dtype_note, say, world)
     optimizer, optimizer_note = make_optimizer(model, cfg, device)
     loader = BatchLoader(train_shards, cfg.micro_batch, cfg.context, world.rank, world.size,
                          shuffle=cfg.shuffle, seed=cfg.seed)
@@ -597,7 +610,7 @@ def train(cfg: TrainConfig | None, run_dir: Path, data_root: Path = TOKENS_DIR,
         train_model = DistributedDataParallel(
             train_model, device_ids=[device.index] if device.type == "cuda" else None)
         no_sync = train_model.no_sync
-    hellaswag_examples = load_hellaswag(cfg, offline) if cfg.hellaswag_every else []
+    hellaswag_examples = load_hellaswag(cfg, offline, codec) if cfg.hellaswag_every else []
 
     T = cfg.context
     tokens_per_step = loader.tokens_per_step * cfg.grad_accum
@@ -844,15 +857,17 @@ def main(argv: list[str] | None = None) -> None:
         world = world_from_environment()  # several processes when started by torchrun
     except ValueError as err:
         parser.error(str(err))
+    finished = False
     try:
         cfg = None if resume else make_config(args.preset, overrides)
         result = train(cfg, run_dir, args.data_dir, args.out, resume, overrides,
                        args.peak_flops, args.offline, world=world)
+        finished = True
     except (CheckpointError, TrainingDiverged, FileNotFoundError, ValueError,
-            ConnectionError) as err:
+            ConnectionError, RuntimeError) as err:
         parser.exit(1, f"error: {err}\n")
     finally:
-        stop_distributed()
+        stop_distributed(wait_for_others=finished)
     leave(world, 130 if result["interrupted"] else 0)  # several processes: exit here
     if result["interrupted"]:
         raise SystemExit(130)  # the shell's code for "stopped by Ctrl-C"

@@ -353,3 +353,30 @@ def test_streaming_preparation_of_a_local_fineweb_edu_shaped_dataset(tmp_path: P
     assert codec.decode(first[1:]).startswith("Document 0: plants make sugar")
     with pytest.raises(KeyError, match="no field 'content'"):
         next(hf_documents(str(tmp_path / "fineweb-edu"), None, "train", "content"))
+
+
+# --- the part-2 scripts, end to end -------------------------------------------------------------
+
+def test_part2_scripts_run(tmp_path: Path, book: str, capsys: pytest.CaptureFixture[str],
+                           hellaswag_file: Path) -> None:
+    from phase08 import benchmark, device_checks, distributed
+
+    benchmark.main(["--quick", "--threads", "1", "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert "| eager, float32 |" in out and "warm-up" in out
+    device_checks.main(["--device", "cpu", "--n-layer", "1", "--n-head", "2", "--n-embd", "16",
+                        "--context", "32", "--vocab", "50", "--micro-batch", "2"])
+    out = capsys.readouterr().out
+    assert "all agree: attention path 'fast', micro-batch 2" in out
+    distributed.main([])  # one process: it says how to start two
+    assert "torchrun --standalone --nproc_per_node=2" in capsys.readouterr().out
+    # HellaSwag on a checkpoint trained on GPT-2 tokens, from a local copy of the file
+    folder = tmp_path / "tokens" / "book-gpt2"
+    prepare_local([book], "gpt2", folder, "a made-up book", verbose=False, download=False)
+    cfg = make_config("cpu-smoke", {"data": str(folder), "tokenizer": "gpt2", "steps": 2,
+                                    "warmup": 1, "sample_tokens": 0})
+    train(cfg, tmp_path / "run", offline=True, verbose=False)
+    hellaswag.main(["--checkpoint", str(tmp_path / "run" / "last.pt"), "--path",
+                    str(hellaswag_file), "--device", "cpu", "--offline"])
+    out = capsys.readouterr().out
+    assert "3 HellaSwag examples" in out and "acc_norm" in out
