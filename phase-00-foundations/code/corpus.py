@@ -124,8 +124,9 @@ def load_text(corpus: str = "tinyshakespeare", path: Path | None = None,
         try:
             fresh = download_tiny_shakespeare(data_dir)
             return fresh.read_text(encoding="utf-8"), f"Tiny Shakespeare (downloaded to {fresh})"
-        except (urllib.error.URLError, OSError) as err:
-            print(f"Could not download Tiny Shakespeare ({err}).")
+        except Exception as err:  # no network, a proxy, a firewall, a damaged download: all
+            # mean the same here, so every one of them falls back instead of stopping the lesson
+            print(f"Could not download Tiny Shakespeare ({type(err).__name__}: {err}).")
     print(f"Tiny Shakespeare is not cached at {cached}; using Python's standard library source "
           f"instead. To get it later, run: python phase-00-foundations/code/corpus.py")
     return stdlib_corpus(), "Python standard library source (fallback: no Tiny Shakespeare)"
