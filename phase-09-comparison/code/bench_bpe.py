@@ -10,26 +10,40 @@ also TRAIN a byte-level BPE, which tiktoken cannot.
    (their pre-tokenizer and tie-breaking differ from GPT-2's regex and our smallest-ids rule),
    so this row compares speed only; the column "same merges" says so.
 2. Encoding with GPT-2's own 50,257 tokens, the same ranks in all three: our encoder (a fresh
-   chunk cache each run, as on a new file), tiktoken and Hugging Face's GPT2TokenizerFast; the
-   last column checks the ids are identical.
+   chunk cache each run, as on a new file; the fresh tokenizers are built before the clock
+   starts), tiktoken and Hugging Face's GPT2TokenizerFast; the last column checks the ids are
+   identical, on the whole text timed.
 
-Each time is the median of --repeats runs; the machine is printed with the tables.
+Equal settings: --threads limits every contender, PyTorch's and NumPy's pools (limit_cpu_threads)
+and the Rust library's Rayon pool (timing.limit_rust_threads, set before the library first runs).
+After one untimed warm-up round, the contenders of each table take turns run by run
+(timing.take_turns); each time is the median of --repeats runs, with the fastest and slowest.
 
 Run:  python phase-09-comparison/code/bench_bpe.py
       python phase-09-comparison/code/bench_bpe.py --quick
 """
 
 import argparse
+import statistics
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from phase00.corpus import CORPORA, load_text
 from phase00.flags import positive_int
 from phase03.bpe import BPETokenizer, train_fast
-from phase03.bpe_benchmark import median_seconds
 from phase03.gpt2_tokenizer import find_gpt2_files, gpt2_tiktoken, gpt2_tokenizer
-from phase09.timing import machine, markdown_table
+from phase06.device import limit_cpu_threads
+from phase09.timing import (
+    limit_rust_threads,
+    machine,
+    markdown_table,
+    refuse_quick_overrides,
+    spread,
+    take_turns,
+)
 from phase09.tokenizers_compare import hf_gpt2_tokenizer
 
 
@@ -44,6 +58,14 @@ def train_hf(text: str, vocab_size: int) -> Tokenizer:
     return tokenizer
 
 
+def keeping(results: dict[str, Any], name: str, fn: Callable[[], Any]) -> Callable[[], None]:
+    """fn, wrapped to keep its latest result in results[name] (the timer drops results)."""
+    def run() -> None:
+        results[name] = fn()
+
+    return run
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Time BPE training and encoding: ours, "
                                                  "tiktoken and Hugging Face's tokenizers.")
@@ -52,11 +74,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=positive_int, default=3,
                         help="runs per timing; the median is reported (default: 3)")
     parser.add_argument("--quick", action="store_true",
-                        help="the first 20,000 characters, vocabulary 300, 1 run")
+                        help="the first 20,000 characters, vocabulary 300, 1 run; refuses "
+                             "--vocab-size, --repeats")
+    parser.add_argument("--threads", type=positive_int, default=1,
+                        help="threads for every contender: PyTorch, NumPy and the Rust "
+                             "tokenizers library (default: 1)")
     parser.add_argument("--corpus", choices=CORPORA, default="tinyshakespeare",
                         help="built-in corpus (default: tinyshakespeare)")
     parser.add_argument("--path", type=Path, default=None, help="benchmark on this text file")
     args = parser.parse_args(argv)
+    refuse_quick_overrides(parser, args, ("vocab_size", "repeats"))
+    limit_cpu_threads(args.threads)
+    limit_rust_threads(args.threads)  # before the Rust library's first run in this process
     if args.vocab_size < 257:
         parser.error("--vocab-size must be > 256: the 256 bytes come first, then the merges")
     try:
@@ -69,38 +98,47 @@ def main(argv: list[str] | None = None) -> None:
         text, vocab, repeats = text[:20_000], min(vocab, 300), 1
     mb = len(text.encode("utf-8")) / 1e6
     print(f"text: {source}, {len(text):,} characters ({mb:.2f} MB)")
-    print(f"machine: {machine()}")
-    print(f"each time is the median of {repeats} run(s)\n")
+    print(f"machine: {machine()}; Rust tokenizers: RAYON_NUM_THREADS={args.threads}, "
+          f"TOKENIZERS_PARALLELISM={'true' if args.threads > 1 else 'false'}")
+    print(f"each time is the median of {repeats} run(s) after a warm-up, the contenders taking "
+          f"turns\n")
 
-    t_ours, merges = median_seconds(lambda: train_fast(text, vocab), repeats)
-    t_hf, hf_trained = median_seconds(lambda: train_hf(text, vocab), repeats)
-    ours_trained = BPETokenizer.from_merges([pair for pair, _ in merges], special_tokens=())
+    trained: dict[str, Any] = {}
+    train = {"ours (phase 03 train_fast, Python)": lambda: train_fast(text, vocab),
+             "Hugging Face tokenizers BpeTrainer (Rust)": lambda: train_hf(text, vocab)}
+    runs = take_turns({name: keeping(trained, name, fn) for name, fn in train.items()}, repeats)
+    t = {name: statistics.median(seconds) for name, seconds in runs.items()}
+    ours_name, hf_name = train
+    ours_vocab = BPETokenizer.from_merges([pair for pair, _ in trained[ours_name]],
+                                          special_tokens=()).vocab_size
     print("1. Training a byte-level BPE")
-    print(markdown_table(["trainer", "vocabulary", "time", "speed vs ours", "same merges"], [
-        ["ours (phase 03 train_fast, Python)", f"{ours_trained.vocab_size:,}",
-         f"{t_ours:.3f} s", "1.00x", ""],
-        ["Hugging Face tokenizers BpeTrainer (Rust)", f"{hf_trained.get_vocab_size():,}",
-         f"{t_hf:.3f} s", f"{t_ours / t_hf:.2f}x", "no (different rules; speed only)"],
+    print(markdown_table(["trainer", "vocabulary", "time (median)", "fastest-slowest (s)",
+                          "speed vs ours", "same merges"], [
+        [ours_name, f"{ours_vocab:,}", f"{t[ours_name]:.3f} s", spread(runs[ours_name], 1, 3),
+         "1.00x", ""],
+        [hf_name, f"{trained[hf_name].get_vocab_size():,}", f"{t[hf_name]:.3f} s",
+         spread(runs[hf_name], 1, 3), f"{t[ours_name] / t[hf_name]:.2f}x",
+         "no (different rules; speed only)"],
     ]))
 
     ours, tik, hf = gpt2_tokenizer(folder), gpt2_tiktoken(folder), hf_gpt2_tokenizer(folder)
-
-    def ours_cold() -> list[int]:
-        fresh = BPETokenizer(ours.ranks, ours.special_tokens, ours.pattern, ours.name)
-        return fresh.encode_ordinary(text)
-
-    timings = {
-        "ours (phase 03, Python)": median_seconds(ours_cold, repeats),
-        "tiktoken (Rust)": median_seconds(lambda: tik.encode_ordinary(text), repeats),
-        "Hugging Face GPT2TokenizerFast (Rust)": median_seconds(
-            lambda: hf.encode(text, add_special_tokens=False), repeats),
-    }
-    reference = timings["ours (phase 03, Python)"][1]
-    t_ref = timings["ours (phase 03, Python)"][0]
+    # one fresh tokenizer (an empty chunk cache) per run, built before the clock starts
+    fresh = [BPETokenizer(ours.ranks, ours.special_tokens, ours.pattern, ours.name)
+             for _ in range(repeats + 1)]
+    encoders = {"ours (phase 03, Python)": lambda: fresh.pop().encode_ordinary(text),
+                "tiktoken (Rust)": lambda: tik.encode_ordinary(text),
+                "Hugging Face GPT2TokenizerFast (Rust)":
+                    lambda: hf.encode(text, add_special_tokens=False)}
+    ids = {name: fn() for name, fn in encoders.items()}  # the ids, checked on the whole text
+    runs = take_turns(encoders, repeats, 0)  # the call above was the warm-up round
+    t = {name: statistics.median(seconds) for name, seconds in runs.items()}
+    reference, t_ref = ids["ours (phase 03, Python)"], t["ours (phase 03, Python)"]
     print("\n2. Encoding with GPT-2's 50,257 tokens (the same files for all three)")
-    print(markdown_table(["encoder", "tokens", "time", "MB/s", "speed vs ours", "same ids"], [
-        [name, f"{len(ids):,}", f"{t:.3f} s", f"{mb / t:.2f}", f"{t_ref / t:.1f}x",
-         "yes" if ids == reference else "NO"] for name, (t, ids) in timings.items()]))
+    print(markdown_table(["encoder", "tokens", "time (median)", "fastest-slowest (s)", "MB/s",
+                          "speed vs ours", "same ids"], [
+        [name, f"{len(ids[name]):,}", f"{t[name]:.3f} s", spread(runs[name], 1, 3),
+         f"{mb / t[name]:.2f}", f"{t_ref / t[name]:.2f}x",
+         "yes" if ids[name] == reference else "NO"] for name in encoders]))
 
 
 if __name__ == "__main__":

@@ -3,10 +3,12 @@
 Generating n tokens runs the model n times. Without a cache, step t recomputes the keys and
 values of all t earlier positions, which never change; with phase 07's KV cache each step
 computes one new position and reads the rest from memory. Hugging Face's generate() keeps a
-cache too (a DynamicCache that grows by concatenation, where ours is preallocated to the
-context). All four runs below decode greedily (the most likely token each step) from the same
-weights and prompt, so they must produce the same tokens; the script checks that, then compares
-tokens per second.
+cache too (a DynamicCache: the library's cache object, a list of key and value tensors per
+block that grows by concatenation each step, where ours is preallocated to the context). All
+four runs below decode greedily (the most likely token each step) from the same weights and
+prompt, so they must produce the same tokens. The script checks that on the warm-up call of
+each run, before any timing, and stops without a table if they differ; then it times the four
+in turns (timing.take_turns). Each cache is compared with its own library's uncached run.
 
 Greedy decoding in ours is top_k=1 (one token keeps all the probability); in Hugging Face's it
 is do_sample=False. Generation stays inside the context (prompt + new tokens <= context), where
@@ -17,6 +19,7 @@ Run:  python phase-09-comparison/code/bench_generate.py
 """
 
 import argparse
+import statistics
 from collections.abc import Callable
 
 import torch
@@ -30,13 +33,20 @@ from phase06.device import (
 )
 from phase07.model import GPT, GPTConfig
 from phase09.convert import greedy_hf, greedy_ours, to_hf
-from phase09.timing import machine, markdown_table, median_time
+from phase09.timing import machine, markdown_table, refuse_quick_overrides, spread, take_turns
+
+# each run's "without cache" partner, for the speed-up a cache gives its own library
+UNCACHED = {"ours, no cache": "ours, no cache", "ours, KV cache": "ours, no cache",
+            "HF generate, no cache": "HF generate, no cache",
+            "HF generate, its cache": "HF generate, no cache"}
 
 
-def timed(fn: Callable[[], torch.Tensor], device: torch.device, repeats: int
-          ) -> tuple[float, torch.Tensor]:
-    """Median seconds of fn() over repeats (after one warm-up), and its output."""
-    return median_time(fn, repeats, 1, device), fn()
+def warm_up_and_check(runs: dict[str, Callable[[], torch.Tensor]]) -> list[str]:
+    """Call each run once (its untimed warm-up) and return the names whose tokens differ from
+    the first run's: the check comes before any timing."""
+    outputs = {name: fn() for name, fn in runs.items()}
+    reference = next(iter(outputs.values()))
+    return [name for name, out in outputs.items() if not torch.equal(out, reference)]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -58,7 +68,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=positive_int, default=3,
                         help="timed runs; the median is shown (default: 3)")
     parser.add_argument("--quick", action="store_true",
-                        help="a tiny model and 20 tokens: seconds, for a smoke test")
+                        help="a tiny model (2 layers x 2 heads x 32, context 48, vocabulary "
+                             "64), an 8-token prompt, 20 tokens, 2 repeats: seconds, for a "
+                             "smoke test; refuses the flags it sets")
     parser.add_argument("--threads", type=positive_int, default=1,
                         help="CPU threads (default: 1)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
@@ -69,6 +81,8 @@ def main(argv: list[str] | None = None) -> None:
         device = pick_device(args.device)
     except (ValueError, RuntimeError) as err:
         parser.error(str(err))
+    refuse_quick_overrides(parser, args, ("n_layer", "n_head", "n_embd", "context",
+                                          "vocab_size", "prompt_len", "tokens", "repeats"))
     limit_cpu_threads(args.threads)
     shape = dict(vocab_size=args.vocab_size, context=args.context, n_layer=args.n_layer,
                  n_head=args.n_head, n_embd=args.n_embd)
@@ -99,15 +113,22 @@ def main(argv: list[str] | None = None) -> None:
           f"context {config.context}, vocabulary {config.vocab_size} (random weights, the same "
           f"in both); float32")
     print(f"greedy decoding of {n} tokens after a {prompt_len}-token prompt, batch "
-          f"{args.batch}; median of {repeats} after a warm-up\n")
-    results = {name: timed(fn, device, repeats) for name, fn in runs.items()}
-    reference = results["ours, no cache"][1]
-    base = results["ours, no cache"][0]
-    rows = [[name, f"{s * 1e3:.1f} ms", f"{args.batch * n / s:,.0f}", f"{base / s:.2f}x",
-             "yes" if torch.equal(out, reference) else "NO"]
-            for name, (s, out) in results.items()]
-    print(markdown_table(["run", "time", "new tokens/s", "speed vs ours without cache",
-                          "same tokens"], rows))
+          f"{args.batch}; median of {repeats} after a warm-up, the four runs taking turns\n")
+    differ = warm_up_and_check(runs)
+    if differ:
+        parser.exit(1, f"NOT the same tokens: {', '.join(differ)} differ from ours without "
+                       f"cache; a speed comparison of different work means nothing, so none "
+                       f"is made\n")
+    print(f"   checked before timing: all four runs give the same {n} tokens")
+    timings = take_turns(runs, repeats, 0, device)  # the check above was the warm-up
+    times = {name: statistics.median(seconds) for name, seconds in timings.items()}
+    base = times["ours, no cache"]
+    rows = [[name, f"{s * 1e3:.1f} ms", spread(timings[name], digits=1),
+             f"{args.batch * n / s:,.0f}", f"{base / s:.2f}x",
+             f"{times[UNCACHED[name]] / s:.2f}x", "yes"] for name, s in times.items()]
+    print(markdown_table(["run", "time (median)", "fastest-slowest (ms)", "new tokens/s",
+                          "speed vs ours without cache", "speed vs its own library without "
+                          "cache", "same tokens"], rows))
 
 
 if __name__ == "__main__":

@@ -7,9 +7,10 @@ batch, and do the same work, one training pass without the optimizer:
 
     forward -> mean cross-entropy -> backward (every gradient filled)
 
-First the answers are compared in float64 (loss and every gradient), then the time of a pass
-in float32, at the sizes phase 06's benchmark uses (tiny: 2 blocks of width 32 on 8 x 16 tokens;
-small; phase05: the phase 05 training run's size). At tiny sizes both spend most of their time
+First the answers are compared in float64 (loss and every gradient) at the size then timed,
+then the time of a pass in float32, NumPy and PyTorch taking turns pass by pass, at the sizes
+phase 06's benchmark uses (tiny: 2 blocks of width 32 on 8 x 16 tokens; small; phase05: the
+phase 05 training run's size). At tiny sizes both spend most of their time
 in overhead, not arithmetic: Python's for NumPy, PyTorch's dispatcher and autograd
 bookkeeping for torch. As sizes grow, both spend it in the same matrix products.
 
@@ -18,6 +19,7 @@ Run:  python phase-09-comparison/code/bench_numpy.py
 """
 
 import argparse
+import statistics
 from collections.abc import Callable
 
 import numpy as np
@@ -29,7 +31,7 @@ from phase06.benchmark import SIZES, VOCAB
 from phase06.device import limit_cpu_threads
 from phase07.model import GPT, GPTConfig
 from phase09.convert import from_numpy_state, max_abs_diff, numpy_config, to_numpy_state
-from phase09.timing import machine, markdown_table, median_time
+from phase09.timing import machine, markdown_table, refuse_quick_overrides, spread, take_turns
 
 
 def twin_models(size: str, dtype: type, seed: int) -> tuple[Transformer, GPT]:
@@ -90,30 +92,36 @@ def main(argv: list[str] | None = None) -> None:
                         help="model sizes (default: all)")
     parser.add_argument("--repeats", type=positive_int, default=20,
                         help="timed passes; the median is shown (default: 20)")
-    parser.add_argument("--quick", action="store_true", help="the tiny size, 3 repeats")
+    parser.add_argument("--quick", action="store_true",
+                        help="the tiny size, 3 repeats; refuses --sizes, --repeats")
     parser.add_argument("--threads", type=positive_int, default=1,
                         help="CPU threads for NumPy and PyTorch alike (default: 1)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
     args = parser.parse_args(argv)
+    refuse_quick_overrides(parser, args, ("sizes", "repeats"))
     limit_cpu_threads(args.threads)
     sizes, repeats = (["tiny"], 3) if args.quick else (args.sizes, args.repeats)
 
     print(f"machine: {machine()}")
     print(f"one training pass (forward, loss, backward; no optimizer); float32 timings, median "
-          f"of {repeats} after a warm-up; float64 for the differences\n")
+          f"of {repeats} after a warm-up, NumPy and PyTorch taking turns; float64 for the "
+          f"differences\n")
     rows = []
     for size in sizes:
         shape, B = SIZES[size]
         loss_diff, grad_diff = parity(size, args.seed)
         numpy_model, ours = twin_models(size, np.float32, args.seed)
         x, y = batch(size, args.seed)
-        t_np = median_time(numpy_pass(numpy_model, x, y), repeats)
-        t_torch = median_time(torch_pass(ours, x, y), repeats)
+        runs = take_turns({"numpy": numpy_pass(numpy_model, x, y),
+                           "torch": torch_pass(ours, x, y)}, repeats)
+        t_np, t_torch = statistics.median(runs["numpy"]), statistics.median(runs["torch"])
         rows.append([f"{size}: {shape['n_layers']} x {shape['d_model']}, {B} x "
                      f"{shape['context']} tokens", f"{numpy_model.n_params:,}",
-                     f"{t_np * 1e3:.2f} ms", f"{t_torch * 1e3:.2f} ms",
+                     f"{t_np * 1e3:.2f} ms ({spread(runs['numpy'])})",
+                     f"{t_torch * 1e3:.2f} ms ({spread(runs['torch'])})",
                      f"{t_np / t_torch:.2f}x", f"{loss_diff:.1e}", f"{grad_diff:.1e}"])
-    print(markdown_table(["size", "parameters", "NumPy (phase 05)", "PyTorch (phase 07)",
+    print(markdown_table(["size", "parameters", "NumPy (phase 05): median (fastest-slowest)",
+                          "PyTorch (phase 07): median (fastest-slowest)",
                           "NumPy time / PyTorch time", "loss diff", "max grad diff"], rows))
 
 

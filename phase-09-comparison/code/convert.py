@@ -12,6 +12,12 @@ Hugging Face keeps under the name `Conv1D`. PyTorch's nn.Linear, which phase 07 
 (out, in) and computes x @ W^T + b. Same numbers, transposed: the conversion is four transposes
 per block, and everything else (embeddings, LayerNorms, biases) is copied as it is.
 
+The name Conv1D comes from OpenAI's TensorFlow code, which wrote each of these layers as a
+one-dimensional convolution of width 1 (a kernel of shape (1, in, out) slid along the sequence):
+a width-1 convolution applies the same matrix at every position, which is exactly a linear
+layer. Hugging Face kept the name and the (in, out) layout so the original weights load as they
+are.
+
 The settings that make the two models the same function, each checked in hf_config():
 - GELU "gelu_new": the tanh approximation, as GPT-2 and our nn.GELU(approximate="tanh");
 - layer_norm_epsilon 1e-5, as our nn.LayerNorm(eps=1e-5);
@@ -74,10 +80,17 @@ def hf_config(config: GPTConfig, attn_implementation: str = "eager") -> GPT2Conf
 
 
 def our_config(hf: GPT2Config, attention: str = "fast") -> GPTConfig:
-    """Our GPTConfig from a GPT2Config, refusing the options our model does not have."""
+    """Our GPTConfig from a GPT2Config, refusing the options our model does not have.
+
+    Our GPT has one dropout rate for every place (GPTConfig.dropout); a GPT2Config whose three
+    rates differ is refused rather than silently reduced to one of them.
+    """
     unsupported = {"activation_function": (hf.activation_function, "gelu_new"),
                    "n_inner": (hf.n_inner, None),
                    "layer_norm_epsilon": (hf.layer_norm_epsilon, 1e-5),
+                   "scale_attn_weights": (hf.scale_attn_weights, True),
+                   "attn_pdrop": (hf.attn_pdrop, hf.resid_pdrop),
+                   "embd_pdrop": (hf.embd_pdrop, hf.resid_pdrop),
                    "scale_attn_by_inverse_layer_idx": (hf.scale_attn_by_inverse_layer_idx, False),
                    "reorder_and_upcast_attn": (hf.reorder_and_upcast_attn, False),
                    "tie_word_embeddings": (hf.tie_word_embeddings, True)}
@@ -226,8 +239,15 @@ def load_pretrained(name: str = "gpt2") -> GPT2LMHeadModel:
 
 
 def parity_report(config: GPTConfig, attn_implementation: str, seq_len: int, n_tokens: int,
-                  seed: int) -> dict[str, float | bool]:
-    """Build our GPT at `config`, convert it both ways, and measure every difference."""
+                  seed: int) -> dict[str, float | bool | int]:
+    """Build our GPT at `config`, convert it both ways, and measure every difference.
+
+    Greedy text from random weights falls into repetition within a few steps (one token over
+    and over), so "20 identical tokens" may be only one or two real decisions. Two stronger
+    checks sit beside it: the number of distinct tokens the greedy text contains, and the
+    largest-logit choice of both models at every position of the random input (each position
+    an independent decision, 2 x seq_len of them) plus the logits along the whole greedy path.
+    """
     torch.manual_seed(seed)
     ours = GPT(config).eval()
     idx = torch.randint(0, config.vocab_size, (2, seq_len))
@@ -239,10 +259,16 @@ def parity_report(config: GPTConfig, attn_implementation: str, seq_len: int, n_t
         ours = ours.to(dtype)
         hf = to_hf(ours, attn_implementation)
         with torch.no_grad():
-            report[f"max |logits diff| {label}"] = max_abs_diff(ours(idx), hf_logits(hf, idx))
+            mine, theirs = ours(idx), hf_logits(hf, idx)
+        report[f"max |logits diff| {label}"] = max_abs_diff(mine, theirs)
+    report["same choice at all positions"] = torch.equal(mine.argmax(-1), theirs.argmax(-1))
+    report["positions compared"] = idx.numel()
     prompt = idx[:1, : max(1, seq_len // 2)]
-    report["greedy tokens identical"] = torch.equal(greedy_ours(ours, prompt, n_tokens),
-                                                    greedy_hf(hf, prompt, n_tokens))
+    path = greedy_ours(ours, prompt, n_tokens)
+    report["greedy tokens identical"] = torch.equal(path, greedy_hf(hf, prompt, n_tokens))
+    report["distinct greedy tokens"] = len(set(path[0, prompt.shape[1]:].tolist()))
+    with torch.no_grad():  # the whole next-token distribution at every step of the path
+        report["path: max |logits diff| f64"] = max_abs_diff(ours(path), hf_logits(hf, path))
     return report
 
 
@@ -297,6 +323,9 @@ def main(argv: list[str] | None = None) -> None:
         seq_len = min(args.seq_len, cfg.context - args.tokens)
         if seq_len < 2:
             parser.error(f"--tokens {args.tokens} leaves no room in a context of {cfg.context}")
+        if seq_len < args.seq_len:
+            print(f"      (--seq-len {args.seq_len} cut to {seq_len}: with {args.tokens} greedy "
+                  f"tokens it must fit the context of {cfg.context})")
         for key, value in parity_report(cfg, args.attn_implementation, seq_len, args.tokens,
                                         args.seed).items():
             shown = f"{value:.2e}" if isinstance(value, float) else value

@@ -32,6 +32,11 @@ from phase07.model import GPT, GPTConfig
 from phase09.convert import hf_logits, max_abs_diff, to_hf
 from phase09.tokenizers_compare import hf_gpt2_tokenizer
 
+# Every file export() may write; an existing folder holding only these is overwritten.
+EXPORT_FILES = ("config.json", "generation_config.json", "model.safetensors", "chars.json",
+                "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                "vocab.json", "merges.txt", "added_tokens.json", "chat_template.jinja")
+
 
 def load_our_checkpoint(path: Path) -> tuple[GPT, dict]:
     """Our GPT (float32, eval mode) and the tokenizer spec from a phase 07 or 08 checkpoint."""
@@ -54,10 +59,30 @@ def load_our_checkpoint(path: Path) -> tuple[GPT, dict]:
     return model.eval(), tokenizer
 
 
+def clear_previous_export(folder: Path) -> None:
+    """Remove what an earlier export wrote into `folder`, so no stale file (a tokenizer of
+    another model) survives; refuse a folder that holds anything else."""
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise FileExistsError(f"{folder} exists and is not a folder")
+    others = sorted(p.name for p in folder.iterdir()
+                    if p.name not in EXPORT_FILES or not p.is_file())
+    if others:
+        raise FileExistsError(f"{folder} already holds files an export did not write "
+                              f"({', '.join(others[:5])}): choose a new or empty folder")
+    for path in folder.iterdir():
+        path.unlink()
+
+
 def export(model: GPT, tokenizer: dict, folder: Path) -> Path:
-    """Write config.json, model.safetensors and the tokenizer's files into `folder`."""
+    """Write config.json, model.safetensors and the tokenizer's files into `folder`.
+
+    The caller's model is left as it is (to_hf copies the weights; the copy is made float32).
+    """
     folder = Path(folder)
-    hf = to_hf(model.float(), "sdpa")
+    clear_previous_export(folder)
+    hf = to_hf(model, "sdpa").float()
     hf.save_pretrained(folder, safe_serialization=True)
     if tokenizer.get("name") == "gpt2":
         hf_gpt2_tokenizer(find_gpt2_files(download=False)).save_pretrained(folder)
@@ -96,7 +121,10 @@ def main(argv: list[str] | None = None) -> None:
           f"layers x {model.config.n_head} heads x {model.config.n_embd}, context "
           f"{model.config.context}, vocabulary {model.config.vocab_size} "
           f"({tokenizer.get('name', '?')} tokens)")
-    folder = export(model, tokenizer, args.to)
+    try:
+        folder = export(model, tokenizer, args.to)
+    except FileExistsError as err:
+        parser.exit(1, f"error: {err}\n")
     print(f"\n2. Wrote {folder}:")
     for path in sorted(folder.iterdir()):
         print(f"   {path.name:28s} {path.stat().st_size:>12,} bytes")

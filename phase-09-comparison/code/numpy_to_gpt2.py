@@ -15,11 +15,21 @@ order differs only by round-off. A bug (a transposed matrix, a missing scale, a 
 shows up as a difference of order 1 at the first stage where it happens, which is why every
 stage is checked: the table points at the layer to look at.
 
+Round-off is relative: a number of size s carries an error of about s x 1e-16 in float64. The
+stages differ in size (at GPT-2's initialisation the residual stream has entries of a few
+hundredths; the final LayerNorm rescales it to entries of order 1), so the absolute differences
+jump at ln_f while nothing went wrong. The table prints each stage's size, max |value|, and the
+figure shows the differences both ways: absolute, and divided by that size.
+
+The stages are caught with forward hooks: a function PyTorch calls with a module's output
+every time that module runs (register_forward_hook), so we read the activations without
+changing the model's code.
+
 The weights start in NumPy (a random phase 05 model, GPT-2's initialisation), or, with
 --pretrained gpt2 and a network, are OpenAI's GPT-2 small.
 
 Run:  python phase-09-comparison/code/numpy_to_gpt2.py
-      python phase-09-comparison/code/numpy_to_gpt2.py --pretrained gpt2   (online; ~1 GB RAM)
+      python phase-09-comparison/code/numpy_to_gpt2.py --pretrained gpt2   (online; > 4 GB RAM)
 """
 
 import argparse
@@ -91,45 +101,70 @@ def stage_names(n_layer: int) -> list[str]:
     return ["embeddings", *[f"block {i + 1}" for i in range(n_layer)], "ln_f", "logits"]
 
 
-def carry(params: dict[str, np.ndarray], config: GPTConfig, ids: np.ndarray
-          ) -> dict[str, list[float]]:
-    """Run GPT-2-named float64 weights through the three models; max |diff| per stage, per pair."""
+def three_outputs(params: dict[str, np.ndarray], config: GPTConfig, ids: np.ndarray
+                  ) -> dict[str, list[np.ndarray | torch.Tensor]]:
+    """Run GPT-2-named float64 weights through the three models; every stage of each.
+
+    Memory: the NumPy model, our GPT and Hugging Face's each hold a copy of the weights, beside
+    `params` itself: four float64 copies (at GPT-2 small's 124M parameters, about 4 GB).
+    """
     numpy_model = Transformer(numpy_config(config), dtype=np.float64)
     numpy_model.load_state_dict(params)
     ours = GPT(config).double().eval()
     ours.load_state_dict(from_numpy_state(params))
     hf = to_hf(ours, "eager")
     idx = torch.from_numpy(ids)
-    outputs = {
+    return {
         "numpy": numpy_stages(numpy_model, ids),
         "ours": torch_stages(ours, ours.transformer.h, ours.transformer.drop,
                              ours.transformer.ln_f, lambda: ours(idx)),
         "hf": torch_stages(hf, hf.transformer.h, hf.transformer.drop, hf.transformer.ln_f,
                            lambda: hf(input_ids=idx).logits),
     }
+
+
+def differences(outputs: dict[str, list[np.ndarray | torch.Tensor]]) -> dict[str, list[float]]:
+    """Max |difference| per stage, for each pair of implementations."""
     return {f"{a} vs {b}": [max_abs_diff(x, y) for x, y in zip(outputs[a], outputs[b],
                                                                 strict=True)]
             for a, b in PAIRS}
 
 
-def plot_stages(diffs: dict[str, list[float]], names: list[str], out_dir: Path | None
-                ) -> Figure:
-    """Max |difference| at each stage, one line per pair of implementations (log scale)."""
-    fig = Figure(figsize=(8, 4), layout="constrained")
-    ax = fig.add_subplot()
+def stage_sizes(outputs: dict[str, list[np.ndarray | torch.Tensor]]) -> list[float]:
+    """max |value| of each stage (NumPy's): the scale that round-off is relative to."""
+    return [float(np.max(np.abs(stage))) for stage in outputs["numpy"]]
+
+
+def carry(params: dict[str, np.ndarray], config: GPTConfig, ids: np.ndarray
+          ) -> dict[str, list[float]]:
+    """Run GPT-2-named float64 weights through the three models; max |diff| per stage, per pair."""
+    return differences(three_outputs(params, config, ids))
+
+
+def plot_stages(diffs: dict[str, list[float]], names: list[str], out_dir: Path | None,
+                sizes: list[float] | None = None) -> Figure:
+    """Max |difference| at each stage, one line per pair of implementations (log scale); with
+    the stages' sizes, a second panel divides each difference by its stage's max |value|."""
+    panels = [("max |difference|", None)] + ([("max |difference| / max |value| of the stage",
+                                               sizes)] if sizes is not None else [])
+    fig = Figure(figsize=(5 * len(panels) + 1, 4.4), layout="constrained")
     x = np.arange(len(names))
-    for (pair, values), marker in zip(diffs.items(), "osd", strict=True):
-        ax.plot(x, np.maximum(values, 1e-18), marker=marker, label=pair)
-    ax.axhline(1e-8, color="gray", linestyle="--", linewidth=1)
-    ax.text(0, 1.6e-8, "the bar: 1e-8", color="gray", fontsize=8)
-    ax.set_yscale("log")
-    ax.set_ylim(1e-18, 1e-6)
-    ax.set_xticks(x, names, rotation=30, ha="right", fontsize=8)
-    ax.set_ylabel("max |difference| (float64; exactly 0 drawn at 1e-18)", fontsize=8)
-    ax.set_title("One set of GPT-2 weights in three implementations: NumPy (phase 05), our "
-                 "PyTorch GPT\n(phase 07) and Hugging Face's GPT2LMHeadModel, compared after "
+    for i, (label, scale) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), i + 1)
+        for (pair, values), marker in zip(diffs.items(), "osd", strict=True):
+            shown = np.asarray(values) / (1.0 if scale is None else np.asarray(scale))
+            ax.plot(x, np.maximum(shown, 1e-18), marker=marker, label=pair)
+        if scale is None:
+            ax.axhline(1e-8, color="gray", linestyle="--", linewidth=1)
+            ax.text(0, 1.6e-8, "the bar: 1e-8", color="gray", fontsize=8)
+        ax.set_yscale("log")
+        ax.set_ylim(1e-18, 1e-6)
+        ax.set_xticks(x, names, rotation=30, ha="right", fontsize=8)
+        ax.set_ylabel(f"{label}\n(float64; exactly 0 drawn at 1e-18)", fontsize=8)
+        ax.legend(fontsize=8)
+    fig.suptitle("One set of GPT-2 weights in three implementations: NumPy (phase 05), our "
+                 "PyTorch GPT (phase 07)\nand Hugging Face's GPT2LMHeadModel, compared after "
                  "every stage", fontsize=10)
-    ax.legend(fontsize=8)
     save_figure(fig, out_dir, "numpy_torch_hf_stages.png")
     return fig
 
@@ -164,6 +199,7 @@ def main(argv: list[str] | None = None) -> None:
             parser.exit(1, f"error: {err}\n")
         config = our_config(hf.config)
         params = to_numpy_state(from_hf_state(hf.double().state_dict()))
+        del hf  # one float64 copy fewer: carry() builds its own Hugging Face model
         source = f"{args.pretrained} (Hugging Face's copy of OpenAI's weights)"
         T = 16
     else:
@@ -186,18 +222,21 @@ def main(argv: list[str] | None = None) -> None:
         print(f"   {name:24s} {params[name].shape}")
     print(f"   input: {args.batch} sequences of {T} token ids, float64 everywhere")
 
-    diffs = carry(params, config, ids)
+    outputs = three_outputs(params, config, ids)
+    diffs, sizes = differences(outputs), stage_sizes(outputs)
     names = stage_names(config.n_layer)
-    print("\n2. Max |difference| after each stage")
-    print("| stage | " + " | ".join(diffs) + " |")
-    print("|---|" + "---|" * len(diffs))
+    print("\n2. Max |difference| after each stage, and the stage's size (max |value|)")
+    print("| stage | size | " + " | ".join(diffs) + " | largest / size |")
+    print("|---|---|" + "---|" * len(diffs) + "---|")
     for i, name in enumerate(names):
-        print(f"| {name} | " + " | ".join(f"{v[i]:.1e}" for v in diffs.values()) + " |")
+        largest = max(v[i] for v in diffs.values())
+        print(f"| {name} | {sizes[i]:.3f} | " + " | ".join(f"{v[i]:.1e}" for v in diffs.values())
+              + f" | {largest / sizes[i]:.1e} |")
     worst = max(max(v) for v in diffs.values())
     print(f"\n   largest difference anywhere: {worst:.1e}; under 1e-8: {worst < 1e-8}")
 
     print("\nFigure")
-    plot_stages(diffs, names, args.out)
+    plot_stages(diffs, names, args.out, sizes)
 
 
 if __name__ == "__main__":

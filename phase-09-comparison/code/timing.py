@@ -6,11 +6,16 @@ single stopwatch reading lies in four ways, and each has a fix:
 1. The first call pays once-only costs: memory allocation, kernel selection, caches filling
    (and, with torch.compile, the whole compilation). Fix: warm-up calls that are not timed.
 2. Runs vary: the operating system, other programs and the CPU's clock all move the time.
-   Fix: repeat, and report the median, which one slow outlier cannot drag (a mean can).
+   Fix: repeat, and report the median, which one slow outlier cannot drag (a mean can), with
+   the spread (the fastest and slowest run) so a reader sees how much it moved.
 3. A GPU returns before it has finished (phase 06's device.py). Fix: synchronize before
    reading the clock.
 4. Numbers without the machine are meaningless. Fix: print the machine, the library versions
    and the thread count with every table (machine()).
+
+A fifth applies to comparisons: if contender A is timed for a minute and then B, a change in
+the machine's load halfway through lands on one of them only. Fix: take_turns() times them in
+rounds, A B C A B C ..., so every contender runs in every moment of the afternoon.
 
 main() shows the first two on a small matrix product: the first call, then the spread of
 later ones, and how the median and mean differ.
@@ -51,6 +56,58 @@ def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1,
                 device: torch.device | str = "cpu") -> float:
     """Median seconds of fn() over `repeats` timed calls, after `warmup` untimed ones."""
     return statistics.median(time_runs(fn, repeats, warmup, device))
+
+
+def take_turns(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 1,
+               device: torch.device | str = "cpu") -> dict[str, list[float]]:
+    """Seconds of each contender's `repeats` calls, timed in rounds (A, B, C, A, B, C, ...).
+
+    Each round calls every contender once, so a change in the machine's load lands on all of
+    them alike. `warmup` untimed rounds come first.
+    """
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    runs: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            runs[name] += time_runs(fn, 1, 0, device)
+    return runs
+
+
+def spread(seconds: list[float], scale: float = 1e3, digits: int = 2) -> str:
+    """'fastest-slowest' of a list of timings, in ms by default: the noise next to a median."""
+    return f"{min(seconds) * scale:.{digits}f}-{max(seconds) * scale:.{digits}f}"
+
+
+def refuse_quick_overrides(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                           overridden: tuple[str, ...]) -> None:
+    """--quick sets its own sizes; a flag it would override, given with it, is a usage error.
+
+    (Accepting `--quick --batch 64` and then running batch 2 would be a silent lie.)
+    """
+    if not args.quick:
+        return
+    given = [f"--{name.replace('_', '-')}" for name in overridden
+             if getattr(args, name) != parser.get_default(name)]
+    if given:
+        parser.error(f"--quick sets its own {', '.join(given)}: leave "
+                     f"{'it' if len(given) == 1 else 'them'} out, or drop --quick")
+
+
+def limit_rust_threads(n: int) -> int:
+    """Make Hugging Face's Rust `tokenizers` library use n threads, as limit_cpu_threads does
+    for PyTorch and NumPy; return n.
+
+    The library runs its parallel work on a Rayon thread pool, sized once, from the environment
+    variable RAYON_NUM_THREADS, the first time the library goes parallel: so this must run
+    before any tokenizer trains or encodes in this process. TOKENIZERS_PARALLELISM, read at each
+    call, switches the parallel code on or off: off for one thread, which holds even if the pool
+    was already built. (tiktoken encodes one text on the calling thread.)
+    """
+    os.environ["RAYON_NUM_THREADS"] = str(n)
+    os.environ["TOKENIZERS_PARALLELISM"] = "true" if n > 1 else "false"
+    return n
 
 
 def machine(device: torch.device | str = "cpu") -> str:

@@ -55,13 +55,22 @@ def hf_gpt2_tokenizer(folder: Path | None = None) -> GPT2TokenizerFast:
     return tokenizer
 
 
-def three_tokenizers(folder: Path | None = None) -> dict[str, Any]:
-    """name -> an object with encode(text) -> ids, all three built from the same files."""
+def build_three(folder: Path | None = None) -> tuple[Any, Any, GPT2TokenizerFast]:
+    """Our BPETokenizer, tiktoken's Encoding and GPT2TokenizerFast, from the same two files."""
     folder = find_gpt2_files(download=False) if folder is None else Path(folder)
-    ours, tik, hf = gpt2_tokenizer(folder), gpt2_tiktoken(folder), hf_gpt2_tokenizer(folder)
+    return gpt2_tokenizer(folder), gpt2_tiktoken(folder), hf_gpt2_tokenizer(folder)
+
+
+def encoders_of(ours: Any, tik: Any, hf: GPT2TokenizerFast) -> dict[str, Any]:
+    """name -> encode(text) -> ids, ordinary text only (no special tokens), for each one."""
     return {"ours (phase 03, Python)": ours.encode_ordinary,
             "tiktoken (Rust)": tik.encode_ordinary,
             "Hugging Face (Rust)": lambda text: hf.encode(text, add_special_tokens=False)}
+
+
+def three_tokenizers(folder: Path | None = None) -> dict[str, Any]:
+    """name -> an object with encode(text) -> ids, all three built from the same files."""
+    return encoders_of(*build_three(folder))
 
 
 def first_difference(a: list[int], b: list[int]) -> int | None:
@@ -89,8 +98,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.exit(1, f"error: {err}\n")
 
     print(f"1. GPT-2's vocab.bpe and encoder.json from {folder}")
-    tokenizers = three_tokenizers(folder)
-    ids = {name: encode(text) for name, encode in tokenizers.items()}
+    ours, tik, hf = build_three(folder)
+    ids = {name: encode(text) for name, encode in encoders_of(ours, tik, hf).items()}
     print(f"   text: {len(text):,} characters, {len(text.encode('utf-8')):,} bytes")
     reference = next(iter(ids.values()))
     print("\n| tokenizer | tokens | first ids | same ids as ours |")
@@ -102,14 +111,13 @@ def main(argv: list[str] | None = None) -> None:
     all_same = all(found == reference for found in ids.values())
     print(f"\n   all three agree: {all_same}")
 
-    ours = gpt2_tokenizer(folder)
     pieces = [ours.decode([i]) for i in reference[:24]]
     print(f"   the first tokens: {pieces}")
     special = f"end{ENDOFTEXT}start"
     print(f"\n2. The special token, allowed explicitly: {special!r}")
     print(f"   ours:         {ours.encode(special, allowed_special={ENDOFTEXT})}")
-    print(f"   tiktoken:     {gpt2_tiktoken(folder).encode(special, allowed_special={ENDOFTEXT})}")
-    print(f"   Hugging Face: {hf_gpt2_tokenizer(folder).encode(special)}")
+    print(f"   tiktoken:     {tik.encode(special, allowed_special={ENDOFTEXT})}")
+    print(f"   Hugging Face: {hf.encode(special)}")
 
 
 if __name__ == "__main__":

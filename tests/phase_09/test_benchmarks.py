@@ -37,12 +37,15 @@ def test_bench_gpt_quick(capsys: pytest.CaptureFixture[str]) -> None:
     for name in ("ours (fast path)", "ours (hand path)", "GPT2LMHeadModel (sdpa)",
                  "GPT2LMHeadModel (eager)"):
         assert f"| {name} |" in out
-    assert "our GPT / GPT2LMHeadModel (sdpa) throughput:" in out
+    assert "our GPT / GPT2LMHeadModel throughput, against its faster variant" in out
+    diffs = [float(x) for x in re.findall(r"\| (\d\.\de[-+]\d\d) \|$", out, re.M)]
+    assert len(diffs) == 4 and max(diffs) < 1e-5  # every contender's logits, float32
 
 
 def test_bench_generate_quick(capsys: pytest.CaptureFixture[str]) -> None:
     out = run(bench_generate.main, ["--quick"], capsys)
-    assert out.count("| yes |") == 4 and "| NO |" not in out
+    assert "checked before timing: all four runs give the same 20 tokens" in out
+    assert out.count("| yes |") == 4
 
 
 def test_bench_bpe_quick(tmp_path: Path, tiny_text: str,
@@ -64,6 +67,7 @@ def test_convert_and_numpy_to_gpt2_scripts(tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     out = run(convert.main, ["--tokens", "5", "--seq-len", "8"], capsys)
     assert out.count("greedy tokens identical        True") == 2
+    assert out.count("same choice at all positions   True") == 2
     assert out.count("round trip lossless            True") == 2
     out = run(numpy_to_gpt2.main, ["--n-layer", "2", "--n-embd", "16", "--context", "8",
                                    "--out", str(tmp_path)], capsys)
@@ -88,3 +92,14 @@ def test_bad_flags_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as stop:
         bench_generate.main(["--prompt-len", "200", "--tokens", "100"])
     assert stop.value.code == 2
+
+
+@pytest.mark.parametrize("main, flags", [
+    (bench_attention.main, ["--batch", "8"]), (bench_gpt.main, ["--preset", "gpt2-124m"]),
+    (bench_generate.main, ["--tokens", "50"]), (bench_numpy.main, ["--repeats", "5"]),
+    (bench_bpe.main, ["--vocab-size", "2000"])])
+def test_quick_refuses_the_flags_it_would_override(main, flags: list[str],
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["--quick", *flags])
+    assert stop.value.code == 2 and flags[0] in capsys.readouterr().err

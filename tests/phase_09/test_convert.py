@@ -130,6 +130,11 @@ def test_config_conversion_and_refusals() -> None:
     hf.activation_function = "relu"
     with pytest.raises(ValueError, match="activation_function"):
         our_config(hf)
+    for name, value in (("scale_attn_weights", False), ("attn_pdrop", 0.1), ("embd_pdrop", 0.1)):
+        other = hf_config(config)
+        setattr(other, name, value)
+        with pytest.raises(ValueError, match=name):
+            our_config(other)
 
 
 def test_mask_buffers_are_ignored() -> None:
@@ -164,6 +169,18 @@ def test_export_of_phase07_and_phase08_checkpoints(tmp_path) -> None:
     assert json.loads((tmp_path / "hf_char_gpt" / "chars.json").read_text())["chars"] == \
         tokenizer.chars
     assert (tmp_path / "hf_best" / "tokenizer.json").is_file()
+
+
+def test_export_leaves_the_model_alone_and_no_stale_files(tmp_path) -> None:
+    ours = model(GPTConfig(vocab_size=12, context=16, n_layer=1, n_head=2, n_embd=16)).double()
+    folder = export(ours, {"name": "gpt2"}, tmp_path / "out")
+    assert ours.transformer.wte.weight.dtype == torch.float64  # not converted in place
+    assert (folder / "tokenizer.json").is_file()
+    export(ours, {"name": "char", "chars": list("abcdefghijkl")}, folder)  # over the old one
+    assert not (folder / "tokenizer.json").exists() and (folder / "chars.json").is_file()
+    (folder / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="notes.txt"):
+        export(ours, {}, folder)
 
 
 def test_export_errors_name_the_file(tmp_path) -> None:
