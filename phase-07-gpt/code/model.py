@@ -234,7 +234,8 @@ class GPT(nn.Module):
         """Training FLOPs per token: 6N for the weights (2 forward, 4 backward: a multiply and
         an add per weight; Kaplan et al. 2020, "Scaling Laws for Neural Language Models", count
         training as about 6N) plus 12 * n_layer * n_embd * T for attention's scores and weighted
-        sums over T positions (the form Chowdhery et al. 2022, "PaLM", use to compute MFU).
+        sums over T positions (the form Chowdhery et al. 2022, "PaLM", use for their "model
+        FLOPs utilisation": the share of a device's peak arithmetic a run uses; phase 08).
         N here is every parameter but the position table (the head's matmul is real work)."""
         c = self.config
         T = c.context if T is None else T
