@@ -693,8 +693,8 @@ def train(cfg: TrainConfig | None, run_dir: Path, data_root: Path = TOKENS_DIR,
 
                 if done % cfg.eval_every == 0 or done == cfg.steps:
                     last_val = mean_over_ranks(torch.tensor(evaluate(
-                        model, val_shards, cfg, device, dtype, world.rank, world.size)),
-                        world).item()
+                        model, val_shards, cfg, device, dtype, world.rank, world.size),
+                        device=device), world).item()  # on the device: NCCL needs it there
                     improved = last_val < best_val
                     best_val = min(best_val, last_val)
                     log.write(kind="eval", step=done, val_loss=last_val,
