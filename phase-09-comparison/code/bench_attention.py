@@ -13,16 +13,22 @@ and hands its q, k, v to the same SDPA kernel, which is why its row tracks our f
 Two tables, each timing a training pass (forward and backward) at several sequence lengths T:
 1. the whole layer, projections included, the same weights in each: our hand path, our fast
    path, nn.MultiheadAttention with a causal mask;
-2. the core alone on the same q, k, v: our hand formula against F.scaled_dot_product_attention.
+2. the core alone on the same q, k, v: our hand formula against F.scaled_dot_product_attention,
+   and SDPA once more without the causal mask (is_causal=False), which computes every score as
+   the hand formula does; that row splits SDPA's gain in two (printed below the table).
 The contenders of a table take turns pass by pass at each T (timing.take_turns). Each row also
 says how far its output is from the hand path's, computed in float64 at the timed size (the
 same batch and T).
 
-The hand path writes a (T, T) table per head to memory and reads it back, several times, forward
-and backward; once T is large that table no longer fits in the processor's caches, and the pass
-waits on main memory. A tiled kernel keeps each tile in cache: the same arithmetic, far less
-traffic. That is the GPU story too (on-chip memory against the GPU's main memory), which is why
-a fused kernel wins on a CPU as well once T is large.
+Why SDPA is faster, two candidate reasons. Less arithmetic: with is_causal=True a tiled kernel
+can skip the tiles above the diagonal, which the mask hides; the hand formula computes every
+score and then masks. Less memory traffic: the hand path writes a (T, T) table per head to
+memory and reads it back, several times, forward and backward; once T is large that table no
+longer fits in the processor's caches, while a tiled kernel keeps each tile in cache (the GPU
+story too: on-chip memory against the GPU's main memory). SDPA without the mask measures the
+first: hand / SDPA-without-mask is the gain at equal arithmetic, and SDPA without / with the
+mask is the work skipped. That the gain at equal arithmetic is memory traffic is a hypothesis
+this script does not measure (it reads no cache counters).
 
 Run:  python phase-09-comparison/code/bench_attention.py
       python phase-09-comparison/code/bench_attention.py --quick
@@ -30,8 +36,10 @@ Run:  python phase-09-comparison/code/bench_attention.py
 """
 
 import argparse
+import math
 import statistics
 from collections.abc import Callable
+from types import SimpleNamespace
 
 import torch
 import torch.nn as nn
@@ -42,6 +50,10 @@ from phase06.device import DEVICE_CHOICES, DEVICE_HELP, limit_cpu_threads, pick_
 from phase07.model import CausalSelfAttention, GPTConfig
 from phase09.convert import max_abs_diff
 from phase09.timing import machine, markdown_table, refuse_quick_overrides, spread, take_turns
+
+HAND_CORE = "ours, hand formula"
+SDPA_CAUSAL = "F.scaled_dot_product_attention"
+SDPA_FULL = "SDPA without the mask (whole table)"
 
 
 def build_layers(C: int, H: int, T: int, seed: int) -> dict[str, nn.Module]:
@@ -62,26 +74,45 @@ def build_layers(C: int, H: int, T: int, seed: int) -> dict[str, nn.Module]:
             "nn.MultiheadAttention": mha}
 
 
-def layer_forward(name: str, layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """One causal self-attention pass of a layer from build_layers."""
-    if name == "nn.MultiheadAttention":
-        T = x.shape[1]
-        future = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(1)  # True = hidden
+def causal_mask(T: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(T, T) booleans, True above the diagonal: the future positions a token may not see."""
+    return torch.ones(T, T, dtype=torch.bool, device=device).triu(1)
+
+
+def layer_forward(layer: nn.Module, x: torch.Tensor, future: torch.Tensor) -> torch.Tensor:
+    """One causal self-attention pass of a layer from build_layers.
+
+    nn.MultiheadAttention wants the mask itself beside is_causal=True (a hint that lets it call
+    SDPA's causal kernel instead of applying the mask); it is built once per T, outside the
+    timed pass. Our layers build their own.
+    """
+    if isinstance(layer, nn.MultiheadAttention):
         return layer(x, x, x, attn_mask=future, need_weights=False, is_causal=True)[0]
     return layer(x)
 
 
-def hand_core(C: int, H: int) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor],
-                                          torch.Tensor]:
-    """Our hand formula alone: phase 07's hand_attention (offset 0, no dropout) as a function
-    of q, k, v. (The layer's projections are built but not used.)"""
-    layer = CausalSelfAttention(GPTConfig(vocab_size=2, context=1, n_layer=1, n_head=H,
-                                          n_embd=C, attention="hand"))
-    return lambda q, k, v: layer.hand_attention(q, k, v, 0, 0.0)
+def hand_core(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Our hand formula alone: phase 07's CausalSelfAttention.hand_attention (offset 0, no
+    dropout), called on a stand-in for the layer, since the method reads only self.head_dim
+    (and keeps its weights in self.last_weights)."""
+    layer = SimpleNamespace(head_dim=q.shape[-1])
+    return CausalSelfAttention.hand_attention(layer, q, k, v, 0, 0.0)
 
 
 def sdpa_core(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+
+
+def sdpa_full(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """SDPA without the causal mask: the whole T x T table, as much arithmetic as the hand
+    formula does (it computes every score, then masks). A different function, timed only to
+    split SDPA's gain into skipped work and the rest."""
+    return F.scaled_dot_product_attention(q, k, v, is_causal=False)
+
+
+def formula_full(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d)) v without a mask, written out: sdpa_full's reference."""
+    return F.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1) @ v
 
 
 def train_pass(fn: Callable[[], torch.Tensor], inputs: list[torch.Tensor],
@@ -110,33 +141,37 @@ def layer_rows(B: int, C: int, H: int, T: int, device: torch.device, repeats: in
     layers = build_layers(C, H, T, seed)
     x64 = torch.randn(B, T, C, dtype=torch.float64)  # the timed size, in float64
     with torch.no_grad():
-        ref = layer_forward("hand", layers["ours, hand path"].double(), x64)
-        diffs = {name: max_abs_diff(layer_forward(name, layer.double(), x64), ref)
+        ref = layer_forward(layers["ours, hand path"].double(), x64, causal_mask(T))
+        diffs = {name: max_abs_diff(layer_forward(layer.double(), x64, causal_mask(T)), ref)
                  for name, layer in layers.items()}
     x = torch.randn(B, T, C, device=device, requires_grad=True)
+    future = causal_mask(T, device)
     steps = {}
     for name, layer in layers.items():
         layer.float().to(device)
-        steps[name] = train_pass(lambda n=name, m=layer: layer_forward(n, m, x), [x],
+        steps[name] = train_pass(lambda m=layer: layer_forward(m, x, future), [x],
                                  list(layer.parameters()))
     return rows_of(T, B, take_turns(steps, repeats, 1, device), diffs)
 
 
 def core_rows(B: int, C: int, H: int, T: int, device: torch.device, repeats: int
-              ) -> list[list[str]]:
-    """Table 2 rows at length T: the core formula alone, hand against SDPA."""
-    hand = hand_core(C, H)
+              ) -> tuple[list[list[str]], dict[str, float]]:
+    """Table 2 rows at length T: the core formula alone, hand against SDPA, with and without
+    the causal mask. Each row's distance is from the float64 formula it computes; the medians
+    come back too, for the split of SDPA's gain."""
     q64, k64, v64 = (torch.randn(B, H, T, C // H, dtype=torch.float64)  # the timed size
                      for _ in range(3))
-    diffs = {"ours, hand formula": 0.0,
-             "F.scaled_dot_product_attention": max_abs_diff(sdpa_core(q64, k64, v64),
-                                                            hand(q64, k64, v64))}
+    cores = {HAND_CORE: (hand_core, hand_core), SDPA_CAUSAL: (sdpa_core, hand_core),
+             SDPA_FULL: (sdpa_full, formula_full)}  # name -> (timed, float64 reference)
+    diffs = {name: max_abs_diff(fn(q64, k64, v64), ref(q64, k64, v64))
+             for name, (fn, ref) in cores.items()}
     q, k, v = (torch.randn(B, H, T, C // H, device=device, requires_grad=True)
                for _ in range(3))
-    steps = {"ours, hand formula": train_pass(lambda: hand(q, k, v), [q, k, v], []),
-             "F.scaled_dot_product_attention": train_pass(lambda: sdpa_core(q, k, v), [q, k, v],
-                                                          [])}
-    return rows_of(T, B, take_turns(steps, repeats, 1, device), diffs)
+    steps = {name: train_pass(lambda f=fn: f(q, k, v), [q, k, v], [])
+             for name, (fn, _) in cores.items()}
+    runs = take_turns(steps, repeats, 1, device)
+    medians = {name: statistics.median(seconds) for name, seconds in runs.items()}
+    return rows_of(T, B, runs, diffs), medians
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -164,7 +199,7 @@ def main(argv: list[str] | None = None) -> None:
         device = pick_device(args.device)
     except (ValueError, RuntimeError) as err:
         parser.error(str(err))
-    refuse_quick_overrides(parser, args, ("lengths", "batch", "repeats"))
+    refuse_quick_overrides(parser, args, argv, ("lengths", "batch", "repeats"))
     limit_cpu_threads(args.threads)
     lengths, B, repeats = args.lengths, args.batch, args.repeats
     if args.quick:
@@ -179,9 +214,18 @@ def main(argv: list[str] | None = None) -> None:
     print("1. The whole layer (projections included), the same weights in each")
     print(markdown_table(header, [r for T in lengths
                                   for r in layer_rows(B, C, H, T, device, repeats, args.seed)]))
-    print("\n2. The core softmax(q k^T / sqrt(d) + mask) v alone, the same q, k, v")
-    print(markdown_table(header, [r for T in lengths
-                                  for r in core_rows(B, C, H, T, device, repeats)]))
+    print("\n2. The core softmax(q k^T / sqrt(d) + mask) v alone, the same q, k, v; the last "
+          "row computes every score (no mask), a different function, measured against the "
+          "formula without the mask")
+    cores = {T: core_rows(B, C, H, T, device, repeats) for T in lengths}
+    print(markdown_table([*header[:-1], "max diff vs its formula (float64)"],
+                         [r for rows, _ in cores.values() for r in rows]))
+    print("\n   SDPA's gain over the hand formula, split in two (ratios of the medians above):")
+    for T, (_, t) in cores.items():
+        print(f"   T = {T}: hand / SDPA without the mask (both compute every score) "
+              f"{t[HAND_CORE] / t[SDPA_FULL]:.2f}x; SDPA without / with the mask (the work the "
+              f"mask lets it skip) {t[SDPA_FULL] / t[SDPA_CAUSAL]:.2f}x; together "
+              f"{t[HAND_CORE] / t[SDPA_CAUSAL]:.2f}x")
 
 
 if __name__ == "__main__":

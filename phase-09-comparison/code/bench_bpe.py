@@ -6,24 +6,30 @@ against tiktoken. Here the third library joins: Hugging Face's `tokenizers` (Rus
 also TRAIN a byte-level BPE, which tiktoken cannot.
 
 1. Training at the same vocabulary size: our incremental trainer (phase 03's train_fast) against
-   `tokenizers`' BpeTrainer with a ByteLevel pre-tokenizer. The two do not learn the same merges
-   (their pre-tokenizer and tie-breaking differ from GPT-2's regex and our smallest-ids rule),
-   so this row compares speed only; the column "same merges" says so.
+   `tokenizers`' BpeTrainer with a ByteLevel pre-tokenizer. That pre-tokenizer splits text with
+   GPT-2's regex, as ours does (the script checks: the same pieces); the two trainers may still
+   break ties between equally frequent pairs differently (ours: the smallest ids). The column
+   "same merges" compares the two lists of merges: the same set or not, and the first merge
+   where the order differs.
 2. Encoding with GPT-2's own 50,257 tokens, the same ranks in all three: our encoder (a fresh
    chunk cache each run, as on a new file; the fresh tokenizers are built before the clock
    starts), tiktoken and Hugging Face's GPT2TokenizerFast; the last column checks the ids are
-   identical, on the whole text timed.
+   identical, on the whole text timed. GPT2TokenizerFast's pre-tokenizer alone takes turns with
+   them, to show how much of its time the split takes.
 
-Equal settings: --threads limits every contender, PyTorch's and NumPy's pools (limit_cpu_threads)
-and the Rust library's Rayon pool (timing.limit_rust_threads, set before the library first runs).
-After one untimed warm-up round, the contenders of each table take turns run by run
-(timing.take_turns); each time is the median of --repeats runs, with the fastest and slowest.
+Threads: of the contenders, only Hugging Face's Rust library can use several threads (our BPE is
+pure Python, and tiktoken encodes one text on the calling thread; PyTorch and NumPy do no work
+here). --threads sets its Rayon pool (timing.limit_rust_threads, before the library first runs)
+and nothing else. After one untimed warm-up round, the contenders of each table take turns run
+by run (timing.take_turns); each time is the median of --repeats runs, with the fastest and
+slowest.
 
 Run:  python phase-09-comparison/code/bench_bpe.py
       python phase-09-comparison/code/bench_bpe.py --quick
 """
 
 import argparse
+import json
 import statistics
 from collections.abc import Callable
 from pathlib import Path
@@ -33,8 +39,13 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from phase00.corpus import CORPORA, load_text
 from phase00.flags import positive_int
-from phase03.bpe import BPETokenizer, train_fast
-from phase03.gpt2_tokenizer import find_gpt2_files, gpt2_tiktoken, gpt2_tokenizer
+from phase03.bpe import BPETokenizer, pretokenize, train_fast
+from phase03.gpt2_tokenizer import (
+    find_gpt2_files,
+    gpt2_string_to_bytes,
+    gpt2_tiktoken,
+    gpt2_tokenizer,
+)
 from phase06.device import limit_cpu_threads
 from phase09.timing import (
     limit_rust_threads,
@@ -44,7 +55,11 @@ from phase09.timing import (
     spread,
     take_turns,
 )
-from phase09.tokenizers_compare import hf_gpt2_tokenizer
+from phase09.tokenizers_compare import first_difference, hf_gpt2_tokenizer
+
+BytePair = tuple[bytes, bytes]
+HF_FAST = "Hugging Face GPT2TokenizerFast (Rust)"
+PRE_TOKENIZER = "its pre-tokenizer alone"
 
 
 def train_hf(text: str, vocab_size: int) -> Tokenizer:
@@ -56,6 +71,43 @@ def train_hf(text: str, vocab_size: int) -> Tokenizer:
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tokenizer.train_from_iterator([text], trainer=trainer)
     return tokenizer
+
+
+def our_merges(merges: list[tuple[tuple[int, int], int]]) -> list[BytePair]:
+    """train_fast's merges ((left id, right id), count), merge k making token 256 + k, as the
+    two byte strings each one joins."""
+    spelled = {i: bytes([i]) for i in range(256)}
+    pairs = []
+    for k, ((a, b), _count) in enumerate(merges):
+        spelled[256 + k] = spelled[a] + spelled[b]
+        pairs.append((spelled[a], spelled[b]))
+    return pairs
+
+
+def hf_merges(tokenizer: Tokenizer) -> list[BytePair]:
+    """A trained Tokenizer's merges in order, as byte strings (its model stores each side in
+    GPT-2's printable spelling of bytes, as "left right" or, in newer versions, [left, right])."""
+    merges = json.loads(tokenizer.to_str())["model"]["merges"]
+    pairs = [m.split(" ") if isinstance(m, str) else m for m in merges]
+    return [(gpt2_string_to_bytes(a), gpt2_string_to_bytes(b)) for a, b in pairs]
+
+
+def compare_merges(ours: list[BytePair], theirs: list[BytePair]) -> str:
+    """Do two trainers learn the same merges? The same set, and where the order first differs
+    (merges counted from 1)."""
+    first = first_difference(ours, theirs)
+    if first is None:
+        return f"yes: the same {len(ours):,} merges in the same order"
+    shared = len(set(ours) & set(theirs))
+    which = (f"the same set of {len(ours):,}" if set(ours) == set(theirs)
+             else f"{shared:,} of {len(ours):,} shared")
+    return f"{which}; the order differs from merge {first + 1}"
+
+
+def hf_pieces(pre_tokenizer: Any, text: str) -> list[bytes]:
+    """The pieces a Hugging Face pre-tokenizer cuts text into, as bytes (ByteLevel spells each
+    piece's bytes in GPT-2's printable characters)."""
+    return [gpt2_string_to_bytes(piece) for piece, _ in pre_tokenizer.pre_tokenize_str(text)]
 
 
 def keeping(results: dict[str, Any], name: str, fn: Callable[[], Any]) -> Callable[[], None]:
@@ -77,14 +129,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="the first 20,000 characters, vocabulary 300, 1 run; refuses "
                              "--vocab-size, --repeats")
     parser.add_argument("--threads", type=positive_int, default=1,
-                        help="threads for every contender: PyTorch, NumPy and the Rust "
-                             "tokenizers library (default: 1)")
+                        help="threads of Hugging Face's Rust tokenizers library, the only "
+                             "contender here that can use more than one (default: 1)")
     parser.add_argument("--corpus", choices=CORPORA, default="tinyshakespeare",
                         help="built-in corpus (default: tinyshakespeare)")
     parser.add_argument("--path", type=Path, default=None, help="benchmark on this text file")
     args = parser.parse_args(argv)
-    refuse_quick_overrides(parser, args, ("vocab_size", "repeats"))
-    limit_cpu_threads(args.threads)
+    refuse_quick_overrides(parser, args, argv, ("vocab_size", "repeats"))
+    limit_cpu_threads(1)  # PyTorch and NumPy do no work here; one thread keeps them quiet
     limit_rust_threads(args.threads)  # before the Rust library's first run in this process
     if args.vocab_size < 257:
         parser.error("--vocab-size must be > 256: the 256 bytes come first, then the merges")
@@ -111,15 +163,20 @@ def main(argv: list[str] | None = None) -> None:
     ours_name, hf_name = train
     ours_vocab = BPETokenizer.from_merges([pair for pair, _ in trained[ours_name]],
                                           special_tokens=()).vocab_size
+    same = compare_merges(our_merges(trained[ours_name]), hf_merges(trained[hf_name]))
     print("1. Training a byte-level BPE")
     print(markdown_table(["trainer", "vocabulary", "time (median)", "fastest-slowest (s)",
-                          "speed vs ours", "same merges"], [
+                          "speed vs ours", "same merges as ours"], [
         [ours_name, f"{ours_vocab:,}", f"{t[ours_name]:.3f} s", spread(runs[ours_name], 1, 3),
          "1.00x", ""],
         [hf_name, f"{trained[hf_name].get_vocab_size():,}", f"{t[hf_name]:.3f} s",
-         spread(runs[hf_name], 1, 3), f"{t[ours_name] / t[hf_name]:.2f}x",
-         "no (different rules; speed only)"],
+         spread(runs[hf_name], 1, 3), f"{t[ours_name] / t[hf_name]:.2f}x", same],
     ]))
+    regex_pieces = [piece.encode("utf-8") for piece in pretokenize(text)]
+    hf_split = hf_pieces(trained[hf_name].pre_tokenizer, text)
+    print(f"   the trainers' pre-tokenizers: GPT-2's regex (ours) cuts the text into "
+          f"{len(regex_pieces):,} pieces, Hugging Face's ByteLevel into {len(hf_split):,}; "
+          f"the same pieces: {'yes' if hf_split == regex_pieces else 'NO'}")
 
     ours, tik, hf = gpt2_tokenizer(folder), gpt2_tiktoken(folder), hf_gpt2_tokenizer(folder)
     # one fresh tokenizer (an empty chunk cache) per run, built before the clock starts
@@ -127,8 +184,7 @@ def main(argv: list[str] | None = None) -> None:
              for _ in range(repeats + 1)]
     encoders = {"ours (phase 03, Python)": lambda: fresh.pop().encode_ordinary(text),
                 "tiktoken (Rust)": lambda: tik.encode_ordinary(text),
-                "Hugging Face GPT2TokenizerFast (Rust)":
-                    lambda: hf.encode(text, add_special_tokens=False)}
+                HF_FAST: lambda: hf.encode(text, add_special_tokens=False)}
     ids = {name: fn() for name, fn in encoders.items()}  # the ids, checked on the whole text
     runs = take_turns(encoders, repeats, 0)  # the call above was the warm-up round
     t = {name: statistics.median(seconds) for name, seconds in runs.items()}
@@ -139,6 +195,16 @@ def main(argv: list[str] | None = None) -> None:
         [name, f"{len(ids[name]):,}", f"{t[name]:.3f} s", spread(runs[name], 1, 3),
          f"{mb / t[name]:.2f}", f"{t_ref / t[name]:.2f}x",
          "yes" if ids[name] == reference else "NO"] for name in encoders]))
+    # Then GPT2TokenizerFast's pre-tokenizer alone, taking turns with its whole encode (apart
+    # from the table: the pieces it hands back to Python would burden the next contender).
+    split = hf.backend_tokenizer.pre_tokenizer
+    pieces = take_turns({HF_FAST: encoders[HF_FAST],
+                         PRE_TOKENIZER: lambda: split.pre_tokenize_str(text)}, repeats)
+    t_split, t_whole = (statistics.median(pieces[name]) for name in (PRE_TOKENIZER, HF_FAST))
+    print(f"\n   GPT2TokenizerFast's pre-tokenizer alone (pre_tokenize_str: GPT-2's regex and the "
+          f"byte-to-character map, handing every piece and its offsets back to Python) took "
+          f"{t_split:.3f} s, {t_split / t_whole:.0%} of its whole encode's {t_whole:.3f} s "
+          f"(median of {repeats} each, the two taking turns)")
 
 
 if __name__ == "__main__":

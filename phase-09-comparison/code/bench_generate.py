@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
         device = pick_device(args.device)
     except (ValueError, RuntimeError) as err:
         parser.error(str(err))
-    refuse_quick_overrides(parser, args, ("n_layer", "n_head", "n_embd", "context",
+    refuse_quick_overrides(parser, args, argv, ("n_layer", "n_head", "n_embd", "context",
                                           "vocab_size", "prompt_len", "tokens", "repeats"))
     limit_cpu_threads(args.threads)
     shape = dict(vocab_size=args.vocab_size, context=args.context, n_layer=args.n_layer,

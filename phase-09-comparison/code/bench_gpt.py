@@ -45,6 +45,13 @@ from phase09.convert import max_abs_diff, to_hf
 from phase09.timing import machine, markdown_table, refuse_quick_overrides, spread, take_turns
 
 AUTOCAST = ("none", "bf16")
+MAX_CONTEXT = 1024  # GPT-2's context; longer ones need --long-context
+
+
+def score_table_bytes(batch: int, n_head: int, context: int) -> int:
+    """Bytes of one layer's (B, H, T, T) float32 attention weights, which the eager path (ours
+    by hand, Hugging Face's "eager") stores for the backward pass."""
+    return batch * n_head * context**2 * 4
 
 
 def training_pass(model: nn.Module, loss_fn: Callable[[], torch.Tensor], device: torch.device,
@@ -123,6 +130,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="override the vocabulary (default: the preset's)")
     parser.add_argument("--context", type=positive_int, default=None,
                         help="override the context, = tokens per sequence (default: preset's)")
+    parser.add_argument("--long-context", action="store_true",
+                        help=f"allow a --context above {MAX_CONTEXT} (GPT-2's); the eager "
+                             f"attention's score tables grow with its square")
     parser.add_argument("--batch", type=positive_int, default=32,
                         help="sequences per pass (default: 32)")
     parser.add_argument("--repeats", type=positive_int, default=10,
@@ -147,12 +157,17 @@ def main(argv: list[str] | None = None) -> None:
         device = pick_device(args.device)
     except (ValueError, RuntimeError) as err:
         parser.error(str(err))
-    refuse_quick_overrides(parser, args, ("preset", "vocab_size", "context", "batch", "repeats",
-                                          "warmup"))
+    refuse_quick_overrides(parser, args, argv, ("preset", "vocab_size", "context", "batch",
+                                                "repeats", "warmup"))
     limit_cpu_threads(args.threads)
     overrides = {k: v for k, v in (("vocab_size", args.vocab_size), ("context", args.context))
                  if v is not None}
     config = preset(args.preset, dropout=0.0, **overrides)
+    if config.context > MAX_CONTEXT and not args.long_context:
+        table = score_table_bytes(args.batch, config.n_head, config.context)
+        parser.error(f"--context {config.context} is above GPT-2's {MAX_CONTEXT}: in the eager "
+                     f"path one layer's attention weights at batch {args.batch} would take "
+                     f"{table / 1e9:,.1f} GB. Add --long-context if you mean it")
     batch, repeats, warmup = args.batch, args.repeats, args.warmup
     if args.quick:
         config = GPTConfig(vocab_size=65, context=32, n_layer=2, n_head=2, n_embd=32)

@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="CPU threads for NumPy and PyTorch alike (default: 1)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
     args = parser.parse_args(argv)
-    refuse_quick_overrides(parser, args, ("sizes", "repeats"))
+    refuse_quick_overrides(parser, args, argv, ("sizes", "repeats"))
     limit_cpu_threads(args.threads)
     sizes, repeats = (["tiny"], 3) if args.quick else (args.sizes, args.repeats)
 

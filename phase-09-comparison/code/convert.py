@@ -222,7 +222,7 @@ def load_pretrained(name: str = "gpt2") -> GPT2LMHeadModel:
     """Hugging Face's pretrained GPT-2 (from its cache, else downloaded), in eval mode.
 
     Offline, with nothing cached, raises PretrainedUnavailable at once, saying what to do
-    (the library itself would retry the download for about half a minute first).
+    (the library itself retried the download for about 23 s on this project's offline machine).
     """
     online = network_reachable()
     try:
@@ -251,24 +251,25 @@ def parity_report(config: GPTConfig, attn_implementation: str, seq_len: int, n_t
     torch.manual_seed(seed)
     ours = GPT(config).eval()
     idx = torch.randint(0, config.vocab_size, (2, seq_len))
-    report: dict[str, float | bool] = {}
+    prompt = idx[:1, : max(1, seq_len // 2)]
+    report: dict[str, float | bool | int] = {}
     back = from_hf(to_hf(ours, attn_implementation), config.attention)
     report["round trip lossless"] = all(torch.equal(ours.state_dict()[k], v)
                                         for k, v in back.state_dict().items())
+    report["positions compared"] = idx.numel()
+    # float32 first: there round-off is largest, and a near-tie could flip a choice
     for dtype, label in ((torch.float32, "float32"), (torch.float64, "float64")):
         ours = ours.to(dtype)
         hf = to_hf(ours, attn_implementation)
         with torch.no_grad():
             mine, theirs = ours(idx), hf_logits(hf, idx)
         report[f"max |logits diff| {label}"] = max_abs_diff(mine, theirs)
-    report["same choice at all positions"] = torch.equal(mine.argmax(-1), theirs.argmax(-1))
-    report["positions compared"] = idx.numel()
-    prompt = idx[:1, : max(1, seq_len // 2)]
-    path = greedy_ours(ours, prompt, n_tokens)
-    report["greedy tokens identical"] = torch.equal(path, greedy_hf(hf, prompt, n_tokens))
+        report[f"same top token, {label}"] = torch.equal(mine.argmax(-1), theirs.argmax(-1))
+        path = greedy_ours(ours, prompt, n_tokens)
+        report[f"greedy identical, {label}"] = torch.equal(path, greedy_hf(hf, prompt, n_tokens))
+        with torch.no_grad():  # the whole next-token distribution at every step of the path
+            report[f"path: max |diff| {label}"] = max_abs_diff(ours(path), hf_logits(hf, path))
     report["distinct greedy tokens"] = len(set(path[0, prompt.shape[1]:].tolist()))
-    with torch.no_grad():  # the whole next-token distribution at every step of the path
-        report["path: max |logits diff| f64"] = max_abs_diff(ours(path), hf_logits(hf, path))
     return report
 
 

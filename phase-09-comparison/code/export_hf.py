@@ -19,6 +19,9 @@ Run:  python phase-09-comparison/code/export_hf.py --checkpoint scratch/phase-07
 
 import argparse
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import torch
@@ -59,9 +62,8 @@ def load_our_checkpoint(path: Path) -> tuple[GPT, dict]:
     return model.eval(), tokenizer
 
 
-def clear_previous_export(folder: Path) -> None:
-    """Remove what an earlier export wrote into `folder`, so no stale file (a tokenizer of
-    another model) survives; refuse a folder that holds anything else."""
+def check_folder(folder: Path) -> None:
+    """Refuse a `folder` that holds anything an export did not write (it will be replaced)."""
     if not folder.exists():
         return
     if not folder.is_dir():
@@ -71,35 +73,63 @@ def clear_previous_export(folder: Path) -> None:
     if others:
         raise FileExistsError(f"{folder} already holds files an export did not write "
                               f"({', '.join(others[:5])}): choose a new or empty folder")
-    for path in folder.iterdir():
-        path.unlink()
+
+
+def check_tokenizer(model: GPT, tokenizer: dict) -> None:
+    """A character model's alphabet must have one character per token of its vocabulary."""
+    chars = tokenizer.get("chars")
+    if tokenizer.get("name") != "gpt2" and chars is not None \
+            and len(chars) != model.config.vocab_size:
+        raise ValueError(f"the character tokenizer has {len(chars)} characters but the model's "
+                         f"vocabulary has {model.config.vocab_size} tokens: they must match")
 
 
 def export(model: GPT, tokenizer: dict, folder: Path) -> Path:
     """Write config.json, model.safetensors and the tokenizer's files into `folder`.
 
-    The caller's model is left as it is (to_hf copies the weights; the copy is made float32).
+    The files are written into a new hidden folder beside `folder` first; only when all are
+    written does it replace `folder` (an earlier export there, so no stale file survives). A
+    failure halfway leaves the old export as it was. The caller's model is left as it is
+    (to_hf copies the weights; the copy is made float32).
     """
     folder = Path(folder)
-    clear_previous_export(folder)
-    hf = to_hf(model, "sdpa").float()
-    hf.save_pretrained(folder, safe_serialization=True)
-    if tokenizer.get("name") == "gpt2":
-        hf_gpt2_tokenizer(find_gpt2_files(download=False)).save_pretrained(folder)
-    elif tokenizer.get("chars"):
-        (folder / "chars.json").write_text(json.dumps({"chars": tokenizer["chars"]},
-                                                      ensure_ascii=False), encoding="utf-8")
+    check_folder(folder)
+    check_tokenizer(model, tokenizer)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.new-", dir=folder.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # mkdtemp's folder is private; the export is an ordinary one
+    try:
+        to_hf(model, "sdpa").float().save_pretrained(staging, safe_serialization=True)
+        if tokenizer.get("name") == "gpt2":
+            hf_gpt2_tokenizer(find_gpt2_files(download=False)).save_pretrained(staging)
+        elif tokenizer.get("chars"):
+            (staging / "chars.json").write_text(json.dumps({"chars": tokenizer["chars"]},
+                                                           ensure_ascii=False), encoding="utf-8")
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if folder.exists():  # the swap: old out of the way, new in, old deleted
+        old = staging.with_name(staging.name.replace(".new-", ".old-"))
+        folder.rename(old)
+        staging.rename(folder)
+        shutil.rmtree(old)
+    else:
+        staging.rename(folder)
     return folder
 
 
-def check_export(model: GPT, folder: Path, seed: int = 0) -> float:
-    """Load `folder` the way anyone would and return the max |logits difference| from ours."""
+def check_export(model: GPT, folder: Path, seed: int = 0) -> tuple[float, float]:
+    """Load `folder` the way anyone would; return the max |logits difference| from ours and
+    the largest |logit| of ours (round-off is relative to it)."""
     hf = GPT2LMHeadModel.from_pretrained(folder).eval()
     g = torch.Generator().manual_seed(seed)
     idx = torch.randint(0, model.config.vocab_size, (2, min(16, model.config.context)),
                         generator=g)
     with torch.no_grad():
-        return max_abs_diff(model(idx), hf_logits(hf, idx))
+        ours = model(idx)
+        return max_abs_diff(ours, hf_logits(hf, idx)), float(ours.abs().max())
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -123,14 +153,16 @@ def main(argv: list[str] | None = None) -> None:
           f"({tokenizer.get('name', '?')} tokens)")
     try:
         folder = export(model, tokenizer, args.to)
-    except FileExistsError as err:
+    except (FileExistsError, ValueError) as err:
         parser.exit(1, f"error: {err}\n")
     print(f"\n2. Wrote {folder}:")
     for path in sorted(folder.iterdir()):
         print(f"   {path.name:28s} {path.stat().st_size:>12,} bytes")
-    diff = check_export(model, folder)
+    diff, size = check_export(model, folder)
     print(f"\n3. GPT2LMHeadModel.from_pretrained({str(folder)!r}) loads it; max |logits "
-          f"difference| from our model: {diff:.1e}")
+          f"difference| from our model: {diff:.1e} (float32)")
+    print(f"   our largest |logit| is {size:.1f}, and round-off grows with the numbers: "
+          f"relative to it, the difference is {diff / size:.1e}")
     print("   In Python:  from transformers import GPT2LMHeadModel; "
           f"GPT2LMHeadModel.from_pretrained({str(folder)!r})")
 

@@ -12,8 +12,9 @@ it through all three, comparing the activations at every stage, not only the fin
 
 In float64 the three agree to about 1e-15 at every stage: the same arithmetic in a different
 order differs only by round-off. A bug (a transposed matrix, a missing scale, a wrong epsilon)
-shows up as a difference of order 1 at the first stage where it happens, which is why every
-stage is checked: the table points at the layer to look at.
+shows up as a difference of 1e-3 or more (the notebook's one transposed matrix moves the logits
+by 0.109) at the first stage where it happens, which is why every stage is checked: the table
+points at the layer to look at.
 
 Round-off is relative: a number of size s carries an error of about s x 1e-16 in float64. The
 stages differ in size (at GPT-2's initialisation the residual stream has entries of a few
@@ -57,8 +58,12 @@ from phase09.convert import (
     to_hf,
     to_numpy_state,
 )
+from phase09.timing import flags_typed
 
 MODELS = ("numpy", "ours", "hf")
+# the flags that set the random model's shape; a pretrained model brings its own
+SHAPE_FLAGS = ("n_layer", "n_head", "n_embd", "context", "vocab_size")
+PRETRAINED_SEQ_LEN = 16  # a short input: four float64 copies of GPT-2 small are the cost
 PAIRS = (("numpy", "ours"), ("ours", "hf"), ("numpy", "hf"))
 
 
@@ -70,13 +75,14 @@ def numpy_stages(model: Transformer, ids: np.ndarray) -> list[np.ndarray]:
     for block in model.blocks:
         x = block.forward(x)
         stages.append(x)
-    stages.append(model.ln_f.forward(x))
-    stages.append(model.forward(ids))  # the whole forward again: the logits as the model gives
+    x_final = model.ln_f.forward(x)
+    stages.append(x_final)
+    stages.append(x_final @ model.wte.params["W"].T)  # the tied head, as Transformer.forward
     return stages
 
 
 @torch.no_grad()
-def torch_stages(model: nn.Module, blocks: nn.ModuleList, first: nn.Module, ln_f: nn.Module,
+def torch_stages(blocks: nn.ModuleList, first: nn.Module, ln_f: nn.Module,
                  run: Callable[[], torch.Tensor]) -> list[torch.Tensor]:
     """The same stages from a PyTorch model, caught with forward hooks.
 
@@ -116,9 +122,9 @@ def three_outputs(params: dict[str, np.ndarray], config: GPTConfig, ids: np.ndar
     idx = torch.from_numpy(ids)
     return {
         "numpy": numpy_stages(numpy_model, ids),
-        "ours": torch_stages(ours, ours.transformer.h, ours.transformer.drop,
-                             ours.transformer.ln_f, lambda: ours(idx)),
-        "hf": torch_stages(hf, hf.transformer.h, hf.transformer.drop, hf.transformer.ln_f,
+        "ours": torch_stages(ours.transformer.h, ours.transformer.drop, ours.transformer.ln_f,
+                             lambda: ours(idx)),
+        "hf": torch_stages(hf.transformer.h, hf.transformer.drop, hf.transformer.ln_f,
                            lambda: hf(input_ids=idx).logits),
     }
 
@@ -181,6 +187,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--vocab-size", type=positive_int, default=500,
                         help="tokens in the vocabulary (default: 500)")
     parser.add_argument("--batch", type=positive_int, default=2, help="sequences (default: 2)")
+    parser.add_argument("--seq-len", type=positive_int, default=None,
+                        help=f"tokens per sequence (default: the whole context; "
+                             f"{PRETRAINED_SEQ_LEN} with --pretrained)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
     parser.add_argument("--pretrained", default=None, metavar="NAME",
                         help="use this pretrained model's weights (e.g. gpt2; needs a network "
@@ -191,6 +200,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="folder for the figure (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     limit_cpu_threads(args.threads)
+    shape_flags = flags_typed(parser, argv, SHAPE_FLAGS)
+    if args.pretrained and shape_flags:
+        parser.error(f"--pretrained {args.pretrained} brings its own shape: leave out "
+                     f"{', '.join(shape_flags)}")
 
     if args.pretrained:
         try:
@@ -201,7 +214,7 @@ def main(argv: list[str] | None = None) -> None:
         params = to_numpy_state(from_hf_state(hf.double().state_dict()))
         del hf  # one float64 copy fewer: carry() builds its own Hugging Face model
         source = f"{args.pretrained} (Hugging Face's copy of OpenAI's weights)"
-        T = 16
+        T = args.seq_len or PRETRAINED_SEQ_LEN
     else:
         try:
             config = GPTConfig(vocab_size=args.vocab_size, context=args.context,
@@ -210,7 +223,9 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(str(err))
         params = Transformer(numpy_config(config), seed=args.seed, dtype=np.float64).params
         source = f"a random phase 05 NumPy model (seed {args.seed}), GPT-2's initialisation"
-        T = config.context
+        T = args.seq_len or config.context
+    if T > config.context:
+        parser.error(f"--seq-len {T} is longer than the context, {config.context}")
     rng = np.random.default_rng(args.seed)
     ids = rng.integers(0, config.vocab_size, size=(args.batch, T))
 

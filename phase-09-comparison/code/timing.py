@@ -80,16 +80,31 @@ def spread(seconds: list[float], scale: float = 1e3, digits: int = 2) -> str:
     return f"{min(seconds) * scale:.{digits}f}-{max(seconds) * scale:.{digits}f}"
 
 
+def flags_typed(parser: argparse.ArgumentParser, argv: list[str] | None,
+                names: tuple[str, ...]) -> list[str]:
+    """The flags among `names` (argparse dests) that the command line typed, as "--name".
+
+    Comparing a value with its default cannot tell `--batch 32` typed from the default 32, so
+    the command line is parsed a second time into a namespace that already holds a marker for
+    each name: argparse fills in a default only where the namespace has no value yet, so a name
+    still holding the marker afterwards was not typed.
+    """
+    marker = object()
+    probe = argparse.Namespace(**{name: marker for name in names})
+    parser.parse_args(argv, probe)  # argv None = sys.argv[1:], as the first parse
+    return [f"--{name.replace('_', '-')}" for name in names if getattr(probe, name) is not marker]
+
+
 def refuse_quick_overrides(parser: argparse.ArgumentParser, args: argparse.Namespace,
-                           overridden: tuple[str, ...]) -> None:
-    """--quick sets its own sizes; a flag it would override, given with it, is a usage error.
+                           argv: list[str] | None, overridden: tuple[str, ...]) -> None:
+    """--quick sets its own sizes; a flag it would override, typed with it, is a usage error,
+    even when typed at its default value.
 
     (Accepting `--quick --batch 64` and then running batch 2 would be a silent lie.)
     """
     if not args.quick:
         return
-    given = [f"--{name.replace('_', '-')}" for name in overridden
-             if getattr(args, name) != parser.get_default(name)]
+    given = flags_typed(parser, argv, overridden)
     if given:
         parser.error(f"--quick sets its own {', '.join(given)}: leave "
                      f"{'it' if len(given) == 1 else 'them'} out, or drop --quick")

@@ -84,8 +84,9 @@ def first_difference(a: list[int], b: list[int]) -> int | None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Encode one text with our BPE, tiktoken and "
                                                  "Hugging Face's GPT-2 tokenizer; compare ids.")
-    parser.add_argument("--text", default=None, help="text to encode (default: a varied text)")
-    parser.add_argument("--path", type=Path, default=None, help="encode this text file instead")
+    source = parser.add_mutually_exclusive_group()  # one text: both given is a usage error
+    source.add_argument("--text", default=None, help="text to encode (default: a varied text)")
+    source.add_argument("--path", type=Path, default=None, help="encode this text file instead")
     args = parser.parse_args(argv)
     text = VARIED_TEXT if args.text is None else args.text
     if args.path is not None:

@@ -29,7 +29,8 @@ def test_bench_attention_quick(capsys: pytest.CaptureFixture[str]) -> None:
     assert "machine: cpu" in out and "| T | implementation |" in out
     assert "nn.MultiheadAttention" in out and "F.scaled_dot_product_attention" in out
     diffs = [float(x) for x in re.findall(r"\| (\d\.\de[-+]\d\d) \|$", out, re.M)]
-    assert len(diffs) == 10 and max(diffs) < 1e-12  # 2 lengths x (3 layers + 2 cores)
+    assert len(diffs) == 12 and max(diffs) < 1e-12  # 2 lengths x (3 layers + 3 cores)
+    assert "SDPA without the mask (whole table)" in out and "the work the mask lets it skip" in out
 
 
 def test_bench_gpt_quick(capsys: pytest.CaptureFixture[str]) -> None:
@@ -54,6 +55,9 @@ def test_bench_bpe_quick(tmp_path: Path, tiny_text: str,
     path.write_text(tiny_text * 20, encoding="utf-8")
     out = run(bench_bpe.main, ["--quick", "--path", str(path)], capsys)
     assert "BpeTrainer" in out and out.count("| yes |") == 3
+    assert "the same pieces: yes" in out  # Hugging Face's ByteLevel splits with GPT-2's regex
+    assert re.search(r"\| (yes: the same|the same set of|\d+ of \d+ shared)", out)
+    assert "pre-tokenizer alone" in out
 
 
 def test_bench_numpy_quick(capsys: pytest.CaptureFixture[str]) -> None:
@@ -66,8 +70,9 @@ def test_bench_numpy_quick(capsys: pytest.CaptureFixture[str]) -> None:
 def test_convert_and_numpy_to_gpt2_scripts(tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     out = run(convert.main, ["--tokens", "5", "--seq-len", "8"], capsys)
-    assert out.count("greedy tokens identical        True") == 2
-    assert out.count("same choice at all positions   True") == 2
+    for label in ("float32", "float64"):
+        assert out.count(f"greedy identical, {label}      True") == 2
+        assert out.count(f"same top token, {label}        True") == 2
     assert out.count("round trip lossless            True") == 2
     out = run(numpy_to_gpt2.main, ["--n-layer", "2", "--n-embd", "16", "--context", "8",
                                    "--out", str(tmp_path)], capsys)
@@ -94,10 +99,25 @@ def test_bad_flags_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert stop.value.code == 2
 
 
+@pytest.mark.parametrize("main, flags, says", [
+    (tokenizers_compare.main, ["--text", "a", "--path", "b.txt"], "not allowed with"),
+    (numpy_to_gpt2.main, ["--pretrained", "gpt2", "--n-layer", "2", "--context", "8"],
+     "--n-layer, --context"),
+    (numpy_to_gpt2.main, ["--context", "8", "--seq-len", "9"], "longer than the context"),
+    (bench_gpt.main, ["--context", "100000"], "--long-context")])
+def test_conflicting_or_absurd_flags_are_refused(main, flags: list[str], says: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(flags)
+    assert stop.value.code == 2 and says in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("main, flags", [
     (bench_attention.main, ["--batch", "8"]), (bench_gpt.main, ["--preset", "gpt2-124m"]),
     (bench_generate.main, ["--tokens", "50"]), (bench_numpy.main, ["--repeats", "5"]),
-    (bench_bpe.main, ["--vocab-size", "2000"])])
+    (bench_bpe.main, ["--vocab-size", "2000"]),
+    (bench_gpt.main, ["--batch", "32"]),  # typed at its default value: still refused
+    (bench_numpy.main, ["--repeats", "20"])])
 def test_quick_refuses_the_flags_it_would_override(main, flags: list[str],
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as stop:

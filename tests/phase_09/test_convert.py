@@ -164,7 +164,7 @@ def test_export_of_phase07_and_phase08_checkpoints(tmp_path) -> None:
         loaded, spec = load_our_checkpoint(path)
         folder = export(loaded, spec, tmp_path / f"hf_{path.stem}")
         assert (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
-        assert check_export(loaded, folder) < 1e-6
+        assert check_export(loaded, folder)[0] < 1e-6
         assert isinstance(GPT2LMHeadModel.from_pretrained(folder), GPT2LMHeadModel)
     assert json.loads((tmp_path / "hf_char_gpt" / "chars.json").read_text())["chars"] == \
         tokenizer.chars
@@ -181,6 +181,28 @@ def test_export_leaves_the_model_alone_and_no_stale_files(tmp_path) -> None:
     (folder / "notes.txt").write_text("mine")
     with pytest.raises(FileExistsError, match="notes.txt"):
         export(ours, {}, folder)
+
+
+def test_export_refuses_a_wrong_alphabet_and_keeps_the_old_export(tmp_path) -> None:
+    ours = model(GPTConfig(vocab_size=12, context=16, n_layer=1, n_head=2, n_embd=16))
+    folder = export(ours, {"name": "char", "chars": list("abcdefghijkl")}, tmp_path / "out")
+    before = (folder / "model.safetensors").read_bytes()
+    with pytest.raises(ValueError, match="3 characters but the model's vocabulary has 12"):
+        export(ours, {"name": "char", "chars": list("abc")}, folder)
+    with pytest.raises(RuntimeError, match="halfway"):  # a failure while writing the new one
+        export(ours, {"name": "char", "chars": Unserialisable(12)}, folder)
+    assert (folder / "model.safetensors").read_bytes() == before  # the old export, untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no half-written folder left
+
+
+class Unserialisable(list):
+    """An alphabet of the right length whose JSON writing fails, as a full disk would."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__("x" * n)
+
+    def __iter__(self):
+        raise RuntimeError("halfway")
 
 
 def test_export_errors_name_the_file(tmp_path) -> None:
