@@ -173,29 +173,38 @@ def ending_losses(model: GPT, tokens: torch.Tensor,
 @torch.no_grad()
 def evaluate(model: GPT, codec: Codec, examples: list[dict] | list[Rendered],
              device: torch.device, dtype: torch.dtype = torch.float32, rank: int = 0,
-             world: int = 1, progress: bool = False) -> dict:
+             world: int = 1, progress: bool = False, batch_examples: int = 8) -> dict:
     """Score examples[rank::world] (every example once across the ranks). The examples are
     HellaSwag's dicts, or render_all()'s rows.
 
+    batch_examples examples (4 rows each) go through the model together, padded at the right
+    to one width: a causal model never looks right, so padding after an ending changes none of
+    its losses, and the mask leaves the padding out of the sums.
     Returns counts, so that several ranks' results add up: {"n", "correct" (acc),
     "correct_norm" (acc_norm)}; accuracy() turns them into fractions.
     """
     was_training = model.training
     model.eval()
-    n = correct = correct_norm = 0
+    counts = {"n": 0, "correct": 0, "correct_norm": 0}
     mine = examples[rank::world]
-    for example in tqdm(mine, desc="HellaSwag", unit="example", disable=not progress,
-                        leave=False):
-        if isinstance(example, dict):
-            example = (*render(example, codec, model.config.context), example["label"])
-        tokens, mask, label = example
+    bar = tqdm(total=len(mine), desc="HellaSwag", unit="example", disable=not progress,
+               leave=False)
+    for start in range(0, len(mine), batch_examples):
+        group = [(*render(e, codec, model.config.context), e["label"]) if isinstance(e, dict)
+                 else e for e in mine[start:start + batch_examples]]
+        width = max(tokens.size(1) for tokens, _, _ in group)
+        tokens = torch.cat([F.pad(t, (0, width - t.size(1))) for t, _, _ in group])
+        mask = torch.cat([F.pad(m, (0, width - m.size(1))) for _, m, _ in group])
+        labels = torch.tensor([label for _, _, label in group])
         with autocast(device, dtype):
             total, mean = ending_losses(model, tokens.to(device), mask.to(device))
-        n += 1
-        correct += int(total.argmin().item() == label)
-        correct_norm += int(mean.argmin().item() == label)
+        counts["n"] += len(group)
+        counts["correct"] += int((total.view(-1, 4).argmin(dim=1).cpu() == labels).sum())
+        counts["correct_norm"] += int((mean.view(-1, 4).argmin(dim=1).cpu() == labels).sum())
+        bar.update(len(group))
+    bar.close()
     model.train(was_training)
-    return {"n": n, "correct": correct, "correct_norm": correct_norm}
+    return counts
 
 
 def accuracy(counts: dict) -> tuple[float, float]:

@@ -124,6 +124,10 @@ def test_hellaswag_scores_a_sample_file_as_computed_by_hand(hellaswag_file: Path
     counts = hellaswag.evaluate(Unigram(chars), codec, examples, CPU)
     assert counts == {"n": 3, "correct": 1, "correct_norm": 2}
     assert hellaswag.accuracy(counts) == (pytest.approx(1 / 3), pytest.approx(2 / 3))
+    # one example at a time or several padded together: the same answers
+    for batch_examples in (1, 2):
+        assert hellaswag.evaluate(Unigram(chars), codec, examples, CPU,
+                                  batch_examples=batch_examples) == counts
     # two ranks score disjoint halves whose counts add up to the whole
     halves = [hellaswag.evaluate(Unigram(chars), codec, examples, CPU, rank=r, world=2)
               for r in (0, 1)]
