@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.top_p is not None and args.top_p == 0:
         parser.error("--top-p must be above 0")
+    if not args.prompt:
+        parser.error("--prompt must hold at least one character: the model continues a text")
     try:
         device = pick_device(args.device)
         path = args.model or (DEFAULT_MODEL if DEFAULT_MODEL.is_file() else None)

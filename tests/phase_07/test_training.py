@@ -60,3 +60,10 @@ def test_warmup_longer_than_the_run_is_refused(capsys: pytest.CaptureFixture[str
         train_main(["--steps", "10", "--warmup", "50", "--device", "cpu"])
     assert stop.value.code == 2
     assert "--warmup (50) is longer than the run" in capsys.readouterr().err
+
+
+def test_empty_prompt_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        generate_main(["--prompt", "", "--device", "cpu"])
+    assert stop.value.code == 2
+    assert "--prompt must hold at least one character" in capsys.readouterr().err
