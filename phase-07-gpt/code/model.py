@@ -264,6 +264,9 @@ class GPT(nn.Module):
         logits = self.lm_head(self.transformer.ln_f(x))
         if targets is None:
             return logits
+        if targets.shape != idx.shape:
+            raise ValueError(f"targets must have the shape of the inputs {tuple(idx.shape)} (the "
+                             f"token after each input), got {tuple(targets.shape)}")
         loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1))
         return logits, loss
 

@@ -120,3 +120,6 @@ def test_clear_errors() -> None:
         preset("char-1m", n_embed=10)
     with pytest.raises(ValueError, match="exceed the context of 16"):
         tiny()(torch.zeros((1, 17), dtype=torch.long))
+    idx = torch.zeros((2, 8), dtype=torch.long)
+    with pytest.raises(ValueError, match=r"targets must have the shape of the inputs \(2, 8\)"):
+        tiny()(idx, idx.view(4, 4))  # the same 16 numbers, the wrong pairing
