@@ -376,8 +376,10 @@ def main(argv: list[str] | None = None) -> None:
           f"{6 * model.n_params(False):,} + {12 * config.n_layer * config.n_embd * T:,} = "
           f"{per_token / 1e9:.3f} GFLOP")
     for tokens in (1e9, 10e9):
+        hours = per_token * tokens / 10e12 / 3600
+        when = f"{hours:,.0f} hours" if hours >= 10 else f"{hours * 60:,.0f} minutes"
         print(f"   {tokens / 1e9:.0f}B tokens: {per_token * tokens:.2e} FLOPs; at 10 TFLOP/s "
-              f"sustained, {per_token * tokens / 10e12 / 3600:,.0f} hours")
+              f"sustained, {when}")
 
 
 if __name__ == "__main__":
