@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> None:
             if not math.isfinite(loss_value):
                 raise FloatingPointError(f"the loss became {loss_value} at step {step}: try a "
                                          f"smaller --lr (now {args.lr})")
-            history["step"].append(step)
+            history["step"].append(step + 1)  # steps done, as for the evaluations
             history["train"].append(loss_value)
             tokens_per_s = (step + 1) * B * T / (time.perf_counter() - start)
             bar.set_postfix(loss=f"{loss_value:.3f}", tok_s=f"{tokens_per_s:,.0f}")
