@@ -98,6 +98,44 @@ def stdlib_corpus(max_chars: int = 1_100_000) -> str:
     return "".join(pieces)[:max_chars]
 
 
+class NotTextError(ValueError):
+    """A file handed to a script as text that is not usable text (empty, binary, not UTF-8)."""
+
+
+def read_text_file(path: Path | str) -> str:
+    """Read a learner's own text file, or refuse it with one sentence that says what to do.
+
+    The one rule of the whole course for `--path` files: the text must be UTF-8 (plain ASCII is
+    UTF-8 too) and not empty. Nothing is replaced silently: a file that would need replacing
+    (a Latin-1 file, a program, an image) is refused, with the first bad byte's position, so a
+    model is never trained on garbage that looked like a corpus. Raises FileNotFoundError for a
+    missing path and NotTextError (a ValueError) for a file that is not usable text.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no text file at {path}: pass the path of an existing UTF-8 "
+                                f"text file, or leave --path out to use a built-in corpus "
+                                f"({', '.join(CORPORA)})")
+    if not path.is_file():
+        raise NotTextError(f"{path} is a folder, not a text file: pass the path of one file")
+    data = path.read_bytes()
+    if not data:
+        raise NotTextError(f"{path} is empty: a language model needs text to learn from")
+    if b"\0" in data:
+        raise NotTextError(f"{path} looks like a binary file (it contains NUL bytes at offset "
+                           f"{data.index(0):,}), not text: pass a UTF-8 text file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        raise NotTextError(
+            f"{path} is not UTF-8 text: byte 0x{data[err.start]:02x} at offset {err.start:,} "
+            f"(line {line}) cannot be decoded. If it is Latin-1 or Windows-1252, convert it "
+            f"first, e.g.  iconv -f latin1 -t utf-8 {path.name} > {path.stem}-utf8.txt"
+        ) from None
+    return text.removeprefix("\ufeff")  # a byte-order mark some editors write is not text
+
+
 def load_text(corpus: str = "tinyshakespeare", path: Path | None = None,
               data_dir: Path = DATA_DIR, download: bool = True) -> tuple[str, str]:
     """Return (text, where it came from) for a corpus name or a local file.
@@ -108,11 +146,7 @@ def load_text(corpus: str = "tinyshakespeare", path: Path | None = None,
     """
     if path is not None:
         path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"no text file at {path}: pass the path of an existing "
-                                    f"UTF-8 text file, or leave --path out to use a built-in "
-                                    f"corpus ({', '.join(CORPORA)})")
-        return path.read_text(encoding="utf-8"), f"local file {path}"
+        return read_text_file(path), f"local file {path}"
     if corpus not in CORPORA:
         raise ValueError(f"unknown corpus {corpus!r}; valid names are {', '.join(CORPORA)}")
     if corpus == "stdlib":

@@ -162,3 +162,24 @@ def test_bad_flag_is_a_usage_error_not_a_traceback() -> None:
     assert result.returncode == 2
     assert "usage:" in result.stderr and "expected a number > 0" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"", "is empty"),
+    (b"\x7fELF\x02\x01\x01\x00\x00\x00", "binary file"),
+    ("caf\u00e9 au lait\n".encode("latin-1"), "not UTF-8 text: byte 0xe9 at offset 3 \\(line 1\\)"),
+])
+def test_a_file_that_is_not_text_is_refused_with_the_reason(tmp_path: Path, content: bytes,
+                                                             expected: str) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(content)
+    with pytest.raises(corpus.NotTextError, match=expected):
+        corpus.load_text(path=bad)
+    with pytest.raises(corpus.NotTextError, match="is a folder"):
+        corpus.load_text(path=tmp_path)
+
+
+def test_utf8_text_is_read_as_written_and_a_byte_order_mark_dropped(tmp_path: Path) -> None:
+    book = tmp_path / "book.txt"
+    book.write_bytes("\ufeffna\u00efve caf\u00e9 \u2014 \U0001f600\n".encode("utf-8"))
+    assert corpus.read_text_file(book) == "na\u00efve caf\u00e9 \u2014 \U0001f600\n"
