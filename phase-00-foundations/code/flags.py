@@ -15,6 +15,7 @@ Run:  python phase-00-foundations/code/flags.py --lr -1      (see the error a le
 
 import argparse
 import math
+import os
 
 
 def _number(text: str, kind: type) -> float | int:
@@ -74,6 +75,45 @@ def nonnegative_int(text: str) -> int:
     return value
 
 
+def thread_count(text: str) -> int:
+    """A number of CPU threads, 1 up to the cores this machine has (more only waits on itself).
+
+    Ten thousand threads on a 2-core laptop do not fail: they hang the program in scheduling.
+    """
+    value = positive_int(text)
+    cores = os.cpu_count() or 1
+    if value > cores:
+        raise argparse.ArgumentTypeError(f"expected at most {cores} (this machine's CPU cores), "
+                                         f"got {text!r}")
+    return value
+
+
+def machine_memory_bytes() -> int | None:
+    """The machine's physical memory in bytes, or None where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def gib(nbytes: float) -> str:
+    return f"{nbytes / 2**30:,.1f} GiB"
+
+
+def check_fits_in_memory(nbytes: float, what: str) -> None:
+    """Refuse, before allocating, a setting whose arrays would not fit in this machine's memory.
+
+    `nbytes` is an estimate of the largest memory the setting needs at once (arrays, activations,
+    gradients); `what` names the flags that set it, so the message says what to make smaller.
+    Without this, a typo such as `--context 100000` ends minutes later in an allocator's
+    traceback, or swaps the machine to a standstill. Raises ValueError with the estimate.
+    """
+    total = machine_memory_bytes()
+    if total is not None and nbytes > 0.8 * total:
+        raise ValueError(f"{what} needs about {gib(nbytes)} of memory and this machine has "
+                         f"{gib(total)}: choose smaller values")
+
+
 # The value a convention test feeds each type to check that a script refuses it.
 BAD_VALUES = {
     "finite_float": "nan",
@@ -82,6 +122,7 @@ BAD_VALUES = {
     "unit_float": "1",
     "positive_int": "0",
     "nonnegative_int": "-1",
+    "thread_count": "100000",
 }
 
 

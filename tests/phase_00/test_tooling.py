@@ -183,3 +183,20 @@ def test_utf8_text_is_read_as_written_and_a_byte_order_mark_dropped(tmp_path: Pa
     book = tmp_path / "book.txt"
     book.write_bytes("\ufeffna\u00efve caf\u00e9 \u2014 \U0001f600\n".encode("utf-8"))
     assert corpus.read_text_file(book) == "na\u00efve caf\u00e9 \u2014 \U0001f600\n"
+
+
+def test_thread_count_stops_at_the_machines_cores() -> None:
+    import argparse
+    import os
+
+    assert flags.thread_count("1") == 1
+    assert flags.thread_count(str(os.cpu_count())) == os.cpu_count()
+    with pytest.raises(argparse.ArgumentTypeError, match="CPU cores"):
+        flags.thread_count(str((os.cpu_count() or 1) + 1))
+
+
+def test_a_setting_too_large_for_memory_is_refused_with_the_estimate() -> None:
+    flags.check_fits_in_memory(1e6, "--context")  # a megabyte fits anywhere
+    with pytest.raises(ValueError, match=r"--context 100000 needs about [\d,.]+ GiB of memory "
+                                         r"and this machine has"):
+        flags.check_fits_in_memory(1e15, "--context 100000")
