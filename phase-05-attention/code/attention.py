@@ -35,9 +35,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_int, positive_int
+from phase00.flags import check_fits_in_memory, nonnegative_int, positive_int
 from phase00.probability import softmax
 from phase02.layers import Dense, init_weights
+from phase05 import output_folder
 
 
 def softmax_backward(P: np.ndarray, dP: np.ndarray) -> np.ndarray:
@@ -236,11 +237,19 @@ def main(argv: list[str] | None = None) -> None:
                         help="positions in the demos (default: 6)")
     parser.add_argument("--no-mask", action="store_true", help="let positions see the future")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if args.d_model % args.heads:
         parser.error(f"--d-model ({args.d_model}) must be divisible by --heads ({args.heads})")
+    # float64 arrays: the scaling demo's 200 x 16 queries and keys of d_k numbers (a few
+    # copies), and the (1, H, T, T) scores and weights of self-attention, computed twice
+    T, d, H = args.seq_len, args.d_model, args.heads
+    try:
+        check_fits_in_memory(8 * (4 * 200 * 16 * args.d_k + 12 * T * d + 6 * H * T * T),
+                             f"--d-k {args.d_k} --seq-len {T} --d-model {d} --heads {H}")
+    except ValueError as err:
+        parser.error(str(err))
     rng = np.random.default_rng(args.seed)
     causal = not args.no_mask
 
@@ -264,7 +273,6 @@ def main(argv: list[str] | None = None) -> None:
     print("   The std of q·k grows like sqrt(d_k); unscaled, softmax puts most of the weight on "
           "one key\n   and its gradient fades. Scaled, the spread stays near 1 for any d_k.")
 
-    T, d, H = args.seq_len, args.d_model, args.heads
     print(f"\n3. Self-attention on a sequence of {T} positions, "
           + ("with the causal mask" if causal else "without a mask: every position sees all"))
     x = rng.normal(size=(1, T, d))

@@ -35,7 +35,13 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_float, nonnegative_int, positive_float, positive_int
+from phase00.flags import (
+    check_fits_in_memory,
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+)
 from phase00.probability import softmax
 from phase00.threads import limit_blas_threads
 from phase02.layers import Dense
@@ -49,6 +55,7 @@ from phase04.seq2seq import (
     make_test_set,
     train,
 )
+from phase05 import output_folder
 from phase05.attention import softmax_backward
 
 
@@ -211,9 +218,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--test-size", type=positive_int, default=500,
                         help="test sequences per length (default: 500)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
+    # the largest arrays, float64: at each of up to max_len output steps the attention keeps a
+    # (batch, max_len, attn) layer for its backward pass, and the states of every step; the
+    # test batches are as large as --test-size
+    B, L = max(args.batch_size, args.test_size), args.max_len
+    try:
+        check_fits_in_memory(8 * 3 * B * L * (L * args.attn + 20 * args.hidden),
+                             f"--batch-size {args.batch_size} --test-size {args.test_size} "
+                             f"--max-len {L} --attn {args.attn} --hidden {args.hidden}")
+    except ValueError as err:
+        parser.error(str(err))
     limit_blas_threads()  # small matrices, one after another: one BLAS thread is fastest
 
     models = {"seq2seq": Seq2Seq(N_SYMBOLS, 16, args.hidden, args.cell,

@@ -31,8 +31,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_int, positive_float, positive_int
+from phase00.flags import check_fits_in_memory, nonnegative_int, positive_float, positive_int
 from phase02.layers import Activation
+from phase05 import output_folder
 from phase05.attention import Linear
 
 
@@ -138,9 +139,15 @@ def main(argv: list[str] | None = None) -> None:
                         help="weight scale times 1/sqrt(width); < 1 shrinks signals "
                              "(default: 0.5)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
+    try:  # each block keeps a (width, width) weight matrix and its gradient, and the
+        # activations of 64 vectors for the backward pass, all float64
+        check_fits_in_memory(8 * args.depth * args.width * (2 * args.width + 8 * 64),
+                             f"--depth {args.depth} --width {args.width}")
+    except ValueError as err:
+        parser.error(str(err))
 
     print("1. LayerNorm on one vector x = [1, 2, 3, 4]")
     x = np.array([[1.0, 2.0, 3.0, 4.0]])

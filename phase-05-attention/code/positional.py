@@ -27,7 +27,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import positive_int
+from phase00.flags import check_fits_in_memory, positive_int
+from phase05 import output_folder
 
 
 def sinusoidal_encoding(T: int, d: int) -> np.ndarray:
@@ -70,12 +71,16 @@ def main(argv: list[str] | None = None) -> None:
                         help="sequence length T (default: 64)")
     parser.add_argument("--d-model", type=positive_int, default=32,
                         help="features per position, even (default: 32)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if args.d_model % 2:
         parser.error(f"--d-model must be even (sin/cos pairs), got {args.d_model}")
     T, d = args.positions, args.d_model
+    try:  # float64 (T, d) tables: the code, its angles, the shifted copy, the figure's copies
+        check_fits_in_memory(8 * 6 * T * d, f"--positions {T} --d-model {d}")
+    except ValueError as err:
+        parser.error(str(err))
 
     pe = sinusoidal_encoding(T, d)
     print(f"1. The code matrix has shape {pe.shape}: one row of {d} numbers per position")

@@ -29,7 +29,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Sample from a saved NumPy transformer.")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
                         help=f"the .npz written by train_transformer.py (default: {DEFAULT_MODEL})")
-    parser.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
+    parser.add_argument("--prompt", default=None,
+                        help="text to continue (default: a newline, or the vocabulary's first "
+                             "character if the text had no newline)")
     parser.add_argument("--chars", type=positive_int, default=400,
                         help="characters to generate (default: 400)")
     parser.add_argument("--temperature", type=positive_float, default=0.8,
@@ -38,10 +40,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="sample only among the k most likely characters (default: all)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
     args = parser.parse_args(argv)
+    if args.prompt == "":
+        parser.error("--prompt must hold at least one character: the model continues a text")
     chars_file = args.model.with_suffix(".chars.json")
     try:
         model = Transformer.load(args.model)
         tokenizer = CharTokenizer.load(chars_file)
+        if args.prompt is None:  # a newline starts a new line of the play, if there were any
+            args.prompt = "\n" if "\n" in tokenizer.stoi else tokenizer.chars[0]
         prompt = tokenizer.encode(args.prompt)
     except (FileNotFoundError, ValueError) as err:
         parser.exit(1, f"error: {err}\n")

@@ -32,6 +32,7 @@ from tqdm import tqdm
 from phase00.corpus import CORPORA, load_text
 from phase00.figures import save_figure, scratch_dir
 from phase00.flags import (
+    check_fits_in_memory,
     nonnegative_float,
     nonnegative_int,
     positive_float,
@@ -41,7 +42,8 @@ from phase00.flags import (
 from phase00.threads import limit_blas_threads
 from phase02.optimizers import AdamW
 from phase03.char_tokenizer import CharTokenizer
-from phase05.transformer import POSITIONS, Transformer, TransformerConfig
+from phase05 import output_file, output_folder
+from phase05.transformer import POSITIONS, Transformer, TransformerConfig, training_bytes
 
 
 class ParamGroup:
@@ -60,6 +62,32 @@ def decay_groups(model: Transformer) -> tuple[ParamGroup, ParamGroup]:
     rest = [k for k in params if k not in decay]
     return (ParamGroup({k: params[k] for k in decay}, {k: grads[k] for k in decay}),
             ParamGroup({k: params[k] for k in rest}, {k: grads[k] for k in rest}))
+
+
+def text_problem(text: str, context: int, window_extra: int = 2) -> str | None:
+    """Why `text` cannot train a next-character model on windows of `context`, or None.
+
+    Training cuts windows of context + 1 characters from the first nine tenths of the text and
+    measures the validation loss on windows of the last tenth, so that tenth must hold at least
+    context + window_extra characters. A text of one repeated character has nothing to
+    predict: every "guess" is certain, the loss is 0 from the first step.
+    """
+    if len(set(text)) < 2:
+        return (f"the text has only one distinct character ({text[0]!r}): there is nothing "
+                f"to predict; use a text with at least two different characters")
+    n_val = len(text) // 10
+    if n_val < context + window_extra:
+        return (f"the text is too short for --context {context}: its {len(text):,} characters "
+                f"leave {n_val:,} for validation (the last tenth), fewer than the "
+                f"{context + window_extra:,} its windows need; use a longer text or a smaller "
+                f"--context")
+    return None
+
+
+def first_prompt(text: str) -> str:
+    """Where sampling starts: a newline (a new line of the play) if the text has one, else the
+    text's first character (a file without newlines has no "\n" in its vocabulary)."""
+    return "\n" if "\n" in text else text[0]
 
 
 def lr_at(step: int, peak: float, warmup: int, total: int) -> float:
@@ -183,29 +211,45 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--corpus", choices=CORPORA, default="tinyshakespeare",
                         help="built-in corpus (default: tinyshakespeare)")
     parser.add_argument("--path", type=Path, default=None, help="train on this text file")
-    parser.add_argument("--save", type=Path, default=None,
+    parser.add_argument("--save", type=output_file, default=None,
                         help="where to write the model (default: scratch/phase-05-attention/"
                              "transformer.npz)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
+    save_path = args.save or scratch_dir(__file__) / "transformer.npz"
+    chars_path = save_path.with_suffix(".chars.json")
+    if chars_path.is_dir():
+        parser.error(f"{chars_path} (where the model's characters go) is a folder: choose "
+                     f"another --save")
     try:
-        text, source = load_text(args.corpus, args.path)
         config = TransformerConfig(1, args.context, args.d_model, args.n_heads,
                                    args.n_layers, args.positions, not args.untied)
-    except (FileNotFoundError, ValueError) as err:
+    except ValueError as err:
         parser.error(str(err))
+    try:
+        text, source = load_text(args.corpus, args.path)
+    except (FileNotFoundError, ValueError) as err:
+        parser.exit(2, f"error: {err}\n")
     T, B = args.context, args.batch
+    problem = text_problem(text, T)
+    if problem:
+        parser.exit(2, f"error: {source}: {problem}\n")
+    tokenizer = CharTokenizer(text, source)
+    try:  # before any array is made: a typo such as --context 100000 is refused, not swapped
+        check_fits_in_memory(training_bytes(tokenizer.vocab_size, T, args.d_model, args.n_heads,
+                                            args.n_layers, B, 8 if args.float64 else 4,
+                                            not args.untied),
+                             f"training with --batch {B} --context {T} --d-model "
+                             f"{args.d_model} --n-layers {args.n_layers}")
+    except ValueError as err:
+        parser.error(str(err))
     limit_blas_threads(1)  # many medium-sized products: one BLAS thread is faster and steadier
 
-    tokenizer = CharTokenizer(text, source)
     data = np.array(tokenizer.encode(text), dtype=np.int64)
     n_val = len(data) // 10
     train, val = data[:-n_val], data[-n_val:]
-    if len(val) < T + 2:
-        parser.error(f"the text is too short: {len(text)} characters leave {len(val)} for "
-                     f"validation, fewer than --context + 2 = {T + 2}")
     config.vocab_size = tokenizer.vocab_size
     model = Transformer(config, seed=args.seed,
                         dtype=np.float64 if args.float64 else np.float32)
@@ -240,8 +284,10 @@ def main(argv: list[str] | None = None) -> None:
         x, y = get_batch(train, B, T, rng)
         loss = model.loss(x, y)
         if not math.isfinite(loss):
-            raise FloatingPointError(f"the loss became {loss} at step {step}: the learning "
-                                     f"rate ({lr:.2e}) is probably too high for this model")
+            bar.close()
+            parser.exit(1, f"error: the loss became {loss} at step {step}: the learning rate "
+                           f"({lr:.2e}) is probably too high for this model; try a smaller "
+                           f"--lr\n")
         model.backward_loss()
         clip_gradients(model.grads, args.clip)
         for opt in optimizers:
@@ -270,16 +316,14 @@ def main(argv: list[str] | None = None) -> None:
           f"nats ({final_val / math.log(2):.2f} bits) per character")
 
     print(f"\n3. Sample {args.sample_chars} characters at temperature {args.temperature}")
-    prompt = tokenizer.encode("\n")
+    prompt = tokenizer.encode(first_prompt(text))
     sample = model.generate(prompt, args.sample_chars, args.temperature,
                             rng=np.random.default_rng(args.seed))
     print(tokenizer.decode(sample))
 
-    save_path = args.save or scratch_dir(__file__) / "transformer.npz"
     model.save(save_path)
-    tokenizer.save(save_path.with_suffix(".chars.json"))
-    print(f"\n4. Saved the model to {save_path} and its characters to "
-          f"{save_path.with_suffix('.chars.json')}")
+    tokenizer.save(chars_path)
+    print(f"\n4. Saved the model to {save_path} and its characters to {chars_path}")
     print(f"   sample more with: python phase-05-attention/code/sample_transformer.py "
           f"--model {save_path}")
 

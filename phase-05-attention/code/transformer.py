@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from phase00.flags import nonnegative_int, positive_int
+from phase00.flags import check_fits_in_memory, nonnegative_int, positive_int
 from phase02.layers import Activation, SoftmaxCrossEntropy
 from phase03.embeddings import Embedding
 from phase05.attention import Linear, MultiHeadAttention
@@ -325,17 +325,44 @@ class Transformer:
     def load(cls, path: Path, dtype: type = np.float32) -> "Transformer":
         """Rebuild a model saved by save(). No pickle: a .npz of plain arrays and a JSON config."""
         path = Path(path)
+        make = "train one with python phase-05-attention/code/train_transformer.py --save"
         if not path.is_file():
-            raise FileNotFoundError(f"no model file at {path}: train one with python "
-                                    f"phase-05-attention/code/train_transformer.py --save {path}")
-        with np.load(path, allow_pickle=False) as data:
-            if "__config__" not in data:
-                raise ValueError(f"{path} has no __config__ entry: not a model saved by "
-                                 f"Transformer.save")
-            config = TransformerConfig(**json.loads(str(data["__config__"])))
-            model = cls(config, dtype=dtype)
-            model.load_state_dict({k: data[k] for k in data.files if k != "__config__"})
+            what = "a folder" if path.is_dir() else "nothing"
+            raise FileNotFoundError(f"no model file at {path} (found {what}): {make} {path}")
+        try:
+            with open(path, "rb") as f:
+                if f.read(4) != b"PK\x03\x04":  # every .npz is a zip archive and starts so
+                    raise ValueError("it is not a .npz (zip) archive at all")
+            with np.load(path, allow_pickle=False) as data:
+                if "__config__" not in data.files:
+                    raise ValueError("it has no __config__ entry")
+                config = TransformerConfig(**json.loads(str(data["__config__"])))
+                model = cls(config, dtype=dtype)
+                model.load_state_dict({k: data[k] for k in data.files if k != "__config__"})
+        except Exception as err:  # a truncated zip, a program, a pickle, another script's file:
+            # each fails in its own way deep inside NumPy; the learner needs one sentence
+            reason = (str(err).splitlines() or [type(err).__name__])[0][:200]
+            raise ValueError(f"{path} is not a model saved by train_transformer.py (a .npz of "
+                             f"arrays with a __config__ entry): {reason}. It may be truncated "
+                             f"or another kind of file; {make} MODEL.npz") from None
         return model
+
+
+def training_bytes(vocab_size: int, context: int, d_model: int, n_heads: int, n_layers: int,
+                   batch: int, itemsize: int = 4, tied: bool = True) -> int:
+    """About the most memory one training step of a GPT-shaped transformer holds, in bytes.
+
+    Parameters four times over (weights, gradients and AdamW's two moments); per block, the
+    activations kept for the backward pass: about 20 arrays of (batch, context, d_model) and 3 of
+    (batch, heads, context, context) (scores, weights and their gradient); and the logits with
+    their softmax and gradient, (batch, context, vocab) each. An estimate, to refuse settings
+    that cannot fit before allocating anything (train_transformer.py, phases 06 and 07).
+    """
+    n_params = (vocab_size * d_model * (1 if tied else 2) + context * d_model
+                + n_layers * (12 * d_model * d_model + 13 * d_model) + 2 * d_model)
+    per_block = batch * context * (20 * d_model + 3 * n_heads * context)
+    logits = 3 * batch * context * vocab_size
+    return (4 * n_params + n_layers * per_block + logits) * itemsize
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -356,6 +383,11 @@ def main(argv: list[str] | None = None) -> None:
     try:
         config = TransformerConfig(args.vocab_size, args.context, args.d_model, args.n_heads,
                                    args.n_layers, args.positions, not args.untied)
+        check_fits_in_memory(training_bytes(config.vocab_size, config.context, config.d_model,
+                                            config.n_heads, config.n_layers, 2, 8,
+                                            config.tied_head),
+                             f"--vocab-size {config.vocab_size} --context {config.context} "
+                             f"--d-model {config.d_model} --n-layers {config.n_layers}")
     except ValueError as err:
         parser.error(str(err))
     model = Transformer(config, seed=args.seed)

@@ -1,0 +1,174 @@
+"""Phase 05's scripts answer bad input with one line that says what to do, before any work.
+
+Degenerate texts, sizes that cannot fit in memory, output paths of the wrong kind and files that
+are not models: each stops with exit status 1 or 2 and a one-line error, never a traceback, and
+leaves no temporary file behind.
+"""
+
+import argparse
+import importlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from phase05 import output_file, output_folder
+from phase05.sample_transformer import main as sample_main
+from phase05.train_transformer import first_prompt, text_problem
+from phase05.train_transformer import main as train_main
+from phase05.transformer import Transformer, TransformerConfig, training_bytes
+
+TINY = ["--steps", "1", "--batch", "2", "--context", "8", "--d-model", "16", "--n-layers", "1",
+        "--sample-chars", "5"]
+
+
+def refused(call: object, argv: list[str], capsys: pytest.CaptureFixture[str],
+            code: int = 2) -> str:
+    """Run main(argv), expect SystemExit(code); return the error's last line."""
+    with pytest.raises(SystemExit) as stop:
+        call(argv)
+    assert stop.value.code == code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err.strip().splitlines()[-1]
+
+
+def test_output_path_types(tmp_path: Path) -> None:
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    assert output_folder(str(tmp_path / "new" / "figures")) == tmp_path / "new" / "figures"
+    assert output_file(str(tmp_path / "new" / "model.npz")) == tmp_path / "new" / "model.npz"
+    with pytest.raises(argparse.ArgumentTypeError, match="is a file, not a folder"):
+        output_folder(str(a_file))
+    with pytest.raises(argparse.ArgumentTypeError, match="is a folder, not a file"):
+        output_file(str(tmp_path))
+    with pytest.raises(argparse.ArgumentTypeError, match=f"{a_file} is a file, not a folder"):
+        output_file(str(a_file / "model.npz"))  # a file where a folder of the path should be
+
+
+def test_text_problems() -> None:
+    assert "one distinct character ('a')" in text_problem("a" * 1000, 8)
+    assert "too short for --context 8" in text_problem("ab" * 20, 8)  # 4 for validation
+    assert text_problem("ab" * 50, 8) is None  # 10 for validation: one window and a target
+    assert first_prompt("no newline here") == "n" and first_prompt("line\nline") == "\n"
+
+
+def test_training_bytes_grows_with_every_size() -> None:
+    small = training_bytes(65, 64, 128, 4, 4, 32)
+    for bigger in (training_bytes(65, 128, 128, 4, 4, 32), training_bytes(65, 64, 256, 4, 4, 32),
+                   training_bytes(65, 64, 128, 4, 8, 32), training_bytes(65, 64, 128, 4, 4, 64),
+                   training_bytes(650, 64, 128, 4, 4, 32)):
+        assert bigger > small
+    # the default run: 0.8M parameters; the estimate is tens of MB, far below any machine's
+    assert 10e6 < small < 500e6
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("a" * 5000, "only one distinct character ('a')"),
+    ("To be or not to be\n", "too short for --context 8"),
+])
+def test_degenerate_text_is_refused(tmp_path: Path, content: str, expected: str,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    book = tmp_path / "book.txt"
+    book.write_text(content, encoding="utf-8")
+    line = refused(train_main, ["--path", str(book), *TINY, "--out", str(tmp_path)], capsys)
+    assert line.startswith("error: ") and expected in line
+    assert list(tmp_path.iterdir()) == [book]  # nothing written
+
+
+def test_text_without_newline_trains_and_samples(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Sampling starts from the text's first character when "\\n" is not in its alphabet."""
+    book = tmp_path / "book.txt"
+    book.write_text("abcdefghij" * 30, encoding="utf-8")
+    train_main(["--path", str(book), *TINY, "--save", str(tmp_path / "m.npz"),
+                "--out", str(tmp_path)])
+    assert (tmp_path / "m.npz").is_file()
+    capsys.readouterr()
+    sample_main(["--model", str(tmp_path / "m.npz"), "--chars", "5"])
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("a")
+    assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_impossible_sizes_are_refused_before_training(tmp_path: Path, tiny_text: str,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    book = tmp_path / "book.txt"
+    book.write_text(tiny_text * 10, encoding="utf-8")
+    line = refused(train_main, ["--path", str(book), *TINY, "--batch", "1000000000",
+                                "--out", str(tmp_path)], capsys)
+    assert "--batch 1000000000" in line and "GiB of memory" in line
+
+
+@pytest.mark.parametrize("script, argv", [
+    ("attention", ["--seq-len", "100000"]),
+    ("attention", ["--d-k", "1000000000"]),
+    ("positional", ["--positions", "1000000000"]),
+    ("layernorm", ["--depth", "1000000000"]),
+    ("layernorm", ["--width", "1000000"]),
+    ("bahdanau", ["--max-len", "100000"]),
+    ("bahdanau", ["--batch-size", "1000000000"]),
+    ("transformer", ["--vocab-size", "1000000000"]),
+    ("transformer", ["--context", "1000000"]),
+])
+def test_sizes_that_cannot_fit(script: str, argv: list[str], tmp_path: Path,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    main = importlib.import_module(f"phase05.{script}").main
+    line = refused(main, [*argv, *(["--out", str(tmp_path)] if script != "transformer" else [])],
+                   capsys)
+    assert "GiB of memory and this machine has" in line
+
+
+@pytest.mark.parametrize("script", ["attention", "positional", "layernorm", "bahdanau",
+                                    "train_transformer"])
+def test_out_that_is_a_file_is_refused(script: str, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    a_file = tmp_path / "figures.png"
+    a_file.write_bytes(b"not a folder")
+    line = refused(importlib.import_module(f"phase05.{script}").main, ["--out", str(a_file)],
+                   capsys)
+    assert "argument --out" in line and "is a file, not a folder" in line
+
+
+def test_save_that_is_a_folder_is_refused_before_training(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    line = refused(train_main, ["--save", str(tmp_path)], capsys)
+    assert "argument --save" in line and "is a folder, not a file" in line
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.fixture
+def saved_model(tmp_path: Path) -> Path:
+    """A tiny model and its characters, as train_transformer.py saves them."""
+    from phase03.char_tokenizer import CharTokenizer
+
+    model = Transformer(TransformerConfig(vocab_size=7, context=6, d_model=8, n_heads=2,
+                                          n_layers=1))
+    path = model.save(tmp_path / "model.npz")
+    CharTokenizer("abcdef\n").save(path.with_suffix(".chars.json"))
+    return path
+
+
+def test_sample_refuses_files_that_are_not_models(saved_model: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(saved_model.read_bytes()[:500])
+    program = tmp_path / "program.npz"
+    program.write_bytes(bytes(range(256)) * 4)
+    other = tmp_path / "other.npz"
+    np.savez(other, W=np.zeros(3))
+    for path, why in ((truncated, "File is not a zip file"),
+                      (program, "not a .npz (zip) archive"),
+                      (other, "no __config__ entry")):
+        line = refused(sample_main, ["--model", str(path)], capsys, code=1)
+        assert line.startswith(f"error: {path} is not a model saved by train_transformer.py")
+        assert why in line and "train_transformer.py --save" in line
+    line = refused(sample_main, ["--model", str(tmp_path)], capsys, code=1)
+    assert "found a folder" in line
+
+
+def test_sample_refuses_an_empty_prompt(saved_model: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    line = refused(sample_main, ["--model", str(saved_model), "--prompt", ""], capsys)
+    assert "--prompt must hold at least one character" in line
+    sample_main(["--model", str(saved_model), "--chars", "3"])  # the default prompt: "\n"
+    assert "model " in capsys.readouterr().out
