@@ -49,7 +49,14 @@ import numpy as np
 import torch
 
 from phase00.flags import check_fits_in_memory, nonnegative_int, positive_int
-from phase08.prepare_data import FORMAT, META_FILE, TOKEN_DTYPE, TOKENS_DIR, make_codec
+from phase08.prepare_data import (
+    FORMAT,
+    META_FILE,
+    TOKEN_DTYPE,
+    TOKENS_DIR,
+    VERIFY_FILE,
+    make_codec,
+)
 
 
 def read_meta(folder: Path) -> dict:
@@ -73,7 +80,6 @@ def read_meta(folder: Path) -> dict:
     return meta
 
 
-VERIFY_FILE = "verified.json"  # beside meta.json: which shards were hashed, at what size/time
 VERIFY_MODES = ("size", "once", "always")
 
 

@@ -42,6 +42,7 @@ Run:  python phase-08-training/code/prepare_data.py --tokenizer char
 
 import argparse
 import hashlib
+import itertools
 import json
 import multiprocessing
 import os
@@ -54,7 +55,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from phase00.corpus import CORPORA, DATA_DIR, load_text, stdlib_corpus
+from phase00.corpus import (
+    CORPORA,
+    DATA_DIR,
+    NotTextError,
+    load_text,
+    read_text_file,
+    stdlib_corpus,
+)
 from phase00.flags import positive_int, unit_float
 from phase03.bpe import ENDOFTEXT
 from phase03.char_tokenizer import CharTokenizer
@@ -67,6 +75,14 @@ FORMAT = "tfs-token-shards"
 TOKEN_DTYPE = np.dtype(np.uint16)  # 2 bytes per token: ids 0..65535
 SPLITS = ("train", "val")
 SHARD_TOKENS = 100_000_000  # 200 MB per shard
+# Each shard is a file the loader keeps memory-mapped, and each map holds one open file: macOS
+# lets a process open 256 files by default. So a folder holds at most MAX_SHARDS shards, and a
+# shard at least MIN_SHARD_TOKENS tokens (200 KB), below which a large source would become
+# hundreds of thousands of files, each with its own costs to write, hash and open.
+MIN_SHARD_TOKENS = 100_000
+MAX_SHARDS = 200
+VERIFY_FILE = "verified.json"  # the loader's record of the shards it hashed (loader.py)
+PROGRESS_FILE = "progress.json"  # a stream's preparation so far: what a rerun continues from
 PIECE_CHARS = 1_000_000  # a worker's unit of work: about a million characters
 PARALLEL_MIN_CHARS = 4_000_000  # below this, starting worker processes costs more than it saves
 TEXT_SUFFIXES = (".txt", ".md")
@@ -74,6 +90,7 @@ TEXT_SUFFIXES = (".txt", ".md")
 # character on both sides. The pre-tokenising regex splits there whatever follows, so
 # tokenising the two halves apart gives the same ids as tokenising the whole.
 SAFE_CUT = re.compile(r"(?<=\S\n)(?=\S)")
+CHAR_LIMIT = np.iinfo(TOKEN_DTYPE).max + 1  # ids 0..65535: at most 65,536 distinct characters
 
 
 @dataclass
@@ -134,6 +151,10 @@ def char_spec(documents: Sequence[str]) -> dict:
     alphabet = set()
     for doc in documents:
         alphabet.update(doc)
+    if len(alphabet) > CHAR_LIMIT:
+        raise ValueError(f"the text has {len(alphabet):,} distinct characters, but a uint16 "
+                         f"shard holds ids 0 to {CHAR_LIMIT - 1:,}, so at most {CHAR_LIMIT:,} "
+                         f"characters: use --tokenizer gpt2, whose 50,257 ids cover any text")
     return {"name": "char", "chars": sorted(alphabet)}
 
 
@@ -248,15 +269,22 @@ def write_shard(path: Path, tokens: np.ndarray) -> dict:
 class ShardWriter:
     """Collect the tokens of one split and write them as shards of shard_tokens tokens each."""
 
-    def __init__(self, folder: Path, split: str, shard_tokens: int = SHARD_TOKENS) -> None:
+    def __init__(self, folder: Path, split: str, shard_tokens: int = SHARD_TOKENS,
+                 kept: Sequence[dict] = ()) -> None:
+        """kept: shards already written by an earlier run; the new ones are numbered after."""
         self.folder, self.split, self.shard_tokens = Path(folder), split, shard_tokens
         self.buffer = np.empty(shard_tokens, dtype=TOKEN_DTYPE)
         self.fill = 0
-        self.shards: list[dict] = []
+        self.shards: list[dict] = [dict(shard) for shard in kept]
 
     @property
     def tokens(self) -> int:
         return sum(s["tokens"] for s in self.shards) + self.fill
+
+    @property
+    def room(self) -> int:
+        """Tokens the current shard still takes before it is written."""
+        return self.shard_tokens - self.fill
 
     def add(self, tokens: np.ndarray) -> None:
         """Append tokens; every time the buffer is full, it becomes a shard (no token is lost)."""
@@ -292,6 +320,7 @@ def start_folder(folder: Path) -> None:
     not a dataset the loader would accept."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / META_FILE).unlink(missing_ok=True)
+    (folder / VERIFY_FILE).unlink(missing_ok=True)
 
 
 def finish_folder(folder: Path, meta: dict) -> None:
@@ -308,6 +337,7 @@ def write_token_folder(folder: Path, splits: dict[str, np.ndarray], codec_spec: 
                        source: str, shard_tokens: int = SHARD_TOKENS, **extra: object) -> dict:
     """Write token arrays (one per split) as shards plus meta.json; return the meta."""
     folder = Path(folder)
+    check_shard_count(sum(map(len, splits.values())), shard_tokens, len(splits))
     start_folder(folder)
     records = {}
     for split, tokens in splits.items():
@@ -319,6 +349,16 @@ def write_token_folder(folder: Path, splits: dict[str, np.ndarray], codec_spec: 
     return meta
 
 
+def check_shard_count(n_tokens: int, shard_tokens: int, n_splits: int = 2) -> None:
+    """Refuse, before writing, a folder of more than MAX_SHARDS shards (see MAX_SHARDS)."""
+    n_shards = -(-n_tokens // shard_tokens) + n_splits - 1  # each split's last shard may be short
+    if n_shards > MAX_SHARDS:
+        needed = -(-n_tokens // (MAX_SHARDS - n_splits + 1))
+        raise ValueError(f"{n_tokens:,} tokens in shards of {shard_tokens:,} make about "
+                         f"{n_shards:,} files, more than the {MAX_SHARDS} the loader can keep "
+                         f"open at once on every system: use --shard-tokens {needed:,} or more")
+
+
 def make_meta(codec_spec: dict, source: str, splits: dict[str, dict], **extra: object) -> dict:
     return {"format": FORMAT, "version": 1, "dtype": "uint16", "tokenizer": codec_spec,
             "source": source, "splits": splits, **extra}
@@ -327,18 +367,27 @@ def make_meta(codec_spec: dict, source: str, splits: dict[str, dict], **extra: o
 # --- where the text comes from --------------------------------------------------------------
 
 def text_files(paths: Sequence[Path], suffixes: Sequence[str] = TEXT_SUFFIXES) -> list[Path]:
-    """The files named, and the text files (by suffix) inside the folders named, sorted."""
+    """The files named, and the non-empty text files (by suffix) inside the folders named, sorted.
+
+    An empty file inside a folder adds nothing and is passed over; a file named on its own must
+    be text (read_documents refuses it otherwise).
+    """
     found = []
     for path in map(Path, paths):
-        if path.is_file():
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in suffixes
+                            and p.stat().st_size)
+        elif path.is_file():
             found.append(path)
-        elif path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in suffixes)
+        elif path.exists():
+            raise NotTextError(f"{path} is not a regular file (a device or a pipe): pass text "
+                               f"files or folders to --path")
         else:
             raise FileNotFoundError(f"no file or folder at {path}: pass existing text files or "
                                     f"folders to --path")
     if not found:
-        raise FileNotFoundError(f"no {'/'.join(suffixes)} files in {', '.join(map(str, paths))}")
+        raise FileNotFoundError(f"no non-empty {'/'.join(suffixes)} files in "
+                                f"{', '.join(map(str, paths))}")
     return found
 
 
@@ -346,13 +395,15 @@ def local_documents(source: str, paths: Sequence[Path] | None,
                     offline: bool) -> tuple[list[str], str, str]:
     """(documents, a description of the source, a short name) for a built-in corpus or files.
 
+    Files follow the course's one rule for a learner's text (phase 00's read_text_file): UTF-8,
+    not empty, not binary, or refused with the reason; nothing is replaced silently.
     Tiny Shakespeare offline and not cached falls back to the standard library (phase 00's
     load_text says so); the short name then says "stdlib", so the folder is honest about it.
     """
     if paths:
         files = text_files(paths)
-        docs = [f.read_text(encoding="utf-8", errors="replace") for f in files]
-        name = Path(paths[0]).stem if len(paths) == 1 else "local"
+        docs = [read_text_file(f) for f in files]
+        name = (Path(paths[0]).resolve().stem or "local") if len(paths) == 1 else "local"
         return docs, f"{len(files)} local file(s) under {', '.join(map(str, paths))}", name
     if source == "stdlib":
         return [stdlib_corpus()], "Python standard library source", "stdlib"
@@ -393,6 +444,16 @@ def dataset_folder(name: str, tokenizer: str, data_dir: Path = TOKENS_DIR) -> Pa
     return Path(data_dir) / f"{name}-{tokenizer}"
 
 
+def stream_name(dataset: str, config: str | None) -> str:
+    """The default name of a streamed dataset's folder: its last path part and its config."""
+    return re.sub(r"[^\w.-]+", "_", dataset.split("/")[-1] + (f"_{config}" if config else ""))
+
+
+# Where `--hf-dataset HuggingFaceFW/fineweb-edu --hf-config sample-10BT` writes its tokens:
+# under TOKENS_DIR, so it follows TFS_DATA_DIR like every data folder of the course.
+FINEWEB_FOLDER = dataset_folder(stream_name("HuggingFaceFW/fineweb-edu", "sample-10BT"), "gpt2")
+
+
 # --- the two ways of preparing --------------------------------------------------------------
 
 def prepare_local(documents: list[str], tokenizer: str, folder: Path, source: str,
@@ -407,15 +468,15 @@ def prepare_local(documents: list[str], tokenizer: str, folder: Path, source: st
     n_chars = sum(map(len, documents))
     if verbose:
         print(f"   tokenizer: {codec.name}, {codec.vocab_size:,} ids; {codec.spec['built_from']}")
-    bar = tqdm(total=n_chars, unit="char", unit_scale=True, desc="tokenising",
-               disable=not verbose, leave=False)
-    parts = list(encode_documents(documents, codec, workers, progress=bar))
-    bar.close()
+    with tqdm(total=n_chars, unit="char", unit_scale=True, desc="tokenising",
+              disable=not verbose, leave=False, delay=1) as bar:  # after 1 s; closed on errors
+        parts = list(encode_documents(documents, codec, workers, progress=bar))
     tokens = np.concatenate(parts)
     n_val = max(1, round(len(tokens) * val_fraction))
     if len(tokens) - n_val < 2:
-        raise ValueError(f"{source} gives only {len(tokens)} tokens: too few to split into "
-                         f"train and validation")
+        raise ValueError(f"{source} gives only {len(tokens)} token(s): too few to split into "
+                         f"train and validation. A language model needs a longer text "
+                         f"(Tiny Shakespeare has about a million characters)")
     meta = write_token_folder(folder, {"train": tokens[:-n_val], "val": tokens[-n_val:]},
                               codec.spec, source, shard_tokens, documents=len(documents),
                               characters=n_chars,
@@ -424,38 +485,135 @@ def prepare_local(documents: list[str], tokenizer: str, folder: Path, source: st
     return meta
 
 
+def _kept_progress(folder: Path, settings: dict) -> dict:
+    """What an interrupted preparation of this stream into `folder` left: the validation split
+    once complete, and the training shards written, each with the point of the stream right
+    after it ({"documents": consumed, "doc_tokens": of the next document, already written}).
+
+    A shard that is missing or of the wrong size ends what is kept (the stream continues from
+    the shard before it). Other settings than this run's are refused: continuing would mix two
+    preparations.
+    """
+    path = folder / PROGRESS_FILE
+    if not path.is_file():
+        return {"val": None, "train": []}
+    try:
+        progress = json.loads(path.read_text(encoding="utf-8"))
+        recorded = progress["settings"]
+    except (ValueError, KeyError, TypeError):
+        return {"val": None, "train": []}  # unreadable: start over, rewriting every shard
+    if recorded != settings:
+        differ = ", ".join(f"{k} {recorded.get(k)!r} (now {v!r})" for k, v in settings.items()
+                           if recorded.get(k) != v)
+        raise ValueError(f"{folder} holds a preparation made with other settings: {differ}. "
+                         f"Rerun with those settings to continue it, or choose another --name "
+                         f"(or delete the folder) to start over")
+
+    def intact(shard: dict) -> bool:
+        file = folder / shard["file"]
+        return file.is_file() and file.stat().st_size == shard["tokens"] * TOKEN_DTYPE.itemsize
+
+    val = progress.get("val")
+    if val is None or not all(map(intact, val["shards"])):
+        return {"val": None, "train": []}
+    train = []
+    for shard in progress.get("train", []):
+        if not intact(shard):
+            break
+        train.append(shard)
+    return {"val": val, "train": train}
+
+
+def _save_progress(folder: Path, settings: dict, val: dict, train: list[dict]) -> None:
+    write_json_atomic(folder / PROGRESS_FILE, {"settings": settings, "val": val, "train": train})
+
+
 def prepare_stream(documents: Iterable[str], folder: Path, source: str, val_tokens: int,
                    max_tokens: int, shard_tokens: int = SHARD_TOKENS, workers: int = 1,
                    download: bool = True, verbose: bool = True) -> dict:
     """Tokenise a stream with GPT-2's tokenizer: the first val_tokens tokens are validation,
-    the rest training, until max_tokens in all (documents are not cut: the last may overrun)."""
+    the rest training, until max_tokens in all (documents are not cut: the last may overrun).
+
+    Resumable shard by shard: after each shard, progress.json records the shards so far and
+    where in the stream the next token comes from. Run again with the same source and settings,
+    it keeps those shards, skips the documents they hold (the stream is read again up to there,
+    but not tokenised) and continues; a larger max_tokens continues a finished preparation.
+    """
     start = time.perf_counter()
-    codec = make_codec({"name": "gpt2"}, download=download)
     folder = Path(folder)
+    if max_tokens <= val_tokens:
+        raise ValueError(f"--max-tokens ({max_tokens:,}) must be larger than --val-tokens "
+                         f"({val_tokens:,}): the training split would be empty")
+    check_shard_count(max_tokens, shard_tokens)
+    codec = make_codec({"name": "gpt2"}, download=download)
+    settings = {"source": source, "tokenizer": codec.name, "val_tokens": val_tokens,
+                "shard_tokens": shard_tokens}
+    kept = _kept_progress(folder, settings)
     start_folder(folder)
-    writers = {split: ShardWriter(folder, split, shard_tokens) for split in SPLITS}
-    n_docs = 0
-    bar = tqdm(total=max_tokens, unit="tok", unit_scale=True, desc="tokenising",
-               disable=not verbose, leave=False)
-    encoded = encode_documents(documents, codec, workers)
-    for tokens in encoded:
-        writer = writers["val"] if writers["val"].tokens < val_tokens else writers["train"]
-        writer.add(tokens)
+    val_record = kept["val"]
+    writers = {"val": ShardWriter(folder, "val", shard_tokens),
+               "train": ShardWriter(folder, "train", shard_tokens, kept["train"])}
+    if kept["train"]:
+        skip, offset = kept["train"][-1]["documents"], kept["train"][-1]["doc_tokens"]
+    else:
+        skip, offset = (val_record["documents"], 0) if val_record else (0, 0)
+    kept_tokens = (val_record["tokens"] if val_record else 0) + writers["train"].tokens
+    if verbose and kept_tokens:
+        print(f"   continuing an earlier preparation: {len(kept['train'])} training shard(s), "
+              f"{kept_tokens:,} tokens and {skip:,} documents kept")
+    n_docs = skip
+    bar = tqdm(total=max_tokens, initial=kept_tokens, unit="tok", unit_scale=True,
+               desc="tokenising", disable=not verbose, leave=False, delay=1)
+    encoded = encode_documents(itertools.islice(documents, skip, None), codec, workers)
+    for tokens in encoded if kept_tokens < max_tokens else ():
+        if val_record is None and writers["val"].tokens >= val_tokens:
+            val_record = {**writers["val"].close(), "documents": n_docs}  # complete: keep it
+            _save_progress(folder, settings, val_record, [])
+        if val_record is None:
+            writers["val"].add(tokens)
+        else:  # shard by shard, recording after each where the stream stands
+            train = writers["train"]
+            while offset < len(tokens):
+                take = min(len(tokens) - offset, train.room)
+                train.add(tokens[offset:offset + take])
+                offset += take
+                if train.fill == 0:  # that filled a shard, which is now on disk
+                    train.shards[-1].update(documents=n_docs, doc_tokens=offset)
+                    _save_progress(folder, settings, val_record, train.shards)
+        offset = 0
         n_docs += 1
         bar.update(len(tokens))
-        if writers["val"].tokens + writers["train"].tokens >= max_tokens:
+        total = (val_record["tokens"] if val_record else writers["val"].tokens) + \
+            writers["train"].tokens
+        if total >= max_tokens:
             break
     encoded.close()  # stops the worker processes now, not whenever the generator is collected
     bar.close()
-    records = {split: w.close() for split, w in writers.items()}
-    if not records["train"]["tokens"]:
-        raise ValueError(f"{source} ran out after {records['val']['tokens']} tokens, all of "
+    if val_record is None:
+        val_record = {**writers["val"].close(), "documents": n_docs}
+    train_record = writers["train"].close()
+    if not train_record["tokens"]:
+        raise ValueError(f"{source} ran out after {val_record['tokens']} tokens, all of "
                          f"them validation: lower --val-tokens")
+    if writers["train"].shards and "documents" not in writers["train"].shards[-1]:
+        writers["train"].shards[-1].update(documents=n_docs, doc_tokens=0)  # the last, short
+    _save_progress(folder, settings, val_record, writers["train"].shards)
+    records = {"val": {"tokens": val_record["tokens"], "shards": val_record["shards"]},
+               "train": {"tokens": train_record["tokens"],
+                         "shards": [{k: shard[k] for k in ("file", "tokens", "sha256")}
+                                    for shard in train_record["shards"]]}}
     meta = make_meta(codec.spec, source, records, documents=n_docs,
                      val_rule=f"the first {val_tokens:,} tokens of the stream",
                      seconds=round(time.perf_counter() - start, 3))
     finish_folder(folder, meta)
     return meta
+
+
+def check_folder(folder: Path) -> Path:
+    """The dataset folder, if it can be one: refuse a path that is a file, before any work."""
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{folder} is a file, not a folder: choose another --name or --data-dir")
+    return folder
 
 
 def describe(meta: dict, folder: Path) -> None:
@@ -494,7 +652,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="share of a local source's tokens, at its end, kept for "
                              "validation (default: 0.1)")
     parser.add_argument("--shard-tokens", type=positive_int, default=SHARD_TOKENS,
-                        help=f"tokens per shard file (default: {SHARD_TOKENS:,} = 200 MB)")
+                        help=f"tokens per shard file, at least {MIN_SHARD_TOKENS:,} (default: "
+                             f"{SHARD_TOKENS:,} = 200 MB)")
     parser.add_argument("--workers", type=positive_int, default=min(8, os.cpu_count() or 1),
                         help="processes that tokenise large sources (default: CPU cores, up "
                              "to 8)")
@@ -513,14 +672,27 @@ def main(argv: list[str] | None = None) -> None:
     if args.hf_dataset and args.offline:
         parser.error("--hf-dataset streams from the Hugging Face Hub and needs a network; "
                      "offline, use --path or --source")
+    if args.shard_tokens < MIN_SHARD_TOKENS:
+        parser.error(f"--shard-tokens must be at least {MIN_SHARD_TOKENS:,}: every shard is a "
+                     f"file the loader keeps open, and tiny ones make a large source thousands "
+                     f"of files (got {args.shard_tokens:,})")
+    if args.hf_dataset and args.max_tokens <= args.val_tokens:
+        parser.error(f"--max-tokens ({args.max_tokens:,}) must be larger than --val-tokens "
+                     f"({args.val_tokens:,}): the training split would be empty")
+    if args.name is not None and not re.fullmatch(r"\w[\w.-]*", args.name):
+        parser.error(f"--name must be a plain name (letters, digits, _ . -), not a path: got "
+                     f"{args.name!r}; --data-dir says where the folder goes")
+    if args.data_dir.exists() and not args.data_dir.is_dir():
+        parser.error(f"--data-dir {args.data_dir} is a file; it must be a folder (or a path "
+                     f"where one can be made)")
 
     start = time.perf_counter()
     print(f"1. Source and tokenizer ({args.tokenizer})")
+    folder = None
     try:
         if args.hf_dataset:
-            name = args.name or re.sub(r"[^\w.-]+", "_", args.hf_dataset.split("/")[-1]
-                                       + (f"_{args.hf_config}" if args.hf_config else ""))
-            folder = dataset_folder(name, args.tokenizer, args.data_dir)
+            name = args.name or stream_name(args.hf_dataset, args.hf_config)
+            folder = check_folder(dataset_folder(name, args.tokenizer, args.data_dir))
             source = (f"Hugging Face {args.hf_dataset} ({args.hf_config or 'default'}, "
                       f"{args.hf_split}), streamed")
             print(f"   {source}, up to {args.max_tokens:,} tokens")
@@ -530,12 +702,18 @@ def main(argv: list[str] | None = None) -> None:
                                   args.shard_tokens, args.workers, download=True)
         else:
             docs, source, name = local_documents(args.source, args.path, args.offline)
-            folder = dataset_folder(args.name or name, args.tokenizer, args.data_dir)
+            folder = check_folder(dataset_folder(args.name or name, args.tokenizer,
+                                                 args.data_dir))
             print(f"   {source}: {len(docs):,} document(s), {sum(map(len, docs)):,} characters")
             meta = prepare_local(docs, args.tokenizer, folder, source, args.val_fraction,
                                  args.shard_tokens, args.workers, download=not args.offline)
-    except (FileNotFoundError, ValueError, KeyError, ConnectionError) as err:
-        parser.exit(1, f"error: {err}\n")
+    except (OSError, ValueError, KeyError, ConnectionError) as err:
+        parser.exit(1, f"error: {err.args[0] if isinstance(err, KeyError) else err}\n")
+    except KeyboardInterrupt:
+        kept = ("the shards written so far are kept: run the same command again to continue"
+                if args.hf_dataset else "run the command again to prepare it")
+        parser.exit(130, f"\ninterrupted: {folder or 'the folder'} is not a finished dataset; "
+                         f"{kept}\n")
 
     n = sum(meta["splits"][s]["tokens"] for s in SPLITS)
     print(f"\n2. Wrote {n:,} tokens to {folder}/ in {time.perf_counter() - start:.1f} s")
