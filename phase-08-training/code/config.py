@@ -24,9 +24,11 @@ Run:  python phase-08-training/code/config.py --preset shakespeare-char --set lr
 """
 
 import argparse
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 
+from phase00.corpus import DATA_DIR
 from phase00.flags import nonnegative_float, nonnegative_int, positive_float, positive_int
 from phase06.device import DEVICE_CHOICES
 from phase08.budget import GPT2_SMALL as BUDGET_GPT2
@@ -37,8 +39,9 @@ SOURCES = ("tinyshakespeare", "stdlib")
 TOKENIZERS = ("char", "gpt2")
 ATTENTIONS = ("fast", "hand")
 SELF_CHECKS = ("auto", "on", "off")
-# Where prepare_data.py writes FineWeb-Edu's sample-10BT, and the command that does it.
-FINEWEB_DATA = "data/tokens/fineweb-edu_sample-10BT-gpt2"
+# Where prepare_data.py writes FineWeb-Edu's sample-10BT (inside the data folder, which
+# TFS_DATA_DIR moves), and the command that does it.
+FINEWEB_DATA = str(DATA_DIR / "tokens" / "fineweb-edu_sample-10BT-gpt2")
 FINEWEB_COMMAND = ("python phase-08-training/code/prepare_data.py --hf-dataset "
                    "HuggingFaceFW/fineweb-edu --hf-config sample-10BT --max-tokens 10000000000")
 
@@ -91,6 +94,7 @@ class TrainConfig:
     # bookkeeping
     log_every: int = 50
     checkpoint_every: int = 0  # 0 = at every evaluation and at the end
+    checkpoint_minutes: float = 15.0  # and at least this often in wall time; 0 = never by time
 
 
 # The fields GPT-2 small's presets share.
@@ -174,7 +178,8 @@ FIELD_TYPES: dict[str, Callable[[str], object]] = {
     "sample_tokens": nonnegative_int, "temperature": positive_float, "top_k": nonnegative_int,
     "device": choice(*DEVICE_CHOICES), "dtype": choice(*DTYPES), "compile": boolean,
     "seed": nonnegative_int, "threads": nonnegative_int, "log_every": positive_int,
-    "checkpoint_every": nonnegative_int, "hellaswag_every": nonnegative_int,
+    "checkpoint_every": nonnegative_int, "checkpoint_minutes": nonnegative_float,
+    "hellaswag_every": nonnegative_int,
     "hellaswag_limit": nonnegative_int, "self_check": choice(*SELF_CHECKS),
 }
 assert set(FIELD_TYPES) == {f.name for f in fields(TrainConfig)}, "every field needs a type"
@@ -189,6 +194,10 @@ def check_config(cfg: TrainConfig) -> TrainConfig:
             raise ValueError(f"{name} must be in [0, 1), got {getattr(cfg, name)}")
     if not 0 <= cfg.min_lr_ratio <= 1:
         raise ValueError(f"min_lr_ratio must be in [0, 1], got {cfg.min_lr_ratio}")
+    cores = os.cpu_count() or 1
+    if cfg.threads > cores:
+        raise ValueError(f"threads ({cfg.threads}) is more than this machine's {cores} CPU "
+                         f"cores: more threads than cores only wait on one another")
     if cfg.warmup > cfg.steps:
         raise ValueError(f"warmup ({cfg.warmup}) is longer than the run ({cfg.steps} steps)")
     return cfg

@@ -37,6 +37,7 @@ from phase08.config import make_config
 from phase08.loader import BatchLoader, TokenShards
 from phase08.prepare_data import TOKENS_DIR, dataset_folder, local_documents, prepare_local
 from phase08.sample import load_for_sampling
+from phase08.runfolder import check_folder
 from phase08.train import RUNS_DIR, CheckpointError, TrainingDiverged, sample_text, train
 
 MARGIN = 0.3  # nats per character: "clearly below the bigram"
@@ -103,12 +104,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run-dir", type=Path, default=None,
                         help="checkpoints and log (default: runs/quickstart/, or "
                              "runs/quickstart-smoke/)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the run already in the run folder (without this, a "
+                             "folder that holds a run is refused)")
     parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
                         help="folder for the loss plot (default: the git-ignored scratch/)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     preset = "cpu-smoke" if args.smoke else "shakespeare-char"
     run_dir = args.run_dir or RUNS_DIR / ("quickstart-smoke" if args.smoke else "quickstart")
+    try:  # before any work: a folder that holds a run is never replaced unless asked
+        check_folder(run_dir, None, args.overwrite)
+    except ValueError as err:
+        parser.exit(1, f"error: {err}\n")
 
     print("== 1. Prepare the data (character tokens) ==")
     try:
@@ -126,8 +134,9 @@ def main(argv: list[str] | None = None) -> None:
         overrides["warmup"] = min(make_config(preset).warmup, args.steps // 10)
     try:
         cfg = make_config(preset, overrides)
-        result = train(cfg, run_dir, args.data_dir, args.out, offline=args.offline)
-    except (CheckpointError, TrainingDiverged, FileNotFoundError, ValueError) as err:
+        result = train(cfg, run_dir, args.data_dir, args.out, offline=args.offline,
+                       overwrite=args.overwrite)
+    except (CheckpointError, TrainingDiverged, FileNotFoundError, ValueError, OSError) as err:
         parser.exit(1, f"error: {err}\n")
     if result["interrupted"]:
         raise SystemExit(130)

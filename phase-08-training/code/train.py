@@ -1,48 +1,39 @@
-"""The training loop of a real run: accumulate, schedule, clip, checkpoint, resume, and report.
+"""The training loop of a real run, short enough to read top to bottom, and the pieces it calls.
 
-Phase 07 trained a GPT in one short loop. This is the same loop with the pieces a run of hours
-or days needs, each one a small, separate function:
+Phase 07 trained a GPT in one short loop. A run of hours or days needs more, and each extra
+need is one named function, so the loop (`train_loop`) still reads like the list of what a step
+does. In the order the notes teach them:
 
-- **Gradient accumulation.** A step of 0.5M tokens does not fit in memory at once, so it is
-  split into `grad_accum` micro-batches whose gradients add up in `.grad` before one optimizer
-  step. Each micro-batch's loss is divided by `grad_accum` BEFORE backward, so the sum is the
-  gradient of the mean loss over the whole step: clipping and the optimizer see the same
-  numbers as with one big batch (a test checks 4 micro-steps of 2 == 1 step of 8 in float64).
-- **AdamW with decay groups.** Weight decay (Loshchilov & Hutter 2017, "Decoupled Weight Decay
-  Regularization") pulls the 2-D weight matrices and embeddings towards zero; biases and
-  LayerNorm parameters are left alone (phase 07's `param_groups`). The "fused" implementation
-  (one kernel for every tensor) is used where the device supports it.
-- **Warmup, then cosine.** The learning rate climbs linearly for `warmup` steps (Goyal et al.
-  2017, "Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour": large early steps from
-  random weights are unstable), then follows half a cosine down to `min_lr_ratio` of its peak
-  (Loshchilov & Hutter 2016, "SGDR: Stochastic Gradient Descent with Warm Restarts"). Step 0
-  uses peak/warmup, never 0: a step with lr 0 is a wasted step (phase 07's `lr_at`).
-- **Gradient clipping** (Pascanu, Mikolov & Bengio 2013, "On the difficulty of training
-  recurrent neural networks"): if the gradient's global norm exceeds `clip`, scale it down to
-  `clip`. One bad batch then moves the weights a bounded distance.
-- **Mixed precision** (Micikevicius et al. 2017, "Mixed Precision Training"): under
-  `torch.autocast` the big matrix products run in bfloat16 while the weights and the optimizer
-  stay float32. bfloat16 keeps float32's exponent range, so no loss scaling is needed; we never
-  use float16 (it needs a GradScaler, which MPS does not support well). phase 06's
-  `autocast_dtype` says what the device supports; float32 is the fallback, said once.
-- **torch.compile** (optional, `--compile`): the training forward and backward run through the
-  compiled module; evaluation, sampling and checkpoints use the plain one (its state_dict has
-  no `_orig_mod.` prefixes).
-- **Checkpoints and exact resume.** `last.pt` is written every evaluation (and at the end, and on
-  Ctrl-C); `best.pt` only when the validation loss improves. Each holds the model, the
-  optimizer's moments, the step, the config, the tokenizer, every random generator's state and
-  the loader's position, all as tensors and plain types, so `torch.load(path,
-  weights_only=True)` reads it without running code from the file. Each is written to a
-  temporary file and renamed, so a crash mid-save leaves the previous checkpoint intact.
-  `--resume` continues the same run: on a CPU its loss curve is bit-for-bit the one an
-  uninterrupted run draws (a test checks it). With several processes the data resumes exactly
-  too; only rank 0's random generators are saved, so the others draw new dropout masks.
-- **Watching.** A progress line every `log_every` steps: loss, learning rate, gradient norm,
-  tokens per second, MFU (model FLOPs utilisation: `flops_per_token` x tokens/s over the
-  `--peak-flops` you give for your device), time per step, ETA and device memory; a JSONL log
-  with every step; a loss plot; validation loss and samples along the way. A loss that turns
-  NaN or infinite stops the run, names the step and the last good checkpoint, and lists the
-  usual causes.
+- **Warmup, then cosine** (`lr_at`, notes/02). The learning rate climbs linearly for `warmup`
+  steps (Goyal et al. 2017: large early steps from random weights are unstable), then follows
+  half a cosine down to `min_lr_ratio` of its peak (Loshchilov & Hutter 2016). Step 0 uses
+  peak/warmup, never 0: a step with lr 0 is a wasted step.
+- **Gradient accumulation** (`accumulate_gradients`, notes/02). A step of 0.5M tokens does not
+  fit in memory at once, so it is split into `grad_accum` micro-batches whose gradients add up
+  in `.grad` before one optimizer step. Each micro-batch's loss is divided by `grad_accum`
+  BEFORE backward, so the sum is the gradient of the mean loss over the whole step (a test
+  checks 4 micro-steps of 2 == 1 step of 8 in float64).
+- **Gradient clipping** (`clip_gradients`, notes/03; Pascanu, Mikolov & Bengio 2013): if the
+  gradient's global norm exceeds `clip`, scale it down to `clip`, so one bad batch moves the
+  weights a bounded distance. A loss or norm that is NaN or infinite stops the run before the
+  update (`check_finite`), naming the last good checkpoint.
+- **AdamW with decay groups** (`make_optimizer`, notes/02; Loshchilov & Hutter 2017): weight
+  decay on the 2-D weight matrices and embeddings only, the fused kernel where there is one.
+- **Mixed precision** (`precision`, notes/03; Micikevicius et al. 2017): under `torch.autocast`
+  the matrix products run in bfloat16 while weights and optimizer stay float32. bfloat16 keeps
+  float32's exponent range, so no loss scaling is needed; float16 is never used.
+- **Evaluation and samples** (`evaluate`, `sample_text`): the validation loss on the same
+  tokens every time, with no random numbers, so evaluating never changes the run.
+- **Checkpoints and exact resume** (`checkpoint_state`, `restore`, notes/04): `last.pt` holds
+  everything the run is (weights, optimizer moments, step, config, tokenizer, every random
+  generator, the loader's position), so `--resume` continues bit for bit (a test checks it).
+  How the folder is kept safe (no overwriting, one run at a time, durable checksummed writes,
+  Ctrl-C and SIGTERM) is the separate module `runfolder.py`.
+- **torch.compile** (optional): the training forward and backward run through the compiled
+  module; evaluation, sampling and checkpoints use the plain one.
+
+Around the loop: `setup` builds the run (data, model, device checks, resume) and `Progress`
+reports it (progress line with tokens/s, MFU, ETA and memory; the JSONL log; the plot).
 
 Run:  python phase-08-training/code/train.py --preset cpu-smoke
       python phase-08-training/code/train.py --preset shakespeare-char --device mps
@@ -56,11 +47,9 @@ import json
 import math
 import os
 import random
-import signal
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import asdict, replace
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +58,13 @@ from matplotlib.figure import Figure
 from torch.nn.parallel import DistributedDataParallel
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_float, nonnegative_int, positive_float, positive_int
+from phase00.flags import (
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    thread_count,
+)
 from phase06.device import (
     DEVICE_CHOICES,
     autocast,
@@ -114,26 +109,33 @@ from phase08.prepare_data import (
     make_codec,
     prepare_local,
 )
+from phase08.runfolder import (
+    CHECKPOINT_FORMAT,
+    CheckpointError,
+    RunFolderError,
+    RunLock,
+    StopSignals,
+    check_folder,
+    check_resume,
+    load_checkpoint,
+    save_checkpoint,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RUNS_DIR = Path(os.environ.get("TFS_RUNS_DIR", REPO_ROOT / "runs"))  # git-ignored
-CHECKPOINT_FORMAT = "tfs-checkpoint"
-CHECKPOINT_KEYS = ("format", "step", "model", "optimizer", "config", "model_config",
-                   "tokenizer", "rng", "loader")
-# Fields a resumed run may change: they touch neither the weights nor the data order.
+# Fields a resumed run may change: they touch neither the weights nor the data order. The
+# grouping of a step (micro_batch, grad_accum) may change only if the tokens per step stay the
+# same (runfolder.check_resume refuses otherwise).
 RESUME_SAFE = {"data", "device", "compile", "threads", "eval_every", "sample_every",
-               "sample_tokens", "temperature", "top_k", "log_every", "checkpoint_every"}
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file that cannot be used: truncated, corrupt, or not ours."""
+               "sample_tokens", "temperature", "top_k", "log_every", "checkpoint_every",
+               "checkpoint_minutes", "micro_batch", "grad_accum"}
 
 
 class TrainingDiverged(RuntimeError):
     """The loss or the gradient became NaN or infinite."""
 
 
-# --- data and model ---------------------------------------------------------------------------
+# --- the data and the model (setup) --------------------------------------------------------------
 
 def resolve_data(cfg: TrainConfig, data_root: Path = TOKENS_DIR, offline: bool = False,
                  verbose: bool = True) -> Path:
@@ -240,6 +242,7 @@ def check_device(model: GPT, cfg: TrainConfig, device: torch.device, dtype: torc
         dtype, dtype_note
 
 
+
 def load_hellaswag(cfg: TrainConfig, offline: bool, codec: Codec) -> list[hellaswag.Rendered]:
     """HellaSwag's validation examples for scoring during training (downloaded once), encoded
     once, before the first step."""
@@ -248,17 +251,13 @@ def load_hellaswag(cfg: TrainConfig, offline: bool, codec: Codec) -> list[hellas
                                 cfg.context)
 
 
-def score_hellaswag(model: GPT, codec: Codec, examples: list[hellaswag.Rendered],
-                    device: torch.device,
-                    dtype: torch.dtype, world: World) -> tuple[float, float, int]:
-    """(acc, acc_norm, examples scored): each rank scores its share, the counts are added."""
-    counts = hellaswag.evaluate(model, codec, examples, device, dtype, world.rank, world.size)
-    counts = sum_over_ranks(counts, world, device)
-    acc, acc_norm = hellaswag.accuracy(counts)
-    return acc, acc_norm, counts["n"]
+# --- the pieces of one step (notes/02 and notes/03) ----------------------------------------------
 
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Give every parameter group this step's learning rate (from the schedule, lr_at)."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
 
-# --- one optimizer step -------------------------------------------------------------------
 
 def accumulate_gradients(model: torch.nn.Module, loader: BatchLoader, n_micro: int,
                          device: torch.device, dtype: torch.dtype = torch.float32,
@@ -289,6 +288,32 @@ def clip_gradients(model: torch.nn.Module, clip: float) -> torch.Tensor:
     """Scale the gradient down to global norm `clip` if it is longer; return the norm before.
     clip = 0 only measures it (a limit of infinity multiplies every gradient by exactly 1)."""
     return torch.nn.utils.clip_grad_norm_(model.parameters(), clip if clip > 0 else math.inf)
+
+
+def check_finite(loss: torch.Tensor, norm: torch.Tensor, step: int, lr: float,
+                 run: "Run") -> tuple[float, float]:
+    """The step's loss and gradient norm as numbers, or TrainingDiverged if either is NaN or
+    infinite: the update is never taken with them, so the weights stay as they were."""
+    loss_value, norm_value = torch.stack([loss.float(), norm.float()]).tolist()
+    if not (math.isfinite(loss_value) and math.isfinite(norm_value)):
+        raise TrainingDiverged(divergence_message(step, loss_value, norm_value, lr, run))
+    return loss_value, norm_value
+
+
+def divergence_message(step: int, loss: float, norm: float, lr: float, run: "Run") -> str:
+    cfg, (last_good, last_step) = run.cfg, run.last_saved
+    where = (f"the last good checkpoint is {last_good} (step {last_step}); resume from it with "
+             f"--resume {last_good} once the cause is fixed" if last_good is not None
+             else "no checkpoint was saved before it")
+    precision_hint = (f"too little precision ({str(run.dtype).removeprefix('torch.')}: try "
+                      f"--dtype float32)" if run.dtype != torch.float32 else
+                      "damaged weights (the run is already in float32: restart from a "
+                      "checkpoint that loads without a checksum error)")
+    return (f"the loss became {loss} at step {step} (gradient norm {norm}, lr {lr:.3g}); the "
+            f"weights were not updated with it. {where}. Usual causes: a learning rate too high "
+            f"(lr={cfg.lr}: try a third of it, or a longer warmup than {cfg.warmup}); "
+            f"{precision_hint}; a bad batch (token ids beyond the vocabulary, a damaged shard: "
+            f"prepare the data again); no clipping (clip={cfg.clip}).")
 
 
 @torch.no_grad()
@@ -334,7 +359,130 @@ def sample_text(model: GPT, codec: Codec, n_tokens: int, device: torch.device, s
     return (prompt + text) if prompt else text
 
 
-# --- checkpoints -------------------------------------------------------------------------------
+def score_hellaswag(model: GPT, codec: Codec, examples: list[hellaswag.Rendered],
+                    device: torch.device,
+                    dtype: torch.dtype, world: World) -> tuple[float, float, int]:
+    """(acc, acc_norm, examples scored): each rank scores its share, the counts are added."""
+    counts = hellaswag.evaluate(model, codec, examples, device, dtype, world.rank, world.size)
+    counts = sum_over_ranks(counts, world, device)
+    acc, acc_norm = hellaswag.accuracy(counts)
+    return acc, acc_norm, counts["n"]
+
+
+# --- the run: what setup builds and the loop uses ------------------------------------------------
+
+@dataclass
+class Run:
+    """Everything a run is while it trains: the parts setup() built, and where it stands."""
+
+    cfg: TrainConfig
+    world: World
+    device: torch.device
+    dtype: torch.dtype
+    model: GPT  # the plain module: evaluation, sampling, checkpoints
+    train_model: torch.nn.Module  # what trains: the same weights, maybe compiled or under DDP
+    no_sync: Callable[[], contextlib.AbstractContextManager] | None
+    optimizer: torch.optim.Optimizer
+    loader: BatchLoader
+    val_shards: TokenShards
+    codec: Codec
+    data: Path
+    run_dir: Path
+    say: Callable[[str], None]
+    hellaswag_examples: list[hellaswag.Rendered]
+    start_step: int = 0
+    best_val: float = math.inf
+    last_val: float | None = None
+    last_saved: tuple[Path | None, int] = (None, 0)  # the newest last.pt and its step
+    saved_at: float = 0.0  # time.monotonic() of the newest save of last.pt
+
+    @property
+    def tokens_per_step(self) -> int:
+        return self.loader.tokens_per_step * self.cfg.grad_accum
+
+
+def is_due(done: int, every: int, steps: int) -> bool:
+    """Every `every` steps (0 = never), and at the last step."""
+    return bool(every) and (done % every == 0 or done == steps)
+
+
+# --- the loop (notes/00 walks through it line by line) -------------------------------------------
+
+def train_loop(run: Run, progress: "Progress",
+               on_step: Callable[[int, float], None] | None = None) -> dict:
+    """Steps start_step+1 .. cfg.steps of the run; stop early, saved, on Ctrl-C or SIGTERM."""
+    cfg, completed, step = run.cfg, run.start_step, run.start_step
+    try:
+        with StopSignals(run.say) as stop:
+            for step in range(run.start_step, cfg.steps):
+                lr = lr_at(step, cfg.lr, cfg.warmup, cfg.steps, cfg.min_lr_ratio)
+                set_lr(run.optimizer, lr)
+                loss = accumulate_gradients(run.train_model, run.loader, cfg.grad_accum,
+                                            run.device, run.dtype, run.no_sync)
+                loss = mean_over_ranks(loss, run.world)  # each rank saw its own slice
+                norm = clip_gradients(run.model, cfg.clip)
+                loss, norm = check_finite(loss, norm, step + 1, lr, run)
+                run.optimizer.step()
+                run.optimizer.zero_grad(set_to_none=True)
+                completed = done = step + 1
+                progress.step(done, loss, lr, norm)
+
+                with progress.paused():  # evaluating and saving are not training time
+                    if is_due(done, cfg.eval_every, cfg.steps):
+                        if evaluate_and_report(run, progress, done):
+                            save(run, "best.pt", done)
+                    if last_checkpoint_due(run, done):
+                        save(run, "last.pt", done)
+                    if is_due(done, cfg.hellaswag_every, cfg.steps):
+                        hellaswag_and_report(run, progress, done)
+                    if is_due(done, cfg.sample_every, cfg.steps) and done < cfg.steps:
+                        sample_and_report(run, progress, done)
+                if on_step is not None:
+                    on_step(done, loss)
+                if any_rank(stop.requested, run.world, run.device):  # all ranks stop together
+                    return finish(run, progress, done, interrupted=True)
+    except KeyboardInterrupt:  # a second Ctrl-C, or one outside the main thread
+        if completed == step + 1:  # between steps: the state is whole, save it
+            return finish(run, progress, completed, interrupted=True)
+        run.say(f"\n   Interrupted inside step {completed + 1}: its update is incomplete, so "
+                f"the last checkpoint ({run.last_saved[0]}, step {run.last_saved[1]}) is kept "
+                f"as it is.")
+        return progress.close(run, completed, interrupted=True, partial=True)
+    return finish(run, progress, cfg.steps, interrupted=False)
+
+
+def last_checkpoint_due(run: Run, done: int) -> bool:
+    """When to save last.pt: every checkpoint_every steps (0 = at every evaluation), and at
+    least every checkpoint_minutes of wall time, whatever a step costs (all ranks agree)."""
+    cfg = run.cfg
+    by_steps = (done % cfg.checkpoint_every == 0 if cfg.checkpoint_every
+                else is_due(done, cfg.eval_every, cfg.steps))
+    by_time = (cfg.checkpoint_minutes > 0
+               and time.monotonic() - run.saved_at >= 60 * cfg.checkpoint_minutes)
+    return by_steps or any_rank(by_time, run.world, run.device)
+
+
+def save(run: Run, name: str, step: int) -> None:
+    """Save the run's whole state as <run_dir>/name (rank 0 writes; every rank keeps count)."""
+    path = run.run_dir / name
+    if run.world.is_main:
+        previous = f"step {run.last_saved[1]}" if name == "last.pt" and run.last_saved[0] else ""
+        save_checkpoint(path, checkpoint_state(run, step), previous)
+    if name == "last.pt":
+        run.last_saved, run.saved_at = (path, step), time.monotonic()
+
+
+def finish(run: Run, progress: "Progress", done: int, interrupted: bool) -> dict:
+    """After the last step, or a stop between steps: save last.pt, then the sample and plot."""
+    if done > run.last_saved[1] or run.last_saved[0] != run.run_dir / "last.pt":
+        save(run, "last.pt", done)
+    if interrupted:
+        run.say(f"\n   Stopped at step {done}: saved {run.run_dir / 'last.pt'}. Continue the "
+                f"same run with --resume (and the same --run-dir).")
+    return progress.close(run, done, interrupted)
+
+
+# --- checkpoints: the state of a run, and back (notes/04) ----------------------------------------
 
 def rng_state() -> dict:
     """Every random generator's state, as tensors and plain types (weights_only can read it)."""
@@ -364,50 +512,143 @@ def set_rng_state(state: dict) -> None:
         torch.mps.set_rng_state(state["mps"])
 
 
-def save_checkpoint(path: Path, state: dict) -> Path:
-    """torch.save to a temporary file beside `path`, then rename: all or nothing.
+def checkpoint_state(run: Run, step: int) -> dict:
+    """Everything needed to continue the run exactly, as tensors and plain types."""
+    return {"format": CHECKPOINT_FORMAT, "version": 2, "step": step,
+            "model": run.model.state_dict(), "optimizer": run.optimizer.state_dict(),
+            "config": asdict(run.cfg), "model_config": asdict(run.model.config),
+            "tokenizer": run.codec.spec, "rng": rng_state(), "loader": run.loader.state_dict(),
+            "data": str(run.data), "val_loss": run.last_val,
+            "best_val_loss": None if math.isinf(run.best_val) else run.best_val,
+            "tokens_seen": step * run.tokens_per_step, "tokens_per_step": run.tokens_per_step,
+            "world_size": run.world.size, "device_type": run.device.type}
 
-    If anything fails (a full disk, Ctrl-C), the temporary file is deleted and the previous
-    checkpoint under `path` is untouched.
+
+def restore(run: Run, checkpoint: dict, path: Path) -> None:
+    """Put a checkpoint's state back into a freshly built run: weights, moments, data position,
+    random generators (rank 0's: the only ones saved), step and losses."""
+    run.model.load_state_dict(checkpoint["model"])
+    run.optimizer.load_state_dict(checkpoint["optimizer"])
+    run.loader.load_state_dict(checkpoint["loader"])
+    set_rng_state(checkpoint["rng"])
+    run.start_step = int(checkpoint["step"])
+    if run.world.distributed and run.world.rank:  # other ranks: their own dropout masks again
+        torch.manual_seed(run.cfg.seed + run.world.rank + run.world.size * run.start_step)
+    run.best_val = checkpoint.get("best_val_loss") or math.inf
+    run.last_val = checkpoint.get("val_loss")
+    run.last_saved = (Path(path), run.start_step)
+
+
+# --- reporting: what the learner sees, and the log -----------------------------------------------
+
+class Progress:
+    """The run as the learner watches it: every step into the JSONL log, and every log_every
+    steps a progress line (loss, lr, gradient norm, tokens/s, MFU, ms per step, ETA, memory).
+
+    Time spent evaluating, saving and sampling is left out of tokens/s and the ETA (paused()).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+
+    def __init__(self, run: Run, log: "RunLog | NoLog", peak_flops: float | None,
+                 out: Path | None) -> None:
+        self.log, self.peak_flops, self.out, self.say = log, peak_flops, out, run.say
+        self.start_step, self.steps, self.device = run.start_step, run.cfg.steps, run.device
+        self.log_every, self.world_size = run.cfg.log_every, run.world.size
+        self.tokens_per_step = run.tokens_per_step
+        self.flops_per_token = run.model.flops_per_token(run.cfg.context)
+        self.losses: list[float] = []
+        self.t_start = self.t_last = time.perf_counter()
+        self.steps_timed, self.seconds_timed, self.tokens_per_s = 0, 0.0, 0.0
+
+    def step(self, done: int, loss: float, lr: float, norm: float) -> None:
+        self.losses.append(loss)
+        self.log.write(kind="step", step=done, loss=loss, lr=lr, grad_norm=norm,
+                       tokens=done * self.tokens_per_step)
+        if done % self.log_every and done != self.steps:
+            return
+        synchronize(self.device)  # a GPU's clock is honest only once its queue is done
+        now = time.perf_counter()
+        n = done - self.start_step - self.steps_timed
+        self.seconds_timed += now - self.t_last
+        self.steps_timed += n
+        self.tokens_per_s = n * self.tokens_per_step / (now - self.t_last)
+        ms_per_step = 1e3 * (now - self.t_last) / n
+        self.t_last = now
+        eta = (self.steps - done) * self.seconds_timed / self.steps_timed
+        mfu = (f"MFU {self.flops_per_token * self.tokens_per_s / self.world_size / self.peak_flops:6.2%} | "  # noqa: E501
+               if self.peak_flops else "")
+        memory = ", ".join(f"{key} {value / 2**20:,.0f} MiB"
+                           for key, value in memory_report(self.device).items())
+        self.say(f"   step {done:>6}/{self.steps} | loss {loss:.4f} | lr {lr:.2e} | norm "
+                 f"{norm:5.2f} | {self.tokens_per_s:>8,.0f} tok/s | {mfu}{ms_per_step:5.0f} "
+                 f"ms/step | ETA {format_seconds(eta)} | {memory}")
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        pause = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.t_last += time.perf_counter() - pause
+
+    def close(self, run: Run, done: int, interrupted: bool, partial: bool = False) -> dict:
+        """Close the log; unless stopped inside a step, report the result, a sample and the
+        plot. Returns the run's summary."""
+        self.log.close()
+        if not partial:
+            best = run.best_val
+            self.say(f"   {done - self.start_step} steps in "
+                     f"{time.perf_counter() - self.t_start:.1f} s; validation loss "
+                     f"{'None' if run.last_val is None else f'{run.last_val:.4f}'}, best "
+                     f"{best:.4f}")
+            cfg = run.cfg
+            if not interrupted and cfg.sample_tokens and run.world.is_main:
+                text = sample_text(run.model, run.codec, cfg.sample_tokens, run.device,
+                                   cfg.seed, cfg.temperature, cfg.top_k)
+                self.say(f"\n4. A sample ({cfg.sample_tokens} tokens, temperature "
+                         f"{cfg.temperature}):\n{text}")
+            if self.out is not None and run.world.is_main:
+                plot_log(read_log(run.run_dir / "log.jsonl"), f"{run.run_dir.name}: "
+                         f"{run.model.n_params():,} parameters", self.out,
+                         f"{run.run_dir.name}_loss.png")
+        return {"config": run.cfg, "losses": self.losses, "start_step": self.start_step,
+                "step": self.start_step + len(self.losses), "val_loss": run.last_val,
+                "best_val_loss": None if math.isinf(run.best_val) else run.best_val,
+                "last_checkpoint": run.last_saved[0], "interrupted": interrupted,
+                "run_dir": run.run_dir, "tokens_per_s": self.tokens_per_s}
 
 
-def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict:
-    """Read a checkpoint as data only (weights_only=True: nothing in the file can run code).
-
-    A missing, truncated, corrupt or foreign file gets a CheckpointError naming the file.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}: train first (python phase-08-"
-                                f"training/code/train.py), or give the right --run-dir")
-    others = sorted(p.name for p in path.parent.glob("*.pt") if p != path)
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # torch reports damage as RuntimeError, EOFError, pickle errors...
-        reason = (str(err).splitlines() or [""])[0].split(". ")[0][:200]  # the first sentence
-        raise CheckpointError(
-            f"cannot read the checkpoint {path} ({type(err).__name__}: {reason}). It is "
-            f"truncated (a copy or a save that did not finish) or corrupt. Other checkpoints in "
-            f"{path.parent}: {', '.join(others) or 'none'}") from None
-    missing = [k for k in CHECKPOINT_KEYS if not isinstance(state, dict) or k not in state]
-    if missing or state.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path} is not a checkpoint written by train.py (missing "
-                              f"{missing or ['format']})")
-    return state
+def evaluate_and_report(run: Run, progress: Progress, done: int) -> bool:
+    """The validation loss (averaged over ranks), logged and shown; True if it is the best."""
+    loss = evaluate(run.model, run.val_shards, run.cfg, run.device, run.dtype, run.world.rank,
+                    run.world.size)
+    run.last_val = mean_over_ranks(torch.tensor(loss, device=run.device),
+                                   run.world).item()  # on the device: NCCL needs it there
+    improved = run.last_val < run.best_val
+    run.best_val = min(run.best_val, run.last_val)
+    progress.log.write(kind="eval", step=done, val_loss=run.last_val,
+                       tokens=done * run.tokens_per_step)
+    run.say(f"   step {done:>6}: validation loss {run.last_val:.4f}"
+            f"{' (best so far: best.pt)' if improved else ''}")
+    return improved
 
 
-# --- the record of a run -------------------------------------------------------------------
+def hellaswag_and_report(run: Run, progress: Progress, done: int) -> None:
+    acc, acc_norm, n = score_hellaswag(run.model, run.codec, run.hellaswag_examples, run.device,
+                                       run.dtype, run.world)
+    progress.log.write(kind="hellaswag", step=done, acc=acc, acc_norm=acc_norm, n=n)
+    run.say(f"   step {done:>6}: HellaSwag acc_norm {acc_norm:.4f} (acc {acc:.4f}, {n:,} "
+            f"examples; chance 0.25)")
+
+
+def sample_and_report(run: Run, progress: Progress, done: int) -> None:
+    if not run.world.is_main:
+        return
+    cfg = run.cfg
+    text = sample_text(run.model, run.codec, cfg.sample_tokens, run.device, cfg.seed + done,
+                       cfg.temperature, cfg.top_k)
+    progress.log.write(kind="sample", step=done, text=text)
+    run.say(f"   sample at step {done}: {text[:300]!r}")
+
 
 class RunLog:
     """A JSONL file, one JSON object per line: every step, evaluation and sample of the run.
@@ -480,88 +721,65 @@ def plot_log(records: list[dict], title: str, out_dir: Path | None, name: str) -
     return fig
 
 
-# --- stopping cleanly ----------------------------------------------------------------------
-
-class StopRequest:
-    """Ctrl-C asks the run to stop after the current step (which is then saved).
-
-    The first Ctrl-C only sets a flag: stopping in the middle of an optimizer step would leave
-    half-updated weights. A second Ctrl-C interrupts at once (KeyboardInterrupt), as usual.
-    Outside the main thread (where Python allows no signal handler) Ctrl-C is a plain
-    KeyboardInterrupt, which train() also handles.
-    """
-
-    def __init__(self, verbose: bool = True) -> None:
-        self.requested, self.verbose = False, verbose
-        self.previous = None
-
-    def __enter__(self) -> "StopRequest":
-        if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: object) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        if self.verbose:
-            print("\n   Ctrl-C: finishing this step, then saving a checkpoint (again to quit now)")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+def format_seconds(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
 
 
-def divergence_message(step: int, loss: float, norm: float, lr: float, cfg: TrainConfig,
-                       dtype: torch.dtype, last_good: Path | None, last_step: int) -> str:
-    where = (f"the last good checkpoint is {last_good} (step {last_step}); resume from it with "
-             f"--resume {last_good} once the cause is fixed" if last_good is not None
-             else "no checkpoint was saved before it")
-    return (f"the loss became {loss} at step {step} (gradient norm {norm}, lr {lr:.3g}); the "
-            f"weights were not updated with it. {where}. Usual causes: a learning rate too high "
-            f"(lr={cfg.lr}: try a third of it, or a longer warmup than {cfg.warmup}); too little "
-            f"precision ({str(dtype).removeprefix('torch.')}: try --dtype float32); a bad batch "
-            f"(token ids beyond the vocabulary, a damaged shard: prepare the data again); no "
-            f"clipping (clip={cfg.clip}).")
+# --- setup: data, model, device checks, resume ---------------------------------------------------
+
+def on_main_first(work: Callable[[], object], world: World, device: torch.device) -> object:
+    """Do `work` on rank 0 first (a download, a preparation), then on the other ranks, which
+    then find it done. An error on rank 0 stops every rank instead of leaving them waiting."""
+    result, failed = None, False
+    if world.is_main:
+        try:
+            result = work()
+        except Exception:
+            failed = True
+            any_rank(True, world, device)
+            raise
+    if any_rank(failed, world, device):
+        raise RuntimeError("rank 0 failed to prepare what the run needs: see its message")
+    return result if world.is_main else work()
 
 
-# --- the run -------------------------------------------------------------------------------
+def claim_folder(run_dir: Path, resume: Path | None, overwrite: bool, world: World,
+                 device: torch.device) -> RunLock:
+    """Refuse a folder this run may not use (runfolder.py's rules) and lock it for this run.
 
-def train(cfg: TrainConfig | None, run_dir: Path, data_root: Path = TOKENS_DIR,
-          out: Path | None = None, resume: Path | None = None,
-          resume_overrides: dict[str, object] | None = None, peak_flops: float | None = None,
-          offline: bool = False, on_step: Callable[[int, float], None] | None = None,
-          verbose: bool = True, world: World | None = None) -> dict:
-    """Train a new run (cfg) or resume one (resume = a checkpoint); return a summary.
-
-    A resumed run takes its config from the checkpoint; resume_overrides may change only the
-    RESUME_SAFE fields. on_step(step, loss) is called after each completed step (the tests use
-    it to interrupt a run). Everything a learner sees is printed here.
-
-    world: this process's place among several (DDP, started by torchrun; see distributed.py).
-    Every rank runs this function; only rank 0 prints, logs, samples and saves.
-    """
-    world = world or World()
-    say = print if verbose and world.is_main else (lambda *a, **k: None)
-    run_dir = Path(run_dir)
-    checkpoint = None
-    if resume is not None:
-        checkpoint = load_checkpoint(resume)
-        unsafe = sorted(set(resume_overrides or {}) - RESUME_SAFE)
-        if unsafe:
-            raise ValueError(f"a resumed run keeps its saved config; it may change only "
-                             f"{sorted(RESUME_SAFE)}, not {unsafe}")
-        cfg = replace(config_from_dict(checkpoint["config"]), **(resume_overrides or {}))
-    if cfg is None:
-        raise ValueError("give a config for a new run, or a checkpoint to resume")
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    Every rank checks; rank 0 takes the lock and clears an old run if asked to overwrite. All
+    ranks agree before going on, so a refusal stops them all."""
+    lock, problem = RunLock(run_dir), None
     try:
-        device = pick_device(cfg.device)
-        if world.distributed:
-            device = start_distributed(world, device.type)
-    except RuntimeError as err:  # a device this machine does not have
-        raise ValueError(str(err)) from None
+        old_files = check_folder(run_dir, resume, overwrite)
+        if world.is_main:
+            lock.acquire()
+            for path in old_files:
+                path.unlink()
+    except RunFolderError as err:
+        problem = err
+    if any_rank(problem is not None, world, device):
+        lock.release()
+        raise problem or RunFolderError(f"rank 0 may not use {run_dir}: see its message")
+    return lock
+
+
+def resumed_config(checkpoint: dict, overrides: dict[str, object] | None) -> TrainConfig:
+    """The saved run's config, with only the RESUME_SAFE fields changed."""
+    unsafe = sorted(set(overrides or {}) - RESUME_SAFE)
+    if unsafe:
+        raise ValueError(f"a resumed run keeps its saved config; it may change only "
+                         f"{sorted(RESUME_SAFE)}, not {unsafe}")
+    return replace(config_from_dict(checkpoint["config"]), **(overrides or {}))
+
+
+def setup(cfg: TrainConfig, checkpoint: dict | None, resume: Path | None, run_dir: Path,
+          device: torch.device, data_root: Path, offline: bool, verbose: bool,
+          world: World) -> Run:
+    """Build the run: data, model, device checks, optimizer, loader, and a resumed state."""
+    say = print if verbose and world.is_main else (lambda *a, **k: None)
     dtype, dtype_note = precision(device, cfg.dtype)
     if device.type == "cuda":  # TensorFloat-32 for the float32 products autocast leaves
         torch.set_float32_matmul_precision("high")
@@ -570,7 +788,7 @@ def train(cfg: TrainConfig | None, run_dir: Path, data_root: Path = TOKENS_DIR,
                          f"{cfg.tokenizer!r} (set hellaswag_every=0)")
 
     say(f"1. Data ({'resuming ' + str(resume) if resume else 'a new run'})")
-    folder = resolve_data(cfg, data_root, offline, verbose)
+    folder = on_main_first(lambda: resolve_data(cfg, data_root, offline, verbose), world, device)
     train_shards, val_shards = TokenShards(folder, "train"), TokenShards(folder, "val")
     codec = make_codec(train_shards.tokenizer, download=not offline)
     say(f"   {folder}: {train_shards.meta['source']}")
@@ -585,200 +803,104 @@ def train(cfg: TrainConfig | None, run_dir: Path, data_root: Path = TOKENS_DIR,
         torch.manual_seed(cfg.seed + world.rank)  # each rank its own dropout masks
     say(f"\n2. Model and optimizer on {describe_device(device)}"
         + (f", {world.size} processes" if world.distributed else ""))
-    if checkpoint is None:
+    tokens_per_step = cfg.micro_batch * cfg.grad_accum * cfg.context * world.size
+    if checkpoint is not None:
+        check_resume(checkpoint, world.size, tokens_per_step)
+    moved = checkpoint is not None and checkpoint.get("device_type", device.type) != device.type
+    if moved:
+        say(f"   this run was trained on {checkpoint['device_type']}; check {device.type} too")
+    if checkpoint is None or moved:
         cfg, dtype, dtype_note = check_device(model, cfg, device, dtype, dtype_note, say, world)
     optimizer, optimizer_note = make_optimizer(model, cfg, device)
     loader = BatchLoader(train_shards, cfg.micro_batch, cfg.context, world.rank, world.size,
                          shuffle=cfg.shuffle, seed=cfg.seed)
-    start_step, best_val, last_val = 0, math.inf, None
-    last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
-    last_saved: tuple[Path | None, int] = (None, 0)
+    run = Run(cfg, world, device, dtype, model, model, None, optimizer, loader, val_shards,
+              codec, Path(folder), run_dir, say, [])
     if checkpoint is not None:
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        loader.load_state_dict(checkpoint["loader"])
-        set_rng_state(checkpoint["rng"])  # rank 0's generators: the only ones saved
-        start_step = int(checkpoint["step"])
-        if world.distributed and world.rank:  # other ranks: their own dropout masks again
-            torch.manual_seed(cfg.seed + world.rank + world.size * start_step)
-        best_val = checkpoint.get("best_val_loss") or math.inf
-        last_val = checkpoint.get("val_loss")
-        last_saved = (Path(resume), start_step)
-    train_model = torch.compile(model) if cfg.compile else model
-    no_sync = None
-    if world.distributed:
-        train_model = DistributedDataParallel(
-            train_model, device_ids=[device.index] if device.type == "cuda" else None)
-        no_sync = train_model.no_sync
-    hellaswag_examples = load_hellaswag(cfg, offline, codec) if cfg.hellaswag_every else []
+        restore(run, checkpoint, resume)
+    if cfg.compile:
+        run.train_model = torch.compile(model)
+    if world.distributed:  # DDP starts by giving every rank rank 0's weights
+        run.train_model = DistributedDataParallel(
+            run.train_model, device_ids=[device.index] if device.type == "cuda" else None)
+        run.no_sync = run.train_model.no_sync
+    if cfg.hellaswag_every:
+        run.hellaswag_examples = on_main_first(lambda: load_hellaswag(cfg, offline, codec),
+                                               world, device)
+    describe_run(run, optimizer_note, dtype_note, len(train_shards))
+    return run
 
-    T = cfg.context
-    tokens_per_step = loader.tokens_per_step * cfg.grad_accum
-    flops_per_token = model.flops_per_token(T)
+
+def describe_run(run: Run, optimizer_note: str, dtype_note: str, n_train: int) -> None:
+    """Print what is about to train: size, FLOPs, optimizer, precision, the step's tokens."""
+    cfg, say, T = run.cfg, run.say, run.cfg.context
     say(f"   GPT {cfg.n_layer} layers x {cfg.n_head} heads x {cfg.n_embd}, context {T}: "
-        f"{model.n_params():,} parameters, {flops_per_token / 1e6:,.1f} MFLOP per token")
+        f"{run.model.n_params():,} parameters, {run.model.flops_per_token(T) / 1e6:,.1f} MFLOP "
+        f"per token")
     say(f"   {optimizer_note}")
     say(f"   precision: {dtype_note}")
     say("   compile: " + ("on (evaluation and sampling use the plain module)" if cfg.compile
                           else "off"))
-    ranks = f" x {world.size} processes" if world.distributed else ""
+    ranks = f" x {run.world.size} processes" if run.world.distributed else ""
+    tokens = run.tokens_per_step
     say(f"   step = {cfg.micro_batch} sequences x {cfg.grad_accum} micro-steps{ranks} x {T} "
-        f"tokens = {tokens_per_step:,} tokens; {cfg.steps:,} steps = "
-        f"{tokens_per_step * cfg.steps:,} tokens "
-        f"({tokens_per_step * cfg.steps / len(train_shards):.1f} passes over train)")
+        f"tokens = {tokens:,} tokens; {cfg.steps:,} steps = {tokens * cfg.steps:,} tokens "
+        f"({tokens * cfg.steps / n_train:.1f} passes over train)")
     say(f"   lr {cfg.lr:g}: warmup {cfg.warmup} steps, cosine to {cfg.min_lr_ratio:g} x peak; "
-        f"clip {cfg.clip:g}; run folder {run_dir}")
+        f"clip {cfg.clip:g}; run folder {run.run_dir}")
 
-    def state(step: int) -> dict:
-        return {"format": CHECKPOINT_FORMAT, "version": 1, "step": step,
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "config": asdict(cfg), "model_config": asdict(model.config),
-                "tokenizer": codec.spec, "rng": rng_state(), "loader": loader.state_dict(),
-                "data": str(folder), "val_loss": last_val,
-                "best_val_loss": None if math.isinf(best_val) else best_val,
-                "tokens_seen": step * tokens_per_step}
 
-    def save_last(step: int) -> None:
-        nonlocal last_saved
-        if world.is_main:
-            save_checkpoint(last_path, state(step))
-        last_saved = (last_path, step)
+# --- a whole run ---------------------------------------------------------------------------------
 
-    log = (RunLog(run_dir / "log.jsonl", start_step if checkpoint is not None else None)
-           if world.is_main else NoLog())
-    say(f"\n3. Train from step {start_step} to {cfg.steps}")
-    losses: list[float] = []
-    step, interrupted = start_step, False
-    t_start = t_last = time.perf_counter()
-    steps_timed, seconds_timed, tokens_per_s = 0, 0.0, 0.0
+def train(cfg: TrainConfig | None, run_dir: Path, data_root: Path = TOKENS_DIR,
+          out: Path | None = None, resume: Path | None = None,
+          resume_overrides: dict[str, object] | None = None, peak_flops: float | None = None,
+          offline: bool = False, on_step: Callable[[int, float], None] | None = None,
+          verbose: bool = True, world: World | None = None, overwrite: bool = False) -> dict:
+    """Train a new run (cfg) or resume one (resume = a checkpoint); return a summary.
+
+    A new run needs an empty or new run_dir (or overwrite=True); a resumed run takes its config
+    from the checkpoint, and resume_overrides may change only the RESUME_SAFE fields. on_step
+    (step, loss) is called after each completed step (the tests use it to interrupt a run).
+
+    world: this process's place among several (DDP, started by torchrun; see distributed.py).
+    Every rank runs this function; only rank 0 prints, logs, samples and saves.
+    """
+    world = world or World()
+    run_dir = Path(run_dir)
+    checkpoint = load_checkpoint(resume) if resume is not None else None
+    if checkpoint is not None:
+        cfg = resumed_config(checkpoint, resume_overrides)
+    if cfg is None:
+        raise ValueError("give a config for a new run, or a checkpoint to resume")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     try:
-        with StopRequest(verbose) as stop:
-            for step in range(start_step, cfg.steps):
-                lr = lr_at(step, cfg.lr, cfg.warmup, cfg.steps, cfg.min_lr_ratio)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                loss = accumulate_gradients(train_model, loader, cfg.grad_accum, device, dtype,
-                                            no_sync)
-                loss = mean_over_ranks(loss, world)  # for the log: each rank saw its own slice
-                norm = clip_gradients(model, cfg.clip)
-                loss_value, norm_value = torch.stack([loss.float(), norm.float()]).tolist()
-                if not (math.isfinite(loss_value) and math.isfinite(norm_value)):
-                    raise TrainingDiverged(divergence_message(
-                        step + 1, loss_value, norm_value, lr, cfg, dtype, *last_saved))
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-                done = step + 1
-                losses.append(loss_value)
-                log.write(kind="step", step=done, loss=loss_value, lr=lr, grad_norm=norm_value,
-                          tokens=done * tokens_per_step)
-
-                if done % cfg.log_every == 0 or done == cfg.steps:
-                    synchronize(device)  # a GPU's clock is honest only once its queue is done
-                    now = time.perf_counter()
-                    n = done - start_step - steps_timed
-                    seconds_timed += now - t_last
-                    steps_timed += n
-                    tokens_per_s = n * tokens_per_step / (now - t_last)
-                    ms_per_step = 1e3 * (now - t_last) / n
-                    t_last = now
-                    eta = (cfg.steps - done) * seconds_timed / steps_timed
-                    mfu = (f"MFU {flops_per_token * tokens_per_s / world.size / peak_flops:6.2%}"
-                           f" | " if peak_flops else "")
-                    memory = ", ".join(f"{key} {value / 2**20:,.0f} MiB"
-                                       for key, value in memory_report(device).items())
-                    say(f"   step {done:>6}/{cfg.steps} | loss {loss_value:.4f} | lr {lr:.2e} |"
-                        f" norm {norm_value:5.2f} | {tokens_per_s:>8,.0f} tok/s | {mfu}"
-                        f"{ms_per_step:5.0f} ms/step | ETA {format_seconds(eta)} | {memory}")
-                pause = time.perf_counter()  # evaluation and saving are not training time
-
-                if done % cfg.eval_every == 0 or done == cfg.steps:
-                    last_val = mean_over_ranks(torch.tensor(evaluate(
-                        model, val_shards, cfg, device, dtype, world.rank, world.size),
-                        device=device), world).item()  # on the device: NCCL needs it there
-                    improved = last_val < best_val
-                    best_val = min(best_val, last_val)
-                    log.write(kind="eval", step=done, val_loss=last_val,
-                              tokens=done * tokens_per_step)
-                    say(f"   step {done:>6}: validation loss {last_val:.4f}"
-                        f"{' (best so far: best.pt)' if improved else ''}")
-                    if improved and world.is_main:
-                        save_checkpoint(best_path, state(done))
-                    if cfg.checkpoint_every == 0:
-                        save_last(done)
-                if cfg.checkpoint_every and done % cfg.checkpoint_every == 0:
-                    save_last(done)
-                if cfg.hellaswag_every and (done % cfg.hellaswag_every == 0
-                                            or done == cfg.steps):
-                    acc, acc_norm, n = score_hellaswag(model, codec, hellaswag_examples,
-                                                       device, dtype, world)
-                    log.write(kind="hellaswag", step=done, acc=acc, acc_norm=acc_norm, n=n)
-                    say(f"   step {done:>6}: HellaSwag acc_norm {acc_norm:.4f} (acc {acc:.4f}, "
-                        f"{n:,} examples; chance 0.25)")
-                if (cfg.sample_every and done % cfg.sample_every == 0 and done < cfg.steps
-                        and world.is_main):
-                    text = sample_text(model, codec, cfg.sample_tokens, device, cfg.seed + done,
-                                       cfg.temperature, cfg.top_k)
-                    log.write(kind="sample", step=done, text=text)
-                    say(f"   sample at step {done}: {text[:300]!r}")
-                t_last += time.perf_counter() - pause
-                if on_step is not None:
-                    on_step(done, loss_value)
-                if any_rank(stop.requested, world, device):  # every rank stops at the same step
-                    interrupted = True
-                    break
-    except KeyboardInterrupt:  # a second Ctrl-C, or one outside the main thread
-        interrupted = True
-        if len(losses) + start_step != step + 1:  # stopped inside a step: its state is partial
-            say(f"\n   Interrupted inside step {step + 1}: its update is incomplete, so the "
-                f"last checkpoint ({last_saved[0]}, step {last_saved[1]}) is kept as it is.")
-            log.close()
-            return summary(cfg, losses, start_step, last_val, best_val, last_saved, True,
-                           run_dir, tokens_per_s)
-    done = start_step + len(losses)
-    if done > last_saved[1] or last_saved[0] != last_path:
-        save_last(done)
-    log.close()
-    if interrupted:
-        say(f"\n   Stopped at step {done}: saved {last_path}. Continue the same run with "
-            f"--resume (and the same --run-dir).")
-    elapsed = time.perf_counter() - t_start
-    say(f"   {done - start_step} steps in {elapsed:.1f} s; validation loss "
-        f"{last_val if last_val is None else f'{last_val:.4f}'}, best {best_val:.4f}")
-    if not interrupted and cfg.sample_tokens and world.is_main:
-        text = sample_text(model, codec, cfg.sample_tokens, device, cfg.seed, cfg.temperature,
-                           cfg.top_k)
-        say(f"\n4. A sample ({cfg.sample_tokens} tokens, temperature {cfg.temperature}):\n{text}")
-    if out is not None and world.is_main:
-        plot_log(read_log(run_dir / "log.jsonl"), f"{run_dir.name}: {model.n_params():,} "
-                 f"parameters", out, f"{run_dir.name}_loss.png")
-    return summary(cfg, losses, start_step, last_val, best_val, last_saved, interrupted,
-                   run_dir, tokens_per_s)
-
-
-def summary(cfg: TrainConfig, losses: list[float], start_step: int, val: float | None,
-            best: float, last_saved: tuple[Path | None, int], interrupted: bool,
-            run_dir: Path, tokens_per_s: float) -> dict:
-    return {"config": cfg, "losses": losses, "start_step": start_step,
-            "step": start_step + len(losses), "val_loss": val,
-            "best_val_loss": None if math.isinf(best) else best,
-            "last_checkpoint": last_saved[0], "interrupted": interrupted,
-            "run_dir": run_dir, "tokens_per_s": tokens_per_s}
-
-
-def format_seconds(seconds: float) -> str:
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
-    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+        device = pick_device(cfg.device)
+        if world.distributed:
+            device = start_distributed(world, device.type)
+    except RuntimeError as err:  # a device this machine does not have
+        raise ValueError(str(err)) from None
+    with claim_folder(run_dir, resume, overwrite, world, device):
+        run = setup(cfg, checkpoint, resume, run_dir, device, data_root, offline, verbose, world)
+        log = (RunLog(run_dir / "log.jsonl", run.start_step if checkpoint else None)
+               if world.is_main else NoLog())
+        run.saved_at = time.monotonic()
+        run.say(f"\n3. Train from step {run.start_step} to {cfg.steps}")
+        return train_loop(run, Progress(run, log, peak_flops, out), on_step)
 
 
 # Config fields that also have a flag of their own (every field is reachable through --set).
 FLAG_FIELDS = ("steps", "lr", "micro_batch", "grad_accum", "warmup", "context", "n_layer",
                "n_head", "n_embd", "dropout", "weight_decay", "clip", "eval_every",
                "eval_batches", "sample_every", "sample_tokens", "log_every", "checkpoint_every",
-               "seed", "threads", "device", "dtype", "data", "source", "tokenizer", "shuffle")
+               "checkpoint_minutes", "seed", "threads", "device", "dtype", "data", "source",
+               "tokenizer", "shuffle")
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Parse the command line and hand over to train(); every failure is one line, not a
+    traceback (exit 1), and a run stopped by Ctrl-C or SIGTERM exits with 130."""
     parser = argparse.ArgumentParser(
         description="Train a GPT from a preset: accumulation, AdamW, warmup + cosine, clipping, "
                     "mixed precision, checkpoints, exact resume.")
@@ -808,9 +930,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log-every", type=positive_int, help="steps between progress lines")
     parser.add_argument("--checkpoint-every", type=nonnegative_int,
                         help="steps between saves of last.pt (0 = at every evaluation)")
+    parser.add_argument("--checkpoint-minutes", type=nonnegative_float,
+                        help="save last.pt at least this often, in minutes of wall time, "
+                             "whatever a step costs (0 = only by steps)")
     parser.add_argument("--seed", type=nonnegative_int, help="random seed")
-    parser.add_argument("--threads", type=nonnegative_int, help="CPU threads (0 = PyTorch's "
-                                                                "choice)")
+    parser.add_argument("--threads", type=thread_count, help="CPU threads (at most this "
+                                                             "machine's cores)")
     parser.add_argument("--device", choices=DEVICE_CHOICES, help="where to train (default: "
                                                                  "auto = mps, cuda, then cpu)")
     parser.add_argument("--dtype", choices=DTYPES,
@@ -825,6 +950,9 @@ def main(argv: list[str] | None = None) -> None:
                              "(0 = read in order)")
     parser.add_argument("--resume", nargs="?", const="last", default=None, metavar="CHECKPOINT",
                         help="continue a run: from <run-dir>/last.pt, or the file given")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start a new run in a --run-dir that holds one, deleting it "
+                             "(without this, such a folder is refused)")
     parser.add_argument("--run-dir", type=Path, default=None,
                         help="checkpoints and log (default: runs/<preset>/, git-ignored)")
     parser.add_argument("--data-dir", type=Path, default=TOKENS_DIR,
@@ -847,12 +975,18 @@ def main(argv: list[str] | None = None) -> None:
     run_dir = args.run_dir or RUNS_DIR / args.preset
     resume = None
     if args.resume is not None:
+        if args.overwrite:
+            parser.error("--resume continues the run in its folder; --overwrite starts a new "
+                         "one in its place: choose one")
         resume = run_dir / "last.pt" if args.resume == "last" else Path(args.resume)
         unsafe = sorted(set(overrides) - RESUME_SAFE)
         if unsafe:
             parser.error(f"--resume continues the saved run with its own config; these fields "
                          f"would change it: {unsafe}. A resumed run may only change "
                          f"{sorted(RESUME_SAFE)}")
+    for flag, path in (("--out", args.out), ("--data-dir", args.data_dir)):
+        if path.exists() and not path.is_dir():
+            parser.error(f"{flag} {path} is a file: give a folder")
     try:
         world = world_from_environment()  # several processes when started by torchrun
     except ValueError as err:
@@ -861,16 +995,16 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cfg = None if resume else make_config(args.preset, overrides)
         result = train(cfg, run_dir, args.data_dir, args.out, resume, overrides,
-                       args.peak_flops, args.offline, world=world)
+                       args.peak_flops, args.offline, world=world, overwrite=args.overwrite)
         finished = True
     except (CheckpointError, TrainingDiverged, FileNotFoundError, ValueError,
-            ConnectionError, RuntimeError) as err:
+            ConnectionError, RuntimeError, OSError) as err:
         parser.exit(1, f"error: {err}\n")
     finally:
         stop_distributed(wait_for_others=finished)
     leave(world, 130 if result["interrupted"] else 0)  # several processes: exit here
     if result["interrupted"]:
-        raise SystemExit(130)  # the shell's code for "stopped by Ctrl-C"
+        raise SystemExit(130)  # the shell's code for "stopped by Ctrl-C" (or SIGTERM)
 
 
 if __name__ == "__main__":

@@ -138,15 +138,16 @@ def test_damaged_checkpoint_is_a_clear_error_and_the_previous_survives(
         trainer.main(["--resume", str(truncated), "--run-dir", str(run)])
     assert stop.value.code == 1 and "copy.pt" in capsys.readouterr().err
 
-    def save_half_then_fail(state: dict, path: Path) -> None:  # a full disk, mid-save
-        Path(path).write_bytes(good[:1000])
-        raise OSError("No space left on device")
+    def save_half_then_fail(state: dict, file: object) -> None:  # a failure mid-save
+        file.write(good[:1000])
+        raise RuntimeError("[enforce fail at inline_container.cc:672] unexpected pos 1000")
 
     monkeypatch.setattr(trainer.torch, "save", save_half_then_fail)
-    with pytest.raises(OSError):
+    with pytest.raises(RuntimeError, match="unexpected pos"):
         save_checkpoint(last, {"anything": 1})
     assert last.read_bytes() == good  # the previous checkpoint is untouched
     assert not list(run.glob(".*.tmp"))
+    monkeypatch.undo()
     assert load_checkpoint(last)["step"] == 20
 
 
