@@ -38,12 +38,18 @@ from matplotlib.figure import Figure
 
 from phase00.corpus import CORPORA, load_text
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_float, nonnegative_int, positive_float, positive_int
+from phase00.flags import (
+    check_fits_in_memory,
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+)
 from phase00.probability import log_softmax, sample, softmax
 from phase00.threads import limit_blas_threads
 from phase02.layers import SoftmaxCrossEntropy
 from phase02.optimizers import OPTIMIZERS, make_optimizer
-from phase03.char_tokenizer import CharTokenizer
+from phase03.char_tokenizer import CharTokenizer, sample_start, training_tokenizer
 from phase03.embeddings import Embedding, char_label
 
 
@@ -140,6 +146,14 @@ def train_neural_bigram(train_ids: np.ndarray, vocab_size: int, steps: int, batc
             history["eval_step"].append(step + 1)
             history["train_nll"].append(mean_nll(log_softmax(W), train_ids))
     return W_layer, history
+
+
+def memory_needed(vocab_size: int, batch: int) -> int:
+    """Bytes the run needs at its peak, about: a dozen (V, V) tables of 8-byte numbers (counts,
+    probabilities and their logs, W with its gradient and Adam's two moments, the softmax of W)
+    and a few (batch, V) arrays per step. V^2 grows fast: 70,000 distinct characters (a text in
+    Chinese) make one table of 39 GB."""
+    return 8 * (12 * vocab_size**2 + 4 * batch * vocab_size + 4 * batch)
 
 
 def top_characters(N: np.ndarray, n: int) -> np.ndarray:
@@ -240,14 +254,22 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.val_fraction >= 1:
         parser.error(f"--val-fraction must be below 1, got {args.val_fraction}")
+    try:  # the output folder is checked now, not after the training
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        parser.error(f"--out {args.out} cannot be the folder for figures ({err.strerror}): "
+                     f"pass a folder")
     try:
         text, source = load_text(args.corpus, args.path)
+        tok = training_tokenizer(text, source)
+        check_fits_in_memory(memory_needed(tok.vocab_size, args.batch),
+                             f"a bigram model of the text's V = {tok.vocab_size:,} distinct "
+                             f"characters (tables of V x V) with --batch {args.batch}")
     except (FileNotFoundError, ValueError) as err:
         parser.exit(2, f"error: {err}\n")
     limit_blas_threads(1)  # small matrix products: one thread is faster and steadier
     rng = np.random.default_rng(args.seed)
 
-    tok = CharTokenizer(text, source)
     ids = np.array(tok.encode(text))
     V = tok.vocab_size
     n_train = int(len(ids) * (1 - args.val_fraction))
@@ -282,7 +304,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"   validation is infinite: {unseen} validation pairs never occur in training, "
               f"and without smoothing they get probability 0")
     print(f"   sample ({args.sample_chars} characters):")
-    print("   | " + sample_text(P, tok, args.sample_chars, rng).replace("\n", "\n   | "))
+    start_char = sample_start(text)  # a newline, or the first character of a text without one
+    print("   | " + sample_text(P, tok, args.sample_chars, rng, start_char)
+          .replace("\n", "\n   | "))
 
     print(f"\n3. The neural bigram: W ({V}, {V}) of logits, {args.optimizer}, lr {args.lr:g} "
           f"decayed to 0, {args.steps} steps of {args.batch} pairs")
@@ -317,7 +341,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"   against the raw frequencies, in the {int(common.sum())} rows seen at least "
               f"1000 times: largest difference {np.abs(P_neural - P_raw)[common].max():.4f}")
     print(f"   sample from the neural model ({args.sample_chars} characters):")
-    print("   | " + sample_text(P_neural, tok, args.sample_chars, rng).replace("\n", "\n   | "))
+    print("   | " + sample_text(P_neural, tok, args.sample_chars, rng, start_char)
+          .replace("\n", "\n   | "))
 
     print("\nFigures")
     plot_counts(N, P, tok, args.top, args.out)

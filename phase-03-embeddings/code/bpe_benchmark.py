@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         text, source = load_text(args.corpus, args.path)
     except (FileNotFoundError, ValueError) as err:
-        parser.error(str(err))
+        parser.exit(2, f"error: {err}\n")
     repeats, vocab, naive_vocab = args.repeats, args.vocab_size, args.naive_vocab_size
     if args.quick:
         text, repeats, vocab, naive_vocab = text[:100_000], 2, min(vocab, 1024), min(

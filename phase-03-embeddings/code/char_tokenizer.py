@@ -32,6 +32,8 @@ from phase00.corpus import CORPORA, load_text
 from phase00.figures import scratch_dir
 
 FILE_KIND = "char-tokenizer"  # written into every saved file, checked when one is loaded
+WRITER = "python phase-03-embeddings/code/char_tokenizer.py"  # the command that writes one
+DEFAULT_TEXT = "To be, or not to be"
 
 
 class CharTokenizer:
@@ -111,25 +113,27 @@ class CharTokenizer:
     def load(cls, path: Path | str) -> "CharTokenizer":
         """Read a file written by save(); a damaged or foreign file gets an error saying why."""
         path = Path(path)
+        how = f"write one with CharTokenizer(text).save(path) or `{WRITER}`"
+        if path.is_dir():
+            raise ValueError(f"{path} is a folder, not a character-tokenizer file: {how}")
         if not path.is_file():
-            raise FileNotFoundError(f"no tokenizer file at {path}: write one with "
-                                    f"CharTokenizer(text).save(path)")
+            raise FileNotFoundError(f"no tokenizer file at {path}: {how}")
         what = f"{path} is not a character-tokenizer file"
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise ValueError(f"{what}: it is not valid UTF-8 JSON ({err}); it may be "
-                             f"truncated or corrupt, save the tokenizer again") from None
+                             f"truncated or corrupt, save the tokenizer again ({how})") from None
         if not isinstance(record, dict) or record.get("kind") != FILE_KIND:
             kind = record.get("kind") if isinstance(record, dict) else type(record).__name__
             raise ValueError(f"{what}: expected a JSON object with \"kind\": \"{FILE_KIND}\", "
-                             f"found kind {kind!r}")
+                             f"found kind {kind!r} ({how})")
         chars, size = record.get("chars"), record.get("vocab_size")
         if not isinstance(chars, list) or not all(isinstance(c, str) for c in chars):
             raise ValueError(f"{what}: \"chars\" must be a list of one-character strings")
         if size != len(chars):
             raise ValueError(f"{what}: it says vocab_size {size} but lists {len(chars)} "
-                             f"characters; it may be truncated or edited")
+                             f"characters; it may be truncated or edited ({how})")
         try:
             return cls.from_chars(chars, str(record.get("source", path)))
         except ValueError as err:
@@ -137,6 +141,30 @@ class CharTokenizer:
 
     def __repr__(self) -> str:
         return f"CharTokenizer(vocab_size={self.vocab_size})"
+
+
+def training_tokenizer(text: str, source: str) -> CharTokenizer:
+    """The tokenizer of a text a language model will learn from; refuses a text with nothing
+    to learn.
+
+    A text of one repeated character ("aaaa") has a single possible next character: every model
+    predicts it with certainty from the first step, the loss is 0 and nothing is learned. That
+    is almost always the wrong file, so it is refused (ValueError) with what was found.
+    """
+    tok = CharTokenizer(text, source)
+    if tok.vocab_size < 2:
+        times = "once" if len(text) == 1 else f"{len(text):,} times"
+        raise ValueError(f"{source} holds a single distinct character ({tok.chars[0]!r}, "
+                         f"{times}): its next character is always the same, so a "
+                         f"model has nothing to learn. Use a text with at least 2 distinct "
+                         f"characters")
+    return tok
+
+
+def sample_start(text: str) -> str:
+    """The character a sample starts from: a newline, like the start of a line of the text, or
+    the text's first character when it has no newline (every text has its first character)."""
+    return "\n" if "\n" in text else text[0]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -147,12 +175,22 @@ def main(argv: list[str] | None = None) -> None:
                              "(default: tinyshakespeare)")
     parser.add_argument("--path", type=Path, default=None,
                         help="a local UTF-8 text file instead of a built-in corpus")
-    parser.add_argument("--text", default="To be, or not to be",
-                        help="the text to encode and decode (default: 'To be, or not to be')")
+    parser.add_argument("--text", default=None,
+                        help=f"the text to encode and decode (default: {DEFAULT_TEXT!r}, or the "
+                             f"corpus's first characters if it lacks some of those)")
     parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
                         help="folder for the saved tokenizer (default: the git-ignored "
                              "scratch/ folder)")
     args = parser.parse_args(argv)
+    saved = args.out / "char_tokenizer.json"
+    try:  # the output place is checked now, before any work
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        parser.error(f"--out {args.out} cannot be the folder for the tokenizer file "
+                     f"({err.strerror}): pass a folder")
+    if saved.is_dir():
+        parser.error(f"{saved} is a folder, so the tokenizer file cannot be written there: "
+                     f"remove it or pass another --out")
     try:
         text, source = load_text(args.corpus, args.path)
     except (FileNotFoundError, ValueError) as err:
@@ -160,12 +198,20 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"1. The vocabulary of {source}")
     tok = CharTokenizer(text, source)
-    print(f"   {len(text):,} characters, {tok.vocab_size} distinct: vocab_size = "
-          f"{tok.vocab_size}")
-    print("   id: character")
-    for start in range(0, tok.vocab_size, 10):
+    print(f"   {len(text):,} characters, {tok.vocab_size:,} distinct: vocab_size = "
+          f"{tok.vocab_size:,}")
+    shown = min(tok.vocab_size, 200)  # a table of 70,000 characters would bury the rest
+    print("   id: character" + (f" (the first {shown} of {tok.vocab_size:,})"
+                                if shown < tok.vocab_size else ""))
+    for start in range(0, shown, 10):
         print("   " + "  ".join(f"{i:2d}:{tok.chars[i]!r:5s}"
-                                for i in range(start, min(start + 10, tok.vocab_size))))
+                                for i in range(start, min(start + 10, shown))))
+    if args.text is None:  # the default sentence, or the corpus's own start if it cannot spell it
+        args.text = DEFAULT_TEXT
+        if not set(DEFAULT_TEXT) <= set(tok.stoi):
+            args.text = text[:len(DEFAULT_TEXT)]
+            print(f"   (this text lacks some characters of {DEFAULT_TEXT!r}: the round trip "
+                  f"uses its first {len(args.text)} characters instead)")
 
     print(f"\n2. A round trip: {args.text!r}")
     try:
@@ -181,7 +227,7 @@ def main(argv: list[str] | None = None) -> None:
           f"first ten ids {all_ids[:10].tolist()}")
 
     print("\n3. Saved and loaded again")
-    path = tok.save(args.out / "char_tokenizer.json")
+    path = tok.save(saved)
     again = CharTokenizer.load(path)
     print(f"   wrote {path} ({path.stat().st_size:,} bytes); loaded: {again!r}, same ids: "
           f"{again.encode(args.text) == ids}")

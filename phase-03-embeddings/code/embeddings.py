@@ -37,7 +37,7 @@ from matplotlib.figure import Figure
 
 from phase00.corpus import CORPORA, load_text
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_int, positive_int
+from phase00.flags import check_fits_in_memory, nonnegative_int, positive_int
 from phase00.threads import limit_blas_threads
 from phase03.char_tokenizer import CharTokenizer
 
@@ -150,6 +150,19 @@ def cost_of_both(ids: np.ndarray, vocab_size: int, dim: int,
             "lookup_s": best_time(lambda: W[ids])}
 
 
+# The figure writes every number of one_hot(ids), W and W[ids]: one row per character of the
+# example text, one column per dimension. Past these sizes it is unreadable and slow to draw.
+MAX_EXAMPLE_CHARS, MAX_EXAMPLE_DIM = 100, 64
+TIMING_VOCAB = 4096  # the larger vocabulary of the timing, a small BPE vocabulary's size
+
+
+def timing_memory(n_ids: int, vocab_size: int, dim: int) -> int:
+    """Bytes the timing of part 3 needs at its peak: two one-hot matrices (N, V) of 8-byte
+    numbers (one kept for the check, one made inside the timed call), the table (V, d) and a
+    few (N, d) results."""
+    return 8 * (2 * n_ids * vocab_size + vocab_size * dim + 4 * n_ids * dim)
+
+
 def char_label(ch: str) -> str:
     """A visible label for a character: the space becomes a small open box, newline \\n."""
     return {" ": "\u2423", "\n": "\\n"}.get(ch, ch)
@@ -219,6 +232,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
+    if not args.text:
+        parser.error("--text is empty: the example needs at least one character")
+    if len(args.text) > MAX_EXAMPLE_CHARS:
+        parser.error(f"--text has {len(args.text):,} characters: the figure draws one row per "
+                     f"character, so keep it to {MAX_EXAMPLE_CHARS} at most")
+    if args.dim > MAX_EXAMPLE_DIM:
+        parser.error(f"--dim {args.dim}: the figure writes every number of the example's "
+                     f"table, so keep it to {MAX_EXAMPLE_DIM} at most (--timing-dim sets the "
+                     f"size of the timing)")
+    try:  # the output folder is checked now, not after the work
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        parser.error(f"--out {args.out} cannot be the folder for figures ({err.strerror}): "
+                     f"pass a folder")
+    try:
+        text, source = load_text(args.corpus, args.path)
+        corpus_tok = CharTokenizer(text, source)
+        n_ids = min(args.tokens, len(text))
+        check_fits_in_memory(timing_memory(n_ids, max(corpus_tok.vocab_size, TIMING_VOCAB),
+                                           args.timing_dim),
+                             f"the timing of --tokens {args.tokens} --timing-dim "
+                             f"{args.timing_dim} with V = "
+                             f"{max(corpus_tok.vocab_size, TIMING_VOCAB):,}")
+    except (FileNotFoundError, ValueError) as err:
+        parser.exit(2, f"error: {err}\n")
     limit_blas_threads(1)  # one thread: timings that a busy machine disturbs less
     rng = np.random.default_rng(args.seed)
 
@@ -254,14 +292,12 @@ def main(argv: list[str] | None = None) -> None:
     print(f"   {tok.chars[most]!r} appears {counts[most]} times, so its row is the sum of "
           f"{counts[most]} rows of dout: {np.round(emb.grads['W'][most], 4).tolist()}")
 
-    text, source = load_text(args.corpus, args.path)
-    corpus_tok = CharTokenizer(text, source)
     corpus_ids = np.array(corpus_tok.encode(text[: args.tokens]))
     N, D = len(corpus_ids), args.timing_dim
     print(f"\n3. The cost, for N = {N} ids of {source}, d = {D} (best of 3 runs)")
     print(f"   {'V':>6s} {'one-hot matrix':>15s} {'multiply-adds':>14s} {'one_hot @ W':>12s} "
           f"{'W[ids]':>9s} {'ratio':>6s}")
-    for V_big in (corpus_tok.vocab_size, 4096):
+    for V_big in (corpus_tok.vocab_size, TIMING_VOCAB):
         cost = cost_of_both(corpus_ids, V_big, D, rng)
         print(f"   {V_big:6d} {cost['onehot_bytes'] / 1e6:12.1f} MB {N * V_big * D:14,d} "
               f"{cost['matmul_s'] * 1e3:9.2f} ms {cost['lookup_s'] * 1e3:6.2f} ms "

@@ -39,13 +39,13 @@ from tqdm import tqdm
 
 from phase00.corpus import CORPORA, load_text
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_int, positive_float, positive_int
+from phase00.flags import check_fits_in_memory, nonnegative_int, positive_float, positive_int
 from phase00.probability import sample, softmax
 from phase00.threads import limit_blas_threads
 from phase02.layers import Dense, SoftmaxCrossEntropy, build_mlp
 from phase02.optimizers import OPTIMIZERS, make_optimizer
 from phase03.bigram import bigram_counts, bigram_probs, log_of, mean_nll
-from phase03.char_tokenizer import CharTokenizer
+from phase03.char_tokenizer import CharTokenizer, sample_start, training_tokenizer
 from phase03.embeddings import Embedding, char_label
 from phase03.word2vec import pca_2d
 
@@ -124,6 +124,25 @@ class MLPLanguageModel:
         dx = self.mlp.backward(dlogits)  # phase 02's layers: (B, V) -> (B, n*d)
         B = dx.shape[0]
         self.embedding.backward(dx.reshape(B, self.context, self.dim))  # undo the concatenation
+
+
+def memory_needed(vocab_size: int, context: int, dim: int, hidden: int, batch: int,
+                  chunk: int = 8192) -> int:
+    """Bytes a run needs at its peak, about, in 8-byte numbers: the parameters four times
+    (values, gradients, Adam's two moments), the activations of the largest batch, i.e. the
+    evaluation chunk (looked-up vectors n*d, hidden layer H, logits V, a few copies each), and
+    the counting bigram's (V, V) tables that the model is compared with."""
+    params = vocab_size * dim + context * dim * hidden + hidden + hidden * vocab_size + vocab_size
+    rows = max(batch, chunk)
+    activations = rows * (2 * context * dim + 3 * hidden + 3 * vocab_size)
+    return 8 * (4 * params + activations + 4 * vocab_size**2)
+
+
+def count_of_contexts(V: int, n: int) -> str:
+    """V^n, written out while it is short, as a power of ten past 30 digits (Python refuses
+    to print an integer of more than 4,300 digits, and nobody reads one)."""
+    digits = n * np.log10(V) if V > 1 else 0.0
+    return f"{V**n:,}" if digits < 30 else f"about 10^{digits:,.0f}"
 
 
 def evaluate(model: MLPLanguageModel, X: np.ndarray, Y: np.ndarray,
@@ -279,29 +298,42 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.val_fraction >= 1:
         parser.error(f"--val-fraction must be below 1, got {args.val_fraction}")
+    try:  # the output folder is checked now, not after the training
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        parser.error(f"--out {args.out} cannot be the folder for figures ({err.strerror}): "
+                     f"pass a folder")
+    n = args.context
     try:
         text, source = load_text(args.corpus, args.path)
+        tok = training_tokenizer(text, source)
+        split = int(len(text) * (1 - args.val_fraction))
+        for part, size in (("training split", split), ("validation split", len(text) - split)):
+            if size <= n:  # one example is n characters and the one after them
+                raise ValueError(f"the {part} has {size:,} characters (the text has "
+                                 f"{len(text):,}, --val-fraction {args.val_fraction:g}), and one "
+                                 f"example of --context {n} needs {n + 1}: use a smaller "
+                                 f"--context or a longer text")
+        check_fits_in_memory(memory_needed(tok.vocab_size, n, args.dim, args.hidden, args.batch),
+                             f"--context {n} --dim {args.dim} --hidden {args.hidden} --batch "
+                             f"{args.batch} over V = {tok.vocab_size:,} characters (and "
+                             f"the V x V counting bigram it is compared with)")
     except (FileNotFoundError, ValueError) as err:
         parser.exit(2, f"error: {err}\n")
     limit_blas_threads(1)  # small matrix products: one thread is faster and steadier
     rng = np.random.default_rng(args.seed)
 
-    tok = CharTokenizer(text, source)
     ids = np.array(tok.encode(text))
-    V, n = tok.vocab_size, args.context
-    split = int(len(ids) * (1 - args.val_fraction))
-    try:
-        X_train, Y_train = make_examples(ids[:split], n)
-        X_val, Y_val = make_examples(ids[split:], n)
-    except ValueError as err:
-        parser.exit(2, f"error: the text is too short for --context {n} and --val-fraction "
-                       f"{args.val_fraction}: {err}\n")
+    V = tok.vocab_size
+    X_train, Y_train = make_examples(ids[:split], n)
+    X_val, Y_val = make_examples(ids[split:], n)
     print(f"1. Data: {source}, V = {V}")
     print(f"   examples: train X {X_train.shape}, Y {Y_train.shape}; validation X "
           f"{X_val.shape}, Y {Y_val.shape}")
-    print(f"   example: {tok.decode(X_train[100])!r} -> {tok.decode([Y_train[100]])!r}")
-    print(f"   a count table of every {n}-character context would need {V}^{n} = {V**n:,} "
-          f"rows, for {len(X_train):,} training windows")
+    shown = min(100, len(X_train) - 1)  # example 100, or the last one of a short text
+    print(f"   example: {tok.decode(X_train[shown])!r} -> {tok.decode([Y_train[shown]])!r}")
+    print(f"   a count table of every {n}-character context would need {V}^{n} = "
+          f"{count_of_contexts(V, n)} rows, for {len(X_train):,} training windows")
 
     model = MLPLanguageModel(V, n, args.dim, args.hidden, rng)
     print(f"\n2. The model: {model.n_params:,} parameters")
@@ -336,7 +368,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"   on average the true next character gets probability exp(-loss): "
           f"{np.exp(-val_loss):.1%} from the MLP, {np.exp(-bigram_val):.1%} from the bigram")
     print(f"   sample ({args.sample_chars} characters, temperature {args.temperature:g}):")
-    story = generate(model, tok, args.sample_chars, rng, args.temperature)
+    story = generate(model, tok, args.sample_chars, rng, args.temperature, sample_start(text))
     print("   | " + story.replace("\n", "\n   | "))
 
     C = model.params["C"]

@@ -44,7 +44,13 @@ from tqdm import tqdm
 
 from phase00.corpus import CORPORA, load_text
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_float, nonnegative_int, positive_float, positive_int
+from phase00.flags import (
+    check_fits_in_memory,
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+)
 from phase00.threads import limit_blas_threads
 from phase02.optimizers import SGD
 
@@ -97,6 +103,8 @@ def skipgram_pairs(ids: np.ndarray, window: int,
     distance `window` only a 1 / window of the time.
     """
     n = len(ids)
+    if n < 2:  # a single word (or none, after subsampling) has no neighbour
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     b = rng.integers(1, window + 1, size=n)  # each centre's own window
     centres, contexts = [], []
     for offset in range(1, min(window, n - 1) + 1):  # a loop over offsets, not over words
@@ -198,6 +206,10 @@ def train(ids: np.ndarray, counts: np.ndarray, dim: int, window: int, negatives:
     per_epoch = [skipgram_pairs(subsample(ids, counts, subsample_t, rng), window, rng)
                  for _ in range(epochs)]  # a fresh subsample and fresh windows each epoch
     total = sum(len(c) // batch for c, _ in per_epoch)
+    if total == 0:
+        raise ValueError(f"every epoch has fewer (centre, context) pairs than one batch of "
+                         f"{batch}: nothing would be trained; use a smaller --batch or a longer "
+                         f"text")
     bar = tqdm(total=total, desc="word2vec", unit="batch", disable=not progress, leave=False)
     done = 0
     for epoch, (centre, context) in enumerate(per_epoch):
@@ -215,6 +227,19 @@ def train(ids: np.ndarray, counts: np.ndarray, dim: int, window: int, negatives:
         bar.set_postfix(epoch=epoch + 1, loss=f"{epoch_losses[-1]:.3f}")
     bar.close()
     return model, epoch_losses
+
+
+def memory_needed(n_words: int, vocab_size: int, dim: int, window: int, negatives: int,
+                  epochs: int, batch: int) -> int:
+    """Bytes a run needs at its peak, about, in 8-byte numbers. The pairs of every epoch are
+    drawn before training: about n_words * (window + 1) pairs per epoch (each word pairs with
+    (window + 1) / 2 words on average on each side), two ids each, plus a few epochs' worth of
+    temporaries while they are made. The tables W_in and W_out and their gradients, and the
+    (batch, negatives, dim) arrays of one step."""
+    pairs = n_words * (min(window, max(n_words - 1, 0)) + 1)
+    tables = 4 * vocab_size * dim
+    step = 4 * batch * negatives * dim + 8 * batch * dim
+    return 8 * (2 * pairs * (epochs + 3) + tables + step)
 
 
 def unit_rows(E: np.ndarray) -> np.ndarray:
@@ -251,9 +276,13 @@ def pca_2d(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     X_c = X - X.mean(axis=0)
     _, S, Vt = np.linalg.svd(X_c, full_matrices=False)
-    coords = X_c @ Vt[:2].T
-    assert coords.shape == (X.shape[0], 2)
-    return coords, S**2 / np.sum(S**2)
+    coords = np.zeros((X.shape[0], 2))  # d = 1 (or a single row) has fewer than two directions:
+    k = min(2, Vt.shape[0])  # the missing coordinate stays 0 and its share of the spread is 0
+    coords[:, :k] = X_c @ Vt[:k].T
+    spread = np.zeros(max(2, len(S)))
+    spread[:len(S)] = S**2
+    total = spread.sum()  # 0 when every row is the same point
+    return coords, spread / total if total > 0 else spread
 
 
 def plot_word_map(E: np.ndarray, vocab: list[str], n_frequent: int, groups: dict[str, list[int]],
@@ -327,10 +356,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
+    try:  # the output folder is checked now, not after the training
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        parser.error(f"--out {args.out} cannot be the folder for figures ({err.strerror}): "
+                     f"pass a folder")
     try:
         text, source = load_text(args.corpus, args.path)
         words = words_of(text)
         vocab, counts = build_vocab(words, args.min_count)
+        check_fits_in_memory(memory_needed(int(counts.sum()), len(vocab), args.dim, args.window,
+                                           args.negatives, args.epochs, args.batch),
+                             f"--dim {args.dim} --window {args.window} --epochs {args.epochs} "
+                             f"--batch {args.batch} --negatives {args.negatives} over "
+                             f"{int(counts.sum()):,} words")
     except (FileNotFoundError, ValueError) as err:
         parser.exit(2, f"error: {err}\n")
     limit_blas_threads(1)  # small matrix products: one thread is faster and steadier
@@ -350,6 +389,10 @@ def main(argv: list[str] | None = None) -> None:
           f"{vocab[0]!r} (frequency {f_top:.3f}) is kept with probability "
           f"{min(1.0, np.sqrt(args.subsample / f_top)) if args.subsample else 1.0:.2f}")
     centre, context = skipgram_pairs(kept, args.window, np.random.default_rng(args.seed))
+    if len(centre) < args.batch:
+        parser.exit(2, f"error: one epoch gives {len(centre):,} (centre, context) pairs, fewer "
+                       f"than one --batch of {args.batch}: nothing would be trained; use a "
+                       f"smaller --batch, a longer text, or --subsample 0 to keep every word\n")
     print(f"   one epoch: {len(centre):,} (centre, context) pairs; for example "
           + ", ".join(f"({vocab[c]}, {vocab[o]})" for c, o in zip(centre[:4], context[:4],
                                                                   strict=True)))

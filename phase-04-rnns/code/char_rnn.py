@@ -39,12 +39,18 @@ from tqdm import tqdm
 
 from phase00.corpus import CORPORA, load_text
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_float, nonnegative_int, positive_float, positive_int
+from phase00.flags import (
+    check_fits_in_memory,
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+)
 from phase00.probability import entropy, sample, softmax_with_temperature
 from phase00.threads import limit_blas_threads
 from phase02.layers import Dense, SoftmaxCrossEntropy
 from phase02.optimizers import Adam
-from phase03.char_tokenizer import CharTokenizer
+from phase03.char_tokenizer import CharTokenizer, sample_start, training_tokenizer
 from phase03.embeddings import Embedding
 from phase04.clipping import clip_global_norm
 from phase04.gru import GRU
@@ -52,6 +58,8 @@ from phase04.lstm import LSTM
 from phase04.rnn import RNN, RecurrentLayer
 
 CELLS: dict[str, type[RecurrentLayer]] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+DEFAULT_PROMPT = "ROMEO:"
+VAL_FRACTION = 0.1  # the last 10% of the text is held out for validation
 
 
 def make_cell(name: str, n_in: int, n_hidden: int, rng: np.random.Generator,
@@ -142,6 +150,54 @@ def make_streams(ids: np.ndarray, batch: int) -> np.ndarray:
         raise ValueError(f"a text of {len(ids)} characters is too short for {batch} streams: "
                          f"each needs at least 2 characters (use a smaller --batch-size)")
     return np.asarray(ids[:batch * L]).reshape(batch, L)
+
+
+def check_text_fits(n_chars: int, batch: int, seq_len: int) -> None:
+    """Refuse, with the numbers, a text too short for `batch` streams of chunks of seq_len.
+
+    Training reads chunks of seq_len + 1 characters (inputs and the targets one step on) from
+    each of the `batch` streams of the training split; validation needs 2 characters per stream
+    of the last VAL_FRACTION of the text. Raises ValueError.
+    """
+    n_train = int(n_chars * (1 - VAL_FRACTION))
+    n_val = n_chars - n_train
+    if n_train < batch * (seq_len + 1) or n_val < 2 * batch:
+        raise ValueError(f"the text is too short: {n_chars:,} characters give a training split "
+                         f"of {n_train:,} and a validation split of {n_val:,}, but "
+                         f"--batch-size {batch} streams need {batch * (seq_len + 1):,} for one "
+                         f"chunk of --seq-len {seq_len} (+1) and {2 * batch:,} for validation: "
+                         f"use a smaller --batch-size or --seq-len, or a longer text")
+
+
+def memory_needed(cell: str, vocab_size: int, embed: int, hidden: int, batch: int,
+                  seq_len: int) -> int:
+    """Bytes a run needs at its peak, about, in 8-byte numbers: the parameters four times
+    (values, gradients, Adam's two moments), and what backprop through time keeps for a chunk
+    of (batch, seq_len) positions: the embedded input, every step's state and gate values, and
+    the logits, probabilities and their gradient over the vocabulary."""
+    gates = CELLS[cell].n_gates
+    params = vocab_size * embed + gates * (embed * hidden + hidden * hidden + hidden) + \
+        hidden * vocab_size + vocab_size
+    per_position = 2 * embed + (4 + 4 * gates) * hidden + 4 * vocab_size
+    return 8 * (4 * params + batch * seq_len * per_position)
+
+
+def prompt_ids_or_exit(parser: argparse.ArgumentParser, tok: CharTokenizer, prompt: str | None,
+                       default: str, text: str) -> tuple[str, list[int]]:
+    """The prompt a sample starts from and its ids, checked before any training.
+
+    No --prompt: `default` when the text can spell it, else a newline or the text's first
+    character (sample_start). A --prompt that is empty or has characters the text lacks is a
+    usage error, told now rather than after minutes of training.
+    """
+    if prompt is None:
+        prompt = default if set(default) <= set(tok.stoi) else sample_start(text)
+    if not prompt:
+        parser.error("--prompt is empty: a sample starts from at least one character")
+    try:
+        return prompt, tok.encode(prompt)
+    except ValueError as err:
+        parser.exit(2, f"error: --prompt: {err}\n")
 
 
 def evaluate(model: CharRNN, ids: np.ndarray, batch: int, seq_len: int) -> float:
@@ -300,8 +356,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="sampling temperature (default: 0.8)")
     parser.add_argument("--sample-chars", type=positive_int, default=300,
                         help="characters to generate (default: 300)")
-    parser.add_argument("--prompt", default="ROMEO:",
-                        help="text the sample starts from (default: 'ROMEO:')")
+    parser.add_argument("--prompt", default=None,
+                        help=f"text the sample starts from (default: {DEFAULT_PROMPT!r}, or the "
+                             f"text's first character if it cannot spell that)")
     parser.add_argument("--corpus", choices=CORPORA, default="tinyshakespeare",
                         help="built-in corpus (default: tinyshakespeare)")
     parser.add_argument("--path", type=Path, default=None,
@@ -311,19 +368,27 @@ def main(argv: list[str] | None = None) -> None:
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     limit_blas_threads()  # small matrices, one after another: one BLAS thread is fastest
+    try:  # the output folder is checked now, not after the training
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        parser.error(f"--out {args.out} cannot be the folder for figures ({err.strerror}): "
+                     f"pass a folder")
     try:
         text, source = load_text(args.corpus, args.path)
+        tok = training_tokenizer(text, source)
+        check_text_fits(len(text), args.batch_size, args.seq_len)
+        check_fits_in_memory(memory_needed(args.cell, tok.vocab_size, args.embed, args.hidden,
+                                           args.batch_size, args.seq_len),
+                             f"--hidden {args.hidden} --embed {args.embed} --batch-size "
+                             f"{args.batch_size} --seq-len {args.seq_len} over V = "
+                             f"{tok.vocab_size:,} characters")
     except (FileNotFoundError, ValueError) as err:
         parser.exit(2, f"error: {err}\n")
     rng = np.random.default_rng(args.seed)
 
-    tok = CharTokenizer(text, source)
-    try:
-        prompt_ids = tok.encode(args.prompt)  # checked now, not after minutes of training
-    except ValueError as err:
-        parser.exit(2, f"error: --prompt: {err}\n")
+    prompt, prompt_ids = prompt_ids_or_exit(parser, tok, args.prompt, DEFAULT_PROMPT, text)
     ids = np.array(tok.encode(text))
-    n_train = int(len(ids) * 0.9)
+    n_train = int(len(ids) * (1 - VAL_FRACTION))
     train_ids, val_ids = ids[:n_train], ids[n_train:]
     V = tok.vocab_size
     print(f"1. Data: {source}")
@@ -365,9 +430,9 @@ def main(argv: list[str] | None = None) -> None:
           f"norm {max(history['grad_norm']):.2f}")
     print(f"   final validation loss {history['val_loss'][-1]:.3f} nats per character")
 
-    print(f"\n4. Samples (temperature {args.temperature:g}), starting from {args.prompt!r}")
+    print(f"\n4. Samples (temperature {args.temperature:g}), starting from {prompt!r}")
     out = generate(model, prompt_ids, args.sample_chars, args.temperature, rng)
-    print("   | " + (args.prompt + tok.decode(out)).replace("\n", "\n   | "))
+    print("   | " + (prompt + tok.decode(out)).replace("\n", "\n   | "))
 
     print("\nFigures")
     plot_training(history, unigram, f"{args.cell.upper()} char LM, H = {args.hidden}, "

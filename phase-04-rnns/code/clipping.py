@@ -40,6 +40,17 @@ from phase00.flags import finite_float, positive_float, positive_int
 from phase02.optimizers import HasParams
 from phase04.rnn import RNN
 
+MAX_SECONDS = 300  # a run estimated longer than this is refused, not started
+
+
+def run_seconds(T: int, steps: int) -> float:
+    """A rough time for main() on this machine class, which is all loops over the T steps of
+    a one-unit RNN: about 100 runs of final_state (the bisection and the table, 5 microseconds
+    a step), the 300 x 300 loss surface of the figure (90,000 units at once, about 1 ms a
+    step), and 2 * steps + 20 passes of BPTT through the RNN layer (about 30 microseconds a
+    step). Only the order of magnitude matters."""
+    return T * (100 * 5e-6 + 1e-3 + (2 * steps + 20) * 30e-6)
+
 
 def global_norm(layers: Iterable[HasParams]) -> float:
     """sqrt of the sum of squares of every gradient entry of every layer: one length for all."""
@@ -179,6 +190,16 @@ def main(argv: list[str] | None = None) -> None:
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     T, y, w = args.seq_len, args.target, args.w
+    seconds = run_seconds(T, args.steps)
+    if seconds > MAX_SECONDS:
+        parser.error(f"--seq-len {T} with --steps {args.steps} would take about "
+                     f"{seconds / 60:,.0f} minutes (every part loops over all {T:,} steps): "
+                     f"choose smaller values")
+    try:  # the output folder is checked now, not after the work
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        parser.error(f"--out {args.out} cannot be the folder for figures ({err.strerror}): "
+                     f"pass a folder")
 
     print(f"1. Clipping plain vectors to a global norm of {args.clip:g}")
     for g in ([3.0, 4.0], [0.3, 0.4], [30.0, -40.0, 0.5]):

@@ -30,10 +30,28 @@ from matplotlib.figure import Figure
 
 from phase00.corpus import CORPORA, load_text
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_float, nonnegative_int, positive_float, positive_int
+from phase00.flags import (
+    check_fits_in_memory,
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+)
 from phase00.threads import limit_blas_threads
-from phase03.char_tokenizer import CharTokenizer
-from phase04.char_rnn import CELLS, CharRNN, generate, train, unigram_entropy
+from phase03.char_tokenizer import training_tokenizer
+from phase04.char_rnn import (
+    CELLS,
+    VAL_FRACTION,
+    CharRNN,
+    check_text_fits,
+    generate,
+    memory_needed,
+    prompt_ids_or_exit,
+    train,
+    unigram_entropy,
+)
+
+DEFAULT_PROMPT = "KING"
 
 
 def count_params(cell: str, vocab_size: int, embed: int, hidden: int) -> int:
@@ -95,8 +113,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="global gradient-norm clip, 0 for none (default: 1)")
     parser.add_argument("--eval-every", type=positive_int, default=200,
                         help="steps between validation losses (default: 200)")
-    parser.add_argument("--prompt", default="KING",
-                        help="text each model's sample starts from (default: 'KING')")
+    parser.add_argument("--prompt", default=None,
+                        help=f"text each model's sample starts from (default: {DEFAULT_PROMPT!r}, "
+                             f"or the text's first character if it cannot spell that)")
     parser.add_argument("--corpus", choices=CORPORA, default="tinyshakespeare",
                         help="built-in corpus (default: tinyshakespeare)")
     parser.add_argument("--path", type=Path, default=None,
@@ -106,25 +125,33 @@ def main(argv: list[str] | None = None) -> None:
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     limit_blas_threads()  # small matrices, one after another: one BLAS thread is fastest
+    try:  # the output folder is checked now, not after the training
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        parser.error(f"--out {args.out} cannot be the folder for figures ({err.strerror}): "
+                     f"pass a folder")
     try:
         text, source = load_text(args.corpus, args.path)
+        tok = training_tokenizer(text, source)
+        check_text_fits(len(text), args.batch_size, args.seq_len)
+        V = tok.vocab_size
+        budget = count_params("rnn", V, args.embed, args.hidden)
+        sizes = {cell: hidden_for_budget(cell, budget, V, args.embed) for cell in args.cells}
+        check_fits_in_memory(max(memory_needed(cell, V, args.embed, H, args.batch_size,
+                                               args.seq_len) for cell, H in sizes.items()),
+                             f"--hidden {args.hidden} --embed {args.embed} --batch-size "
+                             f"{args.batch_size} --seq-len {args.seq_len} over V = {V:,} "
+                             f"characters")
     except (FileNotFoundError, ValueError) as err:
         parser.exit(2, f"error: {err}\n")
 
-    tok = CharTokenizer(text, source)
-    try:
-        prompt_ids = tok.encode(args.prompt)  # checked now, not after minutes of training
-    except ValueError as err:
-        parser.exit(2, f"error: --prompt: {err}\n")
+    prompt, prompt_ids = prompt_ids_or_exit(parser, tok, args.prompt, DEFAULT_PROMPT, text)
     ids = np.array(tok.encode(text))
-    n_train = int(len(ids) * 0.9)
+    n_train = int(len(ids) * (1 - VAL_FRACTION))
     train_ids, val_ids = ids[:n_train], ids[n_train:]
-    V = tok.vocab_size
     unigram = unigram_entropy(train_ids, V)
-    budget = count_params("rnn", V, args.embed, args.hidden)
     print(f"1. Data: {source}, V = {V}; budget = the RNN with H = {args.hidden}: "
           f"{budget:,} parameters")
-    sizes = {cell: hidden_for_budget(cell, budget, V, args.embed) for cell in args.cells}
     for cell, H in sizes.items():
         print(f"   {cell.upper():4s} H = {H:3d}: {count_params(cell, V, args.embed, H):,} "
               f"parameters ({CELLS[cell].n_gates} block{'s' if CELLS[cell].n_gates > 1 else ''}"
@@ -160,10 +187,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"   lowest final validation loss: {best.upper()} (unigram entropy {unigram:.3f}, "
           f"uniform ln {V} = {np.log(V):.3f})")
 
-    print(f"\n4. A sample from each (temperature 0.8, 120 characters after {args.prompt!r})")
+    print(f"\n4. A sample from each (temperature 0.8, 120 characters after {prompt!r})")
     for cell, run in runs.items():
         out = generate(run["model"], prompt_ids, 120, 0.8, np.random.default_rng(args.seed))
-        print(f"   {cell.upper():4s} | " + (args.prompt + tok.decode(out)).replace("\n", " / "))
+        print(f"   {cell.upper():4s} | " + (prompt + tok.decode(out)).replace("\n", " / "))
 
     print("\nFigures")
     plot_comparison(runs, unigram, args.out)

@@ -39,7 +39,7 @@ from phase00.flags import finite_float, nonnegative_float, nonnegative_int, posi
 from phase00.threads import limit_blas_threads
 from phase04.gru import GRU
 from phase04.lstm import LSTM
-from phase04.rnn import RNN, RecurrentLayer, spectral_radius
+from phase04.rnn import RNN, RecurrentLayer, check_recurrent_sizes, spectral_radius
 
 
 def gradient_norms(cell: RecurrentLayer, T: int, rng: np.random.Generator, batch: int = 32,
@@ -142,6 +142,17 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     limit_blas_threads()  # small matrices, one after another: one BLAS thread is fastest
     T, n_in = args.seq_len, 16
+    try:  # the output folder is checked now, not after the work
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        parser.error(f"--out {args.out} cannot be the folder for figures ({err.strerror}): "
+                     f"pass a folder")
+    try:  # one cell at a time, the LSTM the largest: 4 gate blocks
+        check_recurrent_sizes(n_in, args.hidden, 4, args.batch, T,
+                              f"--hidden {args.hidden} --batch {args.batch} --seq-len {T}",
+                              gradcheck=False)
+    except ValueError as err:
+        parser.error(str(err))
 
     print(f"1. Setup: random inputs x (B, T, D) = ({args.batch}, {T}, {n_in}) of scale "
           f"{args.input_scale:g}, H = {args.hidden}; loss on step {T} only")

@@ -34,7 +34,7 @@ import numpy as np
 from phase00.flags import nonnegative_int, positive_int
 from phase01.activations import sigmoid
 from phase02.gradcheck import TOLERANCE
-from phase04.rnn import Cache, RecurrentLayer, gradcheck_recurrent
+from phase04.rnn import Cache, RecurrentLayer, check_recurrent_sizes, gradcheck_recurrent
 
 
 class GRU(RecurrentLayer):
@@ -91,6 +91,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="steps per sequence (default: 5)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
     args = parser.parse_args(argv)
+    try:
+        check_recurrent_sizes(3, args.hidden, 3, args.batch, args.seq_len,
+                              f"--hidden {args.hidden} --batch {args.batch} --seq-len "
+                              f"{args.seq_len}")
+    except ValueError as err:
+        parser.error(str(err))
     rng = np.random.default_rng(args.seed)
 
     print("1. One step of a one-unit GRU (blocks in the order r, z, n)")

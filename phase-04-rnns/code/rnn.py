@@ -48,7 +48,7 @@ from matplotlib.patches import FancyBboxPatch
 
 from phase00.derivatives import numerical_gradient
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import finite_float, nonnegative_int, positive_int
+from phase00.flags import check_fits_in_memory, finite_float, nonnegative_int, positive_int
 from phase02.gradcheck import TOLERANCE, check_gradients, gradient_error
 
 Cache = tuple[np.ndarray, ...]  # what one step keeps for its backward pass
@@ -261,6 +261,43 @@ def _loss_at(layer: RecurrentLayer, x: np.ndarray, s0: np.ndarray | None, R: np.
     return float(np.sum(hs * R) + np.sum(layer.state * R_s))
 
 
+MAX_CHECK_SECONDS = 300  # a gradient check longer than this is refused, not started
+
+
+def bptt_bytes(n_in: int, n_hidden: int, n_gates: int, batch: int, T: int) -> int:
+    """Bytes one forward and backward pass through T steps needs, about, in 8-byte numbers:
+    every step keeps its input, state and gate values for the backward pass, and the backward
+    pass makes gradients of the same sizes; plus the weights, their gradients and two more
+    copies (an optimizer's moments)."""
+    per_step = batch * (2 * n_in + (4 + 4 * n_gates) * n_hidden)
+    weights = n_gates * (n_in * n_hidden + n_hidden**2 + n_hidden)
+    return 8 * (T * per_step + 4 * weights)
+
+
+def gradcheck_seconds(n_in: int, n_hidden: int, n_gates: int, batch: int, T: int) -> float:
+    """A rough time for gradcheck_recurrent on this machine class: it nudges every number of the
+    weights, the input and the initial state twice and reruns all T steps each time. One step
+    costs about 15 microseconds of Python and NumPy per gate block, plus its matrix products
+    at about 3 billion multiply-adds a second (small matrices, one thread). Only the order of
+    magnitude matters: it tells a check of seconds from one of days."""
+    numbers = n_gates * (n_in * n_hidden + n_hidden**2 + n_hidden) + batch * T * n_in + \
+        batch * 2 * n_hidden
+    step = n_gates * 15e-6 + batch * n_gates * n_hidden * (n_in + n_hidden) / 3e9
+    return 2 * numbers * T * step
+
+
+def check_recurrent_sizes(n_in: int, n_hidden: int, n_gates: int, batch: int, T: int,
+                          what: str, gradcheck: bool = True) -> None:
+    """Refuse (ValueError) sizes whose pass through time does not fit in memory or whose
+    gradient check would run for hours; `what` names the flags that set them."""
+    check_fits_in_memory(bptt_bytes(n_in, n_hidden, n_gates, batch, T), what)
+    seconds = gradcheck_seconds(n_in, n_hidden, n_gates, batch, T) if gradcheck else 0.0
+    if seconds > MAX_CHECK_SECONDS:
+        raise ValueError(f"with {what} the gradient check would take about "
+                         f"{seconds / 60:,.0f} minutes (it reruns all {T:,} steps twice for "
+                         f"each of its numbers): choose smaller values")
+
+
 def scalar_rnn(x: np.ndarray, w_x: float, w_h: float, b: float, h0: float = 0.0) -> np.ndarray:
     """The one-unit RNN of the notes, written with plain numbers: h_1 .. h_T for inputs x."""
     h, hs = h0, []
@@ -351,6 +388,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
+    try:  # the output folder is checked now, not after the work
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        parser.error(f"--out {args.out} cannot be the folder for figures ({err.strerror}): "
+                     f"pass a folder")
+    try:
+        check_recurrent_sizes(4, args.hidden, 1, args.batch, args.seq_len + 1,
+                              f"--hidden {args.hidden} --batch {args.batch} --seq-len "
+                              f"{args.seq_len}")
+    except ValueError as err:
+        parser.error(str(err))
     rng = np.random.default_rng(args.seed)
     T = args.seq_len
 

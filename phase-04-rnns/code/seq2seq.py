@@ -43,13 +43,20 @@ from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_float, nonnegative_int, positive_float, positive_int
+from phase00.flags import (
+    check_fits_in_memory,
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+)
 from phase00.threads import limit_blas_threads
 from phase02.layers import Dense, SoftmaxCrossEntropy
 from phase02.optimizers import Adam
 from phase03.embeddings import Embedding
 from phase04.char_rnn import CELLS, make_cell
 from phase04.clipping import clip_global_norm
+from phase04.rnn import bptt_bytes
 
 N_SYMBOLS = 10  # the digits 0..9
 TASKS = ("reverse", "copy")
@@ -308,6 +315,22 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.min_len > args.max_len:
         parser.error(f"--min-len {args.min_len} is above --max-len {args.max_len}")
+    try:  # the output folder is checked now, not after the training
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        parser.error(f"--out {args.out} cannot be the folder for figures ({err.strerror}): "
+                     f"pass a folder")
+    # At the peak: an encoder and a decoder through the longest sequences, at the training batch
+    # or the test chunk of 250 (evaluate's), and the test sequences themselves.
+    rows = max(args.batch_size, 250)
+    needed = 2 * bptt_bytes(args.embed, args.hidden, CELLS[args.cell].n_gates, rows,
+                            args.max_len) + 8 * 4 * args.test_size * args.max_len
+    try:
+        check_fits_in_memory(needed, f"--hidden {args.hidden} --embed {args.embed} "
+                                     f"--batch-size {args.batch_size} --max-len {args.max_len} "
+                                     f"--test-size {args.test_size}")
+    except ValueError as err:
+        parser.error(str(err))
     limit_blas_threads()  # small matrices, one after another: one BLAS thread is fastest
     rng = np.random.default_rng(args.seed)
 
