@@ -746,7 +746,7 @@ def on_main_first(work: Callable[[], object], world: World, device: torch.device
 
 
 def claim_folder(run_dir: Path, resume: Path | None, overwrite: bool, world: World,
-                 device: torch.device) -> RunLock:
+                 device: torch.device) -> contextlib.AbstractContextManager:
     """Refuse a folder this run may not use (runfolder.py's rules) and lock it for this run.
 
     Every rank checks; rank 0 takes the lock and clears an old run if asked to overwrite. All
@@ -763,7 +763,7 @@ def claim_folder(run_dir: Path, resume: Path | None, overwrite: bool, world: Wor
     if any_rank(problem is not None, world, device):
         lock.release()
         raise problem or RunFolderError(f"rank 0 may not use {run_dir}: see its message")
-    return lock
+    return lock if world.is_main else contextlib.nullcontext()  # held until the run ends
 
 
 def resumed_config(checkpoint: dict, overrides: dict[str, object] | None) -> TrainConfig:
