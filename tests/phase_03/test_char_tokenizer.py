@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from phase03.char_tokenizer import CharTokenizer, main
+from phase03.char_tokenizer import CharTokenizer, main, sample_start, training_tokenizer
 
 
 def test_vocabulary_is_the_sorted_distinct_characters(tiny_text: str) -> None:
@@ -112,3 +112,113 @@ def test_main_runs(tmp_path: Path, tiny_text: str, capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     assert "equal to the input: True" in out
     assert (tmp_path / "char_tokenizer.json").is_file()
+
+
+# Bad input. The helpers below make the files a learner may hand a script by mistake; the other
+# phase 03 and phase 04 test files import them.
+
+def bad_text_files(folder: Path) -> dict[str, Path]:
+    """Files that are not usable text: each must be refused with a one-line error."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {"empty": folder / "empty.txt", "binary": folder / "program",
+             "latin-1": folder / "latin1.txt", "folder": folder / "a-folder",
+             "missing": folder / "missing.txt"}
+    files["empty"].write_bytes(b"")
+    files["binary"].write_bytes(b"\x7fELF\x02\x01\x01\x00\x00\x00" + bytes(range(256)) * 4)
+    files["latin-1"].write_bytes("café, naïve\n".encode("latin-1") * 20)
+    files["folder"].mkdir(exist_ok=True)
+    return files
+
+
+def many_characters(n: int) -> str:
+    """n distinct characters from U+4E00 on (CJK, then others), skipping the surrogates, which
+    are not characters a file can hold."""
+    codes = (c for c in range(0x4E00, 0x110000) if not 0xD800 <= c <= 0xDFFF)
+    return "".join(chr(next(codes)) for _ in range(n))
+
+
+def assert_one_line_error(capsys: pytest.CaptureFixture, stop: pytest.ExceptionInfo,
+                          *fragments: str) -> str:
+    """The script stopped with status 2 and a single error line that contains `fragments`."""
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]
+    assert "Traceback" not in err and "error:" in last
+    for fragment in fragments:
+        assert fragment in last, last
+    return last
+
+
+@pytest.mark.parametrize("kind", ["empty", "binary", "latin-1", "folder", "missing"])
+def test_main_refuses_a_file_that_is_not_text(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                              kind: str) -> None:
+    path = bad_text_files(tmp_path / "in")[kind]
+    with pytest.raises(SystemExit) as stop:
+        main(["--path", str(path), "--out", str(tmp_path / "out")])
+    assert_one_line_error(capsys, stop, path.name)
+
+
+def test_main_uses_the_texts_own_start_when_it_cannot_spell_the_default(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    corpus = tmp_path / "one.txt"
+    corpus.write_text("x", encoding="utf-8")  # one character, no newline, no "To be"
+    main(["--path", str(corpus), "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "A round trip: 'x'" in out and "equal to the input: True" in out
+
+
+def test_main_keeps_refusing_an_explicit_text_it_cannot_spell(
+        tmp_path: Path, tiny_text: str, capsys: pytest.CaptureFixture) -> None:
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text(tiny_text, encoding="utf-8")
+    with pytest.raises(SystemExit) as stop:
+        main(["--path", str(corpus), "--text", "Zoom in 2024", "--out", str(tmp_path)])
+    assert_one_line_error(capsys, stop, "'2'", "not in the vocabulary")
+
+
+def test_main_shows_the_start_of_a_huge_vocabulary(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture) -> None:
+    corpus = tmp_path / "many.txt"
+    corpus.write_text(many_characters(500), encoding="utf-8")
+    main(["--path", str(corpus), "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "the first 200 of 500" in out and "199:" in out and "200:" not in out
+
+
+def test_main_refuses_an_out_that_is_a_file_before_reading(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    out_file = tmp_path / "out.txt"
+    out_file.write_text("keep me", encoding="utf-8")
+    with pytest.raises(SystemExit) as stop:
+        main(["--path", str(tmp_path / "missing.txt"), "--out", str(out_file)])
+    assert_one_line_error(capsys, stop, "--out", "pass a folder")
+    assert out_file.read_text(encoding="utf-8") == "keep me"
+
+
+def test_main_refuses_a_folder_where_the_tokenizer_file_goes(
+        tmp_path: Path, tiny_text: str, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "char_tokenizer.json").mkdir()
+    with pytest.raises(SystemExit) as stop:
+        main(["--text", "To be", "--out", str(tmp_path)])
+    assert_one_line_error(capsys, stop, "is a folder")
+
+
+def test_load_of_a_folder_or_a_foreign_file_names_the_command_that_writes_one(
+        tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="is a folder.*char_tokenizer.py"):
+        CharTokenizer.load(tmp_path)
+    foreign = tmp_path / "bpe.json"
+    foreign.write_text(json.dumps({"kind": "bpe-tokenizer", "merges": []}), encoding="utf-8")
+    with pytest.raises(ValueError, match="found kind 'bpe-tokenizer'.*char_tokenizer.py"):
+        CharTokenizer.load(foreign)
+
+
+def test_training_tokenizer_refuses_a_text_of_one_character() -> None:
+    with pytest.raises(ValueError, match=r"single distinct character \('a', 4 times\)"):
+        training_tokenizer("aaaa", "a test text")
+    assert training_tokenizer("ab", "a test text").vocab_size == 2
+
+
+def test_sample_start_is_a_newline_or_the_first_character() -> None:
+    assert sample_start("ab\ncd") == "\n"
+    assert sample_start("xyz") == "x"

@@ -10,7 +10,20 @@ import pytest
 from phase02.gradcheck import check_gradients
 from phase02.layers import SoftmaxCrossEntropy
 from phase03.char_tokenizer import CharTokenizer
-from phase03.mlp_lm import MLPLanguageModel, evaluate, generate, main, make_examples, train
+from phase03.mlp_lm import (
+    MLPLanguageModel,
+    count_of_contexts,
+    evaluate,
+    generate,
+    main,
+    make_examples,
+    train,
+)
+from tests.phase_03.test_char_tokenizer import (
+    assert_one_line_error,
+    bad_text_files,
+    many_characters,
+)
 
 TOL = 1e-6
 
@@ -109,4 +122,81 @@ def test_main_refuses_a_context_longer_than_the_text(tmp_path: Path, tiny_text: 
     corpus = tmp_path / "tiny.txt"
     corpus.write_text(tiny_text, encoding="utf-8")
     with pytest.raises(SystemExit):
-        main(["--path", str(corpus), "--context", "500", "--no-progress"])
+        main(["--path", str(corpus), "--context", "500", "--no-progress", "--out", str(tmp_path)])
+
+
+# Bad input: a one-line error before any work, or a normal run where the text is usable.
+
+@pytest.mark.parametrize("kind", ["empty", "binary", "latin-1", "folder"])
+def test_main_refuses_a_file_that_is_not_text(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                              kind: str) -> None:
+    path = bad_text_files(tmp_path / "in")[kind]
+    with pytest.raises(SystemExit) as stop:
+        main(["--path", str(path), "--no-progress", "--out", str(tmp_path / "out")])
+    assert_one_line_error(capsys, stop, path.name)
+
+
+def test_main_refuses_a_text_of_one_repeated_character(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture) -> None:
+    corpus = tmp_path / "a.txt"
+    corpus.write_text("a" * 500, encoding="utf-8")
+    with pytest.raises(SystemExit) as stop:
+        main(["--path", str(corpus), "--no-progress", "--out", str(tmp_path)])
+    assert_one_line_error(capsys, stop, "single distinct character")
+
+
+def test_main_says_which_split_the_context_cannot_fill(tmp_path: Path, tiny_text: str,
+                                                       capsys: pytest.CaptureFixture) -> None:
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text(tiny_text, encoding="utf-8")  # 324 characters: validation holds 33
+    with pytest.raises(SystemExit) as stop:
+        main(["--path", str(corpus), "--context", "40", "--no-progress", "--out", str(tmp_path)])
+    assert_one_line_error(capsys, stop, "validation split has 33 characters", "--context 40")
+
+
+def test_main_runs_on_a_short_text_without_a_newline(tmp_path: Path, figures_dir: Path,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    corpus = tmp_path / "line.txt"  # 60 characters: fewer than 100 training examples
+    corpus.write_text("abcab cabca " * 5, encoding="utf-8")
+    main(["--path", str(corpus), "--context", "3", "--dim", "2", "--hidden", "8", "--steps",
+          "10", "--batch", "8", "--sample-chars", "20", "--no-progress",
+          "--out", str(figures_dir)])
+    out = capsys.readouterr().out
+    sample = [line for line in out.splitlines() if line.startswith("   | ")][0]
+    assert set(sample[5:]) <= set("abc ")
+
+
+def test_main_refuses_a_context_that_cannot_fit_in_memory(
+        tmp_path: Path, tiny_text: str, capsys: pytest.CaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("phase00.flags.machine_memory_bytes", lambda: 16 * 2**30)
+    corpus = tmp_path / "long.txt"
+    corpus.write_text(tiny_text * 150, encoding="utf-8")  # 48,600 characters, 24,300 a split
+    with pytest.raises(SystemExit) as stop:  # the evaluation chunk alone: 8192 x 20000 x 16
+        main(["--path", str(corpus), "--context", "20000", "--val-fraction", "0.5",
+              "--no-progress", "--out", str(tmp_path)])
+    assert_one_line_error(capsys, stop, "--context 20000", "GiB", "16.0 GiB")
+
+
+def test_main_refuses_a_vocabulary_that_cannot_fit(
+        tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("phase00.flags.machine_memory_bytes", lambda: 16 * 2**30)
+    corpus = tmp_path / "cjk.txt"
+    corpus.write_text(many_characters(70_000) * 2, encoding="utf-8")
+    with pytest.raises(SystemExit) as stop:
+        main(["--path", str(corpus), "--no-progress", "--out", str(tmp_path)])
+    assert_one_line_error(capsys, stop, "V = 70,000", "GiB")
+
+
+def test_main_refuses_an_out_that_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out_file = tmp_path / "figures"
+    out_file.write_bytes(b"")
+    with pytest.raises(SystemExit) as stop:
+        main(["--out", str(out_file)])
+    assert_one_line_error(capsys, stop, "--out", "pass a folder")
+
+
+def test_count_of_contexts_is_exact_when_short_and_a_power_of_ten_when_long() -> None:
+    assert count_of_contexts(65, 8) == "318,644,812,890,625"
+    assert count_of_contexts(65, 100_000) == "about 10^181,291"  # 4,300 digits is Python's limit
+    assert count_of_contexts(1, 1000) == "1"

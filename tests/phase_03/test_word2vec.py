@@ -19,6 +19,7 @@ from phase03.word2vec import (
     train,
     words_of,
 )
+from tests.phase_03.test_char_tokenizer import assert_one_line_error, bad_text_files
 
 TOL = 1e-6
 
@@ -149,3 +150,64 @@ def test_main_explains_an_empty_vocabulary(tmp_path: Path, tiny_text: str) -> No
     corpus.write_text(tiny_text, encoding="utf-8")
     with pytest.raises(SystemExit):
         main(["--path", str(corpus), "--min-count", "1000", "--no-progress"])
+
+
+# Bad input: a one-line error before any work, or a normal run where the input is usable.
+
+@pytest.mark.parametrize("kind", ["empty", "binary", "latin-1", "folder"])
+def test_main_refuses_a_file_that_is_not_text(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                              kind: str) -> None:
+    path = bad_text_files(tmp_path / "in")[kind]
+    with pytest.raises(SystemExit) as stop:
+        main(["--path", str(path), "--no-progress", "--out", str(tmp_path / "out")])
+    assert_one_line_error(capsys, stop, path.name)
+
+
+def test_main_refuses_a_text_with_fewer_pairs_than_one_batch(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    corpus = tmp_path / "two.txt"
+    corpus.write_text("alpha beta " * 3, encoding="utf-8")
+    with pytest.raises(SystemExit) as stop:
+        main(["--path", str(corpus), "--min-count", "1", "--subsample", "0", "--no-progress",
+              "--out", str(tmp_path)])
+    assert_one_line_error(capsys, stop, "fewer than one --batch of 256", "nothing would be")
+
+
+def test_train_refuses_to_train_on_nothing(rng: np.random.Generator) -> None:
+    with pytest.raises(ValueError, match="fewer .* pairs than one batch"):
+        train(np.array([0, 1, 0]), np.array([2.0, 1.0]), 4, 2, 2, 1, 0.1, 256, 0.0, rng,
+              progress=False)
+
+
+def test_skipgram_pairs_of_fewer_than_two_words_are_empty(rng: np.random.Generator) -> None:
+    for ids in (np.array([], dtype=np.int64), np.array([3])):
+        centre, context = skipgram_pairs(ids, 5, rng)
+        assert centre.shape == context.shape == (0,)
+
+
+def test_pca_2d_of_one_dimension_pads_the_second_coordinate() -> None:
+    coords, explained = pca_2d(np.array([[1.0], [2.0], [4.0]]))
+    assert coords.shape == (3, 2) and np.all(coords[:, 1] == 0)
+    np.testing.assert_allclose(explained, [1.0, 0.0])
+    coords, explained = pca_2d(np.ones((3, 4)))  # every row the same point: no spread at all
+    assert np.all(coords == 0) and np.all(explained == 0)
+
+
+def test_main_refuses_sizes_that_cannot_fit(tmp_path: Path, tiny_text: str,
+                                            capsys: pytest.CaptureFixture,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("phase00.flags.machine_memory_bytes", lambda: 16 * 2**30)
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text(tiny_text, encoding="utf-8")
+    with pytest.raises(SystemExit) as stop:
+        main(["--path", str(corpus), "--min-count", "1", "--dim", "1000000000",
+              "--no-progress", "--out", str(tmp_path)])
+    assert_one_line_error(capsys, stop, "--dim 1000000000", "GiB")
+
+
+def test_main_refuses_an_out_that_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out_file = tmp_path / "figures"
+    out_file.write_bytes(b"")
+    with pytest.raises(SystemExit) as stop:
+        main(["--out", str(out_file)])
+    assert_one_line_error(capsys, stop, "--out", "pass a folder")
