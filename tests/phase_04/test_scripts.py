@@ -17,13 +17,6 @@ from phase04 import (
 )
 
 
-@pytest.fixture
-def text_file(tmp_path: Path, tiny_text: str) -> Path:
-    path = tmp_path / "tiny.txt"
-    path.write_text(tiny_text * 3, encoding="utf-8")
-    return path
-
-
 def test_rnn_main(figures_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rnn.main(["--out", str(figures_dir)])
     out = capsys.readouterr().out
