@@ -276,9 +276,9 @@ def pca_2d(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     X_c = X - X.mean(axis=0)
     _, S, Vt = np.linalg.svd(X_c, full_matrices=False)
-    coords = np.zeros((X.shape[0], 2))  # d = 1 (or a single row) has fewer than two directions:
-    k = min(2, Vt.shape[0])  # the missing coordinate stays 0 and its share of the spread is 0
-    coords[:, :k] = X_c @ Vt[:k].T
+    coords = X_c @ Vt[:2].T
+    if coords.shape[1] < 2:  # d = 1, or a single row: one direction only, the second is all 0
+        coords = np.column_stack([coords, np.zeros(len(X))])
     spread = np.zeros(max(2, len(S)))
     spread[:len(S)] = S**2
     total = spread.sum()  # 0 when every row is the same point
