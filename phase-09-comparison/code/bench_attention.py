@@ -45,7 +45,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from phase00.flags import nonnegative_int, positive_int
+from phase00.flags import check_fits_in_memory, nonnegative_int, positive_int, thread_count
 from phase06.device import DEVICE_CHOICES, DEVICE_HELP, limit_cpu_threads, pick_device
 from phase07.model import CausalSelfAttention, GPTConfig
 from phase09.convert import max_abs_diff
@@ -174,6 +174,13 @@ def core_rows(B: int, C: int, H: int, T: int, device: torch.device, repeats: int
     return rows_of(T, B, runs, diffs), medians
 
 
+def attention_memory_bytes(B: int, H: int, T: int) -> int:
+    """About the most memory one length needs: the (B, H, T, T) tables of the float64 reference
+    (scores, weights, their difference: 3 x 8 bytes) or of a float32 training pass (scores,
+    weights and their gradients: 4 x 4 bytes), whichever is larger, and the (T, T) mask."""
+    return B * H * T * T * max(3 * 8, 4 * 4) + T * T
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Time causal self-attention: our hand and fast "
                                                  "paths, nn.MultiheadAttention, SDPA.")
@@ -187,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="lengths 32 and 64, batch 2, 3 repeats: seconds, for a smoke test; "
                              "refuses --lengths, --batch, --repeats")
-    parser.add_argument("--threads", type=positive_int, default=1,
+    parser.add_argument("--threads", type=thread_count, default=1,
                         help="CPU threads (default: 1)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="cpu",
@@ -205,6 +212,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         lengths, B, repeats = [32, 64], 2, 3
     C, H = args.n_embd, args.n_head
+    if device.type == "cpu":
+        try:
+            check_fits_in_memory(attention_memory_bytes(B, H, max(lengths)),
+                                 f"--lengths {max(lengths)} at --batch {B}, --n-head {H}")
+        except ValueError as err:
+            parser.error(str(err))
 
     print(f"machine: {machine(device)}")
     print(f"float32, batch {B}, width {C}, {H} heads; a training pass (forward + backward); "
@@ -212,8 +225,12 @@ def main(argv: list[str] | None = None) -> None:
     header = ["T", "implementation", "time (median)", "fastest-slowest (ms)", "tokens/s",
               "speed vs hand", "max diff vs hand (float64)"]
     print("1. The whole layer (projections included), the same weights in each")
-    print(markdown_table(header, [r for T in lengths
-                                  for r in layer_rows(B, C, H, T, device, repeats, args.seed)]))
+    try:
+        rows = [r for T in lengths for r in layer_rows(B, C, H, T, device, repeats, args.seed)]
+    except torch.OutOfMemoryError:
+        parser.exit(1, f"error: out of memory on {device}: choose smaller --lengths or "
+                       f"--batch\n")
+    print(markdown_table(header, rows))
     print("\n2. The core softmax(q k^T / sqrt(d) + mask) v alone, the same q, k, v; the last "
           "row computes every score (no mask), a different function, measured against the "
           "formula without the mask")

@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 import torch
 
-from phase00.flags import nonnegative_int, positive_int
+from phase00.flags import check_fits_in_memory, nonnegative_int, positive_int, thread_count
 from phase06.device import (
     DEVICE_CHOICES,
     DEVICE_HELP,
@@ -33,7 +33,14 @@ from phase06.device import (
 )
 from phase07.model import GPT, GPTConfig
 from phase09.convert import greedy_hf, greedy_ours, to_hf
-from phase09.timing import machine, markdown_table, refuse_quick_overrides, spread, take_turns
+from phase09.timing import (
+    gpt_memory_bytes,
+    machine,
+    markdown_table,
+    refuse_quick_overrides,
+    spread,
+    take_turns,
+)
 
 # each run's "without cache" partner, for the speed-up a cache gives its own library
 UNCACHED = {"ours, no cache": "ours, no cache", "ours, KV cache": "ours, no cache",
@@ -71,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="a tiny model (2 layers x 2 heads x 32, context 48, vocabulary "
                              "64), an 8-token prompt, 20 tokens, 2 repeats: seconds, for a "
                              "smoke test; refuses the flags it sets")
-    parser.add_argument("--threads", type=positive_int, default=1,
+    parser.add_argument("--threads", type=thread_count, default=1,
                         help="CPU threads (default: 1)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="cpu",
@@ -95,6 +102,11 @@ def main(argv: list[str] | None = None) -> None:
                      f"{shape['context']}: the cache comparison needs them inside it")
     try:
         config = GPTConfig(**shape)
+        if device.type == "cpu":  # two models' weights; an uncached pass over the whole text
+            check_fits_in_memory(gpt_memory_bytes(config, args.batch, prompt_len + n, copies=2,
+                                                  train=False),
+                                 f"generation at --batch {args.batch}, --context "
+                                 f"{config.context}, --vocab-size {config.vocab_size}")
     except ValueError as err:
         parser.error(str(err))
 
@@ -114,7 +126,11 @@ def main(argv: list[str] | None = None) -> None:
           f"in both); float32")
     print(f"greedy decoding of {n} tokens after a {prompt_len}-token prompt, batch "
           f"{args.batch}; median of {repeats} after a warm-up, the four runs taking turns\n")
-    differ = warm_up_and_check(runs)
+    try:
+        differ = warm_up_and_check(runs)
+    except torch.OutOfMemoryError:
+        parser.exit(1, f"error: out of memory on {device}: choose a smaller --batch, "
+                       f"--context or --vocab-size\n")
     if differ:
         parser.exit(1, f"NOT the same tokens: {', '.join(differ)} differ from ours without "
                        f"cache; a speed comparison of different work means nothing, so none "

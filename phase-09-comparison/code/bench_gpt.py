@@ -38,11 +38,18 @@ from collections.abc import Callable
 import torch
 import torch.nn as nn
 
-from phase00.flags import nonnegative_int, positive_int
+from phase00.flags import check_fits_in_memory, nonnegative_int, positive_int, thread_count
 from phase06.device import DEVICE_CHOICES, DEVICE_HELP, limit_cpu_threads, pick_device
 from phase07.model import GPT, PRESETS, GPTConfig, preset
 from phase09.convert import max_abs_diff, to_hf
-from phase09.timing import machine, markdown_table, refuse_quick_overrides, spread, take_turns
+from phase09.timing import (
+    gpt_memory_bytes,
+    machine,
+    markdown_table,
+    refuse_quick_overrides,
+    spread,
+    take_turns,
+)
 
 AUTOCAST = ("none", "bf16")
 MAX_CONTEXT = 1024  # GPT-2's context; longer ones need --long-context
@@ -147,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="a tiny model (2 layers x 2 heads x 32, context 32), batch 4, 2 "
                              "repeats, 1 warm-up: seconds, for a smoke test; refuses --preset, "
                              "--vocab-size, --context, --batch, --repeats, --warmup")
-    parser.add_argument("--threads", type=positive_int, default=1,
+    parser.add_argument("--threads", type=thread_count, default=1,
                         help="CPU threads for every model (default: 1)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="cpu",
@@ -172,6 +179,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         config = GPTConfig(vocab_size=65, context=32, n_layer=2, n_head=2, n_embd=32)
         batch, repeats, warmup = 4, 2, 1
+    if device.type == "cpu":  # up to four models' weights and gradients, eager score tables
+        try:
+            check_fits_in_memory(gpt_memory_bytes(config, batch, config.context, copies=4,
+                                                  tables=3),
+                                 f"a training pass at --batch {batch}, context "
+                                 f"{config.context}, vocabulary {config.vocab_size}")
+        except ValueError as err:
+            parser.error(str(err))
 
     tokens = batch * config.context
     with torch.device("meta"):  # shapes only, to count FLOPs: 6 N + 12 L C T per token
@@ -183,8 +198,12 @@ def main(argv: list[str] | None = None) -> None:
     print(f"settings for every model: float32 weights, autocast {args.autocast}, compile "
           f"{args.compile}, {args.threads} CPU thread(s), dropout 0; one pass = zero_grad, "
           f"forward with loss, backward; median of {repeats} after {warmup} warm-up\n")
-    runs, diffs = measure(config, batch, device, repeats, warmup, args.compile, args.autocast,
-                          args.seed, args.hand)
+    try:
+        runs, diffs = measure(config, batch, device, repeats, warmup, args.compile,
+                              args.autocast, args.seed, args.hand)
+    except torch.OutOfMemoryError:
+        parser.exit(1, f"error: out of memory on {device}: choose a smaller --batch or "
+                       f"--context\n")
     times = {name: statistics.median(seconds) for name, seconds in runs.items()}
     ours = times["ours (fast path)"]
     rows = [[name, f"{s * 1e3:.1f} ms", spread(runs[name], digits=1), f"{tokens / s:,.0f}",

@@ -25,7 +25,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from phase00.flags import nonnegative_int, positive_int
+from phase00.flags import nonnegative_int, positive_int, thread_count
 from phase05.transformer import Transformer
 from phase06.benchmark import SIZES, VOCAB
 from phase06.device import limit_cpu_threads
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="timed passes; the median is shown (default: 20)")
     parser.add_argument("--quick", action="store_true",
                         help="the tiny size, 3 repeats; refuses --sizes, --repeats")
-    parser.add_argument("--threads", type=positive_int, default=1,
+    parser.add_argument("--threads", type=thread_count, default=1,
                         help="CPU threads for NumPy and PyTorch alike (default: 1)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
     args = parser.parse_args(argv)

@@ -35,15 +35,19 @@ Run:  python phase-09-comparison/code/convert.py                    (two random 
 """
 
 import argparse
+import json
 import socket
+import zipfile
+from collections.abc import Callable
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 from transformers.utils import logging as hf_logging
 
-from phase00.flags import nonnegative_int, positive_int
+from phase00.flags import check_fits_in_memory, nonnegative_int, positive_int, thread_count
 from phase05.transformer import Transformer, TransformerConfig
 from phase06.device import limit_cpu_threads
 from phase07.model import GPT, GPTConfig
@@ -55,6 +59,7 @@ CONV1D_WEIGHTS = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight",
 NON_PARAMETERS = (".attn.bias", ".attn.masked_bias")
 ATTN_IMPLEMENTATIONS = ("eager", "sdpa")
 HF_HOST = "huggingface.co"
+GPT2_VOCAB_SIZE = 50257  # the ids GPT-2's tokenizer can produce
 # The library warns about settings we choose on purpose (an end token for a tiny vocabulary,
 # the default loss); keep its errors, drop the chatter.
 hf_logging.set_verbosity_error()
@@ -209,6 +214,46 @@ class PretrainedUnavailable(RuntimeError):
     """GPT-2's weights could not be found in the local cache nor downloaded."""
 
 
+class NotAModelError(ValueError):
+    """A file or folder handed to a script as a model that is not the kind of model expected."""
+
+
+def describe_file(path: Path) -> str:
+    """What a file that failed to load as a model looks like, from its first bytes, in words.
+
+    A learner who passes the wrong file wants to hear what they passed ("a NumPy .npz archive",
+    "a program"), not the name of the parser that choked on it.
+    """
+    path = Path(path)
+    if not path.exists():
+        return "not there (no such file or folder)"
+    if path.is_dir():
+        if (path / "config.json").is_file():
+            return "a Hugging Face model folder (config.json), as export_hf.py writes"
+        return "a folder"
+    with open(path, "rb") as file:
+        head = file.read(16)
+    if not head:
+        return "an empty file"
+    if head.startswith(b"PK"):  # a zip archive: torch.save's format, and NumPy's .npz too
+        if not zipfile.is_zipfile(path):
+            return "a zip archive cut short (a copy or a save that did not finish)"
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+        if any(name.endswith("data.pkl") for name in names):
+            return "a PyTorch file (torch.save: a checkpoint or a model file)"
+        if names and all(name.endswith(".npy") for name in names):
+            return "a NumPy .npz archive (phase 05's transformer.py saves its weights so)"
+        return "a zip archive, not a PyTorch file"
+    if head.startswith(b"\x7fELF") or head.startswith((b"MZ", b"\xcf\xfa\xed\xfe")):
+        return "a program (an executable)"
+    if len(head) >= 9 and head[8:9] == b"{":  # 8 bytes of header length, then a JSON header
+        return "a safetensors file (weights alone; export_hf.py puts one in a folder)"
+    if b"\0" not in head:
+        return "a text file"
+    return "binary data of an unknown kind"
+
+
 def network_reachable(host: str = HF_HOST, timeout: float = 3.0) -> bool:
     """True when a TCP connection to host:443 opens within `timeout` seconds."""
     try:
@@ -218,14 +263,99 @@ def network_reachable(host: str = HF_HOST, timeout: float = 3.0) -> bool:
         return False
 
 
-def load_pretrained(name: str = "gpt2") -> GPT2LMHeadModel:
-    """Hugging Face's pretrained GPT-2 (from its cache, else downloaded), in eval mode.
+def gpt2_n_params(config: GPT2Config) -> int:
+    """Parameters of a GPT2LMHeadModel with this config, from the shape alone (tied head)."""
+    C, L = config.n_embd, config.n_layer
+    inner = config.n_inner or 4 * C
+    per_block = 4 * C + (3 * C * C + 3 * C) + (C * C + C) + 2 * (C * inner) + inner + C
+    return (config.vocab_size + config.n_positions) * C + L * per_block + 2 * C
 
-    Offline, with nothing cached, raises PretrainedUnavailable at once, saying what to do
-    (the library itself retried the download for about 23 s on this project's offline machine).
+
+def check_export_folder(folder: Path, config: GPT2Config) -> None:
+    """Refuse an export folder whose model.safetensors does not hold the tensors config.json
+    describes: missing ones, extra ones, or other shapes (e.g. a vocabulary size changed by
+    hand). Reads only the file's header; no weights are loaded.
+
+    from_pretrained would fill missing weights with random numbers and drop extra ones with no
+    more than a warning: a model that loads and then writes nonsense.
     """
+    from safetensors import safe_open
+
+    weights = folder / "model.safetensors"
+    try:
+        with safe_open(weights, framework="pt") as file:
+            found = {name: tuple(file.get_slice(name).get_shape()) for name in file.keys()}
+    except Exception as err:  # the library reports damage with its own error type
+        raise NotAModelError(f"cannot read {weights} ({describe_file(weights)}; "
+                             f"{str(err).splitlines()[0][:120]}): export the model again with "
+                             f"python phase-09-comparison/code/export_hf.py") from None
+    with torch.device("meta"):
+        expected = {name: tuple(w.shape) for name, w in GPT2LMHeadModel(config).state_dict()
+                    .items() if not name.endswith(NON_PARAMETERS)}
+    found = {name: shape for name, shape in found.items() if not name.endswith(NON_PARAMETERS)}
+    if "lm_head.weight" not in found:  # the tied head is saved once, as the embedding
+        expected.pop("lm_head.weight", None)
+    missing = sorted(set(expected) - set(found))
+    extra = sorted(set(found) - set(expected))
+    resized = [f"{name} {found[name]} where config.json says {expected[name]}"
+               for name in sorted(set(found) & set(expected)) if found[name] != expected[name]]
+    problems = ([f"{len(missing)} missing (e.g. {missing[0]})"] if missing else []) + \
+        ([f"{len(extra)} not in the config (e.g. {extra[0]})"] if extra else []) + \
+        ([f"{len(resized)} of another shape (e.g. {resized[0]})"] if resized else [])
+    if problems:
+        raise NotAModelError(f"{folder}: config.json does not match model.safetensors: "
+                             f"tensors {'; '.join(problems)}. Export the model again with "
+                             f"python phase-09-comparison/code/export_hf.py rather than editing "
+                             f"the folder")
+
+
+def read_export_config(folder: Path) -> GPT2Config:
+    """The GPT2Config of a local Hugging Face folder, refused clearly if it is not a GPT-2 one."""
+    if not folder.exists():
+        raise NotAModelError(f"no folder at {folder}: --pretrained takes a model name (gpt2) "
+                             f"or a folder written by export_hf.py")
+    if not folder.is_dir():
+        raise NotAModelError(f"{folder} is {describe_file(folder)}; --pretrained takes a model "
+                             f"name (gpt2) or a folder written by export_hf.py (config.json + "
+                             f"model.safetensors)")
+    missing = [n for n in ("config.json", "model.safetensors") if not (folder / n).is_file()]
+    if missing:
+        raise NotAModelError(f"{folder} has no {' and no '.join(missing)}: not a folder written "
+                             f"by export_hf.py (make one with python phase-09-comparison/code/"
+                             f"export_hf.py --checkpoint <your .pt> --to {folder})")
+    try:
+        raw = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        if raw.get("model_type") != "gpt2":
+            raise ValueError(f"its model_type is {raw.get('model_type')!r}, not 'gpt2'")
+        config = GPT2Config.from_pretrained(folder)
+    except (ValueError, AttributeError, TypeError, OSError) as err:
+        raise NotAModelError(f"{folder}/config.json is not a GPT-2 config ("
+                             f"{str(err).splitlines()[0][:160]})") from None
+    check_export_folder(folder, config)
+    return config
+
+
+def load_pretrained(name: str = "gpt2", bytes_per_param: int = 12) -> GPT2LMHeadModel:
+    """Hugging Face's pretrained GPT-2 (from its cache, else downloaded), or a folder that
+    export_hf.py wrote, in eval mode.
+
+    A local folder is checked before anything is loaded: a GPT-2 config.json, and weights
+    that match it (check_export_folder). Its size, bytes_per_param times the parameters (the
+    copies the caller will make), must fit in memory. Offline, with nothing cached, raises
+    PretrainedUnavailable at once, saying what to do (the library itself retried the download
+    for about 23 s on this project's offline machine).
+    """
+    local = Path(name).expanduser()
+    if local.exists() or name.startswith(("/", ".", "~")):  # a path, not a model's name
+        config = read_export_config(local)
+        check_fits_in_memory(gpt2_n_params(config) * bytes_per_param,
+                             f"the model in {local} ({gpt2_n_params(config):,} parameters)")
+        return GPT2LMHeadModel.from_pretrained(local, attn_implementation="eager").eval()
     online = network_reachable()
     try:
+        config = GPT2Config.from_pretrained(name, local_files_only=not online)
+        check_fits_in_memory(gpt2_n_params(config) * bytes_per_param,
+                             f"{name} ({gpt2_n_params(config):,} parameters)")
         hf = GPT2LMHeadModel.from_pretrained(name, local_files_only=not online,
                                              attn_implementation="eager")
     except OSError as err:
@@ -236,6 +366,36 @@ def load_pretrained(name: str = "gpt2") -> GPT2LMHeadModel:
             f"or compare random-initialised configs instead (leave out --pretrained). "
             f"Detail: {str(err).splitlines()[0][:200]}") from None
     return hf.eval()
+
+
+def prompt_codec(name: str, vocab_size: int
+                 ) -> tuple[Callable[[str], list[int]], Callable[[list[int]], str]]:
+    """(encode, decode) for a pretrained model's prompt: the alphabet of an export's chars.json
+    (a character model), else GPT-2's tokenizer, whose ids the vocabulary must then hold."""
+    chars_file = Path(name).expanduser() / "chars.json"
+    if chars_file.is_file():
+        try:
+            chars = json.loads(chars_file.read_text(encoding="utf-8"))["chars"]
+        except (ValueError, KeyError, TypeError) as err:
+            raise NotAModelError(f"{chars_file} is not an alphabet written by export_hf.py "
+                                 f"({err})") from None
+        index = {c: i for i, c in enumerate(chars)}
+
+        def encode(text: str) -> list[int]:
+            unknown = sorted(set(text) - set(index))
+            if unknown:
+                raise ValueError(f"--prompt has characters the model never saw: {unknown[:10]}")
+            return [index[c] for c in text]
+
+        return encode, lambda ids: "".join(chars[i] for i in ids)
+    if vocab_size < GPT2_VOCAB_SIZE:
+        raise NotAModelError(f"{name} has a vocabulary of {vocab_size} tokens and no chars.json: "
+                             f"GPT-2's tokenizer needs {GPT2_VOCAB_SIZE}, so its prompt cannot "
+                             f"be encoded")
+    from phase03.gpt2_tokenizer import gpt2_tiktoken
+
+    enc = gpt2_tiktoken()
+    return enc.encode, enc.decode
 
 
 def parity_report(config: GPTConfig, attn_implementation: str, seq_len: int, n_tokens: int,
@@ -296,14 +456,34 @@ def main(argv: list[str] | None = None) -> None:
                         help="greedy tokens generated by both (default: 20)")
     parser.add_argument("--pretrained", default=None, metavar="NAME",
                         help="also load this pretrained model (e.g. gpt2) from Hugging Face "
-                             "into our GPT; needs a network once")
+                             "into our GPT; needs a network once. A folder written by "
+                             "export_hf.py works too")
     parser.add_argument("--prompt", default="The meaning of life is",
                         help="prompt for the pretrained comparison")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--threads", type=positive_int, default=1,
+    parser.add_argument("--threads", type=thread_count, default=1,
                         help="CPU threads for PyTorch (default: 1)")
     args = parser.parse_args(argv)
     limit_cpu_threads(args.threads)
+    pretrained: tuple[GPT2LMHeadModel, GPT, torch.Tensor, Callable] | None = None
+    skipped = None
+    if args.pretrained:  # checked first: a wrong folder is refused before any other work
+        try:
+            hf = load_pretrained(args.pretrained)
+            ours = from_hf(hf)  # refuses a config our GPT does not implement
+            encode, decode = prompt_codec(args.pretrained, hf.config.vocab_size)
+            idx = torch.tensor([encode(args.prompt)])
+        except PretrainedUnavailable as err:
+            skipped = err
+        except ValueError as err:  # NotAModelError, a config or a prompt that does not fit
+            parser.exit(2, f"error: {err}\n")
+        else:
+            if idx.shape[1] == 0:
+                parser.error("--prompt is empty: give the model at least one token to continue")
+            if idx.shape[1] + args.tokens > hf.config.n_positions:
+                parser.error(f"--prompt ({idx.shape[1]} tokens) + --tokens {args.tokens} is "
+                             f"more than the model's context of {hf.config.n_positions}")
+            pretrained = (hf, ours, idx, decode)
 
     config = GPTConfig(vocab_size=1000, context=64, n_layer=3, n_head=4, n_embd=64)
     print("1. The same names, two layouts (block 0 shown; ours nn.Linear, theirs Conv1D)")
@@ -334,23 +514,16 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.pretrained:
         print(f"\n3. {args.pretrained} from Hugging Face, loaded into our GPT")
-        try:
-            hf = load_pretrained(args.pretrained)
-        except PretrainedUnavailable as err:
-            print(f"   skipped: {err}")
+        if pretrained is None:
+            print(f"   skipped: {skipped}")
             return
-        ours = from_hf(hf)
-        from phase03.gpt2_tokenizer import gpt2_tiktoken
-
-        enc = gpt2_tiktoken()
-        idx = torch.tensor([enc.encode(args.prompt)])
+        hf, ours, idx, decode = pretrained
         print(f"   {ours.n_params():,} parameters; max |logits diff| on the prompt: "
               f"{max_abs_diff(ours(idx), hf_logits(hf, idx)):.2e}")
         mine, theirs = greedy_ours(ours, idx, args.tokens), greedy_hf(hf, idx, args.tokens)
-        print(f"   ours:   {enc.decode(mine[0].tolist())!r}")
-        print(f"   theirs: {enc.decode(theirs[0].tolist())!r}")
+        print(f"   ours:   {decode(mine[0].tolist())!r}")
+        print(f"   theirs: {decode(theirs[0].tolist())!r}")
         print(f"   same tokens: {torch.equal(mine, theirs)}")
-
 
 if __name__ == "__main__":
     main()

@@ -18,6 +18,7 @@ Run:  python phase-09-comparison/code/export_hf.py --checkpoint scratch/phase-07
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -28,11 +29,20 @@ import torch
 from transformers import GPT2LMHeadModel
 
 from phase00.figures import scratch_dir
+from phase00.flags import check_fits_in_memory
 from phase03.gpt2_tokenizer import find_gpt2_files
+from phase05 import output_folder
 from phase06.device import limit_cpu_threads
 from phase07.generate import DEFAULT_MODEL
 from phase07.model import GPT, GPTConfig
-from phase09.convert import hf_logits, max_abs_diff, to_hf
+from phase09.convert import (
+    GPT2_VOCAB_SIZE,
+    NotAModelError,
+    describe_file,
+    hf_logits,
+    max_abs_diff,
+    to_hf,
+)
 from phase09.tokenizers_compare import hf_gpt2_tokenizer
 
 # Every file export() may write; an existing folder holding only these is overwritten.
@@ -41,33 +51,111 @@ EXPORT_FILES = ("config.json", "generation_config.json", "model.safetensors", "c
                 "vocab.json", "merges.txt", "added_tokens.json", "chat_template.jinja")
 
 
-def load_our_checkpoint(path: Path) -> tuple[GPT, dict]:
-    """Our GPT (float32, eval mode) and the tokenizer spec from a phase 07 or 08 checkpoint."""
+MAKE_ONE = ("train one with python phase-07-gpt/code/train_char.py (it saves a model file) or "
+            "python phase-08-training/code/train.py (its run folder holds best.pt and last.pt)")
+
+
+def read_checkpoint(path: Path) -> dict:
+    """torch.load a checkpoint as data only (weights_only=True), refusing with one sentence a
+    path that is missing, a folder, damaged, or another kind of file."""
     path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}: {MAKE_ONE}")
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}: train one with python "
-                                f"phase-07-gpt/code/train_char.py (saves {DEFAULT_MODEL}) or "
-                                f"python phase-08-training/code/train.py")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+        raise NotAModelError(f"{path} is {describe_file(path)}, not a checkpoint file: pass "
+                             f"the .pt file itself ({MAKE_ONE})")
+    # the loaded weights, our model and Hugging Face's copy: about three times the file
+    check_fits_in_memory(3 * path.stat().st_size, f"the checkpoint {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch reports damage as RuntimeError, EOFError, pickle errors...
+        kind = describe_file(path)
+        if kind.startswith("a PyTorch file"):
+            kind = "a PyTorch file that torch.load cannot read: truncated or damaged"
+        raise NotAModelError(f"{path} is {kind}, not a checkpoint of phase 07 or 08 "
+                             f"({type(err).__name__}). Expected the .pt file of "
+                             f"train_char.py or train.py: {MAKE_ONE}") from None
     if not isinstance(state, dict) or "model" not in state:
-        raise ValueError(f"{path} holds no 'model' entry: not a checkpoint of phase 07 or 08")
+        if isinstance(state, dict) and state and all(isinstance(v, torch.Tensor)
+                                                     for v in state.values()):
+            what = "weights without their config (a bare state dict)"
+        else:
+            keys = sorted(state)[:6] if isinstance(state, dict) else type(state).__name__
+            what = f"a PyTorch file holding {keys}"
+        raise NotAModelError(f"{path} is {what}, not a checkpoint of phase 07 or 08 (which "
+                             f"holds 'model' and its config): {MAKE_ONE}")
+    return state
+
+
+def model_from_state(state: dict, path: Path) -> GPT:
+    """Our GPT from a checkpoint's config and weights, every mismatch named before loading."""
+    config = state.get("model_config", state.get("config"))  # phase 08, then phase 07
+    fields = {f.name for f in dataclasses.fields(GPTConfig)}
+    if not isinstance(config, dict) or not config:
+        raise NotAModelError(f"{path} has no 'model_config' (phase 08) or 'config' (phase 07) "
+                             f"describing the model's shape")
+    unknown = sorted(set(config) - fields)
+    if unknown:
+        raise NotAModelError(f"{path}: its config has settings our GPT does not know: {unknown}")
+    try:
+        config = GPTConfig(**config)
+    except (TypeError, ValueError) as err:
+        raise NotAModelError(f"{path}: its config is not a valid GPTConfig ({err})") from None
+    weights = state["model"]
+    if not isinstance(weights, dict):
+        raise NotAModelError(f"{path}: its 'model' entry is a {type(weights).__name__}, not a "
+                             f"state dict")
+    with torch.device("meta"):  # shapes only: nothing is allocated to compare them
+        expected = {name: tuple(w.shape) for name, w in GPT(config).state_dict().items()}
+    found = {name: tuple(w.shape) for name, w in weights.items() if isinstance(w, torch.Tensor)}
+    missing = sorted(set(expected) - set(found))
+    extra = sorted(set(weights) - set(expected))
+    resized = [f"{name} {found[name]} where the config says {expected[name]}"
+               for name in expected if name in found and found[name] != expected[name]]
+    problems = ([f"{len(missing)} missing (e.g. {missing[0]})"] if missing else []) + \
+        ([f"{len(extra)} unknown (e.g. {extra[0]})"] if extra else []) + \
+        ([f"{len(resized)} of another shape (e.g. {resized[0]})"] if resized else [])
+    if problems:
+        raise NotAModelError(f"{path}: its weights do not match its config: tensors "
+                             f"{'; '.join(problems)}. The file was changed or mixed from two "
+                             f"runs; use the checkpoint as training wrote it")
+    model = GPT(config)
+    model.load_state_dict(weights)
+    return model
+
+
+def load_our_checkpoint(path: Path) -> tuple[GPT, dict]:
+    """Our GPT (float32, eval mode) and the tokenizer spec from a phase 07 or 08 checkpoint.
+
+    Every way a file can be wrong gets one sentence naming the file, what it is and how to make
+    the right one: not there, a folder, damaged, another kind of file, a config that does not
+    match the weights, an alphabet that does not match the vocabulary.
+    """
+    path = Path(path)
+    state = read_checkpoint(path)
     if "model_config" in state:  # phase 08's train.py
-        config, tokenizer = state["model_config"], state.get("tokenizer", {})
-    elif "config" in state:  # phase 07's train_char.py
-        config, tokenizer = state["config"], {"name": "char", "chars": state.get("chars")}
-    else:
-        raise ValueError(f"{path} has no 'model_config' (phase 08) or 'config' (phase 07)")
-    model = GPT(GPTConfig(**config))
-    model.load_state_dict(state["model"])
-    return model.eval(), tokenizer
+        tokenizer = state.get("tokenizer", {})
+    else:  # phase 07's train_char.py
+        tokenizer = {"name": "char", "chars": state.get("chars")}
+    if not isinstance(tokenizer, dict):
+        raise NotAModelError(f"{path}: its tokenizer entry is not a dict")
+    model = model_from_state(state, path)
+    try:
+        check_tokenizer(model, tokenizer)
+    except ValueError as err:
+        raise NotAModelError(f"{path}: {err}") from None
+    return model.float().eval(), tokenizer
 
 
 def check_folder(folder: Path) -> None:
-    """Refuse a `folder` that holds anything an export did not write (it will be replaced)."""
+    """Refuse a `folder` that holds anything an export did not write (it will be replaced), or
+    a file where the folder should be."""
+    folder = Path(folder)
     if not folder.exists():
         return
     if not folder.is_dir():
-        raise FileExistsError(f"{folder} exists and is not a folder")
+        raise FileExistsError(f"{folder} is a file, not a folder: --to names the folder to "
+                              f"write config.json and model.safetensors into")
     others = sorted(p.name for p in folder.iterdir()
                     if p.name not in EXPORT_FILES or not p.is_file())
     if others:
@@ -76,12 +164,22 @@ def check_folder(folder: Path) -> None:
 
 
 def check_tokenizer(model: GPT, tokenizer: dict) -> None:
-    """A character model's alphabet must have one character per token of its vocabulary."""
+    """A character model's alphabet must have one character per token of its vocabulary; a
+    GPT-2-tokenizer model must have a row for each of GPT-2's ids (more is fine: padding)."""
     chars = tokenizer.get("chars")
-    if tokenizer.get("name") != "gpt2" and chars is not None \
-            and len(chars) != model.config.vocab_size:
+    vocab = model.config.vocab_size
+    if tokenizer.get("name") == "gpt2":
+        if vocab < GPT2_VOCAB_SIZE:
+            raise ValueError(f"the model has {vocab} tokens but GPT-2's tokenizer makes ids up "
+                             f"to {GPT2_VOCAB_SIZE - 1}: not a GPT-2-tokenizer model")
+        return
+    if chars is None:
+        return
+    if not isinstance(chars, list | tuple) or not all(isinstance(c, str) for c in chars):
+        raise ValueError("the character tokenizer's alphabet is not a list of characters")
+    if len(chars) != vocab:
         raise ValueError(f"the character tokenizer has {len(chars)} characters but the model's "
-                         f"vocabulary has {model.config.vocab_size} tokens: they must match")
+                         f"vocabulary has {vocab} tokens: they must match")
 
 
 def export(model: GPT, tokenizer: dict, folder: Path) -> Path:
@@ -138,15 +236,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_MODEL,
                         help=f"a train_char.py model file or a train.py checkpoint "
                              f"(default: {DEFAULT_MODEL})")
-    parser.add_argument("--to", type=Path, default=scratch_dir(__file__) / "hf_export",
+    parser.add_argument("--to", type=output_folder, default=scratch_dir(__file__) / "hf_export",
                         help="the folder to write (default: scratch/phase-09-comparison/"
                              "hf_export)")
     args = parser.parse_args(argv)
     limit_cpu_threads(1)
-    try:
+    try:  # both checked before any work: the folder first, it costs nothing
+        check_folder(args.to)
         model, tokenizer = load_our_checkpoint(args.checkpoint)
-    except (FileNotFoundError, ValueError) as err:
-        parser.exit(1, f"error: {err}\n")
+    except (FileNotFoundError, FileExistsError, ValueError) as err:
+        parser.exit(2, f"error: {err}\n")
     print(f"1. {args.checkpoint}: {model.n_params():,} parameters, {model.config.n_layer} "
           f"layers x {model.config.n_head} heads x {model.config.n_embd}, context "
           f"{model.config.context}, vocabulary {model.config.vocab_size} "
@@ -154,7 +253,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         folder = export(model, tokenizer, args.to)
     except (FileExistsError, ValueError) as err:
-        parser.exit(1, f"error: {err}\n")
+        parser.exit(2, f"error: {err}\n")
     print(f"\n2. Wrote {folder}:")
     for path in sorted(folder.iterdir()):
         print(f"   {path.name:28s} {path.stat().st_size:>12,} bytes")

@@ -43,7 +43,8 @@ import torch.nn as nn
 from matplotlib.figure import Figure
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_int, positive_int
+from phase00.flags import check_fits_in_memory, nonnegative_int, positive_int, thread_count
+from phase05 import output_folder
 from phase05.transformer import Transformer
 from phase06.device import limit_cpu_threads
 from phase07.model import GPT, GPTConfig
@@ -129,6 +130,19 @@ def three_outputs(params: dict[str, np.ndarray], config: GPTConfig, ids: np.ndar
     }
 
 
+def carry_memory_bytes(config: GPTConfig, batch: int, T: int) -> int:
+    """About the most memory three_outputs() holds at once, in bytes (float64 everywhere).
+
+    Four copies of the weights (the NumPy arrays, the NumPy model, our GPT, Hugging Face's),
+    and for each of the three models the stages kept for the table: a (B, T, C) stream per
+    block, the (B, T, vocab) logits, and one block's (B, heads, T, T) attention weights.
+    """
+    C, L, V = config.n_embd, config.n_layer, config.vocab_size
+    n_params = (V + config.context) * C + L * (12 * C * C + 13 * C) + 2 * C
+    activations = batch * T * (C * (L + 8) + V) + batch * config.n_head * T * T
+    return 8 * (4 * n_params + 3 * activations)
+
+
 def differences(outputs: dict[str, list[np.ndarray | torch.Tensor]]) -> dict[str, list[float]]:
     """Max |difference| per stage, for each pair of implementations."""
     return {f"{a} vs {b}": [max_abs_diff(x, y) for x, y in zip(outputs[a], outputs[b],
@@ -194,9 +208,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pretrained", default=None, metavar="NAME",
                         help="use this pretrained model's weights (e.g. gpt2; needs a network "
                              "once) instead of a random NumPy model")
-    parser.add_argument("--threads", type=positive_int, default=1,
+    parser.add_argument("--threads", type=thread_count, default=1,
                         help="CPU threads (default: 1)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for the figure (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     limit_cpu_threads(args.threads)
@@ -206,14 +220,13 @@ def main(argv: list[str] | None = None) -> None:
                      f"{', '.join(shape_flags)}")
 
     if args.pretrained:
-        try:
-            hf = load_pretrained(args.pretrained)
+        try:  # float32 weights, then four float64 copies (three_outputs): 44 bytes each
+            hf = load_pretrained(args.pretrained, bytes_per_param=4 + 4 * 8)
+            config = our_config(hf.config)
         except PretrainedUnavailable as err:
             parser.exit(1, f"error: {err}\n")
-        config = our_config(hf.config)
-        params = to_numpy_state(from_hf_state(hf.double().state_dict()))
-        del hf  # one float64 copy fewer: carry() builds its own Hugging Face model
-        source = f"{args.pretrained} (Hugging Face's copy of OpenAI's weights)"
+        except ValueError as err:  # not an export, or a config our GPT does not implement
+            parser.exit(2, f"error: {err}\n")
         T = args.seq_len or PRETRAINED_SEQ_LEN
     else:
         try:
@@ -221,11 +234,25 @@ def main(argv: list[str] | None = None) -> None:
                                n_layer=args.n_layer, n_head=args.n_head, n_embd=args.n_embd)
         except ValueError as err:
             parser.error(str(err))
-        params = Transformer(numpy_config(config), seed=args.seed, dtype=np.float64).params
-        source = f"a random phase 05 NumPy model (seed {args.seed}), GPT-2's initialisation"
         T = args.seq_len or config.context
     if T > config.context:
         parser.error(f"--seq-len {T} is longer than the context, {config.context}")
+    try:  # before a single array is made: a typo in a size is refused, not swapped to disk
+        check_fits_in_memory(carry_memory_bytes(config, args.batch, T),
+                             "this comparison (--pretrained, --batch, --seq-len)" if args.pretrained
+                             else "this comparison (--n-layer, --n-embd, --context, --vocab-size, "
+                                  "--batch)")
+    except ValueError as err:
+        parser.error(str(err))
+    if args.pretrained:
+        params = to_numpy_state(from_hf_state(hf.double().state_dict()))
+        del hf  # one float64 copy fewer: carry() builds its own Hugging Face model
+        source = (f"{args.pretrained} (a folder exported by export_hf.py)"
+                  if Path(args.pretrained).expanduser().is_dir()
+                  else f"{args.pretrained} (Hugging Face's copy of OpenAI's weights)")
+    else:
+        params = Transformer(numpy_config(config), seed=args.seed, dtype=np.float64).params
+        source = f"a random phase 05 NumPy model (seed {args.seed}), GPT-2's initialisation"
     rng = np.random.default_rng(args.seed)
     ids = rng.integers(0, config.vocab_size, size=(args.batch, T))
 

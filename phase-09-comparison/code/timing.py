@@ -33,8 +33,9 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from phase00.flags import nonnegative_int, positive_int
+from phase00.flags import check_fits_in_memory, nonnegative_int, positive_int, thread_count
 from phase06.device import describe_device, limit_cpu_threads, synchronize
+from phase07.model import GPTConfig
 
 
 def time_runs(fn: Callable[[], object], repeats: int, warmup: int = 1,
@@ -125,6 +126,25 @@ def limit_rust_threads(n: int) -> int:
     return n
 
 
+def gpt_memory_bytes(config: GPTConfig, batch: int, T: int, copies: int = 1, train: bool = True,
+                     tables: int = 1) -> int:
+    """About the most memory `copies` float32 GPTs of `config` and one pass at batch x T hold.
+
+    The weights (twice with training: their gradients), the activations kept for the backward
+    pass (about 16 numbers per token per unit of width per block, plus the logits and their
+    softmax), and `tables` (B, heads, T, T) attention tables per block that an eager path keeps.
+    A rough estimate, made to refuse a typo such as --context 100000 before anything is
+    allocated, not to plan a run to the last megabyte.
+    """
+    C, L, V = config.n_embd, config.n_layer, config.vocab_size
+    n_params = (V + config.context) * C + L * (12 * C * C + 13 * C) + 2 * C
+    weights = n_params * copies * (2 if train else 1)
+    kept = L if train else 1  # without a backward pass, one block's tables live at a time
+    scores = kept * tables * batch * config.n_head * T * T
+    activations = batch * T * (16 * C * kept + 3 * V) + scores
+    return 4 * (weights + activations)
+
+
 def machine(device: torch.device | str = "cpu") -> str:
     """One line saying what the numbers were measured on."""
     import transformers
@@ -151,9 +171,13 @@ def main(argv: list[str] | None = None) -> None:
                         help="timed calls (default: 15)")
     parser.add_argument("--warmup", type=nonnegative_int, default=1,
                         help="untimed calls first (default: 1)")
-    parser.add_argument("--threads", type=positive_int, default=1,
+    parser.add_argument("--threads", type=thread_count, default=1,
                         help="CPU threads (default: 1)")
     args = parser.parse_args(argv)
+    try:  # A, B and their product: three n x n float32 matrices
+        check_fits_in_memory(3 * 4 * args.size**2, f"--size {args.size}")
+    except ValueError as err:
+        parser.error(str(err))
     limit_cpu_threads(args.threads)
     print(f"machine: {machine()}")
     A, B = torch.randn(args.size, args.size), torch.randn(args.size, args.size)

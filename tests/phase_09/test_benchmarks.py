@@ -123,3 +123,48 @@ def test_quick_refuses_the_flags_it_would_override(main, flags: list[str],
     with pytest.raises(SystemExit) as stop:
         main(["--quick", *flags])
     assert stop.value.code == 2 and flags[0] in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("main, flags", [
+    (bench_attention.main, ["--lengths", "100000"]),
+    (bench_gpt.main, ["--context", "100000", "--long-context"]),
+    (bench_gpt.main, ["--batch", "1000000000"]),
+    (bench_generate.main, ["--context", "10000000", "--tokens", "5000000"]),
+    (timing.main, ["--size", "1000000"]),
+    (numpy_to_gpt2.main, ["--context", "100000"]),
+    (numpy_to_gpt2.main, ["--vocab-size", "1000000000"])])
+def test_sizes_that_cannot_fit_are_refused_before_allocating(
+        main, flags: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(flags)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "GiB of memory and this machine has" in err
+
+
+def test_the_memory_estimate_grows_with_the_square_of_the_context() -> None:
+    from phase07.model import GPTConfig
+
+    short = GPTConfig(vocab_size=2, context=1000, n_layer=1, n_head=1, n_embd=1)
+    long = GPTConfig(vocab_size=2, context=2000, n_layer=1, n_head=1, n_embd=1)
+    tables = timing.gpt_memory_bytes(long, 1, 2000) - timing.gpt_memory_bytes(short, 1, 1000)
+    assert tables > 3 * 4 * 1000**2  # four times the tables, at 4 bytes a score
+
+
+@pytest.mark.parametrize("main", [bench_attention.main, bench_gpt.main, bench_generate.main,
+                                  bench_numpy.main, convert.main, numpy_to_gpt2.main,
+                                  timing.main])
+def test_more_threads_than_cores_is_a_usage_error(main, capsys: pytest.CaptureFixture[str]
+                                                  ) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["--threads", "100000"])
+    assert stop.value.code == 2 and "CPU cores" in capsys.readouterr().err
+
+
+def test_numpy_to_gpt2_refuses_a_file_as_its_figure_folder(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    afile = tmp_path / "figures"
+    afile.write_text("mine")
+    with pytest.raises(SystemExit) as stop:
+        numpy_to_gpt2.main(["--out", str(afile)])
+    assert stop.value.code == 2 and "is a file, not a folder" in capsys.readouterr().err
+    assert afile.read_text() == "mine"

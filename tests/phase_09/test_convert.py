@@ -3,6 +3,7 @@ float32 and float64, identical greedy text, the NumPy model equal to both, expor
 from_pretrained loads, and a clear message when GPT-2's weights cannot be had offline."""
 
 import json
+import re
 from dataclasses import asdict
 
 import numpy as np
@@ -14,7 +15,9 @@ from phase03.char_tokenizer import CharTokenizer
 from phase05.transformer import Transformer
 from phase07.model import GPT, GPTConfig
 from phase07.train_char import save_model
+from phase09 import convert, export_hf
 from phase09.convert import (
+    NotAModelError,
     PretrainedUnavailable,
     from_hf,
     from_hf_state,
@@ -157,8 +160,9 @@ def test_export_of_phase07_and_phase08_checkpoints(tmp_path) -> None:
     tokenizer = CharTokenizer("hello world, abc")
     assert tokenizer.vocab_size == 12
     phase07_file = save_model(ours, tokenizer, tmp_path / "char_gpt.pt")
-    phase08_file = tmp_path / "best.pt"
-    torch.save({"model": ours.state_dict(), "model_config": asdict(config),
+    phase08_file = tmp_path / "best.pt"  # a GPT-2-tokenizer model needs GPT-2's 50,257 rows
+    gpt2_config = GPTConfig(vocab_size=50257, context=16, n_layer=1, n_head=2, n_embd=8)
+    torch.save({"model": model(gpt2_config).state_dict(), "model_config": asdict(gpt2_config),
                 "tokenizer": {"name": "gpt2"}, "step": 1}, phase08_file)
     for path in (phase07_file, phase08_file):
         loaded, spec = load_our_checkpoint(path)
@@ -172,11 +176,12 @@ def test_export_of_phase07_and_phase08_checkpoints(tmp_path) -> None:
 
 
 def test_export_leaves_the_model_alone_and_no_stale_files(tmp_path) -> None:
-    ours = model(GPTConfig(vocab_size=12, context=16, n_layer=1, n_head=2, n_embd=16)).double()
+    ours = model(GPTConfig(vocab_size=50257, context=16, n_layer=1, n_head=2, n_embd=8)).double()
     folder = export(ours, {"name": "gpt2"}, tmp_path / "out")
     assert ours.transformer.wte.weight.dtype == torch.float64  # not converted in place
     assert (folder / "tokenizer.json").is_file()
-    export(ours, {"name": "char", "chars": list("abcdefghijkl")}, folder)  # over the old one
+    alphabet = [chr(0x100 + i) for i in range(50257)]  # a character model of the same size
+    export(ours, {"name": "char", "chars": alphabet}, folder)  # over the old one
     assert not (folder / "tokenizer.json").exists() and (folder / "chars.json").is_file()
     (folder / "notes.txt").write_text("mine")
     with pytest.raises(FileExistsError, match="notes.txt"):
@@ -211,3 +216,93 @@ def test_export_errors_name_the_file(tmp_path) -> None:
     torch.save({"weights": {}}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="other.pt"):
         load_our_checkpoint(tmp_path / "other.pt")
+
+
+def phase08_file(path, config: GPTConfig, weights: dict | None = None,
+                 tokenizer: dict | None = None, **changes: object) -> str:
+    """A phase-08-style checkpoint of a random model, with its config changed by `changes`."""
+    weights = model(config).state_dict() if weights is None else weights
+    torch.save({"model": weights, "model_config": {**asdict(config), **changes},
+                "tokenizer": tokenizer or {"name": "char", "chars": list("abcdefghijkl")}},
+               path)
+    return str(path)
+
+
+SMALL = GPTConfig(vocab_size=12, context=16, n_layer=1, n_head=2, n_embd=16)
+
+
+@pytest.mark.parametrize("make, says", [
+    (lambda p: p.write_bytes(open(phase08_file(p, SMALL), "rb").read()[:3000]),
+     "zip archive cut short"),
+    (lambda p: p.write_bytes(b"\x7fELF" + bytes(range(256))), "a program"),
+    (lambda p: np.savez(p.with_suffix(".npz"), w=np.zeros(3)) or p.with_suffix(".npz")
+     .rename(p), "NumPy .npz archive"),
+    (lambda p: torch.save(model(SMALL).state_dict(), p), "without their config"),
+    (lambda p: p.write_text("hello"), "a text file"),
+    (lambda p: phase08_file(p, SMALL, n_layer=2), "12 missing"),  # a block absent
+    (lambda p: phase08_file(p, SMALL, weights={**model(SMALL).state_dict(),
+                                                "extra.weight": torch.ones(1)}), "1 unknown"),
+    (lambda p: phase08_file(p, SMALL, vocab_size=13), "(12, 16) where the config says (13, 16)"),
+    (lambda p: phase08_file(p, SMALL, dropout_rate=0.1), "does not know: ['dropout_rate']"),
+    (lambda p: phase08_file(p, SMALL, tokenizer={"name": "gpt2"}), "GPT-2's tokenizer"),
+    (lambda p: phase08_file(p, SMALL, tokenizer={"name": "char", "chars": list("abc")}),
+     "3 characters"),
+])
+def test_a_file_that_is_not_a_checkpoint_is_named_and_refused(tmp_path, make, says: str,
+                                                              capsys) -> None:
+    path = tmp_path / "model.pt"
+    make(path)
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as stop:
+        export_hf.main(["--checkpoint", str(path), "--to", str(out)])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and says in err and len(err.strip().splitlines()) == 1
+    assert str(path) in err and not out.exists()
+
+
+@pytest.mark.parametrize("kind", ["file", "file on the way"])
+def test_export_to_a_file_is_refused_before_loading(tmp_path, kind: str, capsys) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    to = afile if kind == "file" else afile / "export"
+    with pytest.raises(SystemExit) as stop:  # the checkpoint is missing: the folder comes first
+        export_hf.main(["--checkpoint", str(tmp_path / "none.pt"), "--to", str(to)])
+    assert stop.value.code == 2 and "is a file, not a folder" in capsys.readouterr().err
+    assert afile.read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+def edited_export(tmp_path, **changes: object):
+    """An export of a small char model whose config.json was then edited by hand."""
+    folder = export(model(SMALL), {"name": "char", "chars": list("abcdefghijkl")},
+                    tmp_path / "export")
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, **changes}))
+    return folder
+
+
+@pytest.mark.parametrize("changes, says", [
+    ({}, None), ({"vocab_size": 13}, "(12, 16) where config.json says (13, 16)"),
+    ({"n_layer": 2}, "12 missing"), ({"n_layer": 0}, "12 not in the config"),
+    ({"model_type": "llama"}, "not 'gpt2'")])
+def test_load_pretrained_checks_an_export_folder_against_its_weights(tmp_path, changes: dict,
+                                                                     says: str | None) -> None:
+    folder = edited_export(tmp_path, **changes)
+    if says is None:
+        assert load_pretrained(str(folder)).config.vocab_size == 12
+    else:
+        with pytest.raises(NotAModelError, match=re.escape(says)):
+            load_pretrained(str(folder))
+
+
+def test_convert_pretrained_folder_greedy_text_and_refusals(tmp_path, capsys) -> None:
+    folder = edited_export(tmp_path)
+    convert.main(["--pretrained", str(folder), "--prompt", "abc", "--tokens", "3",
+                  "--seq-len", "4"])
+    assert "same tokens: True" in capsys.readouterr().out
+    for flags, says in ((["--prompt", "xyz"], "never saw: ['x', 'y', 'z']"),
+                        (["--pretrained", "/bin/ls"], "/bin/ls is a program"),
+                        (["--pretrained", str(tmp_path / "none")], "no folder at")):
+        with pytest.raises(SystemExit) as stop:
+            convert.main(["--pretrained", str(folder), "--tokens", "3", *flags])
+        err = capsys.readouterr().err
+        assert stop.value.code == 2 and says in err and len(err.strip().splitlines()) == 1
