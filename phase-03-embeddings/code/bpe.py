@@ -22,6 +22,10 @@ What this file holds:
 - `train_fast`: the same merges in the same order, but after a merge it only updates the counts
   of the chunks that contained the merged pair (an index says which), and keeps the counts in a
   heap. Ties are broken the same way in both (documented in `best_pair`).
+- `bpe_encode_chunk`: encoding one chunk as the rule reads (merge the earliest-learned pair,
+  again and again): quadratic in the chunk's length. `bpe_encode_chunk_fast`: the same ids with
+  a heap of candidate merges and a linked list of tokens, near-linear, so that a chunk of a
+  million letters without a space takes seconds, not days.
 - `BPETokenizer`: encode (with a cache of chunks already seen), decode, special tokens such as
   `<|endoftext|>`, and a plain-text save format you can read.
 
@@ -32,6 +36,8 @@ Run:  python phase-03-embeddings/code/bpe.py                      (fast trainer,
 import argparse
 import heapq
 import json
+import os
+import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -129,8 +135,8 @@ def check_vocab_size(vocab_size: int) -> None:
                          f"that any text can be encoded), got {vocab_size}")
 
 
-def train_naive(text: str, vocab_size: int,
-                pattern: str = GPT2_SPLIT_PATTERN) -> list[tuple[Pair, int]]:
+def train_naive(text: str, vocab_size: int, pattern: str = GPT2_SPLIT_PATTERN,
+                progress: bool = False) -> list[tuple[Pair, int]]:
     """BPE as the algorithm reads: recount every pair after every merge.
 
     Returns the merges in order, each as ((left id, right id), how often the pair occurred when
@@ -141,6 +147,7 @@ def train_naive(text: str, vocab_size: int,
     vocab = {i: bytes([i]) for i in range(256)}
     known = set(vocab.values())
     merges = []
+    bar = _progress_bar(vocab_size - 256, progress)
     while len(vocab) < vocab_size:
         counts = count_pairs(words, freqs)  # the naive part: everything, every time
         pair = best_pair(counts, vocab, known)
@@ -151,6 +158,8 @@ def train_naive(text: str, vocab_size: int,
         known.add(vocab[new_id])
         merges.append((pair, counts[pair]))
         words = [merge_pair(word, pair, new_id) for word in words]
+        bar.update(1)
+    bar.close()
     return merges
 
 
@@ -158,23 +167,39 @@ def train_fast(text: str, vocab_size: int, pattern: str = GPT2_SPLIT_PATTERN,
                progress: bool = False) -> list[tuple[Pair, int]]:
     """The same merges as train_naive, in the same order, with incremental pair counts.
 
-    Three structures replace the full recount:
+    Four structures replace the full recount:
+    - the distinct chunks laid end to end, one token per position: token[p] is the id of the
+      token that starts at position p (-1 once it has been merged into its left neighbour),
+      next_pos[p] and prev_pos[p] the positions of its neighbours in the same chunk (-1 at the
+      chunk's ends), weight[p] how often its chunk occurs in the text;
     - counts[pair]: the current count of every pair;
-    - where[pair]: the distinct chunks that contain (or once contained) the pair;
+    - where[pair]: the positions where the pair starts (or once started);
     - a heap of (-count, left, right): its smallest entry is the most frequent pair, ties going
       to the smallest ids, exactly as in `best_pair`. A count that changes gets a new entry; the
       old one is recognised as stale when it comes out (its count no longer matches) and dropped.
-    A merge touches only the chunks in where[pair]: their old pairs are uncounted, their new
-    pairs counted. Most merges touch a few hundred chunks out of tens of thousands.
+    A merge visits only the positions in where[pair]: at each, the pair becomes one token and
+    only the two pairs around it change (uncount the old neighbours, count the new). So a merge
+    costs what it changes, however long the chunk: a text of one 100,000-letter word trains as
+    fast as a text of short words (rewriting whole chunks would cost 100,000 steps per merge).
     """
     check_vocab_size(vocab_size)
     words, freqs = chunk_table(text, pattern)
+    token: list[int] = []
+    weight: list[int] = []
+    next_pos: list[int] = []
+    prev_pos: list[int] = []
+    for word, freq in zip(words, freqs, strict=True):
+        start = len(token)
+        token += word
+        weight += [freq] * len(word)
+        next_pos += [*range(start + 1, start + len(word)), -1]
+        prev_pos += [-1, *range(start, start + len(word) - 1)]
     counts: dict[Pair, int] = defaultdict(int)
     where: dict[Pair, set[int]] = defaultdict(set)
-    for i, word in enumerate(words):
-        for pair in zip(word, word[1:], strict=False):
-            counts[pair] += freqs[i]
-            where[pair].add(i)
+    for p, q in enumerate(next_pos):
+        if q >= 0:
+            counts[token[p], token[q]] += weight[p]
+            where[token[p], token[q]].add(p)
     heap = [(-count, a, b) for (a, b), count in counts.items()]
     heapq.heapify(heap)
 
@@ -193,23 +218,31 @@ def train_fast(text: str, vocab_size: int, pattern: str = GPT2_SPLIT_PATTERN,
         vocab[new_id] = vocab[a] + vocab[b]
         known.add(vocab[new_id])
         merges.append((pair, -neg_count))
-        changed: set[Pair] = set()
-        for i in where.pop(pair):
-            word, freq = words[i], freqs[i]
-            new_word = merge_pair(word, pair, new_id)
-            if len(new_word) == len(word):
-                continue  # an earlier merge already took this chunk's occurrences apart
-            for old in zip(word, word[1:], strict=False):
+        changed: set[Pair] = {pair}
+        # Left to right inside each chunk, as merge_pair scans: in "aaa", (a, a) merges once.
+        for p in sorted(where.pop(pair)):
+            q = next_pos[p]
+            if token[p] != a or q < 0 or token[q] != b:
+                continue  # no longer this pair here: an earlier merge took a token of it
+            before, after, freq = prev_pos[p], next_pos[q], weight[p]
+            counts[pair] -= freq
+            if before >= 0:  # the left neighbour's pair changes from (x, a) to (x, new)
+                old, new = (token[before], a), (token[before], new_id)
                 counts[old] -= freq
-                changed.add(old)
-            for new in zip(new_word, new_word[1:], strict=False):
                 counts[new] += freq
-                where[new].add(i)
-                changed.add(new)
-            words[i] = new_word
-        for p in changed:
-            if counts[p] > 0:
-                heapq.heappush(heap, (-counts[p], p[0], p[1]))
+                where[new].add(before)
+                changed |= {old, new}
+            if after >= 0:  # the right neighbour's pair changes from (b, y) to (new, y)
+                old, new = (b, token[after]), (new_id, token[after])
+                counts[old] -= freq
+                counts[new] += freq
+                where[new].add(p)
+                changed |= {old, new}
+                prev_pos[after] = p
+            token[p], token[q], next_pos[p] = new_id, -1, after
+        for c in changed:
+            if counts[c] > 0:
+                heapq.heappush(heap, (-counts[c], c[0], c[1]))
         bar.update(1)
     bar.close()
     return merges
@@ -238,8 +271,11 @@ def bpe_encode_chunk(chunk: bytes, ranks: dict[bytes, int]) -> list[int]:
     """Encode one chunk: start from single bytes, repeatedly merge the adjacent pair whose
     joined bytes have the lowest rank (were learned earliest), until no pair is a token.
 
-    The rank of a token is its id, so "learned earliest" means "smallest id". A chunk that is a
-    token as a whole is returned at once (most chunks of ordinary text are).
+    The rank of a token is its id, so "learned earliest" means "smallest id"; among pairs of
+    equal rank the leftmost goes first. A chunk that is a token as a whole is returned at once
+    (most chunks of ordinary text are). This is the rule as it reads, and it is quadratic: each
+    merge rescans every pair, and a chunk of n bytes can need n - 1 merges, so about n * n / 2
+    look-ups (a 10,000-byte chunk takes seconds). `bpe_encode_chunk_fast` gives the same ids.
     """
     if chunk in ranks:
         return [ranks[chunk]]
@@ -254,6 +290,76 @@ def bpe_encode_chunk(chunk: bytes, ranks: dict[bytes, int]) -> list[int]:
             break
         parts[best_i:best_i + 2] = [parts[best_i] + parts[best_i + 1]]
     return [ranks[p] for p in parts]
+
+
+def bpe_encode_chunk_fast(chunk: bytes, ranks: dict[bytes, int]) -> list[int]:
+    """The same ids as bpe_encode_chunk, in about n log n steps for a chunk of n bytes.
+
+    The simple loop spends its time finding the best pair again after every merge, although a
+    merge changes only two pairs: the merged token with its left neighbour, and with its right.
+    So keep every candidate merge in a heap keyed by (rank, start): the smallest entry is the
+    lowest rank, ties going to the leftmost, exactly the pair the simple loop would pick. A
+    merge pushes its two new pairs; the pairs it destroyed stay in the heap and are recognised
+    as stale when they come out (lazy deletion), which is cheaper than finding them.
+
+    The current tokens are a doubly linked list over byte positions, so a merge is O(1) instead
+    of rebuilding a Python list: a token is named by the position of its first byte, and
+    next_start[s] is where the token after it starts (n after the last one; -1 once the token
+    starting at s has been merged into its left neighbour); prev_start[s] is where the token
+    before it starts (-1 for the first).
+    """
+    if chunk in ranks:
+        return [ranks[chunk]]
+    n = len(chunk)
+    next_start = list(range(1, n + 1))
+    prev_start = list(range(-1, n - 1))
+    # An entry (rank, start, end): the two tokens starting at `start` join into chunk[start:end].
+    heap = [(rank, i, i + 2) for i in range(n - 1)
+            if (rank := ranks.get(chunk[i:i + 2])) is not None]
+    heapq.heapify(heap)
+    while heap:
+        _rank, start, end = heapq.heappop(heap)
+        right = next_start[start]
+        if right < 0 or right == n or next_start[right] != end:
+            # Stale: the token at `start` was merged away, or it or its right neighbour grew
+            # since this entry was pushed. (Tokens only grow, so the pair is the same one if
+            # and only if its two tokens still end at `end`.)
+            continue
+        next_start[right] = -1  # the right token is absorbed into the left one
+        next_start[start] = end
+        if end < n:
+            prev_start[end] = start
+            after = next_start[end]
+            rank = ranks.get(chunk[start:after])  # the new token with its right neighbour
+            if rank is not None:
+                heapq.heappush(heap, (rank, start, after))
+        before = prev_start[start]
+        if before >= 0:
+            rank = ranks.get(chunk[before:end])  # its left neighbour with the new token
+            if rank is not None:
+                heapq.heappush(heap, (rank, before, end))
+    ids, start = [], 0
+    while start < n:
+        ids.append(ranks[chunk[start:next_start[start]]])
+        start = next_start[start]
+    return ids
+
+
+def replace_lone_surrogates(text: str) -> str:
+    """Text that UTF-8 can encode, changed the way tiktoken changes it.
+
+    A Python string can hold "surrogates", code points U+D800 to U+DFFF that are half of a
+    UTF-16 pair and are not characters: Python puts them in `sys.argv` for bytes of a command
+    line that are not valid UTF-8 (`--text $'\\xff'`). UTF-8 cannot encode them. As tiktoken
+    does, a high and a low surrogate that stand together become the one character they encode,
+    and every lone surrogate becomes U+FFFD, the replacement character. Other text is returned
+    unchanged.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
 
 
 class BPETokenizer:
@@ -329,7 +435,11 @@ class BPETokenizer:
         return out
 
     def encode_ordinary(self, text: str) -> list[int]:
-        """Encode `text`, treating any special-token text ("<|endoftext|>") as ordinary text."""
+        """Encode `text`, treating any special-token text ("<|endoftext|>") as ordinary text.
+
+        Lone surrogates, which UTF-8 cannot encode, become U+FFFD first, as in tiktoken
+        (see replace_lone_surrogates)."""
+        text = replace_lone_surrogates(text)  # as tiktoken does: U+FFFD for a lone surrogate
         ids: list[int] = []
         cache = self._cache
         for chunk in self._regex.findall(text):
@@ -337,7 +447,8 @@ class BPETokenizer:
             if chunk_ids is None:
                 if len(cache) >= self.CACHE_LIMIT:
                     cache.clear()
-                chunk_ids = cache[chunk] = bpe_encode_chunk(chunk.encode("utf-8"), self.ranks)
+                chunk_ids = cache[chunk] = bpe_encode_chunk_fast(chunk.encode("utf-8"),
+                                                                 self.ranks)
             ids.extend(chunk_ids)
         return ids
 
@@ -391,7 +502,10 @@ class BPETokenizer:
 
     def save(self, path: Path) -> Path:
         """Write a plain-text file a person can read: a header, the pattern, the special
-        tokens, then one merge per line, `left right` with the new token shown for humans."""
+        tokens, then one merge per line, `left right` with the new token shown for humans.
+
+        The file is written under a temporary name and renamed when complete, so an error or
+        an interruption never leaves a half file under the real name, nor the temporary one."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         merges = self.merges()
@@ -400,31 +514,60 @@ class BPETokenizer:
         for k, (a, b) in enumerate(merges):
             shown = self.decoder[256 + k].decode("utf-8", errors="replace")
             lines.append(f"{a} {b}\t# {256 + k} = {json.dumps(shown)}")
-        path.write_text("\n".join(lines) + "\nend\n", encoding="utf-8")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write("\n".join(lines) + "\nend\n")
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
         return path
 
     @classmethod
     def load(cls, path: Path) -> "BPETokenizer":
-        """Read a file written by save(); a truncated or corrupt file is refused, with where."""
+        """Read a file written by save(); a truncated or corrupt file is refused, with where.
+
+        Raises FileNotFoundError for a missing file and ValueError, naming the line and what was
+        expected there, for anything else that is not a complete tokenizer file."""
         path = Path(path)
+        if path.is_dir():
+            raise ValueError(f"{path} is a folder, not a tokenizer file: pass the file that "
+                             f"python phase-03-embeddings/code/bpe.py --save wrote")
         if not path.is_file():
             raise FileNotFoundError(f"no tokenizer file at {path}: train one with "
                                     f"python phase-03-embeddings/code/bpe.py --save {path}")
-        lines = path.read_text(encoding="utf-8").splitlines()
 
         def bad(line_no: int, why: str) -> ValueError:
             return ValueError(f"{path}, line {line_no}: {why}; this is not a complete "
                               f"tokenizer file written by BPETokenizer.save")
 
+        data = path.read_bytes()
+        try:
+            lines = data.decode("utf-8").splitlines()
+        except UnicodeDecodeError as err:  # a binary file, or another program's file
+            raise bad(data[:err.start].count(b"\n") + 1,
+                      f"byte 0x{data[err.start]:02x} is not UTF-8 text") from None
         if len(lines) < 5 or lines[0] != FILE_HEADER:
             raise bad(1, f"expected the header {FILE_HEADER!r}")
+        fields = {}
+        for line_no, key in enumerate(("name", "pattern", "specials", "merges"), start=2):
+            if not lines[line_no - 1].startswith(key + " "):
+                raise bad(line_no, f"expected a line starting with {key + ' '!r}")
+            fields[key] = lines[line_no - 1].removeprefix(key + " ")
         try:
-            name = lines[1].removeprefix("name ")
-            pattern = json.loads(lines[2].removeprefix("pattern "))
-            specials = json.loads(lines[3].removeprefix("specials "))
-            n_merges = int(lines[4].removeprefix("merges "))
-        except (ValueError, json.JSONDecodeError) as err:
-            raise bad(2, f"unreadable header ({err})") from None
+            pattern = json.loads(fields["pattern"])
+            specials = json.loads(fields["specials"])
+            n_merges = int(fields["merges"])
+        except ValueError as err:  # json.JSONDecodeError is a ValueError too
+            raise bad(3, f"unreadable header ({err})") from None
+        if not isinstance(pattern, str):
+            raise bad(3, "expected the split pattern as a JSON string")
+        if not (isinstance(specials, dict) and all(isinstance(k, str) and type(v) is int
+                                                   for k, v in specials.items())):
+            raise bad(4, 'expected the special tokens as a JSON object {"text": id, ...}')
+        if n_merges < 0:
+            raise bad(5, f"expected a number of merges >= 0, got {n_merges}")
         body = lines[5:]
         if len(body) != n_merges + 1 or body[-1] != "end":
             raise bad(len(lines), f"expected {n_merges} merges and a final 'end' line, found "
@@ -437,8 +580,13 @@ class BPETokenizer:
             except ValueError:
                 raise bad(6 + k, f"expected two token ids, got {line!r}") from None
             merges.append((a, b))
-        return cls(cls.from_merges(merges, (), pattern, name).ranks, specials, pattern, name,
-                   merges)
+        try:
+            regex.compile(pattern)
+            return cls(cls.from_merges(merges, (), pattern, fields["name"]).ranks, specials,
+                       pattern, fields["name"], merges)
+        except (ValueError, regex.error) as err:
+            raise ValueError(f"{path}: {err}; this is not a complete tokenizer file written "
+                             f"by BPETokenizer.save") from None
 
 
 def plot_compression(merges: list[tuple[Pair, int]], n_bytes: int, out_dir: Path | None,
@@ -471,8 +619,29 @@ def show_token(tokenizer: BPETokenizer, i: int) -> str:
 
 
 def show_tokens(tokenizer: BPETokenizer, text: str) -> str:
-    """The text with every token between bars, e.g. |The| king|'s| hor|se|."""
-    return "|" + "|".join(show_token(tokenizer, i) for i in tokenizer.encode(text)) + "|"
+    """The text with every token between bars, e.g. |The| king|'s| hor|se|; special tokens
+    such as <|endoftext|> in the text count as one token each."""
+    ids = tokenizer.encode(text, allowed_special="all")
+    return "|" + "|".join(show_token(tokenizer, i) for i in ids) + "|"
+
+
+def output_problem(path: Path, kind: str) -> str | None:
+    """Why `path` cannot be written as a "file" or a "folder" (kind), or None if it can.
+
+    Checked before any work, so a typo in --save or --out is refused at once instead of after
+    the training, and nothing is left behind."""
+    if kind == "file" and path.is_dir():
+        return f"{path} is a folder: pass a file name, e.g. {path / 'bpe.txt'}"
+    if kind == "folder" and path.exists() and not path.is_dir():
+        return f"{path} is a file, not a folder: pass a folder for the figures"
+    existing = path if kind == "folder" else path.parent
+    while not existing.exists():  # the folders that would be created: the first one that exists
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is a file, so {path} cannot be created inside it"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"cannot write in {existing} (no permission): choose another place"
+    return None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -495,10 +664,22 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.vocab_size < 256:
         parser.error(f"--vocab-size must be >= 256 (the 256 single bytes), got {args.vocab_size}")
+    save_path = args.save or scratch_dir(__file__) / f"bpe_{args.vocab_size}.txt"
+    for flag, path, kind in (("--save", save_path, "file"), ("--out", args.out, "folder")):
+        problem = output_problem(path, kind)
+        if problem:
+            parser.error(f"{flag}: {problem}")
+    sample = replace_lone_surrogates(args.text)
+    if sample != args.text:
+        print("note: --text holds lone surrogates (bytes of the command line that are not "
+              "UTF-8); each is encoded as U+FFFD, the replacement character, as tiktoken does")
     try:
         text, source = load_text(args.corpus, args.path)
     except (FileNotFoundError, ValueError) as err:
-        parser.error(str(err))
+        parser.exit(2, f"error: {err}\n")
+    if not text:  # e.g. a file holding only a byte-order mark
+        parser.exit(2, f"error: {source} holds no text after its byte-order mark: pass a file "
+                       f"with some text in it\n")
 
     print(f"1. Text: {source}, {len(text):,} characters, {len(text.encode('utf-8')):,} bytes")
     chunks = pretokenize(text)
@@ -509,25 +690,30 @@ def main(argv: list[str] | None = None) -> None:
           f"(vocabulary {args.vocab_size})")
     train = train_naive if args.trainer == "naive" else train_fast
     start = time.perf_counter()
-    merges = (train_fast(text, args.vocab_size, progress=True) if args.trainer == "fast"
-              else train(text, args.vocab_size))
+    merges = train(text, args.vocab_size, progress=True)
     seconds = time.perf_counter() - start
     tokenizer = BPETokenizer.from_merges([pair for pair, _ in merges])
     print(f"   {len(merges)} merges in {seconds:.2f} s")
+    if len(merges) < args.vocab_size - 256:
+        print(f"   stopped early: after {len(merges)} merges no pair of neighbours in this "
+              f"text makes a new token, so the vocabulary has {256 + len(merges):,} tokens, "
+              f"not {args.vocab_size:,} (a longer, more varied text gives more)")
     for k, (pair, count) in enumerate(merges[:8]):
         made = tokenizer.decoder[256 + k]
         print(f"   merge {k:3d}: {pair[0]:4d} + {pair[1]:4d} -> {256 + k:4d} = {made!r:12s} "
               f"({count:,} times)")
-    longest = max(tokenizer.decoder.values(), key=len)
-    print(f"   longest token: {longest!r} ({len(longest)} bytes)")
+    if merges:
+        longest = max(tokenizer.decoder.values(), key=len)
+        print(f"   longest token: {longest!r} ({len(longest)} bytes)")
 
     print("\n3. Encode and decode")
-    ids = tokenizer.encode(args.text)
+    # --text is typed on purpose, so "<|endoftext|>" in it is read as the special token
+    ids = tokenizer.encode(sample, allowed_special="all")
     print(f"   text:   {args.text!r}")
-    print(f"   tokens: {show_tokens(tokenizer, args.text)}")
+    print(f"   tokens: {show_tokens(tokenizer, sample)}")
     print(f"   ids:    {ids}")
-    print(f"   {len(args.text.encode('utf-8'))} bytes -> {len(ids)} tokens; "
-          f"decode gives the text back: {tokenizer.decode(ids) == args.text}")
+    print(f"   {len(sample.encode('utf-8'))} bytes -> {len(ids)} tokens; "
+          f"decode gives the text back: {tokenizer.decode(ids) == sample}")
     all_ids = tokenizer.encode_ordinary(text)
     print(f"   whole corpus: {len(text.encode('utf-8')):,} bytes -> {len(all_ids):,} tokens "
           f"({len(text.encode('utf-8')) / len(all_ids):.2f} bytes per token)")
@@ -535,11 +721,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"   special token: 'the end<|endoftext|>Act I' -> {with_eot} "
           f"({ENDOFTEXT} = {tokenizer.special_tokens[ENDOFTEXT]})")
 
-    save_path = args.save or scratch_dir(__file__) / f"bpe_{args.vocab_size}.txt"
     tokenizer.save(save_path)
     again = BPETokenizer.load(save_path)
     print(f"\n4. Saved to {save_path} and loaded back: same ids "
-          f"{again.encode(args.text) == ids}")
+          f"{again.encode(sample, allowed_special='all') == ids}")
     print("   its first lines:")
     for line in save_path.read_text(encoding="utf-8").splitlines()[:8]:
         print(f"   | {line}")

@@ -1,6 +1,9 @@
 """Byte-level BPE: a hand-checked example, naive == fast, round trips on any Unicode, our ids ==
-tiktoken's on an Encoding built from our own ranks, save/load, and clear errors."""
+tiktoken's on an Encoding built from our own ranks, save/load, long chunks in near-linear time,
+and clear errors for bad input."""
 
+import random
+import time
 from pathlib import Path
 
 import pytest
@@ -13,9 +16,11 @@ from phase03.bpe import (
     GPT2_SPLIT_PATTERN,
     BPETokenizer,
     bpe_encode_chunk,
+    bpe_encode_chunk_fast,
     main,
     merge_pair,
     pretokenize,
+    replace_lone_surrogates,
     train_fast,
     train_naive,
 )
@@ -185,3 +190,162 @@ def test_main_runs(tmp_path: Path, tiny_text: str, capsys: pytest.CaptureFixture
 
 def test_pattern_is_gpt2s() -> None:
     assert GPT2_SPLIT_PATTERN.startswith("'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="ab c", max_size=60))
+def test_naive_and_fast_agree_on_repetitive_text(s: str) -> None:
+    """Runs like "aaaa" are where a left-to-right merge and position-by-position updates could
+    part ways ((a, a) must merge twice in "aaaa", once in "aaa")."""
+    assert train_fast(s, 300) == train_naive(s, 300)
+
+
+def test_fast_trainer_on_one_long_chunk() -> None:
+    """A text that is one 20,000-letter word: the fast trainer updates only the positions a
+    merge touches (rewriting the whole chunk at each merge took 26 s for 256 merges of a
+    100,000-letter word), and still learns the naive trainer's merges."""
+    rng = random.Random(0)
+    word = "".join(rng.choices("abcd", k=20_000))
+    start = time.process_time()
+    merges = train_fast(word, 400)
+    assert time.process_time() - start < 1.0
+    assert merges == train_naive(word, 400)
+
+
+def test_fast_chunk_encoder_equals_the_simple_loop(hamlet_tokenizer: BPETokenizer) -> None:
+    ranks = hamlet_tokenizer.ranks
+    rng = random.Random(1)
+    for _ in range(500):
+        chunk = bytes(rng.choices(b"aeht o\xc3\xa9", k=rng.randint(1, 40)))
+        assert bpe_encode_chunk_fast(chunk, ranks) == bpe_encode_chunk(chunk, ranks), chunk
+    equal_ranks = {bytes([b]): b for b in range(256)} | {b"aa": 256, b"aaa": 257}
+    for n in range(1, 9):  # ties of one rank go to the leftmost pair
+        assert (bpe_encode_chunk_fast(b"a" * n, equal_ranks)
+                == bpe_encode_chunk(b"a" * n, equal_ranks))
+    assert bpe_encode_chunk_fast(b"aaaaa", equal_ranks) == [256, 257]
+
+
+def test_a_long_chunk_encodes_in_well_under_a_second(hamlet_tokenizer: BPETokenizer) -> None:
+    reference = tiktoken_from(hamlet_tokenizer)
+    rng = random.Random(2)
+    for text in ("a" * 100_000, "".join(rng.choices("tobenqusi", k=100_000))):
+        start = time.process_time()
+        ids = hamlet_tokenizer.encode_ordinary(text)
+        assert time.process_time() - start < 1.0
+        assert ids == reference.encode_ordinary(text)
+
+
+@pytest.mark.parametrize("text", ["\udcff", "a\udcffb", "x \ud83d y", "\ud83d\ude42",
+                                  "\ude42\ud83d", "ok \udced\udcb3\udcbf " + ENDOFTEXT])
+def test_lone_surrogates_become_u_fffd_as_in_tiktoken(hamlet_tokenizer: BPETokenizer,
+                                                      text: str) -> None:
+    reference = tiktoken_from(hamlet_tokenizer)
+    assert hamlet_tokenizer.encode_ordinary(text) == reference.encode_ordinary(text)
+    assert (hamlet_tokenizer.encode(text, allowed_special="all")
+            == reference.encode(text, allowed_special="all"))
+    assert replace_lone_surrogates("a\udcffb") == "a\ufffdb"
+    assert replace_lone_surrogates("\ud83d\ude42") == "🙂"  # a pair is the character it encodes
+    assert replace_lone_surrogates("plain") == "plain"
+
+
+def test_main_with_a_lone_surrogate_and_a_special_token_in_text(
+        tmp_path: Path, tiny_text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    book = tmp_path / "book.txt"
+    book.write_text(tiny_text, encoding="utf-8")
+    main(["--path", str(book), "--vocab-size", "260", "--out", str(tmp_path),
+          "--text", "a\udcffb" + ENDOFTEXT])
+    out = capsys.readouterr().out
+    assert "replacement character" in out and "decode gives the text back: True" in out
+    assert "|a|<EF>|<BF>|<BD>|b|<|endoftext|>|" in out  # U+FFFD's three bytes, then the special
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    """Run main(argv), expecting exit status 2 and a one-line error; return that line."""
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"", "is empty"), (b"\xef\xbb\xbf", "holds no text"), (b"\x7fELF\x02\x00\x00", "binary"),
+    (b"caf\xe9\n", "not UTF-8"), (None, "is a folder")])
+def test_a_path_that_is_not_text_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                            content: bytes | None, expected: str) -> None:
+    path = tmp_path / "input"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    err = one_line_error(capsys, ["--path", str(path), "--out", str(tmp_path / "figs"),
+                                  "--save", str(tmp_path / "tok.txt")])
+    assert expected in err
+    assert not (tmp_path / "tok.txt").exists() and not (tmp_path / "figs").exists()
+
+
+def test_a_text_that_cannot_reach_the_vocab_size_stops_early(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for text, merges in (("a", 0), ("aaaaaaaaaa", 4)):
+        (tmp_path / "one.txt").write_text(text, encoding="utf-8")
+        main(["--path", str(tmp_path / "one.txt"), "--vocab-size", "300", "--out", str(tmp_path),
+              "--save", str(tmp_path / "tok.txt")])
+        out = capsys.readouterr().out
+        assert f"stopped early: after {merges} merges" in out
+        assert f"the vocabulary has {256 + merges} tokens, not 300" in out
+        assert BPETokenizer.load(tmp_path / "tok.txt").vocab_size == 256 + merges + 1
+
+
+@pytest.mark.parametrize("flag", ["--save", "--out"])
+def test_output_paths_of_the_wrong_kind_are_refused_before_training(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str) -> None:
+    (tmp_path / "a_file").write_text("x", encoding="utf-8")
+    (tmp_path / "a_folder").mkdir()
+    wrong = {"--save": ["a_folder", "a_file/tok.txt"], "--out": ["a_file", "a_file/figs"]}
+    for name in wrong[flag]:
+        argv = ["--path", "/nonexistent/never/read", "--out", str(tmp_path / "figs"),
+                "--save", str(tmp_path / "tok.txt"), flag, str(tmp_path / name)]
+        with pytest.raises(SystemExit) as stop:
+            main(argv)  # the path is checked first: the missing --path is never reached
+        assert stop.value.code == 2
+        assert f"{flag}: " in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "a_folder"]
+
+
+def test_save_leaves_no_temporary_file(hamlet_tokenizer: BPETokenizer, tmp_path: Path) -> None:
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(OSError):
+        hamlet_tokenizer.save(tmp_path / "taken")  # a folder cannot be replaced by a file
+    assert [p.name for p in tmp_path.iterdir()] == ["taken"]
+    hamlet_tokenizer.save(tmp_path / "tok.txt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken", "tok.txt"]
+
+
+def test_a_file_that_is_not_a_tokenizer_is_refused_clearly(hamlet_tokenizer: BPETokenizer,
+                                                          tmp_path: Path) -> None:
+    good = hamlet_tokenizer.save(tmp_path / "tok.txt").read_text(encoding="utf-8").splitlines()
+    cases = {
+        "binary": (b"\x7fELF\x02\x01\x01\x00\xff\xfe", "line 1: byte 0xff is not UTF-8"),
+        "empty": (b"", "expected the header"),
+        "no_name": ("\n".join([good[0], "nom x", *good[2:]]), "line 2: expected a line starting"),
+        "bad_pattern": ("\n".join([good[0], good[1], 'pattern "(unclosed"', *good[3:]]),
+                        r"missing \) at position 9"),
+        "pattern_not_text": ("\n".join([good[0], good[1], "pattern 5", *good[3:]]),
+                             "JSON string"),
+        "specials_list": ("\n".join([*good[:3], 'specials ["<|x|>"]', *good[4:]]),
+                          "JSON object"),
+        "special_clash": ("\n".join([*good[:3], 'specials {"<|x|>": 5}', *good[4:]]),
+                          "already ordinary tokens"),
+        "future_ids": ("\n".join([*good[:5], "9999 1", *good[6:]]), "only ids below"),
+    }
+    for name, (content, expected) in cases.items():
+        path = tmp_path / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content + "\n", encoding="utf-8")
+        with pytest.raises(ValueError, match=expected):
+            BPETokenizer.load(path)
+    with pytest.raises(ValueError, match="is a folder"):
+        BPETokenizer.load(tmp_path)
