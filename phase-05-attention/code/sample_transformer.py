@@ -50,9 +50,9 @@ def main(argv: list[str] | None = None) -> None:
             args.prompt = "\n" if "\n" in tokenizer.stoi else tokenizer.chars[0]
         prompt = tokenizer.encode(args.prompt)
     except (FileNotFoundError, ValueError) as err:
-        parser.exit(1, f"error: {err}\n")
+        parser.exit(2, f"error: {err}\n")
     if tokenizer.vocab_size != model.config.vocab_size:
-        parser.exit(1, f"error: {chars_file} has {tokenizer.vocab_size} characters but the "
+        parser.exit(2, f"error: {chars_file} has {tokenizer.vocab_size} characters but the "
                        f"model expects {model.config.vocab_size}: they were not saved together\n")
     print(f"model {args.model}: {model.n_params:,} parameters, context {model.config.context}")
     print(f"temperature {args.temperature}, top-k {args.top_k or 'all'}, seed {args.seed}\n")

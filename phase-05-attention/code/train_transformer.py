@@ -64,13 +64,15 @@ def decay_groups(model: Transformer) -> tuple[ParamGroup, ParamGroup]:
             ParamGroup({k: params[k] for k in rest}, {k: grads[k] for k in rest}))
 
 
-def text_problem(text: str, context: int, window_extra: int = 2) -> str | None:
+def text_problem(text: str, context: int, window_extra: int = 2,
+                 smaller: str = "--context") -> str | None:
     """Why `text` cannot train a next-character model on windows of `context`, or None.
 
     Training cuts windows of context + 1 characters from the first nine tenths of the text and
     measures the validation loss on windows of the last tenth, so that tenth must hold at least
-    context + window_extra characters. A text of one repeated character has nothing to
-    predict: every "guess" is certain, the loss is 0 from the first step.
+    context + window_extra characters (`smaller` names the flags that set that number). A
+    text of one repeated character has nothing to predict: every "guess" is certain, the loss
+    is 0 from the first step.
     """
     if len(set(text)) < 2:
         return (f"the text has only one distinct character ({text[0]!r}): there is nothing "
@@ -79,8 +81,8 @@ def text_problem(text: str, context: int, window_extra: int = 2) -> str | None:
     if n_val < context + window_extra:
         return (f"the text is too short for --context {context}: its {len(text):,} characters "
                 f"leave {n_val:,} for validation (the last tenth), fewer than the "
-                f"{context + window_extra:,} its windows need; use a longer text or a smaller "
-                f"--context")
+                f"{context + window_extra:,} its validation needs; use a longer text or a "
+                f"smaller {smaller}")
     return None
 
 

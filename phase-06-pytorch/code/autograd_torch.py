@@ -37,6 +37,7 @@ from matplotlib.figure import Figure
 from phase00.figures import save_figure, scratch_dir
 from phase00.flags import finite_float, nonnegative_int
 from phase02.autograd import Value, neuron_with_loss
+from phase05 import output_folder
 from phase06.device import limit_cpu_threads
 
 LEAVES = ("x", "w", "b", "y")
@@ -208,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--b", type=finite_float, default=0.3, help="bias (default: 0.3)")
     parser.add_argument("--y", type=finite_float, default=0.5, help="target (default: 0.5)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     limit_cpu_threads(1)  # tiny tensors: one thread is faster (device.py explains)

@@ -30,8 +30,9 @@ import torch
 from matplotlib.figure import Figure
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_int, positive_int
+from phase00.flags import nonnegative_int, positive_int, thread_count
 from phase02.optimizers import AdamW
+from phase05 import output_folder
 from phase05.train_transformer import clip_gradients, decay_groups
 from phase05.transformer import Transformer, TransformerConfig
 from phase06.device import (
@@ -155,12 +156,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help=DEVICE_HELP)
     parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES),
                         help="model sizes to time (default: all)")
-    parser.add_argument("--threads", nargs="+", type=positive_int, default=[1],
+    parser.add_argument("--threads", nargs="+", type=thread_count, default=[1],
                         help="CPU thread counts to try, for both libraries (default: 1)")
     parser.add_argument("--repeats", type=positive_int, default=5,
                         help="timed steps per entry (default: 5)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     try:

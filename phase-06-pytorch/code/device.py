@@ -47,7 +47,7 @@ from collections.abc import Callable
 
 import torch
 
-from phase00.flags import positive_int
+from phase00.flags import check_fits_in_memory, positive_int
 from phase00.threads import limit_blas_threads
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
@@ -147,7 +147,9 @@ def _torch_version() -> tuple[int, int]:
 def autocast_dtype(device: torch.device | str, cpu_bf16: bool = False) -> torch.dtype:
     """The low-precision dtype to use with torch.autocast on `device`, or float32 for "none".
 
-    cuda: bfloat16 where the card supports it (Ampere and later), else float32.
+    cuda: bfloat16 where the card supports it (Ampere and later), else float32. A T4 or V100
+          can emulate bf16, slowly, and torch.cuda.is_bf16_supported() counts that unless told
+          not to: here only the native kind counts.
     mps:  bfloat16 with torch >= 2.6 (and macOS 14 or later). Note: on an M4 Max, GPT-2 small
           was measured no faster in bf16 than in float32, only lighter on memory; phase 08
           measures both on your machine and chooses. (Never float16 with a GradScaler on MPS.)
@@ -155,7 +157,8 @@ def autocast_dtype(device: torch.device | str, cpu_bf16: bool = False) -> torch.
     """
     kind = torch.device(device).type
     if kind == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+        native = torch.cuda.is_bf16_supported(including_emulation=False)
+        return torch.bfloat16 if native else torch.float32
     if kind == "mps":
         mac = platform.mac_ver()[0]
         mac_major = int(mac.split(".")[0]) if mac else 0
@@ -236,6 +239,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=positive_int, default=5,
                         help="timed repetitions (default: 5)")
     args = parser.parse_args(argv)
+    try:  # A, B and the product, n x n float32 each
+        check_fits_in_memory(3 * args.size**2 * 4, f"--size {args.size}")
+    except ValueError as err:
+        parser.error(str(err))
 
     print(f"1. PyTorch {torch.__version__}; what this machine offers")
     print(f"   mps (Apple GPU) available: {torch.backends.mps.is_available()}   "

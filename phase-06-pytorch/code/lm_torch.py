@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from phase00.corpus import CORPORA, load_text
-from phase00.flags import nonnegative_int, positive_float, positive_int
+from phase00.flags import check_fits_in_memory, nonnegative_int, positive_float, positive_int
 from phase02.layers import SoftmaxCrossEntropy
 from phase03.bigram import bigram_counts, bigram_probs, log_of, mean_nll
 from phase03.char_tokenizer import CharTokenizer
@@ -38,6 +38,8 @@ from phase03.embeddings import Embedding, one_hot
 from phase03.mlp_lm import MLPLanguageModel
 from phase06.device import limit_cpu_threads
 from phase06.tensors import Parity, max_abs_diff, to_array, to_tensor
+
+MIN_CHARS = 40  # the embedding, bigram and MLP demos each take windows of the text's start
 
 
 def embedding_to_torch(layer: Embedding) -> nn.Embedding:
@@ -199,12 +201,25 @@ def main(argv: list[str] | None = None) -> None:
     try:
         text, source = load_text(args.corpus, args.path)
     except (FileNotFoundError, ValueError) as err:
+        parser.exit(2, f"error: {err}\n")
+    V = len(set(text))
+    if len(text) < MIN_CHARS or V < 2:  # the demos below slice the first 40 characters
+        parser.exit(2, f"error: {source} has {len(text):,} characters, {V:,} distinct: this "
+                       f"script needs at least {MIN_CHARS} characters and 2 distinct ones (a "
+                       f"single character has nothing to predict); use a longer text\n")
+    try:  # the (V, V) tables: counts, probabilities and logs in NumPy (float64), the neural
+        # bigram's weights, gradient and Adam's moments (float32); a batch's positions and ids
+        # (int64) and its logits, 3 copies
+        check_fits_in_memory(8 * 3 * V * V + 4 * 4 * V * V
+                             + args.batch * (8 * 3 + 4 * 3 * V),
+                             f"the neural bigram of {V:,} distinct characters with --batch "
+                             f"{args.batch}")
+    except ValueError as err:
         parser.error(str(err))
     limit_cpu_threads(1)  # small tensors: one thread is faster (device.py explains)
     rng = np.random.default_rng(args.seed)
     tok = CharTokenizer(text, source)
     ids = np.array(tok.encode(text))
-    V = tok.vocab_size
 
     print(f"1. The embedding table: {source}, V = {V}")
     layer = Embedding(V, 8, rng)

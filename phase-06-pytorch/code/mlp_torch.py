@@ -41,11 +41,18 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_int, positive_float, positive_int
+from phase00.flags import (
+    check_fits_in_memory,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    thread_count,
+)
 from phase01.activations import ACTIVATIONS
 from phase02.layers import MLP, Dense, SoftmaxCrossEntropy, mlp_from_weights
 from phase02.mlp_numpy import make_problem
 from phase02.optimizers import OPTIMIZERS
+from phase05 import output_folder
 from phase06.device import limit_cpu_threads
 from phase06.optimizers_torch import torch_twin
 from phase06.tensors import Parity, max_abs_diff, to_array, to_tensor
@@ -259,13 +266,19 @@ def main(argv: list[str] | None = None) -> None:
                         help="learning rate (default: 0.02)")
     parser.add_argument("--epochs", type=positive_int, default=300,
                         help="full-batch epochs (default: 300)")
-    parser.add_argument("--threads", type=positive_int, default=1,
+    parser.add_argument("--threads", type=thread_count, default=1,
                         help="CPU threads for PyTorch and NumPy (default: 1: for a model this "
                              "small, more threads cost more than they save)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
+    try:  # the (hidden, hidden) matrix, float64, about ten times over: NumPy's and PyTorch's
+        # weights, gradients and Adam's two moments
+        check_fits_in_memory(8 * 10 * (args.hidden**2 + 200 * args.hidden),
+                             f"--hidden {args.hidden}")
+    except ValueError as err:
+        parser.error(str(err))
     limit_cpu_threads(args.threads)  # device.py explains why 1 is the default
 
     X, y, np_model = make_problem("moons", 200, 0.1, args.hidden, 2, args.activation,
@@ -299,7 +312,8 @@ def main(argv: list[str] | None = None) -> None:
           f"{args.epochs} full-batch epochs")
     run = train_both(args.optimizer, args.lr, args.epochs, args.activation, args.hidden,
                      args.seed)
-    for epoch in sorted({0, 1, 10, args.epochs // 2, args.epochs}):
+    for epoch in sorted({e for e in (0, 1, 10, args.epochs // 2, args.epochs)
+                         if e <= args.epochs}):  # a short run has no epoch 10
         print(f"   epoch {epoch:4d}: loss NumPy {run['numpy'][epoch]:.12f}   PyTorch "
               f"{run['torch'][epoch]:.12f}")
     print(f"   largest loss difference over the run: "
@@ -307,8 +321,8 @@ def main(argv: list[str] | None = None) -> None:
           f"end: {largest_weight_gap(run['np_model'], run['torch_model']):.1e}")
     print(f"   time with {args.threads} CPU thread{'s' if args.threads > 1 else ''}: NumPy "
           f"{run['seconds_numpy']:.2f} s, PyTorch {run['seconds_torch']:.2f} s "
-          f"({run['seconds_torch'] / args.epochs * 1e3:.2f} ms per step); a 354-knob model is "
-          f"too small\n   for either to shine (benchmark.py times a bigger one)")
+          f"({run['seconds_torch'] / args.epochs * 1e3:.2f} ms per step); a {np_model.n_params:,}-"
+          f"knob model is too small\n   for either to shine (benchmark.py times a bigger one)")
 
     print("\nFigures")
     plot_training(run, f"moons, 2-{args.hidden}-{args.hidden}-2 {args.activation}, "

@@ -33,7 +33,7 @@ import torch
 from matplotlib.figure import Figure
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import positive_float, positive_int
+from phase00.flags import check_fits_in_memory, positive_float, positive_int
 from phase02.optimizers import (
     DEFAULT_LRS,
     OPTIMIZERS,
@@ -46,6 +46,7 @@ from phase02.optimizers import (
     Rosenbrock,
     make_optimizer,
 )
+from phase05 import output_folder
 from phase06.device import limit_cpu_threads
 
 
@@ -148,9 +149,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="Rosenbrock steps (default: 3000)")
     parser.add_argument("--lr", type=positive_float, default=None,
                         help="one learning rate for all (default: phase 02's tuned ones)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
+    try:  # every step's (x, y), ours and torch's, for each optimizer: kept for the figure
+        check_fits_in_memory(64 * 2 * args.steps * len(args.optimizers),
+                             f"--steps {args.steps} with {len(args.optimizers)} optimizers")
+    except ValueError as err:
+        parser.error(str(err))
     limit_cpu_threads(1)  # tiny tensors: one thread is faster (device.py explains)
 
     print("1. The same settings, translated (torch_twin)")

@@ -35,6 +35,7 @@ from phase03.mlp_lm import MLPLanguageModel
 from phase04.gru import GRU
 from phase04.lstm import LSTM
 from phase04.rnn import RNN
+from phase05 import output_folder
 from phase05.attention import MultiHeadAttention
 from phase05.layernorm import LayerNorm
 from phase05.transformer import Block, Transformer, TransformerConfig
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=positive_int, default=10,
                         help="training steps of the optimizer comparisons (default: 10)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     limit_cpu_threads(1)  # small tensors: one thread is faster (device.py explains)

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from phase00.flags import nonnegative_int, positive_int
+from phase00.flags import check_fits_in_memory, nonnegative_int, positive_int
 from phase04.gru import GRU
 from phase04.lstm import LSTM
 from phase04.rnn import RNN, RecurrentLayer
@@ -217,9 +217,15 @@ def main(argv: list[str] | None = None) -> None:
                         help="sequences per batch (default: 2)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
     args = parser.parse_args(argv)
+    B, T, D, H = args.batch, args.seq_len, args.inputs, args.hidden
+    try:  # float64: an LSTM's four gates and states at every step, kept for BPTT by both
+        # libraries, and its (D + H, 4H) weights with their gradients
+        check_fits_in_memory(8 * (2 * 12 * B * T * (D + 4 * H) + 4 * 4 * H * (D + H)),
+                             f"--batch {B} --seq-len {T} --inputs {D} --hidden {H}")
+    except ValueError as err:
+        parser.error(str(err))
     limit_cpu_threads(1)  # small tensors: one thread is faster (device.py explains)
     rng = np.random.default_rng(args.seed)
-    B, T, D, H = args.batch, args.seq_len, args.inputs, args.hidden
 
     print(f"1. Three cells, B = {B} sequences of T = {T} steps, D = {D} inputs, H = {H} hidden "
           f"units, float64")

@@ -42,8 +42,9 @@ import torch
 from matplotlib.figure import Figure
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_int, positive_int
+from phase00.flags import check_fits_in_memory, nonnegative_int, positive_int
 from phase00.probability import softmax
+from phase05 import output_folder
 
 
 def to_tensor(a: np.ndarray, dtype: torch.dtype | None = None,
@@ -149,9 +150,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--width", type=positive_int, default=1024,
                         help="largest layer width in the precision experiment (default: 1024)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
+    try:  # the precision experiment's (width, width) matrix: float64, and a float32 copy
+        check_fits_in_memory(12 * args.width**2 + 8 * 64 * 8 * args.width,
+                             f"--width {args.width}")
+    except ValueError as err:
+        parser.error(str(err))
     rng = np.random.default_rng(args.seed)
 
     print("1. The same matrix-vector product as phase 00, as an array and as a tensor")

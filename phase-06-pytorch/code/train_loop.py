@@ -38,6 +38,7 @@ Run:  python phase-06-pytorch/code/train_loop.py
 import argparse
 import contextlib
 import math
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,15 +51,18 @@ from torch.utils.data import DataLoader, Dataset
 from phase00.corpus import CORPORA, load_text
 from phase00.figures import save_figure, scratch_dir
 from phase00.flags import (
+    check_fits_in_memory,
     nonnegative_float,
     nonnegative_int,
     positive_float,
     positive_int,
+    thread_count,
     unit_float,
 )
 from phase03.char_tokenizer import CharTokenizer
-from phase05.train_transformer import lr_at
-from phase05.transformer import TransformerConfig
+from phase05 import output_file, output_folder
+from phase05.train_transformer import first_prompt, lr_at, text_problem
+from phase05.transformer import TransformerConfig, training_bytes
 from phase06.device import (
     DEVICE_CHOICES,
     DEVICE_HELP,
@@ -138,6 +142,21 @@ def configure_optimizer(model: TorchTransformer, lr: float, weight_decay: float,
     return torch.optim.AdamW(groups, lr=lr, betas=(0.9, beta2))
 
 
+def save_state(model: torch.nn.Module, path: Path) -> Path:
+    """torch.save the model's state_dict to a temporary name beside `path`, then rename it: a
+    save that fails halfway (a full disk, Ctrl-C) leaves no half file and the old one intact."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        torch.save(model.state_dict(), tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
 def plot_losses(history: dict[str, list[float]], title: str,
                 out_dir: Path | None = None) -> Figure:
     """Training loss per step and validation loss at each evaluation, against steps and time."""
@@ -191,7 +210,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="stop after this much training time (default: no limit)")
     parser.add_argument("--amp", action="store_true",
                         help="autocast to the device's bf16 where it has one (device.py)")
-    parser.add_argument("--threads", type=positive_int, default=1,
+    parser.add_argument("--threads", type=thread_count, default=1,
                         help="CPU threads for PyTorch (default: 1, steadiest on a busy machine)")
     parser.add_argument("--sample-chars", type=nonnegative_int, default=200,
                         help="characters to sample at the end (default: 200)")
@@ -201,30 +220,41 @@ def main(argv: list[str] | None = None) -> None:
                         help="built-in corpus (default: tinyshakespeare)")
     parser.add_argument("--path", type=Path, default=None, help="train on this text file")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--save", type=Path,
+    parser.add_argument("--save", type=output_file,
                         default=scratch_dir(__file__) / "train_loop_state.pt",
                         help="where to save the trained weights (default: in the git-ignored "
                              "scratch/ folder)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
+    T, B = args.context, args.batch
     try:
         device = pick_device(args.device)
+        config = TransformerConfig(1, T, args.d_model, args.n_heads, args.n_layers)
+    except (ValueError, RuntimeError) as err:
+        parser.error(str(err))
+    try:
         text, source = load_text(args.corpus, args.path)
-        config = TransformerConfig(1, args.context, args.d_model, args.n_heads, args.n_layers)
-    except (FileNotFoundError, ValueError, RuntimeError) as err:
+    except (FileNotFoundError, ValueError) as err:
+        parser.exit(2, f"error: {err}\n")
+    # a validation batch is B windows of T + 1 characters, overlapping: T + B characters
+    problem = text_problem(text, T, window_extra=B + 1, smaller="--context or --batch")
+    if problem:
+        parser.exit(2, f"error: {source}: {problem}\n")
+    tokenizer = CharTokenizer(text, source)
+    try:  # before any tensor is made: --context 100000 is refused, not swapped to disk
+        check_fits_in_memory(training_bytes(tokenizer.vocab_size, T, args.d_model, args.n_heads,
+                                            args.n_layers, B),
+                             f"training with --batch {B} --context {T} --d-model "
+                             f"{args.d_model} --n-layers {args.n_layers}")
+    except ValueError as err:
         parser.error(str(err))
     limit_cpu_threads(args.threads)
     torch.manual_seed(args.seed)
-    T, B = args.context, args.batch
 
-    tokenizer = CharTokenizer(text, source)
     ids = torch.tensor(tokenizer.encode(text), dtype=torch.long)
     n_val = len(ids) // 10  # the last tenth, as phase 05
     train_ids, val_ids = ids[:-n_val], ids[-n_val:]
-    if len(val_ids) < T + B + 1:
-        parser.error(f"the text is too short: {len(text)} characters leave {len(val_ids)} for "
-                     f"validation, fewer than --context + --batch + 1 = {T + B + 1}")
     config.vocab_size = tokenizer.vocab_size
     model = TorchTransformer(config).to(device)
     amp = autocast_dtype(device) if args.amp else torch.float32
@@ -274,8 +304,8 @@ def main(argv: list[str] | None = None) -> None:
         last = step == args.steps - 1
         train_loss = loss.item()  # .item() waits for the device: the loss is really computed
         if not math.isfinite(train_loss):
-            raise FloatingPointError(f"the loss became {train_loss} at step {step}: the "
-                                     f"learning rate ({lr:.2e}) is probably too high")
+            parser.exit(1, f"error: the loss became {train_loss} at step {step}: the learning "
+                           f"rate ({lr:.2e}) is probably too high; try a smaller --lr\n")
         synchronize(device)
         elapsed = time.perf_counter() - start - eval_time
         history["step"].append(step)
@@ -303,14 +333,12 @@ def main(argv: list[str] | None = None) -> None:
     print("   memory: " + ", ".join(f"{k} {v / 2**20:.0f} MiB" for k, v in mem.items()))
 
     print(f"\n3. Sample {args.sample_chars} characters at temperature {args.temperature}")
-    sample = model.generate(tokenizer.encode("\n"), args.sample_chars, args.temperature,
-                            torch.Generator().manual_seed(args.seed))
+    sample = model.generate(tokenizer.encode(first_prompt(text)), args.sample_chars,
+                            args.temperature, torch.Generator().manual_seed(args.seed))
     print("   | " + tokenizer.decode(sample).replace("\n", "\n   | "))
 
     print("\n4. Save, reload, and run the trained weights in phase 05's NumPy model")
-    path = args.save
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), path)  # a dict of named tensors, nothing else
+    path = save_state(model, args.save)  # a dict of named tensors, nothing else
     fresh = TorchTransformer(config)
     fresh.load_state_dict(torch.load(path, weights_only=True))  # data only: no code runs
     x, _ = next(iter(make_loader(val_ids, T, 2, seed=2)))

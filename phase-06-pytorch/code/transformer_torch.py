@@ -40,12 +40,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from phase00.flags import nonnegative_int, positive_float, positive_int
+from phase00.flags import check_fits_in_memory, nonnegative_int, positive_float, positive_int
 from phase03.char_tokenizer import CharTokenizer
 from phase05.attention import MultiHeadAttention
 from phase05.layernorm import LayerNorm
 from phase05.positional import sinusoidal_encoding
-from phase05.transformer import GPT2_NAMES, POSITIONS, Block, Transformer, TransformerConfig
+from phase05.transformer import (
+    GPT2_NAMES,
+    POSITIONS,
+    Block,
+    Transformer,
+    TransformerConfig,
+    training_bytes,
+)
 from phase06.device import limit_cpu_threads
 from phase06.tensors import Parity, max_abs_diff, to_array, to_tensor
 
@@ -348,8 +355,25 @@ def main(argv: list[str] | None = None) -> None:
     try:
         config = TransformerConfig(args.vocab_size, args.context, args.d_model, args.n_heads,
                                    args.n_layers, args.positions, not args.untied)
+        # float64, a batch of 2: the NumPy model, its PyTorch twin and a fresh one, each with
+        # gradients and the activations of a forward and backward pass
+        check_fits_in_memory(3 * training_bytes(config.vocab_size, config.context,
+                                                config.d_model, config.n_heads, config.n_layers,
+                                                2, 8, config.tied_head),
+                             f"--vocab-size {config.vocab_size} --context {config.context} "
+                             f"--d-model {config.d_model} --n-layers {config.n_layers}")
     except ValueError as err:
         parser.error(str(err))
+    if args.model is not None:  # read it first: a wrong file is refused before any work
+        try:
+            trained = Transformer.load(args.model, dtype=np.float32)
+            tok = CharTokenizer.load(args.model.with_suffix(".chars.json"))  # saved beside it
+        except (FileNotFoundError, ValueError) as err:
+            parser.exit(2, f"error: {err}\n")
+        if tok.vocab_size != trained.config.vocab_size:
+            parser.exit(2, f"error: {args.model.with_suffix('.chars.json')} has "
+                           f"{tok.vocab_size} characters but the model expects "
+                           f"{trained.config.vocab_size}: they were not saved together\n")
     limit_cpu_threads(1)  # small tensors: one thread is faster (device.py explains)
     rng = np.random.default_rng(args.seed)
     d = config.d_model
@@ -407,17 +431,13 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.model is not None:
         print(f"\n4. A model trained by phase 05, run by PyTorch: {args.model}")
-        try:
-            trained = Transformer.load(args.model, dtype=np.float32)
-            tok = CharTokenizer.load(args.model.with_suffix(".chars.json"))  # saved beside it
-        except (FileNotFoundError, ValueError) as err:
-            parser.error(str(err))
         torch_trained = transformer_to_torch(trained)
         window = rng.integers(0, trained.config.vocab_size, size=(1, trained.config.context))
         gap = max_abs_diff(trained.forward(window), torch_trained(torch.as_tensor(window)))
         print(f"   {trained.n_params:,} parameters, float32: logits differ by {gap:.1e} "
               f"(float32 round-off)")
-        sample = torch_trained.generate(tok.encode("\n"), 200, args.temperature,
+        start = "\n" if "\n" in tok.stoi else tok.chars[0]  # a text may have no newline
+        sample = torch_trained.generate(tok.encode(start), 200, args.temperature,
                                         torch.Generator().manual_seed(args.seed))
         print("   sampled by PyTorch:\n   | " + tok.decode(sample).replace("\n", "\n   | "))
 

@@ -159,10 +159,10 @@ def test_sample_refuses_files_that_are_not_models(saved_model: Path, tmp_path: P
     for path, why in ((truncated, "File is not a zip file"),
                       (program, "not a .npz (zip) archive"),
                       (other, "no __config__ entry")):
-        line = refused(sample_main, ["--model", str(path)], capsys, code=1)
+        line = refused(sample_main, ["--model", str(path)], capsys)
         assert line.startswith(f"error: {path} is not a model saved by train_transformer.py")
         assert why in line and "train_transformer.py --save" in line
-    line = refused(sample_main, ["--model", str(tmp_path)], capsys, code=1)
+    line = refused(sample_main, ["--model", str(tmp_path)], capsys)
     assert "found a folder" in line
 
 

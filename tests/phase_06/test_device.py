@@ -120,10 +120,15 @@ def test_synchronize_waits_on_the_right_backend(monkeypatch: pytest.MonkeyPatch)
 def test_autocast_dtype(monkeypatch: pytest.MonkeyPatch) -> None:
     assert autocast_dtype("cpu") == torch.float32
     assert autocast_dtype("cpu", cpu_bf16=True) == torch.bfloat16
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
-    assert autocast_dtype("cuda") == torch.bfloat16
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
-    assert autocast_dtype("cuda") == torch.float32
+    for native, emulated, expected in ((True, True, torch.bfloat16),  # Ampere and later
+                                       (False, True, torch.float32),  # T4, V100: emulation only
+                                       (False, False, torch.float32)):
+        def is_bf16_supported(including_emulation: bool = True, native: bool = native,
+                              emulated: bool = emulated) -> bool:
+            return native or (including_emulation and emulated)  # torch's own rule
+
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported", is_bf16_supported)
+        assert autocast_dtype("cuda") == expected
     monkeypatch.setattr(platform, "mac_ver", lambda: ("14.5", ("", "", ""), "arm64"))
     assert autocast_dtype("mps") == torch.bfloat16  # this torch is >= 2.6
     monkeypatch.setattr(dev, "_torch_version", lambda: (2, 5))
