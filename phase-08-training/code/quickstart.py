@@ -36,8 +36,8 @@ from phase07.model import GPT
 from phase08.config import make_config
 from phase08.loader import BatchLoader, TokenShards
 from phase08.prepare_data import TOKENS_DIR, dataset_folder, local_documents, prepare_local
-from phase08.sample import load_for_sampling
 from phase08.runfolder import check_folder
+from phase08.sample import load_for_sampling
 from phase08.train import RUNS_DIR, CheckpointError, TrainingDiverged, sample_text, train
 
 MARGIN = 0.3  # nats per character: "clearly below the bigram"

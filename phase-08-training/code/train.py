@@ -59,6 +59,9 @@ from torch.nn.parallel import DistributedDataParallel
 
 from phase00.figures import save_figure, scratch_dir
 from phase00.flags import (
+    check_fits_in_memory,
+    gib,
+    machine_memory_bytes,
     nonnegative_float,
     nonnegative_int,
     positive_float,
@@ -156,6 +159,36 @@ def resolve_data(cfg: TrainConfig, data_root: Path = TOKENS_DIR, offline: bool =
     folder = dataset_folder(name, cfg.tokenizer, data_root)
     prepare_local(docs, cfg.tokenizer, folder, source, download=not offline, verbose=verbose)
     return folder
+
+
+def training_memory(cfg: TrainConfig, vocab_size: int) -> float:
+    """A rough lower bound, in bytes, of what one micro-step of this config holds at once in
+    float32: weights, gradients and Adam's two moments (16 bytes a parameter); each layer's
+    activations kept for backward (about 16 numbers per token and channel, plus, on the hand
+    attention path, the T x T scores of each head, which the fused kernel never stores); and
+    the logits with their softmax and gradient."""
+    B, T, C, L, H, V = (cfg.micro_batch, cfg.context, cfg.n_embd, cfg.n_layer, cfg.n_head,
+                        vocab_size)
+    params = V * C + T * C + L * 12 * C * C
+    scores = 2 * B * H * T * T if cfg.attention == "hand" else 0
+    activations = L * (16 * B * T * C + scores) + 3 * B * T * V
+    return 4.0 * (4 * params + activations)
+
+
+def check_memory(cfg: TrainConfig, vocab_size: int, device: torch.device) -> None:
+    """Refuse, before building anything, a config whose micro-step cannot fit in the device's
+    memory (a GPU's own memory; on a CPU or a Mac's unified memory, the machine's)."""
+    need = training_memory(cfg, vocab_size)
+    what = (f"micro_batch {cfg.micro_batch} x context {cfg.context} with {cfg.n_layer} layers "
+            f"of width {cfg.n_embd}")
+    if device.type == "cuda":
+        total = torch.cuda.get_device_properties(device).total_memory
+        if need > 0.9 * total:
+            raise ValueError(f"{what} needs at least {gib(need)} and this GPU has "
+                             f"{gib(total)}: lower micro_batch (raise grad_accum to keep the "
+                             f"tokens per step) or context")
+    elif machine_memory_bytes() is not None:
+        check_fits_in_memory(need, what)
 
 
 def build_model(cfg: TrainConfig, vocab_size: int) -> GPT:
@@ -794,6 +827,12 @@ def setup(cfg: TrainConfig, checkpoint: dict | None, resume: Path | None, run_di
     say(f"   {folder}: {train_shards.meta['source']}")
     say(f"   {codec.name} tokens ({codec.vocab_size:,} ids): train {len(train_shards):,}, "
         f"val {len(val_shards):,}")
+    check_memory(cfg, codec.vocab_size, device)
+    for split, shards in (("train", train_shards), ("validation", val_shards)):
+        if len(shards) < cfg.context + 1:
+            raise ValueError(f"the {split} split holds {len(shards):,} tokens, fewer than one "
+                             f"sequence of context {cfg.context} + 1: lower --context or give "
+                             f"more text")
 
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)  # noqa: NPY002 (the global generator, see rng_state)

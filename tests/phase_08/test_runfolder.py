@@ -232,3 +232,33 @@ def test_the_training_loop_fits_on_a_page() -> None:
     source = textwrap.dedent(inspect.getsource(trainer.train_loop))
     function = ast.parse(source).body[0]
     assert function.end_lineno - function.lineno + 1 < 80
+
+
+def test_resume_on_another_device_checks_that_device(
+        char_data: Path, finished_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    last = finished_run / "last.pt"
+    state = load_checkpoint(last)
+    assert state["device_type"] == "cpu"
+    moved = finished_run.parent / "moved"
+    save_checkpoint(moved / "last.pt", {**state, "device_type": "mps"})  # as if from a Mac
+    checked = []
+    real = trainer.check_device
+    monkeypatch.setattr(trainer, "check_device",
+                        lambda *args, **kw: checked.append(args[2].type) or real(*args, **kw))
+    train(None, finished_run, resume=last, verbose=False)
+    assert checked == []  # the same device: its checks already ran when the run began
+    train(None, moved, resume=moved / "last.pt", verbose=False)
+    assert checked == ["cpu"]
+
+
+def test_sizes_that_cannot_fit_are_refused_before_anything_is_built(
+        char_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for flags in (["--context", "2000000"], ["--micro-batch", "1000000000"]):
+        with pytest.raises(SystemExit) as stop:
+            trainer.main(["--preset", "cpu-smoke", "--data", str(char_data), "--device", "cpu",
+                          "--run-dir", str(tmp_path / "run"), *flags])
+        err = capsys.readouterr().err
+        assert stop.value.code == 1 and "GiB of memory and this machine has" in err
+    assert not (tmp_path / "run" / "last.pt").exists()
+    with pytest.raises(ValueError, match="fewer than one sequence of context 20000"):
+        train(smoke(char_data, context=20000), tmp_path / "run2", verbose=False)
