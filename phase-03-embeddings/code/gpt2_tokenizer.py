@@ -28,14 +28,26 @@ import hashlib
 import importlib.util
 import json
 import os
+import random
+import string
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 from phase00.corpus import DATA_DIR
-from phase03.bpe import ENDOFTEXT, GPT2_SPLIT_PATTERN, BPETokenizer, show_tokens
+from phase00.flags import positive_int
+from phase03.bpe import (
+    ENDOFTEXT,
+    GPT2_SPLIT_PATTERN,
+    BPETokenizer,
+    bpe_encode_chunk,
+    bpe_encode_chunk_fast,
+    replace_lone_surrogates,
+    show_tokens,
+)
 
 GPT2_URL = "https://openaipublic.blob.core.windows.net/gpt-2/encodings/main/"
 GPT2_FILES = {  # name -> (size in bytes, SHA-256)
@@ -137,9 +149,23 @@ def gpt2_string_to_bytes(token: str) -> bytes:
     return bytes(CHAR_TO_BYTE[c] for c in token)
 
 
+def read_gpt2_file(path: Path) -> str:
+    """The text of vocab.bpe or encoder.json; a missing or non-UTF-8 file is refused, saying
+    what was expected (find_gpt2_files gives folders whose files are verified)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no {path.name} at {path}: expected GPT-2's {path.name} "
+                                f"(find_gpt2_files() finds a verified copy)")
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path} is not GPT-2's {path.name}: byte {err.start:,} is not UTF-8 "
+                         f"text") from None
+
+
 def read_gpt2_merges(folder: Path) -> list[tuple[str, str]]:
     """The merges of vocab.bpe, in order, as pairs of GPT-2's printable strings ("Ġ", "t")."""
-    lines = (Path(folder) / "vocab.bpe").read_text(encoding="utf-8").splitlines()
+    lines = read_gpt2_file(Path(folder) / "vocab.bpe").splitlines()
     merges = []
     for line_no, line in enumerate(lines[1:], start=2):  # line 1 is a version comment
         if line:
@@ -147,6 +173,10 @@ def read_gpt2_merges(folder: Path) -> list[tuple[str, str]]:
             if len(parts) != 2:
                 raise ValueError(f"{folder}/vocab.bpe line {line_no}: expected two tokens, "
                                  f"got {line!r}")
+            unknown = set(parts[0] + parts[1]) - CHAR_TO_BYTE.keys()
+            if unknown:
+                raise ValueError(f"{folder}/vocab.bpe line {line_no}: {sorted(unknown)[0]!r} "
+                                 f"is not one of GPT-2's 256 byte characters")
             merges.append((parts[0], parts[1]))
     return merges
 
@@ -156,10 +186,21 @@ def load_gpt2_ranks(folder: Path) -> dict[bytes, int]:
 
     The check: merge number k (0-based) of vocab.bpe must create the token whose id is 256 + k.
     If it holds, the two files agree and the ids are ranks: a smaller id was learned earlier.
+    A truncated or foreign file is refused with a ValueError that names the file.
     """
     folder = Path(folder)
     to_bytes = gpt2_string_to_bytes
-    encoder = json.loads((folder / "encoder.json").read_text(encoding="utf-8"))
+    try:
+        encoder = json.loads(read_gpt2_file(folder / "encoder.json"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{folder / 'encoder.json'} is not GPT-2's encoder.json: not complete "
+                         f"JSON ({err})") from None
+    if not (isinstance(encoder, dict) and all(type(i) is int for i in encoder.values())
+            and all(c in CHAR_TO_BYTE for token in encoder if token != ENDOFTEXT
+                    for c in token)):
+        raise ValueError(f"{folder / 'encoder.json'} is not GPT-2's encoder.json: expected one "
+                         f"object mapping each token, spelled in GPT-2's byte characters, to "
+                         f"its id")
     ranks = {to_bytes(token): i for token, i in encoder.items() if token != ENDOFTEXT}
     merges = read_gpt2_merges(folder)
     for k, (left, right) in enumerate(merges):
@@ -167,8 +208,10 @@ def load_gpt2_ranks(folder: Path) -> dict[bytes, int]:
             raise ValueError(f"vocab.bpe merge {k} ({left!r} + {right!r}) does not make token "
                              f"{256 + k} of encoder.json: the two files do not belong together")
     if len(ranks) != 256 + len(merges) or encoder.get(ENDOFTEXT) != GPT2_VOCAB_SIZE - 1:
-        raise ValueError(f"expected {GPT2_VOCAB_SIZE - 1} ordinary tokens and "
-                         f"{ENDOFTEXT} = {GPT2_VOCAB_SIZE - 1}; found {len(ranks)} tokens")
+        raise ValueError(f"{folder}: expected GPT-2's 256 bytes + 50,000 merges = "
+                         f"{GPT2_VOCAB_SIZE - 1:,} ordinary tokens and {ENDOFTEXT} = "
+                         f"{GPT2_VOCAB_SIZE - 1}; found {len(ranks):,} tokens in encoder.json "
+                         f"and {len(merges):,} merges in vocab.bpe (a truncated file?)")
     return ranks
 
 
@@ -200,6 +243,53 @@ def gpt2_tiktoken(folder: Path | None = None) -> Any:
                              explicit_n_vocab=GPT2_VOCAB_SIZE)
 
 
+SIMPLE_LOOP_LIMIT = 10_000  # longer pieces would keep the quadratic loop busy for minutes
+
+
+def long_pieces(longest: int) -> list[tuple[str, str]]:
+    """(label, text) of single pieces with no space, 1,000 characters and ten times more up to
+    `longest`: one letter repeated, and random lowercase letters (seeded). GPT-2's regex keeps a
+    run of letters whole, so each text is one piece for the encoder."""
+    rng = random.Random(0)
+    pieces = []
+    length = 1_000
+    while length <= longest:
+        pieces.append((f"'a' * {length:,}", "a" * length))
+        pieces.append((f"{length:,} random letters",
+                       "".join(rng.choices(string.ascii_lowercase, k=length))))
+        length *= 10
+    return pieces
+
+
+def time_long_pieces(ranks: dict[bytes, int], reference: Any, longest: int) -> list[list[str]]:
+    """Rows of a table: each long piece timed with the simple loop (up to SIMPLE_LOOP_LIMIT
+    characters), the heap and linked list, and tiktoken; and whether all give the same ids."""
+    rows = []
+    for label, text in long_pieces(longest):
+        chunk = text.encode("utf-8")
+        times, results = {}, []
+        encoders = {"simple": lambda c=chunk: bpe_encode_chunk(c, ranks),
+                    "fast": lambda c=chunk: bpe_encode_chunk_fast(c, ranks),
+                    "tiktoken": lambda t=text: reference.encode_ordinary(t)}
+        for name, encode in encoders.items():
+            if name == "simple" and len(chunk) > SIMPLE_LOOP_LIMIT:
+                continue
+            start = time.perf_counter()
+            results.append(encode())
+            times[name] = time.perf_counter() - start
+        same = all(ids == results[0] for ids in results)
+        simple = f"{times['simple']:.3f} s" if "simple" in times else "not run"
+        rows.append([label, f"{len(results[0]):,}", simple, f"{times['fast']:.3f} s",
+                     f"{times['tiktoken']:.3f} s", "yes" if same else "NO"])
+    return rows
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    """A table in Markdown, the form the READMEs quote."""
+    lines = [header, ["---"] * len(header), *rows]
+    return "\n".join("| " + " | ".join(line) + " |" for line in lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Load GPT-2's tokenizer into our BPE code and "
                                                  "compare it with tiktoken.")
@@ -207,11 +297,19 @@ def main(argv: list[str] | None = None) -> None:
                         help="text to encode")
     parser.add_argument("--offline", action="store_true",
                         help="never use the network (cache or installed package only)")
+    parser.add_argument("--long", type=positive_int, default=None, metavar="CHARS",
+                        help="also time the encoders on single pieces with no space, from 1,000 "
+                             "characters up to CHARS (e.g. 1000000): the simple loop against "
+                             "the heap and linked list")
     args = parser.parse_args(argv)
     try:
         folder = find_gpt2_files(download=not args.offline)
     except FileNotFoundError as err:
         parser.exit(1, f"error: {err}\n")
+    text = replace_lone_surrogates(args.text)
+    if text != args.text:
+        print("note: --text holds lone surrogates (bytes of the command line that are not "
+              "UTF-8); each is encoded as U+FFFD, the replacement character, as tiktoken does")
 
     print(f"1. GPT-2's files, verified by size and SHA-256, from {folder}")
     for name, (size, _) in GPT2_FILES.items():
@@ -228,16 +326,27 @@ def main(argv: list[str] | None = None) -> None:
         print(f"   merge {k}: {tokenizer.decoder[a]!r} + {tokenizer.decoder[b]!r} -> "
               f"{tokenizer.decoder[256 + k]!r}")
 
-    ids = tokenizer.encode(args.text)
+    # --text is typed on purpose, so "<|endoftext|>" in it is read as the special token
+    ids = tokenizer.encode(text, allowed_special="all")
     print(f"\n3. {args.text!r}")
-    print(f"   tokens: {show_tokens(tokenizer, args.text)}")
+    print(f"   tokens: {show_tokens(tokenizer, text)}")
     print(f"   ours:     {ids}")
     reference = gpt2_tiktoken(folder)
-    theirs = reference.encode(args.text)
+    theirs = reference.encode(args.text, allowed_special="all")
     print(f"   tiktoken: {theirs}")
     print(f"   same ids: {ids == theirs}; decode gives the text back: "
-          f"{tokenizer.decode(ids) == args.text}")
+          f"{tokenizer.decode(ids) == text}")
     print(f"   'Hello world' -> {tokenizer.encode('Hello world')}  (GPT-2: [15496, 995])")
+
+    if args.long:
+        print(f"\n4. One long piece with no space (pieces up to {args.long:,} characters): the "
+              f"simple loop rescans every pair after each merge, the heap finds the next merge "
+              f"at once")
+        print(markdown_table(["piece", "tokens", "simple loop", "heap + linked list",
+                              "tiktoken (Rust)", "same ids"],
+                             time_long_pieces(tokenizer.ranks, reference, args.long)))
+        print(f"   (the simple loop is not run above {SIMPLE_LOOP_LIMIT:,} characters: it "
+              f"would take minutes; one run each, on this machine)")
 
 
 if __name__ == "__main__":

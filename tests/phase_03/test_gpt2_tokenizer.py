@@ -5,6 +5,8 @@ these tests need no network. If the files are truly absent, the tests that need 
 with the reason (and the loader's own error message is tested below).
 """
 
+import random
+import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from phase03.gpt2_tokenizer import (
     gpt2_tokenizer,
     load_gpt2_ranks,
     main,
+    read_gpt2_merges,
 )
 
 
@@ -163,3 +166,67 @@ def test_main_offline(capsys: pytest.CaptureFixture[str]) -> None:
     main(["--offline", "--text", "Hello world"])
     out = capsys.readouterr().out
     assert "same ids: True" in out and "[15496, 995]" in out
+
+
+@needs_files
+def test_a_100000_character_piece_is_fast_and_equals_tiktoken(ours: BPETokenizer,
+                                                              reference) -> None:  # noqa: ANN001
+    """One piece with no space was quadratic (10,000 letters: 7 s); with the heap of merges it
+    is near-linear. CPU time, so a busy machine does not fail the test."""
+    rng = random.Random(0)
+    for text in ("a" * 100_000, "".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=100_000)),
+                 "".join(rng.choices("aéü東京ñ", k=30_000))):
+        fresh = BPETokenizer(ours.ranks, ours.special_tokens, ours.pattern)  # an empty cache
+        start = time.process_time()
+        ids = fresh.encode_ordinary(text)
+        assert time.process_time() - start < 1.0
+        assert ids == reference.encode_ordinary(text)
+
+
+@needs_files
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.characters(min_codepoint=0xD7F0, max_codepoint=0xE010)
+                | st.sampled_from([" ", "a", "'s", "1", "🙂"]), max_size=12).map("".join))
+def test_surrogates_are_replaced_as_in_tiktoken(ours: BPETokenizer, reference,  # noqa: ANN001
+                                                s: str) -> None:
+    assert ours.encode_ordinary(s) == reference.encode_ordinary(s)
+
+
+@needs_files
+def test_main_with_a_lone_surrogate(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["--offline", "--text", "x \udcff y" + ENDOFTEXT])
+    out = capsys.readouterr().out
+    assert "replacement character" in out and "same ids: True" in out
+    assert "[87, 20543, 331, 50256]" in out  # " \ufffd" is one GPT-2 token, 20543
+
+
+@needs_files
+def test_main_times_long_pieces(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["--offline", "--text", "a", "--long", "1000"])
+    out = capsys.readouterr().out
+    assert "| 'a' * 1,000 | 250 |" in out and "| 1,000 random letters |" in out
+    assert out.count("| yes |") == 2 and "| NO |" not in out
+
+
+@needs_files
+def test_damaged_files_are_refused_naming_what_was_expected(tmp_path: Path) -> None:
+    encoder = (FOLDER / "encoder.json").read_bytes()
+    vocab = (FOLDER / "vocab.bpe").read_bytes()
+    cases = {
+        "truncated encoder.json": (encoder[:1000], vocab, "not complete JSON"),
+        "a list as encoder.json": (b"[1, 2]", vocab, "expected one object"),
+        "binary vocab.bpe": (encoder, b"#version\n\xff\xfe\x00", "byte 9 is not UTF-8"),
+        "vocab.bpe cut in a line": (encoder, vocab[:5000], "line 844: expected two tokens"),
+        "vocab.bpe cut after a line": (encoder, vocab[:vocab.index(b"\n", 5000) + 1],
+                                       "found 50,256 tokens in encoder.json and 843 merges"),
+        "foreign vocab.bpe": (encoder, "#v\nhello wörld\u2603\n".encode(),
+                              "not one of GPT-2's 256 byte characters"),
+    }
+    for enc, voc, expected in cases.values():
+        (tmp_path / "encoder.json").write_bytes(enc)
+        (tmp_path / "vocab.bpe").write_bytes(voc)
+        with pytest.raises(ValueError, match=expected):
+            load_gpt2_ranks(tmp_path)
+    (tmp_path / "vocab.bpe").unlink()
+    with pytest.raises(FileNotFoundError, match="no vocab.bpe"):
+        read_gpt2_merges(tmp_path)
