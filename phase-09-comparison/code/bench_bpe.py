@@ -38,7 +38,7 @@ from typing import Any
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from phase00.corpus import CORPORA, load_text
-from phase00.flags import positive_int
+from phase00.flags import positive_int, thread_count
 from phase03.bpe import BPETokenizer, pretokenize, train_fast
 from phase03.gpt2_tokenizer import (
     find_gpt2_files,
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="the first 20,000 characters, vocabulary 300, 1 run; refuses "
                              "--vocab-size, --repeats")
-    parser.add_argument("--threads", type=positive_int, default=1,
+    parser.add_argument("--threads", type=thread_count, default=1,
                         help="threads of Hugging Face's Rust tokenizers library, the only "
                              "contender here that can use more than one (default: 1)")
     parser.add_argument("--corpus", choices=CORPORA, default="tinyshakespeare",
@@ -136,15 +136,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--path", type=Path, default=None, help="benchmark on this text file")
     args = parser.parse_args(argv)
     refuse_quick_overrides(parser, args, argv, ("vocab_size", "repeats"))
-    limit_cpu_threads(1)  # PyTorch and NumPy do no work here; one thread keeps them quiet
-    limit_rust_threads(args.threads)  # before the Rust library's first run in this process
     if args.vocab_size < 257:
         parser.error("--vocab-size must be > 256: the 256 bytes come first, then the merges")
     try:
         text, source = load_text(args.corpus, args.path, download=False)
-        folder = find_gpt2_files(download=False)
     except (FileNotFoundError, ValueError) as err:
-        parser.error(str(err))
+        parser.exit(2, f"error: {err}\n")
+    if not text:  # e.g. a file holding only a byte-order mark
+        parser.exit(2, f"error: {source} holds no text after its byte-order mark: pass a file "
+                       f"with some text in it\n")
+    try:
+        folder = find_gpt2_files(download=False)
+    except FileNotFoundError as err:
+        parser.exit(1, f"error: {err}\n")
+    limit_cpu_threads(1)  # PyTorch and NumPy do no work here; one thread keeps them quiet
+    limit_rust_threads(args.threads)  # before the Rust library's first run in this process
     vocab, repeats = args.vocab_size, args.repeats
     if args.quick:
         text, vocab, repeats = text[:20_000], min(vocab, 300), 1

@@ -22,7 +22,8 @@ from typing import Any
 
 from transformers import GPT2TokenizerFast
 
-from phase03.bpe import ENDOFTEXT
+from phase00.corpus import read_text_file
+from phase03.bpe import ENDOFTEXT, replace_lone_surrogates
 from phase03.gpt2_tokenizer import (
     GPT2_VOCAB_SIZE,
     find_gpt2_files,
@@ -62,10 +63,14 @@ def build_three(folder: Path | None = None) -> tuple[Any, Any, GPT2TokenizerFast
 
 
 def encoders_of(ours: Any, tik: Any, hf: GPT2TokenizerFast) -> dict[str, Any]:
-    """name -> encode(text) -> ids, ordinary text only (no special tokens), for each one."""
+    """name -> encode(text) -> ids, ordinary text only (no special tokens), for each one.
+
+    Hugging Face reads "<|endoftext|>" written in a text as the special token unless told to
+    split it (split_special_tokens), where the other two have encode_ordinary."""
     return {"ours (phase 03, Python)": ours.encode_ordinary,
             "tiktoken (Rust)": tik.encode_ordinary,
-            "Hugging Face (Rust)": lambda text: hf.encode(text, add_special_tokens=False)}
+            "Hugging Face (Rust)": lambda text: hf.encode(text, add_special_tokens=False,
+                                                          split_special_tokens=True)}
 
 
 def three_tokenizers(folder: Path | None = None) -> dict[str, Any]:
@@ -88,11 +93,15 @@ def main(argv: list[str] | None = None) -> None:
     source.add_argument("--text", default=None, help="text to encode (default: a varied text)")
     source.add_argument("--path", type=Path, default=None, help="encode this text file instead")
     args = parser.parse_args(argv)
-    text = VARIED_TEXT if args.text is None else args.text
+    text = VARIED_TEXT if args.text is None else replace_lone_surrogates(args.text)
+    if args.text is not None and text != args.text:
+        print("note: --text holds lone surrogates (bytes of the command line that are not "
+              "UTF-8); each is encoded as U+FFFD, the replacement character, as tiktoken does")
     if args.path is not None:
-        if not args.path.is_file():
-            parser.error(f"no text file at {args.path}")
-        text = args.path.read_text(encoding="utf-8")
+        try:
+            text = read_text_file(args.path)  # the course's one rule: UTF-8 text, not empty
+        except (FileNotFoundError, ValueError) as err:
+            parser.exit(2, f"error: {err}\n")
     try:
         folder = find_gpt2_files(download=False)
     except FileNotFoundError as err:
