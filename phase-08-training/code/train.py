@@ -800,12 +800,17 @@ def claim_folder(run_dir: Path, resume: Path | None, overwrite: bool, world: Wor
 
 
 def resumed_config(checkpoint: dict, overrides: dict[str, object] | None) -> TrainConfig:
-    """The saved run's config, with only the RESUME_SAFE fields changed."""
-    unsafe = sorted(set(overrides or {}) - RESUME_SAFE)
+    """The saved run's config, with only the RESUME_SAFE fields changed. Repeating a value the
+    run already has is fine (the same command as before plus --resume); changing it is not."""
+    saved = config_from_dict(checkpoint["config"])
+    changed = {k: v for k, v in (overrides or {}).items() if getattr(saved, k, None) != v}
+    unsafe = sorted(set(changed) - RESUME_SAFE)
     if unsafe:
-        raise ValueError(f"a resumed run keeps its saved config; it may change only "
-                         f"{sorted(RESUME_SAFE)}, not {unsafe}")
-    return replace(config_from_dict(checkpoint["config"]), **(overrides or {}))
+        was = ", ".join(f"{k}={getattr(saved, k, None)!r}" for k in unsafe)
+        raise ValueError(f"--resume continues the saved run with its own config, and these "
+                         f"fields would change it: {unsafe} (saved: {was}). A resumed run may "
+                         f"change only {sorted(RESUME_SAFE)}")
+    return replace(saved, **changed)
 
 
 def setup(cfg: TrainConfig, checkpoint: dict | None, resume: Path | None, run_dir: Path,
@@ -1018,11 +1023,6 @@ def main(argv: list[str] | None = None) -> None:
             parser.error("--resume continues the run in its folder; --overwrite starts a new "
                          "one in its place: choose one")
         resume = run_dir / "last.pt" if args.resume == "last" else Path(args.resume)
-        unsafe = sorted(set(overrides) - RESUME_SAFE)
-        if unsafe:
-            parser.error(f"--resume continues the saved run with its own config; these fields "
-                         f"would change it: {unsafe}. A resumed run may only change "
-                         f"{sorted(RESUME_SAFE)}")
     for flag, path in (("--out", args.out), ("--data-dir", args.data_dir)):
         if path.exists() and not path.is_dir():
             parser.error(f"{flag} {path} is a file: give a folder")

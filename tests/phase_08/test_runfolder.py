@@ -262,3 +262,13 @@ def test_sizes_that_cannot_fit_are_refused_before_anything_is_built(
     assert not (tmp_path / "run" / "last.pt").exists()
     with pytest.raises(ValueError, match="fewer than one sequence of context 20000"):
         train(smoke(char_data, context=20000), tmp_path / "run2", verbose=False)
+
+
+def test_resume_accepts_the_same_command_again(char_data: Path, finished_run: Path) -> None:
+    """`--resume` added to the command that started the run: repeated values are no change."""
+    result = train(None, finished_run, resume=finished_run / "last.pt",
+                   resume_overrides={"steps": 40, "lr": 3e-3, "eval_every": 10}, verbose=False)
+    assert result["step"] == 40
+    with pytest.raises(ValueError, match=r"\['steps'\] \(saved: steps=40\)"):
+        train(None, finished_run, resume=finished_run / "last.pt",
+              resume_overrides={"steps": 80}, verbose=False)
