@@ -20,6 +20,7 @@ from phase08.device_checks import Check, choose_dtype, self_check
 from phase08.distributed import World, backend_for, leave, stop, world_from_environment
 from phase08.loader import BatchLoader, TokenShards
 from phase08.prepare_data import hf_documents, make_codec, prepare_local, prepare_stream
+from phase08.runfolder import RunFolderError
 from phase08.train import accumulate_gradients, build_model, load_checkpoint, read_log, train
 
 CPU = torch.device("cpu")
@@ -291,6 +292,13 @@ def ddp_worker(rank: int, world_size: int, init_file: str, data: str, out: str) 
     # 2. a whole training run on two ranks, micro-batch 2 each
     cfg = make_config("cpu-smoke", smoke_2x(Path(data), 2))
     train(cfg, Path(out) / "ddp", verbose=False, world=world)
+    # 3. a new run into that folder is refused on every rank (none waits for a partner that left)
+    try:
+        train(cfg, Path(out) / "ddp", verbose=False, world=world)
+        refused = "no"
+    except RunFolderError as err:
+        refused = str(err)
+    (Path(out) / f"refused{rank}.txt").write_text(refused)
     (Path(out) / f"calls{rank}.json").write_text(json.dumps(calls))
     stop()
     leave(world)  # skips a gloo shutdown crash of some PyTorch releases (distributed.leave)
@@ -325,6 +333,12 @@ def test_two_ddp_processes_take_the_same_step_as_one_on_the_combined_batch(
     for rank in (0, 1):
         with_no_sync, without = json.loads((tmp_path / f"calls{rank}.json").read_text())
         assert with_no_sync > 0 and without == 3 * with_no_sync
+    for rank in (0, 1):  # every rank looked at the folder, and every rank stopped
+        assert "already holds a run" in (tmp_path / f"refused{rank}.txt").read_text()
+    # the checkpoint says 2 processes x 2 x 2 x 32 tokens: one process must keep that per step
+    assert (both["world_size"], both["tokens_per_step"]) == (2, 256)
+    with pytest.raises(RunFolderError, match="trained by 2 process.*--grad-accum 4"):
+        train(None, tmp_path / "ddp", resume=tmp_path / "ddp" / "last.pt", verbose=False)
 
 
 # --- streaming preparation ----------------------------------------------------------------
