@@ -113,6 +113,9 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     preset = "cpu-smoke" if args.smoke else "shakespeare-char"
     run_dir = args.run_dir or RUNS_DIR / ("quickstart-smoke" if args.smoke else "quickstart")
+    for flag, path in (("--out", args.out), ("--data-dir", args.data_dir)):
+        if path.exists() and not path.is_dir():
+            parser.error(f"{flag} {path} is a file: give a folder")
     try:  # before any work: a folder that holds a run is never replaced unless asked
         check_folder(run_dir, None, args.overwrite)
     except ValueError as err:
