@@ -349,18 +349,21 @@ class Transformer:
 
 
 def training_bytes(vocab_size: int, context: int, d_model: int, n_heads: int, n_layers: int,
-                   batch: int, itemsize: int = 4, tied: bool = True) -> int:
+                   batch: int, itemsize: int = 4, tied: bool = True,
+                   attention_maps: bool = True) -> int:
     """About the most memory one training step of a GPT-shaped transformer holds, in bytes.
 
     Parameters four times over (weights, gradients and AdamW's two moments); per block, the
     activations kept for the backward pass: about 20 arrays of (batch, context, d_model) and 3 of
-    (batch, heads, context, context) (scores, weights and their gradient); and the logits with
-    their softmax and gradient, (batch, context, vocab) each. An estimate, to refuse settings
-    that cannot fit before allocating anything (train_transformer.py, phases 06 and 07).
+    (batch, heads, context, context) (scores, weights and their gradient; attention_maps=False
+    for a fused attention that never stores them, such as PyTorch's
+    scaled_dot_product_attention); and the logits with their softmax and gradient, (batch,
+    context, vocab) each. An estimate, to refuse settings that cannot fit before allocating
+    anything (train_transformer.py, phases 06 and 07).
     """
     n_params = (vocab_size * d_model * (1 if tied else 2) + context * d_model
                 + n_layers * (12 * d_model * d_model + 13 * d_model) + 2 * d_model)
-    per_block = batch * context * (20 * d_model + 3 * n_heads * context)
+    per_block = batch * context * (20 * d_model + 3 * n_heads * context * attention_maps)
     logits = 3 * batch * context * vocab_size
     return (4 * n_params + n_layers * per_block + logits) * itemsize
 

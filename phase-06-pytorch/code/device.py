@@ -47,7 +47,7 @@ from collections.abc import Callable
 
 import torch
 
-from phase00.flags import check_fits_in_memory, positive_int
+from phase00.flags import check_fits_in_memory, gib, positive_int
 from phase00.threads import limit_blas_threads
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
@@ -137,6 +137,23 @@ def memory_report(device: torch.device | str) -> dict[str, int]:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # Linux reports kilobytes, macOS bytes.
     return {"max_rss": int(peak if platform.system() == "Darwin" else peak * 1024)}
+
+
+def check_fits_on_device(nbytes: float, what: str, device: torch.device | str) -> None:
+    """Refuse, before allocating, a setting whose tensors would not fit where they will live.
+
+    A CUDA card has its own memory: compare with it. The CPU and an Apple GPU (whose memory is
+    the machine's) share the machine's memory: phase00.flags.check_fits_in_memory. Raises
+    ValueError with the estimate, like that function.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        total = torch.cuda.get_device_properties(device).total_memory
+        if nbytes > 0.8 * total:
+            raise ValueError(f"{what} needs about {gib(nbytes)} of GPU memory and this GPU has "
+                             f"{gib(total)}: choose smaller values")
+    else:
+        check_fits_in_memory(nbytes, what)
 
 
 def _torch_version() -> tuple[int, int]:

@@ -51,7 +51,6 @@ from torch.utils.data import DataLoader, Dataset
 from phase00.corpus import CORPORA, load_text
 from phase00.figures import save_figure, scratch_dir
 from phase00.flags import (
-    check_fits_in_memory,
     nonnegative_float,
     nonnegative_int,
     positive_float,
@@ -67,6 +66,7 @@ from phase06.device import (
     DEVICE_CHOICES,
     DEVICE_HELP,
     autocast_dtype,
+    check_fits_on_device,
     describe_device,
     limit_cpu_threads,
     memory_report,
@@ -243,10 +243,10 @@ def main(argv: list[str] | None = None) -> None:
         parser.exit(2, f"error: {source}: {problem}\n")
     tokenizer = CharTokenizer(text, source)
     try:  # before any tensor is made: --context 100000 is refused, not swapped to disk
-        check_fits_in_memory(training_bytes(tokenizer.vocab_size, T, args.d_model, args.n_heads,
+        check_fits_on_device(training_bytes(tokenizer.vocab_size, T, args.d_model, args.n_heads,
                                             args.n_layers, B),
                              f"training with --batch {B} --context {T} --d-model "
-                             f"{args.d_model} --n-layers {args.n_layers}")
+                             f"{args.d_model} --n-layers {args.n_layers}", device)
     except ValueError as err:
         parser.error(str(err))
     limit_cpu_threads(args.threads)

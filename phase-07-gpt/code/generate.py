@@ -17,6 +17,7 @@ tokens and measures the speed-up.
 
 Run:  python phase-07-gpt/code/generate.py --model scratch/phase-07-gpt/char_gpt.pt
       python phase-07-gpt/code/generate.py --tokens 400 --temperature 1.2 --top-p 0.9
+      python phase-07-gpt/code/generate.py --model runs/quickstart/best.pt   (phase 08's)
 """
 
 import argparse
@@ -32,17 +33,62 @@ from phase06.device import DEVICE_CHOICES, pick_device, synchronize
 from phase07.model import GPT, GPTConfig, preset
 
 DEFAULT_MODEL = scratch_dir(__file__) / "char_gpt.pt"
+DEFAULT_PROMPT = "ROMEO:"
 
 
 def load_model(path: Path, device: torch.device) -> tuple[GPT, CharTokenizer]:
-    """A model and its characters saved by train_char.py (weights_only: no code is run)."""
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"no model at {path}: train one with python "
-                                f"phase-07-gpt/code/train_char.py (it saves to {DEFAULT_MODEL})")
-    saved = torch.load(path, map_location=device, weights_only=True)
-    model = GPT(GPTConfig(**saved["config"])).to(device)
-    model.load_state_dict(saved["model"])
-    return model.eval(), CharTokenizer.from_chars(saved["chars"], f"the model file {path}")
+    """A model and its characters, from a file of train_char.py or a checkpoint of phase 08.
+
+    Read as data only (weights_only: no code in the file can run). train_char.py saves
+    {"model", "config", "chars"}; phase 08's train.py saves a checkpoint with the model's shape
+    under "model_config" and its tokenizer under "tokenizer": a character model of phase 08 is
+    the same GPT and is accepted too. Anything else (a truncated file, a program, a checkpoint
+    tokenised with GPT-2's BPE, weights that do not fit their config) raises ValueError with
+    one sentence: what the file is, what was expected, and the command that makes the right one.
+    """
+    path = Path(path)
+    make = "python phase-07-gpt/code/train_char.py --save"
+    if not path.is_file():
+        what = "a folder" if path.is_dir() else "nothing"
+        raise FileNotFoundError(f"no model at {path} (found {what}): train one with {make} "
+                                f"{path} (without --save it saves to {DEFAULT_MODEL})")
+    try:  # mmap: a look at what the file holds without reading gigabytes of weights
+        saved = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as err:  # torch reports a bad file as RuntimeError, EOFError, pickle errors
+        reason = (str(err).splitlines() or [type(err).__name__])[0].split(". ")[0][:160]
+        raise ValueError(f"{path} is not a model file torch.load can read ({reason}): it is "
+                         f"truncated, damaged or another kind of file; train a model with "
+                         f"{make} MODEL.pt") from None
+    keys = sorted(saved) if isinstance(saved, dict) else type(saved).__name__
+    if isinstance(saved, dict) and "model_config" in saved:  # phase 08's train.py
+        from phase08.train import load_checkpoint  # phase 08 checks its own format and checksum
+
+        saved = load_checkpoint(path, map_location="cpu")
+        spec = saved["tokenizer"]
+        if spec.get("name") != "char":
+            raise ValueError(f"{path} is a phase 08 checkpoint tokenised with "
+                             f"{spec.get('name')!r}, and generate.py reads characters only: "
+                             f"sample it with python phase-08-training/code/sample.py "
+                             f"--checkpoint {path}")
+        config, chars = saved["model_config"], spec.get("chars")
+    elif isinstance(saved, dict) and {"model", "config", "chars"} <= saved.keys():
+        config, chars = saved["config"], saved["chars"]
+    else:
+        raise ValueError(f"{path} is not a model saved by train_char.py (expected the keys "
+                         f"chars, config, model; found {keys}); train one with {make} MODEL.pt")
+    try:
+        model = GPT(GPTConfig(**config))
+        model.load_state_dict(saved["model"])  # checks every name and shape
+        tokenizer = CharTokenizer.from_chars(chars, f"the model file {path}")
+        if tokenizer.vocab_size != model.config.vocab_size:
+            raise ValueError(f"it lists {tokenizer.vocab_size} characters for a vocabulary of "
+                             f"{model.config.vocab_size}")
+    except (TypeError, ValueError, RuntimeError) as err:
+        reason = (str(err).splitlines() or [type(err).__name__])[0][:200]
+        raise ValueError(f"{path} holds a model whose parts do not fit together ({reason}): "
+                         f"it was edited or damaged; train it again with {make} "
+                         f"MODEL.pt") from None
+    return model.to(device).eval(), tokenizer
 
 
 def timed_generate(model: GPT, prompt: torch.Tensor, n: int, use_cache: bool, seed: int,
@@ -59,9 +105,12 @@ def timed_generate(model: GPT, prompt: torch.Tensor, n: int, use_cache: bool, se
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Sample from a GPT and measure the KV cache.")
     parser.add_argument("--model", type=Path, default=None,
-                        help=f"a model saved by train_char.py (default: {DEFAULT_MODEL} if it "
-                             "exists, else an untrained char-1m model, fine for timing)")
-    parser.add_argument("--prompt", default="ROMEO:", help="text to continue")
+                        help=f"a model saved by train_char.py, or a character-level checkpoint "
+                             f"of phase 08 (default: {DEFAULT_MODEL} if it exists, else an "
+                             "untrained char-1m model, fine for timing)")
+    parser.add_argument("--prompt", default=None,
+                        help=f"text to continue (default: {DEFAULT_PROMPT!r}, or a newline or "
+                             f"the model's first character if it does not know those)")
     parser.add_argument("--tokens", type=positive_int, default=200,
                         help="tokens to generate (default: 200)")
     parser.add_argument("--temperature", type=positive_float, default=0.8,
@@ -77,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.top_p is not None and args.top_p == 0:
         parser.error("--top-p must be above 0")
-    if not args.prompt:
+    if args.prompt == "":
         parser.error("--prompt must hold at least one character: the model continues a text")
     try:
         device = pick_device(args.device)
@@ -91,9 +140,12 @@ def main(argv: list[str] | None = None) -> None:
             torch.manual_seed(args.seed)
             model = GPT(preset("char-1m", vocab_size=tokenizer.vocab_size)).to(device).eval()
             origin = "UNTRAINED char-1m model (its text is noise; its timing is real)"
+        if args.prompt is None:  # the default, in characters this model knows
+            args.prompt = next((p for p in (DEFAULT_PROMPT, "\n")
+                                if all(c in tokenizer.stoi for c in p)), tokenizer.chars[0])
         prompt = torch.tensor([tokenizer.encode(args.prompt)], device=device)
     except (FileNotFoundError, ValueError, RuntimeError) as err:
-        parser.exit(1, f"error: {err}\n")
+        parser.exit(2, f"error: {err}\n")
     print(f"{origin}: {model.n_params():,} parameters, context {model.config.context}, "
           f"on {device}")
     sampling = {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p}

@@ -20,7 +20,7 @@ import argparse
 import math
 import os
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,10 +30,18 @@ from tqdm import tqdm
 
 from phase00.corpus import CORPORA, load_text
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_float, nonnegative_int, positive_float, positive_int
+from phase00.flags import (
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    thread_count,
+)
 from phase03.char_tokenizer import CharTokenizer
-from phase05.train_transformer import draw_attention_maps
-from phase06.device import DEVICE_CHOICES, pick_device, synchronize
+from phase05 import output_file, output_folder
+from phase05.train_transformer import draw_attention_maps, first_prompt, text_problem
+from phase05.transformer import training_bytes
+from phase06.device import DEVICE_CHOICES, check_fits_on_device, pick_device, synchronize
 from phase07.model import GPT, PRESETS, GPTConfig, preset
 
 # The tuned CPU recipe of the default preset. Every field but min_lr_ratio has a flag.
@@ -89,9 +97,13 @@ def save_model(model: GPT, tokenizer: CharTokenizer, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    torch.save({"model": model.state_dict(), "config": asdict(model.config),
-                "chars": tokenizer.chars}, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save({"model": model.state_dict(), "config": asdict(model.config),
+                    "chars": tokenizer.chars}, tmp)
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, Ctrl-C: no half file left, the old model intact
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -161,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="attention path (default: fast)")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
                         help="where to train (default: auto = mps, then cuda, then cpu)")
-    parser.add_argument("--threads", type=positive_int, default=None,
+    parser.add_argument("--threads", type=thread_count, default=None,
                         help="CPU threads for PyTorch (default: PyTorch's choice)")
     parser.add_argument("--sample-chars", type=nonnegative_int, default=300,
                         help="characters to sample at the end (default: 300)")
@@ -170,12 +182,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--corpus", choices=CORPORA, default="tinyshakespeare",
                         help="built-in corpus (default: tinyshakespeare)")
     parser.add_argument("--path", type=Path, default=None, help="train on this text file")
-    parser.add_argument("--save", type=Path, default=None,
+    parser.add_argument("--save", type=output_file, default=None,
                         help="where to write the trained model (default: scratch/phase-07-gpt/"
                              "char_gpt.pt)")
     parser.add_argument("--seed", type=nonnegative_int, default=1337,
                         help="random seed (default: 1337)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if args.dropout is not None and args.dropout >= 1:
@@ -184,31 +196,39 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--warmup ({args.warmup}) is longer than the run (--steps {args.steps}): "
                      f"the learning rate would never reach its peak")
     start_all = time.perf_counter()
+    overrides = {k: v for k, v in (("n_layer", args.n_layer), ("n_head", args.n_head),
+                                   ("n_embd", args.n_embd), ("dropout", args.dropout),
+                                   ("context", args.context)) if v is not None}
+    try:
+        config: GPTConfig = preset(args.preset, attention=args.attention, **overrides)
+        device = pick_device(args.device)
+    except (ValueError, RuntimeError) as err:
+        parser.error(str(err))
     try:
         text, source = load_text(args.corpus, args.path)
-        device = pick_device(args.device)
-    except (FileNotFoundError, ValueError, RuntimeError) as err:
+    except (FileNotFoundError, ValueError) as err:
+        parser.exit(2, f"error: {err}\n")
+    T, B = config.context, args.batch
+    problem = text_problem(text, T)
+    if problem:
+        parser.exit(2, f"error: {source}: {problem}\n")
+    tokenizer = CharTokenizer(text, source)
+    config = replace(config, vocab_size=tokenizer.vocab_size)
+    try:  # before any tensor is made: --context 100000 is refused, not swapped to disk
+        check_fits_on_device(training_bytes(config.vocab_size, T, config.n_embd, config.n_head,
+                                            config.n_layer, B, 4, True,
+                                            attention_maps=config.attention == "hand"),
+                             f"training with --batch {B} --context {T} --n-embd "
+                             f"{config.n_embd} --n-layer {config.n_layer}", device)
+    except ValueError as err:
         parser.error(str(err))
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
-    tokenizer = CharTokenizer(text, source)
     data = torch.tensor(tokenizer.encode(text), dtype=torch.long)
     n_val = len(data) // 10
     train_data, val_data = data[:-n_val], data[-n_val:]
-    overrides = {k: v for k, v in (("n_layer", args.n_layer), ("n_head", args.n_head),
-                                   ("n_embd", args.n_embd), ("dropout", args.dropout),
-                                   ("context", args.context)) if v is not None}
-    try:
-        config: GPTConfig = preset(args.preset, vocab_size=tokenizer.vocab_size,
-                                   attention=args.attention, **overrides)
-    except ValueError as err:
-        parser.error(str(err))
-    T, B = config.context, args.batch
-    if len(val_data) < T + 2:
-        parser.error(f"the text is too short for a context of {T}: its validation split has "
-                     f"{len(val_data)} characters")
     model = GPT(config).to(device)
     print(f"1. {source}: {len(text):,} characters, {tokenizer.vocab_size} distinct; "
           f"{len(train_data):,} train / {len(val_data):,} validation")
@@ -239,8 +259,9 @@ def main(argv: list[str] | None = None) -> None:
         if step % 10 == 0 or step == args.steps - 1:
             loss_value = loss.item()
             if not math.isfinite(loss_value):
-                raise FloatingPointError(f"the loss became {loss_value} at step {step}: try a "
-                                         f"smaller --lr (now {args.lr})")
+                bar.close()
+                parser.exit(1, f"error: the loss became {loss_value} at step {step}: try a "
+                               f"smaller --lr (now {args.lr})\n")
             history["step"].append(step + 1)  # steps done, as for the evaluations
             history["train"].append(loss_value)
             tokens_per_s = (step + 1) * B * T / (time.perf_counter() - start)
@@ -263,7 +284,7 @@ def main(argv: list[str] | None = None) -> None:
           f"per character, over {4 * args.eval_batches * B * T:,} characters")
 
     print(f"\n3. Sample at temperature {args.temperature}")
-    prompt = torch.tensor([tokenizer.encode("\n")], device=device)
+    prompt = torch.tensor([tokenizer.encode(first_prompt(text))], device=device)
     out = model.generate(prompt, args.sample_chars, temperature=args.temperature,
                          generator=torch.Generator(device=device).manual_seed(args.seed))
     print(tokenizer.decode(out[0].tolist()))

@@ -49,10 +49,12 @@ def test_train_then_generate(tmp_path: Path, tiny_text: str,
     assert "same tokens: True" in capsys.readouterr().out
 
 
-def test_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:
+def test_missing_model_file_is_a_clear_error(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as stop:
         generate_main(["--model", str(tmp_path / "none.pt"), "--device", "cpu"])
-    assert stop.value.code == 1
+    assert stop.value.code == 2  # a bad file, like everywhere in the course
+    assert "no model at" in capsys.readouterr().err
 
 
 def test_warmup_longer_than_the_run_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
