@@ -20,7 +20,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import finite_float, positive_float
+from phase00.flags import finite_float, output_folder, positive_float
 
 ScalarFn = Callable[[float], float]
 
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="which function to differentiate (default: sin)")
     parser.add_argument("--x", type=finite_float, default=1.0, help="point to differentiate at")
     parser.add_argument("--h", type=positive_float, default=1e-5, help="step size (default: 1e-5)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if args.h <= 0:

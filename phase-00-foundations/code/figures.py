@@ -27,6 +27,8 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from phase00.flags import output_folder
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRATCH_ROOT = Path(os.environ.get("TFS_SCRATCH_DIR", REPO_ROOT / "scratch"))
 
@@ -91,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
                                                  "the posts describe.")
     parser.add_argument("--phase", nargs="+", choices=sorted(phases), default=sorted(phases),
                         help="which phases (default: all)")
-    parser.add_argument("--into", type=Path, default=None,
+    parser.add_argument("--into", type=output_folder, default=None,
                         help="write into INTO/<phase folder>/ instead of the blogs, e.g. to "
                              "compare with the committed figures")
     args = parser.parse_args(argv)

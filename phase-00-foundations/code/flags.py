@@ -16,6 +16,7 @@ Run:  python phase-00-foundations/code/flags.py --lr -1      (see the error a le
 import argparse
 import math
 import os
+from pathlib import Path
 
 
 def _number(text: str, kind: type) -> float | int:
@@ -112,6 +113,38 @@ def check_fits_in_memory(nbytes: float, what: str) -> None:
     if total is not None and nbytes > 0.8 * total:
         raise ValueError(f"{what} needs about {gib(nbytes)} of memory and this machine has "
                          f"{gib(total)}: choose smaller values")
+
+
+def _output_path_problem(path: Path, folder: bool) -> str | None:
+    """Why `path` cannot be written as a folder (folder=True) or as a file; None if it can."""
+    if folder and path.exists() and not path.is_dir():
+        return f"{path} is a file, not a folder: pass a folder (it is created if missing)"
+    if not folder and path.is_dir():
+        return f"{path} is a folder, not a file: pass the name of a file to write"
+    parent = path if folder else path.parent
+    existing = next(p for p in (parent.absolute(), *parent.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        return f"cannot write {path}: {existing} is a file, not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"cannot write {path}: no permission to write in {existing}"
+    return None
+
+
+def output_folder(text: str) -> Path:
+    """A folder a script writes into (--out, --run-dir): a file in its place is refused while
+    the command line is read, before a single step of work, not when the first figure is saved."""
+    problem = _output_path_problem(Path(text), folder=True)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return Path(text)
+
+
+def output_file(text: str) -> Path:
+    """A file a script writes (--save): a folder in its place is refused at once."""
+    problem = _output_path_problem(Path(text), folder=False)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return Path(text)
 
 
 # The value a convention test feeds each type to check that a script refuses it.

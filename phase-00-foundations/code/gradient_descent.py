@@ -21,7 +21,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import finite_float, positive_float, positive_int
+from phase00.flags import finite_float, output_folder, positive_float, positive_int
 
 GradFn = Callable[[np.ndarray], np.ndarray]
 
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="number of steps (default: 20)")
     parser.add_argument("--start", type=finite_float, default=-4.0,
                         help="starting x for the 1-D bowl (default: -4)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if args.lr <= 0:

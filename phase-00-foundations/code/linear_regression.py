@@ -23,7 +23,13 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_float, nonnegative_int, positive_float, positive_int
+from phase00.flags import (
+    nonnegative_float,
+    nonnegative_int,
+    output_folder,
+    positive_float,
+    positive_int,
+)
 
 
 def make_data(n_samples: int, w_true: np.ndarray, b_true: float, noise: float,
@@ -151,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-bias", action="store_true",
                         help="fit a line through the origin (the data still has b = 1.5)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if args.n_samples < 2 or args.features < 1:

@@ -19,7 +19,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import finite_float, nonnegative_int, positive_float, positive_int
+from phase00.flags import finite_float, nonnegative_int, output_folder, positive_float, positive_int
 
 
 def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--samples", type=positive_int, default=10_000,
                         help="how many draws to check sampling against (default: 10000)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if args.temperature <= 0:

@@ -21,7 +21,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import finite_float
+from phase00.flags import finite_float, output_folder
 
 
 def dot_by_hand(a: np.ndarray, b: np.ndarray) -> float:
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
                         metavar=("A", "B", "C", "D"),
                         help="the 2x2 matrix [[A, B], [C, D]] to draw (default: a shear "
                              "1 0.5 0 1)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)  # only shapes are printed; the values do not matter

@@ -33,7 +33,7 @@ from matplotlib.figure import Figure
 
 from phase00.derivatives import central_difference
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import finite_float, positive_float
+from phase00.flags import finite_float, output_folder, positive_float
 
 ActivationFn = Callable[[np.ndarray], np.ndarray]  # array in, same-shaped array out
 
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="inputs to evaluate at (default: -3 -1 0 0.5 2)")
     parser.add_argument("--h", type=positive_float, default=1e-5,
                         help="step of the central difference check (default: 1e-5)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if args.h <= 0:

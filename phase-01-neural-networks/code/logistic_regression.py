@@ -28,7 +28,13 @@ from matplotlib.figure import Figure
 
 from phase00.derivatives import numerical_gradient, relative_error
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_float, nonnegative_int, positive_float, positive_int
+from phase00.flags import (
+    nonnegative_float,
+    nonnegative_int,
+    output_folder,
+    positive_float,
+    positive_int,
+)
 from phase00.gradient_descent import gradient_descent
 from phase00.linear_regression import check_shapes  # same (N, d), (N,), (d,) contract
 from phase00.probability import cross_entropy_from_logits
@@ -202,7 +208,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-bias", action="store_true",
                         help="freeze b at 0: the boundary must pass through the origin")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if args.n_samples < 1 or args.epochs < 1 or args.lr <= 0:

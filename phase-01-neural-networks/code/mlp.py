@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_int, positive_float, positive_int
+from phase00.flags import nonnegative_int, output_folder, positive_float, positive_int
 from phase01.activations import ACTIVATIONS, get_activation
 from phase01.perceptron import GATES, X_GATE
 
@@ -305,7 +305,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steepness", type=positive_float, default=10.0,
                         help="weight scale of the sigmoid XOR network (default: 10)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if args.batch < 1 or min(args.hidden) < 1 or args.steepness <= 0:

@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_int, positive_float, positive_int
+from phase00.flags import nonnegative_int, output_folder, positive_float, positive_int
 from phase01.activations import step
 
 # The four corners of the unit square: every input a two-input logic gate can see.
@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=nonnegative_int, default=None,
                         help="start from random weights and shuffle the order each epoch "
                              "(default: zero weights, table order)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if args.lr <= 0 or args.epochs < 1:

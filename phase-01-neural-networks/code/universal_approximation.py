@@ -29,7 +29,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import positive_float, positive_int
+from phase00.flags import output_folder, positive_float, positive_int
 from phase01.mlp import MLP, Activation, Dense
 
 Target = Callable[[np.ndarray], np.ndarray]
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="hidden-layer sizes to try (default: 4 12 40)")
     parser.add_argument("--steepness", type=positive_float, default=10.0,
                         help="how sharply each sigmoid switches, per stair (default: 10)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if min(args.neurons) < 1 or args.steepness <= 0:

@@ -38,7 +38,7 @@ from matplotlib.figure import Figure
 
 from phase00.derivatives import numerical_gradient, relative_error
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import finite_float
+from phase00.flags import finite_float, output_folder
 
 Number = int | float
 
@@ -282,7 +282,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--w", type=finite_float, default=-0.8, help="weight (default: -0.8)")
     parser.add_argument("--b", type=finite_float, default=0.3, help="bias (default: 0.3)")
     parser.add_argument("--y", type=finite_float, default=0.5, help="target (default: 0.5)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
 

@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 
 from phase00.derivatives import central_difference, numerical_gradient, relative_error
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import finite_float, positive_float
+from phase00.flags import finite_float, output_folder, positive_float
 from phase01.activations import ACTIVATIONS, get_activation
 from phase02.autograd import Value
 
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lr", type=positive_float, default=0.2,
                         help="learning rate of the one descent step at the end (default: 0.2; "
                              "try 1.0 to overshoot)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
 

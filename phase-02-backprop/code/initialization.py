@@ -37,7 +37,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_int, positive_float, positive_int
+from phase00.flags import nonnegative_int, output_folder, positive_float, positive_int
 from phase01.activations import ACTIVATIONS
 from phase02.layers import INIT_SCHEMES, MLP, Activation, Dense, init_std
 from phase02.mlp_numpy import train
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lr", type=positive_float, default=0.5,
                         help="learning rate of that training (default: 0.5)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if min(args.depth, args.hidden, args.n_samples, args.train_depth) < 1 or args.epochs < 0:

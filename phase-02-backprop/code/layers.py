@@ -34,7 +34,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_int, positive_int
+from phase00.flags import nonnegative_int, output_folder, positive_int
 from phase00.probability import cross_entropy_from_logits, softmax
 from phase01 import mlp as phase01_mlp
 from phase01.activations import ACTIVATIONS
@@ -277,7 +277,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--init", choices=INIT_SCHEMES, default="xavier",
                         help="weight initialisation (default: xavier)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if args.batch < 1 or args.hidden < 1:

@@ -23,7 +23,13 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_float, nonnegative_int, positive_float, positive_int
+from phase00.flags import (
+    nonnegative_float,
+    nonnegative_int,
+    output_folder,
+    positive_float,
+    positive_int,
+)
 from phase00.probability import softmax
 from phase01.activations import ACTIVATIONS
 from phase02.gradcheck import TOLERANCE, gradcheck_model
@@ -167,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=nonnegative_int, default=0,
                         help="mini-batch size; 0 = full batch (default: 0)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if args.lr <= 0 or args.epochs < 0 or args.n_samples < 2 or args.batch_size < 0:

@@ -36,7 +36,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_int, positive_float, positive_int
+from phase00.flags import nonnegative_int, output_folder, positive_float, positive_int
 
 
 class HasParams(Protocol):
@@ -344,7 +344,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=positive_int, default=300,
                         help="MLP epochs per optimizer (default: 300)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if args.lr is not None and args.lr <= 0:

@@ -19,13 +19,18 @@ Run:  python phase-02-backprop/code/value_mlp.py --activation tanh --lr 2
 import argparse
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from phase00.figures import scratch_dir
-from phase00.flags import nonnegative_float, nonnegative_int, positive_float, positive_int
+from phase00.flags import (
+    nonnegative_float,
+    nonnegative_int,
+    output_folder,
+    positive_float,
+    positive_int,
+)
 from phase00.probability import softmax
 from phase02.autograd import Value
 from phase02.layers import INIT_SCHEMES
@@ -192,7 +197,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=positive_int, default=100,
                         help="full-batch steps (default: 100)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if args.lr <= 0 or args.epochs < 0 or args.n_samples < 2:
