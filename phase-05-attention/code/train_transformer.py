@@ -41,7 +41,7 @@ from phase00.flags import (
 )
 from phase00.threads import limit_blas_threads
 from phase02.optimizers import AdamW
-from phase03.char_tokenizer import CharTokenizer
+from phase03.char_tokenizer import CharTokenizer, sample_start, training_tokenizer
 from phase05 import output_file, output_folder
 from phase05.transformer import POSITIONS, Transformer, TransformerConfig, training_bytes
 
@@ -66,17 +66,13 @@ def decay_groups(model: Transformer) -> tuple[ParamGroup, ParamGroup]:
 
 def text_problem(text: str, context: int, window_extra: int = 2,
                  smaller: str = "--context") -> str | None:
-    """Why `text` cannot train a next-character model on windows of `context`, or None.
+    """Why `text` is too short to train on windows of `context` characters, or None.
 
     Training cuts windows of context + 1 characters from the first nine tenths of the text and
     measures the validation loss on windows of the last tenth, so that tenth must hold at least
-    context + window_extra characters (`smaller` names the flags that set that number). A
-    text of one repeated character has nothing to predict: every "guess" is certain, the loss
-    is 0 from the first step.
+    context + window_extra characters (`smaller` names the flags that set that number). A text
+    of one repeated character is refused before, by phase 03's training_tokenizer.
     """
-    if len(set(text)) < 2:
-        return (f"the text has only one distinct character ({text[0]!r}): there is nothing "
-                f"to predict; use a text with at least two different characters")
     n_val = len(text) // 10
     if n_val < context + window_extra:
         return (f"the text is too short for --context {context}: its {len(text):,} characters "
@@ -84,12 +80,6 @@ def text_problem(text: str, context: int, window_extra: int = 2,
                 f"{context + window_extra:,} its validation needs; use a longer text or a "
                 f"smaller {smaller}")
     return None
-
-
-def first_prompt(text: str) -> str:
-    """Where sampling starts: a newline (a new line of the play) if the text has one, else the
-    text's first character (a file without newlines has no "\n" in its vocabulary)."""
-    return "\n" if "\n" in text else text[0]
 
 
 def lr_at(step: int, peak: float, warmup: int, total: int) -> float:
@@ -232,13 +222,13 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(str(err))
     try:
         text, source = load_text(args.corpus, args.path)
+        tokenizer = training_tokenizer(text, source)  # refuses one repeated character
     except (FileNotFoundError, ValueError) as err:
         parser.exit(2, f"error: {err}\n")
     T, B = args.context, args.batch
     problem = text_problem(text, T)
     if problem:
         parser.exit(2, f"error: {source}: {problem}\n")
-    tokenizer = CharTokenizer(text, source)
     try:  # before any array is made: a typo such as --context 100000 is refused, not swapped
         check_fits_in_memory(training_bytes(tokenizer.vocab_size, T, args.d_model, args.n_heads,
                                             args.n_layers, B, 8 if args.float64 else 4,
@@ -318,7 +308,7 @@ def main(argv: list[str] | None = None) -> None:
           f"nats ({final_val / math.log(2):.2f} bits) per character")
 
     print(f"\n3. Sample {args.sample_chars} characters at temperature {args.temperature}")
-    prompt = tokenizer.encode(first_prompt(text))
+    prompt = tokenizer.encode(sample_start(text))
     sample = model.generate(prompt, args.sample_chars, args.temperature,
                             rng=np.random.default_rng(args.seed))
     print(tokenizer.decode(sample))

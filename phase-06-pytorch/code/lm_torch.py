@@ -33,7 +33,7 @@ from phase00.corpus import CORPORA, load_text
 from phase00.flags import check_fits_in_memory, nonnegative_int, positive_float, positive_int
 from phase02.layers import SoftmaxCrossEntropy
 from phase03.bigram import bigram_counts, bigram_probs, log_of, mean_nll
-from phase03.char_tokenizer import CharTokenizer
+from phase03.char_tokenizer import training_tokenizer
 from phase03.embeddings import Embedding, one_hot
 from phase03.mlp_lm import MLPLanguageModel
 from phase06.device import limit_cpu_threads
@@ -200,13 +200,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         text, source = load_text(args.corpus, args.path)
+        tok = training_tokenizer(text, source)  # refuses one repeated character
     except (FileNotFoundError, ValueError) as err:
         parser.exit(2, f"error: {err}\n")
-    V = len(set(text))
-    if len(text) < MIN_CHARS or V < 2:  # the demos below slice the first 40 characters
-        parser.exit(2, f"error: {source} has {len(text):,} characters, {V:,} distinct: this "
-                       f"script needs at least {MIN_CHARS} characters and 2 distinct ones (a "
-                       f"single character has nothing to predict); use a longer text\n")
+    if len(text) < MIN_CHARS:  # the demos below slice the first 40 characters
+        parser.exit(2, f"error: {source} has {len(text):,} characters: this script needs at "
+                       f"least {MIN_CHARS}; use a longer text\n")
+    V = tok.vocab_size
     try:  # the (V, V) tables: counts, probabilities and logs in NumPy (float64), the neural
         # bigram's weights, gradient and Adam's moments (float32); a batch's positions and ids
         # (int64) and its logits, 3 copies
@@ -218,7 +218,6 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(str(err))
     limit_cpu_threads(1)  # small tensors: one thread is faster (device.py explains)
     rng = np.random.default_rng(args.seed)
-    tok = CharTokenizer(text, source)
     ids = np.array(tok.encode(text))
 
     print(f"1. The embedding table: {source}, V = {V}")

@@ -58,9 +58,9 @@ from phase00.flags import (
     thread_count,
     unit_float,
 )
-from phase03.char_tokenizer import CharTokenizer
+from phase03.char_tokenizer import sample_start, training_tokenizer
 from phase05 import output_file, output_folder
-from phase05.train_transformer import first_prompt, lr_at, text_problem
+from phase05.train_transformer import lr_at, text_problem
 from phase05.transformer import TransformerConfig, training_bytes
 from phase06.device import (
     DEVICE_CHOICES,
@@ -235,13 +235,13 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(str(err))
     try:
         text, source = load_text(args.corpus, args.path)
+        tokenizer = training_tokenizer(text, source)  # refuses one repeated character
     except (FileNotFoundError, ValueError) as err:
         parser.exit(2, f"error: {err}\n")
     # a validation batch is B windows of T + 1 characters, overlapping: T + B characters
     problem = text_problem(text, T, window_extra=B + 1, smaller="--context or --batch")
     if problem:
         parser.exit(2, f"error: {source}: {problem}\n")
-    tokenizer = CharTokenizer(text, source)
     try:  # before any tensor is made: --context 100000 is refused, not swapped to disk
         check_fits_on_device(training_bytes(tokenizer.vocab_size, T, args.d_model, args.n_heads,
                                             args.n_layers, B),
@@ -333,7 +333,7 @@ def main(argv: list[str] | None = None) -> None:
     print("   memory: " + ", ".join(f"{k} {v / 2**20:.0f} MiB" for k, v in mem.items()))
 
     print(f"\n3. Sample {args.sample_chars} characters at temperature {args.temperature}")
-    sample = model.generate(tokenizer.encode(first_prompt(text)), args.sample_chars,
+    sample = model.generate(tokenizer.encode(sample_start(text)), args.sample_chars,
                             args.temperature, torch.Generator().manual_seed(args.seed))
     print("   | " + tokenizer.decode(sample).replace("\n", "\n   | "))
 

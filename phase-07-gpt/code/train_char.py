@@ -37,9 +37,9 @@ from phase00.flags import (
     positive_int,
     thread_count,
 )
-from phase03.char_tokenizer import CharTokenizer
+from phase03.char_tokenizer import CharTokenizer, sample_start, training_tokenizer
 from phase05 import output_file, output_folder
-from phase05.train_transformer import draw_attention_maps, first_prompt, text_problem
+from phase05.train_transformer import draw_attention_maps, text_problem
 from phase05.transformer import training_bytes
 from phase06.device import DEVICE_CHOICES, check_fits_on_device, pick_device, synchronize
 from phase07.model import GPT, PRESETS, GPTConfig, preset
@@ -206,13 +206,13 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(str(err))
     try:
         text, source = load_text(args.corpus, args.path)
+        tokenizer = training_tokenizer(text, source)  # refuses one repeated character
     except (FileNotFoundError, ValueError) as err:
         parser.exit(2, f"error: {err}\n")
     T, B = config.context, args.batch
     problem = text_problem(text, T)
     if problem:
         parser.exit(2, f"error: {source}: {problem}\n")
-    tokenizer = CharTokenizer(text, source)
     config = replace(config, vocab_size=tokenizer.vocab_size)
     try:  # before any tensor is made: --context 100000 is refused, not swapped to disk
         check_fits_on_device(training_bytes(config.vocab_size, T, config.n_embd, config.n_head,
@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> None:
           f"per character, over {4 * args.eval_batches * B * T:,} characters")
 
     print(f"\n3. Sample at temperature {args.temperature}")
-    prompt = torch.tensor([tokenizer.encode(first_prompt(text))], device=device)
+    prompt = torch.tensor([tokenizer.encode(sample_start(text))], device=device)
     out = model.generate(prompt, args.sample_chars, temperature=args.temperature,
                          generator=torch.Generator(device=device).manual_seed(args.seed))
     print(tokenizer.decode(out[0].tolist()))

@@ -14,8 +14,8 @@ import pytest
 
 from phase05 import output_file, output_folder
 from phase05.sample_transformer import main as sample_main
-from phase05.train_transformer import first_prompt, text_problem
 from phase05.train_transformer import main as train_main
+from phase05.train_transformer import text_problem
 from phase05.transformer import Transformer, TransformerConfig, training_bytes
 
 TINY = ["--steps", "1", "--batch", "2", "--context", "8", "--d-model", "16", "--n-layers", "1",
@@ -47,10 +47,9 @@ def test_output_path_types(tmp_path: Path) -> None:
 
 
 def test_text_problems() -> None:
-    assert "one distinct character ('a')" in text_problem("a" * 1000, 8)
     assert "too short for --context 8" in text_problem("ab" * 20, 8)  # 4 for validation
     assert text_problem("ab" * 50, 8) is None  # 10 for validation: one window and a target
-    assert first_prompt("no newline here") == "n" and first_prompt("line\nline") == "\n"
+    assert "smaller --context or --batch" in text_problem("ab" * 50, 8, 9, "--context or --batch")
 
 
 def test_training_bytes_grows_with_every_size() -> None:
@@ -64,7 +63,7 @@ def test_training_bytes_grows_with_every_size() -> None:
 
 
 @pytest.mark.parametrize("content, expected", [
-    ("a" * 5000, "only one distinct character ('a')"),
+    ("a" * 5000, "holds a single distinct character ('a', 5,000 times)"),
     ("To be or not to be\n", "too short for --context 8"),
 ])
 def test_degenerate_text_is_refused(tmp_path: Path, content: str, expected: str,

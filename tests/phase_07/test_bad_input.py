@@ -39,7 +39,7 @@ def refused(main: object, argv: list[str], capsys: pytest.CaptureFixture[str]) -
 
 
 @pytest.mark.parametrize("content, expected", [
-    ("a" * 5000, "only one distinct character ('a')"),
+    ("a" * 5000, "holds a single distinct character ('a', 5,000 times)"),
     ("To be, or not to be\n", "too short for --context 8"),
 ])
 def test_degenerate_text_is_refused(tmp_path: Path, content: str, expected: str,
