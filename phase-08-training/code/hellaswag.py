@@ -41,11 +41,11 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from phase00.corpus import DATA_DIR
+from phase00.corpus import DATA_DIR, read_text_file
 from phase00.flags import nonnegative_int
 from phase06.device import DEVICE_CHOICES, DEVICE_HELP, autocast, pick_device
-from phase07.model import GPT, GPTConfig
-from phase08.prepare_data import Codec, make_codec
+from phase07.model import GPT
+from phase08.prepare_data import Codec
 
 SPLITS = ("train", "val", "test")
 URL = "https://raw.githubusercontent.com/rowanz/hellaswag/master/data/hellaswag_{split}.jsonl"
@@ -71,7 +71,9 @@ def hellaswag_file(split: str = "val", folder: Path = HELLASWAG_DIR,
            f"--path to a copy)")
     if not download:
         raise FileNotFoundError(f"no HellaSwag {split} file at {path}; {how}")
-    tmp = path.with_name(f".{path.name}.tmp")
+    # A name of this process's own: several ranks may download at once, and two writers of one
+    # temporary file would mix their bytes. Each renames a whole file; the last rename wins.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             payload = response.read()
@@ -89,28 +91,36 @@ def read_examples(path: Path, limit: int = 0) -> list[dict]:
     """The examples of a HellaSwag JSONL file (the first `limit`, or all when limit is 0).
 
     Each needs "ctx" (text), "endings" (four texts) and "label" (0-3); anything else in the
-    line (activity_label, ctx_a, ctx_b, source_id, ...) is kept but not used.
+    line (activity_label, ctx_a, ctx_b, source_id, ...) is kept but not used. The file must be
+    UTF-8 text (phase 00's read_text_file), and a line that is not such an example is an error
+    naming the line.
     """
     examples = []
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                example = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path}, line {number}: not JSON ({err})") from None
-            missing = [k for k in FIELDS if k not in example]
-            if missing:
-                raise ValueError(f"{path}, line {number}: a HellaSwag example needs "
-                                 f"{list(FIELDS)}; missing {missing}")
-            if len(example["endings"]) != 4 or example["label"] not in range(4):
-                raise ValueError(f"{path}, line {number}: expected 4 endings and a label "
-                                 f"0-3, got {len(example['endings'])} endings and label "
-                                 f"{example['label']!r}")
-            examples.append(example)
-            if limit and len(examples) == limit:
-                break
+    for number, line in enumerate(read_text_file(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            example = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}, line {number}: not JSON ({err}): expected one HellaSwag "
+                             f"example per line") from None
+        if not isinstance(example, dict):
+            raise ValueError(f"{path}, line {number}: expected a JSON object (a HellaSwag "
+                             f"example), got {type(example).__name__}")
+        missing = [k for k in FIELDS if k not in example]
+        if missing:
+            raise ValueError(f"{path}, line {number}: a HellaSwag example needs "
+                             f"{list(FIELDS)}; missing {missing}")
+        endings, label = example["endings"], example["label"]
+        if (not isinstance(example["ctx"], str) or not isinstance(endings, list)
+                or len(endings) != 4 or not all(isinstance(e, str) for e in endings)
+                or isinstance(label, bool) or label not in range(4)):
+            raise ValueError(f"{path}, line {number}: expected 4 endings (texts), a text ctx "
+                             f"and a label 0-3, got endings {str(endings)[:80]}, a ctx of type "
+                             f"{type(example['ctx']).__name__} and label {label!r}")
+        examples.append(example)
+        if limit and len(examples) == limit:
+            break
     if not examples:
         raise ValueError(f"{path} holds no examples")
     return examples
@@ -227,27 +237,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--offline", action="store_true", help="never use the network")
     args = parser.parse_args(argv)
 
-    from phase08.train import CheckpointError, load_checkpoint  # train imports this file
+    from phase08.sample import load_for_sampling  # train imports this file; sample imports train
+    from phase08.train import CheckpointError
 
     try:
         path = args.path or hellaswag_file(args.split, download=not args.offline)
         examples = read_examples(path, args.limit)
-        state = load_checkpoint(args.checkpoint)
         device = pick_device(args.device)
+        model, codec, state = load_for_sampling(args.checkpoint, device)
+        if codec.name != "gpt2":
+            raise ValueError(f"{args.checkpoint} was trained on {codec.name} tokens; "
+                             f"HellaSwag's English needs a model trained on the gpt2 tokenizer")
+        rendered = render_all(examples, codec, model.config.context)  # a too-long ending: now
     except (FileNotFoundError, ValueError, CheckpointError, RuntimeError) as err:
         parser.exit(1, f"error: {err}\n")
-    if state["tokenizer"]["name"] != "gpt2":
-        parser.exit(1, f"error: {args.checkpoint} was trained on {state['tokenizer']['name']} "
-                       f"tokens; HellaSwag's English needs the gpt2 tokenizer\n")
-    model = GPT(GPTConfig(**state["model_config"]))
-    model.load_state_dict(state["model"])
-    model.to(device)
-    codec = make_codec(state["tokenizer"], download=not args.offline)
     print(f"1. {len(examples):,} HellaSwag examples from {path}")
-    print(f"   model: step {state['step']:,} of {args.checkpoint}, {model.n_params():,} "
-          f"parameters, on {device}")
+    step = "a phase 07 model" if state.get("step") is None else f"step {state['step']:,}"
+    print(f"   model: {step} of {args.checkpoint}, {model.n_params():,} parameters, on {device}")
     start = time.perf_counter()
-    counts = evaluate(model, codec, examples, device, progress=True)
+    counts = evaluate(model, codec, rendered, device, progress=True)
     acc, acc_norm = accuracy(counts)
     print(f"\n2. acc {acc:.4f} ({counts['correct']}/{counts['n']}), acc_norm {acc_norm:.4f} "
           f"({counts['correct_norm']}/{counts['n']}) in {time.perf_counter() - start:.1f} s")
