@@ -244,6 +244,7 @@ def gpt2_tiktoken(folder: Path | None = None) -> Any:
 
 
 SIMPLE_LOOP_LIMIT = 10_000  # longer pieces would keep the quadratic loop busy for minutes
+LONGEST_PIECE = 1_000_000  # --long's limit: a piece ten times longer would take a minute or more
 
 
 def long_pieces(longest: int) -> list[tuple[str, str]]:
@@ -299,9 +300,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="never use the network (cache or installed package only)")
     parser.add_argument("--long", type=positive_int, default=None, metavar="CHARS",
                         help="also time the encoders on single pieces with no space, from 1,000 "
-                             "characters up to CHARS (e.g. 1000000): the simple loop against "
+                             "characters up to CHARS (at most 1000000): the simple loop against "
                              "the heap and linked list")
     args = parser.parse_args(argv)
+    if args.long is not None and args.long > LONGEST_PIECE:
+        parser.error(f"--long is at most {LONGEST_PIECE:,} characters (a piece that long already "
+                     f"takes seconds and about 300 MB here), got {args.long:,}")
     try:
         folder = find_gpt2_files(download=not args.offline)
     except FileNotFoundError as err:

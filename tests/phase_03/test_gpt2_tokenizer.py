@@ -206,6 +206,9 @@ def test_main_times_long_pieces(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "| 'a' * 1,000 | 250 |" in out and "| 1,000 random letters |" in out
     assert out.count("| yes |") == 2 and "| NO |" not in out
+    with pytest.raises(SystemExit) as stop:
+        main(["--offline", "--long", "1000000000"])  # hours and 300 GB: refused at once
+    assert stop.value.code == 2
 
 
 @needs_files
