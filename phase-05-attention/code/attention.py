@@ -35,10 +35,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import check_fits_in_memory, nonnegative_int, positive_int
+from phase00.flags import check_fits_in_memory, nonnegative_int, output_folder, positive_int
 from phase00.probability import softmax
 from phase02.layers import Dense, init_weights
-from phase05 import output_folder
 
 
 def softmax_backward(P: np.ndarray, dP: np.ndarray) -> np.ndarray:

@@ -39,6 +39,7 @@ from phase00.flags import (
     check_fits_in_memory,
     nonnegative_float,
     nonnegative_int,
+    output_folder,
     positive_float,
     positive_int,
 )
@@ -55,7 +56,6 @@ from phase04.seq2seq import (
     make_test_set,
     train,
 )
-from phase05 import output_folder
 from phase05.attention import softmax_backward
 
 

@@ -31,9 +31,14 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import check_fits_in_memory, nonnegative_int, positive_float, positive_int
+from phase00.flags import (
+    check_fits_in_memory,
+    nonnegative_int,
+    output_folder,
+    positive_float,
+    positive_int,
+)
 from phase02.layers import Activation
-from phase05 import output_folder
 from phase05.attention import Linear
 
 

@@ -27,8 +27,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import check_fits_in_memory, positive_int
-from phase05 import output_folder
+from phase00.flags import check_fits_in_memory, output_folder, positive_int
 
 
 def sinusoidal_encoding(T: int, d: int) -> np.ndarray:

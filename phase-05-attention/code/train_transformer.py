@@ -35,6 +35,8 @@ from phase00.flags import (
     check_fits_in_memory,
     nonnegative_float,
     nonnegative_int,
+    output_file,
+    output_folder,
     positive_float,
     positive_int,
     unit_float,
@@ -42,7 +44,6 @@ from phase00.flags import (
 from phase00.threads import limit_blas_threads
 from phase02.optimizers import AdamW
 from phase03.char_tokenizer import CharTokenizer, sample_start, training_tokenizer
-from phase05 import output_file, output_folder
 from phase05.transformer import POSITIONS, Transformer, TransformerConfig, training_bytes
 
 

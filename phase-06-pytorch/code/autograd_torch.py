@@ -35,9 +35,8 @@ import torch
 from matplotlib.figure import Figure
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import finite_float, nonnegative_int
+from phase00.flags import finite_float, nonnegative_int, output_folder
 from phase02.autograd import Value, neuron_with_loss
-from phase05 import output_folder
 from phase06.device import limit_cpu_threads
 
 LEAVES = ("x", "w", "b", "y")

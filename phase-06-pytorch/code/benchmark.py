@@ -30,9 +30,8 @@ import torch
 from matplotlib.figure import Figure
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_int, positive_int, thread_count
+from phase00.flags import nonnegative_int, output_folder, positive_int, thread_count
 from phase02.optimizers import AdamW
-from phase05 import output_folder
 from phase05.train_transformer import clip_gradients, decay_groups
 from phase05.transformer import Transformer, TransformerConfig
 from phase06.device import (

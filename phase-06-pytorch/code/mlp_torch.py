@@ -44,6 +44,7 @@ from phase00.figures import save_figure, scratch_dir
 from phase00.flags import (
     check_fits_in_memory,
     nonnegative_int,
+    output_folder,
     positive_float,
     positive_int,
     thread_count,
@@ -52,7 +53,6 @@ from phase01.activations import ACTIVATIONS
 from phase02.layers import MLP, Dense, SoftmaxCrossEntropy, mlp_from_weights
 from phase02.mlp_numpy import make_problem
 from phase02.optimizers import OPTIMIZERS
-from phase05 import output_folder
 from phase06.device import limit_cpu_threads
 from phase06.optimizers_torch import torch_twin
 from phase06.tensors import Parity, max_abs_diff, to_array, to_tensor

@@ -33,7 +33,7 @@ import torch
 from matplotlib.figure import Figure
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import check_fits_in_memory, positive_float, positive_int
+from phase00.flags import check_fits_in_memory, output_folder, positive_float, positive_int
 from phase02.optimizers import (
     DEFAULT_LRS,
     OPTIMIZERS,
@@ -46,7 +46,6 @@ from phase02.optimizers import (
     Rosenbrock,
     make_optimizer,
 )
-from phase05 import output_folder
 from phase06.device import limit_cpu_threads
 
 

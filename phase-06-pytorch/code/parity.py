@@ -28,14 +28,13 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_int, positive_int
+from phase00.flags import nonnegative_int, output_folder, positive_int
 from phase02.mlp_numpy import make_problem
 from phase03.embeddings import Embedding
 from phase03.mlp_lm import MLPLanguageModel
 from phase04.gru import GRU
 from phase04.lstm import LSTM
 from phase04.rnn import RNN
-from phase05 import output_folder
 from phase05.attention import MultiHeadAttention
 from phase05.layernorm import LayerNorm
 from phase05.transformer import Block, Transformer, TransformerConfig

@@ -42,9 +42,8 @@ import torch
 from matplotlib.figure import Figure
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import check_fits_in_memory, nonnegative_int, positive_int
+from phase00.flags import check_fits_in_memory, nonnegative_int, output_folder, positive_int
 from phase00.probability import softmax
-from phase05 import output_folder
 
 
 def to_tensor(a: np.ndarray, dtype: torch.dtype | None = None,

@@ -53,13 +53,14 @@ from phase00.figures import save_figure, scratch_dir
 from phase00.flags import (
     nonnegative_float,
     nonnegative_int,
+    output_file,
+    output_folder,
     positive_float,
     positive_int,
     thread_count,
     unit_float,
 )
 from phase03.char_tokenizer import sample_start, training_tokenizer
-from phase05 import output_file, output_folder
 from phase05.train_transformer import lr_at, text_problem
 from phase05.transformer import TransformerConfig, training_bytes
 from phase06.device import (

@@ -33,12 +33,13 @@ from phase00.figures import save_figure, scratch_dir
 from phase00.flags import (
     nonnegative_float,
     nonnegative_int,
+    output_file,
+    output_folder,
     positive_float,
     positive_int,
     thread_count,
 )
 from phase03.char_tokenizer import CharTokenizer, sample_start, training_tokenizer
-from phase05 import output_file, output_folder
 from phase05.train_transformer import draw_attention_maps, text_problem
 from phase05.transformer import training_bytes
 from phase06.device import DEVICE_CHOICES, check_fits_on_device, pick_device, synchronize

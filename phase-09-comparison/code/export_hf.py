@@ -29,9 +29,8 @@ import torch
 from transformers import GPT2LMHeadModel
 
 from phase00.figures import scratch_dir
-from phase00.flags import check_fits_in_memory
+from phase00.flags import check_fits_in_memory, output_folder
 from phase03.gpt2_tokenizer import find_gpt2_files
-from phase05 import output_folder
 from phase06.device import limit_cpu_threads
 from phase07.generate import DEFAULT_MODEL
 from phase07.model import GPT, GPTConfig

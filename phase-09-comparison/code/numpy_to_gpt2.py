@@ -43,8 +43,13 @@ import torch.nn as nn
 from matplotlib.figure import Figure
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import check_fits_in_memory, nonnegative_int, positive_int, thread_count
-from phase05 import output_folder
+from phase00.flags import (
+    check_fits_in_memory,
+    nonnegative_int,
+    output_folder,
+    positive_int,
+    thread_count,
+)
 from phase05.transformer import Transformer
 from phase06.device import limit_cpu_threads
 from phase07.model import GPT, GPTConfig

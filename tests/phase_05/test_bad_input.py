@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from phase05 import output_file, output_folder
+from phase00.flags import output_file, output_folder
 from phase05.sample_transformer import main as sample_main
 from phase05.train_transformer import main as train_main
 from phase05.train_transformer import text_problem
