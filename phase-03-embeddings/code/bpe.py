@@ -49,7 +49,7 @@ from matplotlib.figure import Figure
 
 from phase00.corpus import CORPORA, load_text
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import positive_int
+from phase00.flags import output_file, output_folder, positive_int
 
 # GPT-2's pre-tokenisation rule (Radford et al. 2019), read left to right, first match wins:
 #   's 't 're 've 'm 'll 'd      English contractions, split from their word
@@ -625,25 +625,6 @@ def show_tokens(tokenizer: BPETokenizer, text: str) -> str:
     return "|" + "|".join(show_token(tokenizer, i) for i in ids) + "|"
 
 
-def output_problem(path: Path, kind: str) -> str | None:
-    """Why `path` cannot be written as a "file" or a "folder" (kind), or None if it can.
-
-    Checked before any work, so a typo in --save or --out is refused at once instead of after
-    the training, and nothing is left behind."""
-    if kind == "file" and path.is_dir():
-        return f"{path} is a folder: pass a file name, e.g. {path / 'bpe.txt'}"
-    if kind == "folder" and path.exists() and not path.is_dir():
-        return f"{path} is a file, not a folder: pass a folder for the figures"
-    existing = path if kind == "folder" else path.parent
-    while not existing.exists():  # the folders that would be created: the first one that exists
-        existing = existing.parent
-    if not existing.is_dir():
-        return f"{existing} is a file, so {path} cannot be created inside it"
-    if not os.access(existing, os.W_OK | os.X_OK):
-        return f"cannot write in {existing} (no permission): choose another place"
-    return None
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Train a byte-level BPE tokenizer and use it.")
     parser.add_argument("--vocab-size", type=positive_int, default=4096,
@@ -656,19 +637,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--path", type=Path, default=None, help="train on this text file")
     parser.add_argument("--text", default="The king's horse, my lord, is lame: 1234 🐎!",
                         help="a sentence to encode with the trained tokenizer")
-    parser.add_argument("--save", type=Path, default=None,
+    parser.add_argument("--save", type=output_file, default=None,
                         help="write the tokenizer here (default: scratch/phase-03-embeddings/"
                              "bpe_<vocab size>.txt)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if args.vocab_size < 256:
         parser.error(f"--vocab-size must be >= 256 (the 256 single bytes), got {args.vocab_size}")
     save_path = args.save or scratch_dir(__file__) / f"bpe_{args.vocab_size}.txt"
-    for flag, path, kind in (("--save", save_path, "file"), ("--out", args.out, "folder")):
-        problem = output_problem(path, kind)
-        if problem:
-            parser.error(f"{flag}: {problem}")
     sample = replace_lone_surrogates(args.text)
     if sample != args.text:
         print("note: --text holds lone surrogates (bytes of the command line that are not "
