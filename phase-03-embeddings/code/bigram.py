@@ -42,6 +42,7 @@ from phase00.flags import (
     check_fits_in_memory,
     nonnegative_float,
     nonnegative_int,
+    output_folder,
     positive_float,
     positive_int,
 )
@@ -249,16 +250,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--top", type=positive_int, default=20,
                         help="characters shown in the count heatmap (default: 20)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if args.val_fraction >= 1:
         parser.error(f"--val-fraction must be below 1, got {args.val_fraction}")
-    try:  # the output folder is checked now, not after the training
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        parser.error(f"--out {args.out} cannot be the folder for figures ({err.strerror}): "
-                     f"pass a folder")
     try:
         text, source = load_text(args.corpus, args.path)
         tok = training_tokenizer(text, source)

@@ -30,6 +30,7 @@ import numpy as np
 
 from phase00.corpus import CORPORA, load_text
 from phase00.figures import scratch_dir
+from phase00.flags import output_folder
 
 FILE_KIND = "char-tokenizer"  # written into every saved file, checked when one is loaded
 WRITER = "python phase-03-embeddings/code/char_tokenizer.py"  # the command that writes one
@@ -178,16 +179,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--text", default=None,
                         help=f"the text to encode and decode (default: {DEFAULT_TEXT!r}, or the "
                              f"corpus's first characters if it lacks some of those)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for the saved tokenizer (default: the git-ignored "
                              "scratch/ folder)")
     args = parser.parse_args(argv)
     saved = args.out / "char_tokenizer.json"
-    try:  # the output place is checked now, before any work
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        parser.error(f"--out {args.out} cannot be the folder for the tokenizer file "
-                     f"({err.strerror}): pass a folder")
     if saved.is_dir():
         parser.error(f"{saved} is a folder, so the tokenizer file cannot be written there: "
                      f"remove it or pass another --out")

@@ -37,7 +37,7 @@ from matplotlib.figure import Figure
 
 from phase00.corpus import CORPORA, load_text
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import check_fits_in_memory, nonnegative_int, positive_int
+from phase00.flags import check_fits_in_memory, nonnegative_int, output_folder, positive_int
 from phase00.threads import limit_blas_threads
 from phase03.char_tokenizer import CharTokenizer
 
@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--path", type=Path, default=None,
                         help="a local UTF-8 text file instead of a built-in corpus")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if not args.text:
@@ -241,11 +241,6 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--dim {args.dim}: the figure writes every number of the example's "
                      f"table, so keep it to {MAX_EXAMPLE_DIM} at most (--timing-dim sets the "
                      f"size of the timing)")
-    try:  # the output folder is checked now, not after the work
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        parser.error(f"--out {args.out} cannot be the folder for figures ({err.strerror}): "
-                     f"pass a folder")
     try:
         text, source = load_text(args.corpus, args.path)
         corpus_tok = CharTokenizer(text, source)

@@ -39,7 +39,13 @@ from tqdm import tqdm
 
 from phase00.corpus import CORPORA, load_text
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import check_fits_in_memory, nonnegative_int, positive_float, positive_int
+from phase00.flags import (
+    check_fits_in_memory,
+    nonnegative_int,
+    output_folder,
+    positive_float,
+    positive_int,
+)
 from phase00.probability import sample, softmax
 from phase00.threads import limit_blas_threads
 from phase02.layers import Dense, SoftmaxCrossEntropy, build_mlp
@@ -293,16 +299,11 @@ def main(argv: list[str] | None = None) -> None:
                              "clearest with --dim 2, where the map is the table itself")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if args.val_fraction >= 1:
         parser.error(f"--val-fraction must be below 1, got {args.val_fraction}")
-    try:  # the output folder is checked now, not after the training
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        parser.error(f"--out {args.out} cannot be the folder for figures ({err.strerror}): "
-                     f"pass a folder")
     n = args.context
     try:
         text, source = load_text(args.corpus, args.path)

@@ -48,6 +48,7 @@ from phase00.flags import (
     check_fits_in_memory,
     nonnegative_float,
     nonnegative_int,
+    output_folder,
     positive_float,
     positive_int,
 )
@@ -353,14 +354,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="how many of the most frequent words to draw (default: 100)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
-    try:  # the output folder is checked now, not after the training
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        parser.error(f"--out {args.out} cannot be the folder for figures ({err.strerror}): "
-                     f"pass a folder")
     try:
         text, source = load_text(args.corpus, args.path)
         words = words_of(text)

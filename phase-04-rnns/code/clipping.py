@@ -36,7 +36,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import finite_float, positive_float, positive_int
+from phase00.flags import finite_float, output_folder, positive_float, positive_int
 from phase02.optimizers import HasParams
 from phase04.rnn import RNN
 
@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="steps of descent from the foot of the wall (default: 50)")
     parser.add_argument("--distance", type=positive_float, default=1e-8,
                         help="how far from the wall the step starts (default: 1e-8)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     T, y, w = args.seq_len, args.target, args.w
@@ -195,11 +195,6 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--seq-len {T} with --steps {args.steps} would take about "
                      f"{seconds / 60:,.0f} minutes (every part loops over all {T:,} steps): "
                      f"choose smaller values")
-    try:  # the output folder is checked now, not after the work
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        parser.error(f"--out {args.out} cannot be the folder for figures ({err.strerror}): "
-                     f"pass a folder")
 
     print(f"1. Clipping plain vectors to a global norm of {args.clip:g}")
     for g in ([3.0, 4.0], [0.3, 0.4], [30.0, -40.0, 0.5]):

@@ -34,6 +34,7 @@ from phase00.flags import (
     check_fits_in_memory,
     nonnegative_float,
     nonnegative_int,
+    output_folder,
     positive_float,
     positive_int,
 )
@@ -121,15 +122,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--path", type=Path, default=None,
                         help="a local UTF-8 text file instead of a built-in corpus")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     limit_blas_threads()  # small matrices, one after another: one BLAS thread is fastest
-    try:  # the output folder is checked now, not after the training
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        parser.error(f"--out {args.out} cannot be the folder for figures ({err.strerror}): "
-                     f"pass a folder")
     try:
         text, source = load_text(args.corpus, args.path)
         tok = training_tokenizer(text, source)

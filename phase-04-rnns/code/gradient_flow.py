@@ -35,7 +35,13 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import finite_float, nonnegative_float, nonnegative_int, positive_int
+from phase00.flags import (
+    finite_float,
+    nonnegative_float,
+    nonnegative_int,
+    output_folder,
+    positive_int,
+)
 from phase00.threads import limit_blas_threads
 from phase04.gru import GRU
 from phase04.lstm import LSTM
@@ -137,16 +143,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=positive_int, default=32,
                         help="sequences averaged over (default: 32)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     limit_blas_threads()  # small matrices, one after another: one BLAS thread is fastest
     T, n_in = args.seq_len, 16
-    try:  # the output folder is checked now, not after the work
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        parser.error(f"--out {args.out} cannot be the folder for figures ({err.strerror}): "
-                     f"pass a folder")
     try:  # one cell at a time, the LSTM the largest: 4 gate blocks
         check_recurrent_sizes(n_in, args.hidden, 4, args.batch, T,
                               f"--hidden {args.hidden} --batch {args.batch} --seq-len {T}",

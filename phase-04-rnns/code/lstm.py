@@ -45,7 +45,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import finite_float, nonnegative_int, positive_int
+from phase00.flags import finite_float, nonnegative_int, output_folder, positive_int
 from phase01.activations import sigmoid
 from phase02.gradcheck import TOLERANCE
 from phase04.rnn import RNN, Cache, RecurrentLayer, check_recurrent_sizes, gradcheck_recurrent
@@ -181,14 +181,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=positive_int, default=3,
                         help="sequences per batch in the gradient check (default: 3)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
-    try:  # the output folder is checked now, not after the work
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        parser.error(f"--out {args.out} cannot be the folder for figures ({err.strerror}): "
-                     f"pass a folder")
     try:  # part 3 checks a small layer on --batch sequences; part 4 runs --seq-len steps
         check_recurrent_sizes(3, 4, 4, args.batch, 5, f"--batch {args.batch}")
         check_recurrent_sizes(8, args.hidden, 4, 16, args.seq_len,

@@ -48,7 +48,13 @@ from matplotlib.patches import FancyBboxPatch
 
 from phase00.derivatives import numerical_gradient
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import check_fits_in_memory, finite_float, nonnegative_int, positive_int
+from phase00.flags import (
+    check_fits_in_memory,
+    finite_float,
+    nonnegative_int,
+    output_folder,
+    positive_int,
+)
 from phase02.gradcheck import TOLERANCE, check_gradients, gradient_error
 
 Cache = tuple[np.ndarray, ...]  # what one step keeps for its backward pass
@@ -385,14 +391,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=positive_int, default=3,
                         help="sequences per batch of the vectorised layer (default: 3)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
-    try:  # the output folder is checked now, not after the work
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        parser.error(f"--out {args.out} cannot be the folder for figures ({err.strerror}): "
-                     f"pass a folder")
     try:
         check_recurrent_sizes(4, args.hidden, 1, args.batch, args.seq_len + 1,
                               f"--hidden {args.hidden} --batch {args.batch} --seq-len "

@@ -47,6 +47,7 @@ from phase00.flags import (
     check_fits_in_memory,
     nonnegative_float,
     nonnegative_int,
+    output_folder,
     positive_float,
     positive_int,
 )
@@ -310,16 +311,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--test-size", type=positive_int, default=500,
                         help="test sequences per length (default: 500)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for figures (default: the git-ignored scratch/ folder)")
     args = parser.parse_args(argv)
     if args.min_len > args.max_len:
         parser.error(f"--min-len {args.min_len} is above --max-len {args.max_len}")
-    try:  # the output folder is checked now, not after the training
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        parser.error(f"--out {args.out} cannot be the folder for figures ({err.strerror}): "
-                     f"pass a folder")
     # At the peak: an encoder and a decoder through the longest sequences, at the training batch
     # or the test chunk of 250 (evaluate's), and the test sequences themselves.
     rows = max(args.batch_size, 250)
