@@ -37,7 +37,13 @@ from dataclasses import dataclass
 
 import torch
 
-from phase00.flags import nonnegative_int, positive_float, positive_int
+from phase00.flags import (
+    check_fits_in_memory,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    thread_count,
+)
 from phase06.device import (
     DEVICE_CHOICES,
     DEVICE_HELP,
@@ -48,6 +54,7 @@ from phase06.device import (
     synchronize,
 )
 from phase07.model import GPT, GPTConfig
+from phase08.budget import Shape
 from phase08.config import DTYPES, PRESETS, TrainConfig, make_config
 from phase08.train import clip_gradients, make_optimizer, precision
 
@@ -153,8 +160,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="the device's peak FLOP/s in this precision, for MFU (default: "
                              "known data-sheet values for some NVIDIA GPUs)")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help=DEVICE_HELP)
-    parser.add_argument("--threads", type=nonnegative_int, default=0,
-                        help="CPU threads (default: 0 = PyTorch's choice)")
+    parser.add_argument("--threads", type=thread_count, default=None,
+                        help="CPU threads, 1 to this machine's cores (default: PyTorch's "
+                             "choice)")
     parser.add_argument("--quick", action="store_true",
                         help="a tiny model (2 layers x 64), micro-batch 2, one warm-up and two "
                              "timed steps, whatever --steps says: checks that everything runs")
@@ -178,6 +186,14 @@ def main(argv: list[str] | None = None) -> None:
     # the vocabulary comes from the data: GPT-2's 50,257 ids, or Tiny Shakespeare's 65 characters
     base_vocab = 50_257 if cfg.tokenizer == "gpt2" or args.quick else 65
     vocab = -(-base_vocab // args.pad_vocab) * args.pad_vocab
+    shape = Shape(args.preset, cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.context, vocab)
+    try:  # refused now, not after minutes of allocating and swapping
+        check_fits_in_memory(shape.training_bytes(micro_batch, args.attention == "hand"),
+                             f"--micro-batch {micro_batch} x --context {cfg.context} on "
+                             f"{args.preset}{' (--quick)' if args.quick else ''}, vocabulary "
+                             f"{vocab:,}")
+    except ValueError as err:
+        parser.error(str(err))
     torch.manual_seed(0)
     model = GPT(GPTConfig(vocab_size=vocab, context=cfg.context, n_layer=cfg.n_layer,
                           n_head=cfg.n_head, n_embd=cfg.n_embd, attention=args.attention))

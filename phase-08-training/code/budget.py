@@ -37,6 +37,7 @@ Run:  python phase-08-training/code/budget.py
 
 import argparse
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,6 +77,24 @@ class Shape:
         """6N (N without the position table) + 12 * n_layer * n_embd * T."""
         T = self.context if T is None else T
         return 6 * self.n_params(include_positions=False) + 12 * self.n_layer * self.n_embd * T
+
+    def training_bytes(self, micro_batch: int, hand_attention: bool = False) -> int:
+        """About the memory one float32 training step needs: a lower estimate, for refusing a
+        setting that cannot fit before anything is allocated.
+
+        - weights, their gradients and AdamW's two moments: 4 x 4 = 16 bytes per parameter;
+        - what the forward pass keeps for the backward pass: about 24 values per token per
+          layer per unit of width (Korthikanti et al. 2022 count 34 bytes in 16-bit, 17 values;
+          measured here on a CPU, closer to 22);
+        - the logits, their softmax and its gradient: 3 values per token per vocabulary entry;
+        - with the hand attention path, 3 maps of T x T per head and layer (scores, weights,
+          their gradient); the fast path never stores them whole.
+        """
+        tokens = micro_batch * self.context
+        values = tokens * (24 * self.n_layer * self.n_embd + 3 * self.vocab_size)
+        if hand_attention:
+            values += 3 * self.n_layer * micro_batch * self.n_head * self.context ** 2
+        return 16 * self.n_params() + 4 * values
 
 
 GPT2_SMALL = Shape("gpt2-124m", 12, 12, 768)
@@ -216,6 +235,21 @@ def plot_budget(tokens_per_s: float, hours: list[float], out_dir: Path | None) -
     return fig
 
 
+def out_folder_problem(path: Path) -> str | None:
+    """Why `path` cannot be an output folder (a file, under a file, not writable), or None.
+
+    Checked before any work, so a typo does not cost a run and end in a traceback."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        return f"{path} is a file; --out needs a folder (it is made if missing)"
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        return f"{path} is under {existing}, which is a file: --out needs a folder"
+    if not os.access(existing, os.W_OK):
+        return f"{existing} is not writable: choose another --out"
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Tokens, hours and model sizes of a training "
                                                  "budget, from a measured token rate.")
@@ -235,6 +269,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.throttle > 1:
         parser.error(f"--throttle is a slow-down factor in (0, 1], got {args.throttle}")
+    rate = args.tokens_per_s * args.throttle
+    if not 1 <= rate <= 1e12:  # beyond these the days and the figure become 0 or infinity
+        parser.error(f"--tokens-per-s x --throttle must be between 1 and 10^12 tokens per "
+                     f"second (a laptop: thousands; a big GPU: about a million), got {rate:g}")
+    if max(args.hours) > 100_000:
+        parser.error(f"--hours above 100,000 (11 years) plan nothing a run can do, got "
+                     f"{max(args.hours):g}")
+    if problem := out_folder_problem(args.out):
+        parser.error(problem)
     report(args.tokens_per_s, args.hours, args.throttle, args.tokens_per_step)
     print("\nFigure")
     plot_budget(args.tokens_per_s * args.throttle, args.hours, args.out)

@@ -65,11 +65,12 @@ def read_meta(folder: Path) -> dict:
     path = folder / META_FILE
     if not path.is_file():
         why = ("it is a file, not a folder" if folder.is_file() else "the folder does not "
-               "exist" if not folder.is_dir() else f"it has no {META_FILE}")
+               "exist" if not folder.is_dir() else f"it has no {META_FILE}; a preparation "
+               f"that did not finish leaves none")
         raise FileNotFoundError(
-            f"no prepared tokens at {folder} ({why}; a preparation that did not finish leaves "
-            f"no {META_FILE}). Prepare them with: python phase-08-training/code/"
-            f"prepare_data.py --tokenizer char   (or --tokenizer gpt2, --path your_texts/)")
+            f"no prepared tokens at {folder} ({why}). Prepare them with: python "
+            f"phase-08-training/code/prepare_data.py --tokenizer char   (or --tokenizer gpt2, "
+            f"--path your_texts/)")
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:

@@ -32,6 +32,7 @@ from matplotlib.figure import Figure
 from phase00.figures import save_figure, scratch_dir
 from phase00.flags import positive_float, positive_int
 from phase07.train_char import lr_at
+from phase08.budget import out_folder_problem
 from phase08.config import TrainConfig, make_config
 from phase08.loader import BatchLoader, TokenShards
 from phase08.prepare_data import TOKENS_DIR
@@ -185,16 +186,22 @@ def main(argv: list[str] | None = None) -> None:
     for flag, value in (("--stop-at", args.stop_at), ("--bad-step", args.bad_step)):
         if value >= args.steps:
             parser.error(f"{flag} ({value}) must come before the end (--steps {args.steps})")
+    if problem := out_folder_problem(args.out):
+        parser.error(problem)
+    if args.data is None and args.data_dir.exists() and not args.data_dir.is_dir():
+        parser.error(f"--data-dir {args.data_dir} is a file; it must be a folder")
     torch.set_num_threads(1)
     small = make_config("cpu-smoke", {"device": "cpu", "steps": args.steps,
                                       "data": str(args.data or "")})
     try:
         folder = resolve_data(small, args.data_dir, verbose=False)
-    except (FileNotFoundError, ValueError) as err:
+        shards = TokenShards(folder)  # sizes, hashes (once), then ids at every read
+        BatchLoader(shards, 16, small.context)  # enough tokens for the demos' batches...
+        BatchLoader(TokenShards(folder, "val"), 1, small.context)  # ...and for validation
+    except (OSError, ValueError) as err:
         parser.exit(1, f"error: {err}\n")
     small = make_config("cpu-smoke", {"device": "cpu", "steps": args.steps,
                                       "data": str(folder)})
-    shards = TokenShards(folder)
     print(f"Data: {folder} ({len(shards):,} training tokens); model: the cpu-smoke GPT "
           f"({small.n_layer} layers, width {small.n_embd}, context {small.context})")
 
