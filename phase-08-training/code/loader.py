@@ -28,13 +28,16 @@ it read last. So `shuffle=n` cuts the split into its whole sequences of T tokens
 N // T sequences; the last N mod T tokens, fewer than one sequence, are never an input when
 shuffled), deals out each window of n of them in a random order, and keeps every window inside
 its pass: a window larger than a pass is one whole pass, and the last window of a pass is
-shorter. So every sequence of the pass is read exactly once per pass, whatever n is.
+shorter. So every sequence of the pass is read exactly once per pass, whatever n is. On Tiny
+Shakespeare (shakespeare-char, 1,200 steps) the validation loss ended at 1.876 read in order and
+at 1.663 with windows of 16,384 sequences, which at a context of 64 is one whole pass (15,685).
 
 Checks, so that training never runs on damaged data: every shard must have exactly the size
 meta.json gives it (always); its SHA-256 is compared with meta.json's the first time the folder
 is used, and again only when the shard's size or modification time changes (verify="once", the
 default, remembered in verified.json); and every token read must be a valid id of the tokenizer,
-which catches a shard damaged without changing its size or time at the batch that reads it.
+which stops an out-of-range id from a shard damaged without changing its size or time at the
+batch that reads it.
 
 Run:  python phase-08-training/code/loader.py --data data/tokens/tinyshakespeare-char
 """
@@ -132,8 +135,9 @@ class TokenShards:
     - "size" (or False): sizes only.
     And at every read: no token id may reach the tokenizer's vocabulary size. A shard changed
     without changing its size or modification time (a flipped bit, the time put back) passes the
-    checks above; this one stops it at the first batch that reads a bad id (most flipped bits in
-    a high byte give one), naming the shard, instead of an "index out of range" deep in the model.
+    checks above; this one stops it at the first batch that reads an id out of range (a flipped
+    bit in the high byte of a character id always gives one; a GPT-2 id, when the flip takes it
+    to 50,257 or more), naming the shard, instead of an "index out of range" deep in the model.
     """
 
     def __init__(self, folder: Path, split: str = "train", verify: str | bool = "once") -> None:

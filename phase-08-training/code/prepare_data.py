@@ -339,6 +339,7 @@ def write_token_folder(folder: Path, splits: dict[str, np.ndarray], codec_spec: 
     folder = Path(folder)
     check_shard_count(sum(map(len, splits.values())), shard_tokens, len(splits))
     start_folder(folder)
+    (folder / PROGRESS_FILE).unlink(missing_ok=True)  # a stream's record does not describe these
     records = {}
     for split, tokens in splits.items():
         writer = ShardWriter(folder, split, shard_tokens)
@@ -583,8 +584,8 @@ def prepare_stream(documents: Iterable[str], folder: Path, source: str, val_toke
         offset = 0
         n_docs += 1
         bar.update(len(tokens))
-        total = (val_record["tokens"] if val_record else writers["val"].tokens) + \
-            writers["train"].tokens
+        total = ((val_record["tokens"] if val_record else writers["val"].tokens)
+                 + writers["train"].tokens)
         if total >= max_tokens:
             break
     encoded.close()  # stops the worker processes now, not whenever the generator is collected
