@@ -37,7 +37,6 @@ Run:  python phase-08-training/code/budget.py
 
 import argparse
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,7 +44,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import positive_float, positive_int
+from phase00.flags import output_folder, positive_float, positive_int
 
 MAC_TOKENS_PER_S = 5_000  # GPT-2 small, M4 Max, PyTorch MPS, float32, B=4, T=1024 (public report)
 MAC_TOKENS_PER_STEP = 8 * 8 * 1024  # the Mac presets: micro-batch 8 x 8 accumulation x 1024
@@ -235,21 +234,6 @@ def plot_budget(tokens_per_s: float, hours: list[float], out_dir: Path | None) -
     return fig
 
 
-def out_folder_problem(path: Path) -> str | None:
-    """Why `path` cannot be an output folder (a file, under a file, not writable), or None.
-
-    Checked before any work, so a typo does not cost a run and end in a traceback."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        return f"{path} is a file; --out needs a folder (it is made if missing)"
-    existing = next(p for p in (path, *path.parents) if p.exists())
-    if not existing.is_dir():
-        return f"{path} is under {existing}, which is a file: --out needs a folder"
-    if not os.access(existing, os.W_OK):
-        return f"{existing} is not writable: choose another --out"
-    return None
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Tokens, hours and model sizes of a training "
                                                  "budget, from a measured token rate.")
@@ -264,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tokens-per-step", type=positive_int, default=MAC_TOKENS_PER_STEP,
                         help="tokens per optimizer step in the table (default: 65,536 = 64 "
                              "sequences of 1024, the Mac presets)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for the figure (default: the git-ignored scratch/)")
     args = parser.parse_args(argv)
     if args.throttle > 1:
@@ -276,8 +260,6 @@ def main(argv: list[str] | None = None) -> None:
     if max(args.hours) > 100_000:
         parser.error(f"--hours above 100,000 (11 years) plan nothing a run can do, got "
                      f"{max(args.hours):g}")
-    if problem := out_folder_problem(args.out):
-        parser.error(problem)
     report(args.tokens_per_s, args.hours, args.throttle, args.tokens_per_step)
     print("\nFigure")
     plot_budget(args.tokens_per_s * args.throttle, args.hours, args.out)

@@ -30,9 +30,8 @@ import torch
 from matplotlib.figure import Figure
 
 from phase00.figures import save_figure, scratch_dir
-from phase00.flags import positive_float, positive_int
+from phase00.flags import output_folder, positive_float, positive_int
 from phase07.train_char import lr_at
-from phase08.budget import out_folder_problem
 from phase08.config import TrainConfig, make_config
 from phase08.loader import BatchLoader, TokenShards
 from phase08.prepare_data import TOKENS_DIR
@@ -178,18 +177,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=None,
                         help="a prepared folder (default: Tiny Shakespeare as characters, "
                              "prepared if needed)")
-    parser.add_argument("--data-dir", type=Path, default=TOKENS_DIR,
+    parser.add_argument("--data-dir", type=output_folder, default=TOKENS_DIR,
                         help=f"where prepared datasets live (default: {TOKENS_DIR})")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
                         help="folder for the figure (default: the git-ignored scratch/)")
     args = parser.parse_args(argv)
     for flag, value in (("--stop-at", args.stop_at), ("--bad-step", args.bad_step)):
         if value >= args.steps:
             parser.error(f"{flag} ({value}) must come before the end (--steps {args.steps})")
-    if problem := out_folder_problem(args.out):
-        parser.error(problem)
-    if args.data is None and args.data_dir.exists() and not args.data_dir.is_dir():
-        parser.error(f"--data-dir {args.data_dir} is a file; it must be a folder")
     torch.set_num_threads(1)
     small = make_config("cpu-smoke", {"device": "cpu", "steps": args.steps,
                                       "data": str(args.data or "")})

@@ -63,7 +63,7 @@ from phase00.corpus import (
     read_text_file,
     stdlib_corpus,
 )
-from phase00.flags import positive_int, unit_float
+from phase00.flags import output_folder, positive_int, unit_float
 from phase03.bpe import ENDOFTEXT
 from phase03.char_tokenizer import CharTokenizer
 from phase03.gpt2_tokenizer import GPT2_VOCAB_SIZE, find_gpt2_files, gpt2_tiktoken
@@ -151,6 +151,10 @@ def char_spec(documents: Sequence[str]) -> dict:
     alphabet = set()
     for doc in documents:
         alphabet.update(doc)
+    if len(alphabet) == 1:  # the course's rule (phase 03's training_tokenizer): nothing to learn
+        raise ValueError(f"the text holds a single distinct character ({min(alphabet)!r}): its "
+                         f"next character is always the same, so a model has nothing to learn. "
+                         f"Use a text with at least 2 distinct characters")
     if len(alphabet) > CHAR_LIMIT:
         raise ValueError(f"the text has {len(alphabet):,} distinct characters, but a uint16 "
                          f"shard holds ids 0 to {CHAR_LIMIT - 1:,}, so at most {CHAR_LIMIT:,} "
@@ -661,7 +665,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--name", default=None,
                         help="dataset name (default: from the source), written to "
                              "<data-dir>/<name>-<tokenizer>/")
-    parser.add_argument("--data-dir", type=Path, default=TOKENS_DIR,
+    parser.add_argument("--data-dir", type=output_folder, default=TOKENS_DIR,
                         help=f"where datasets go (default: {TOKENS_DIR})")
     parser.add_argument("--offline", action="store_true", help="never use the network")
     args = parser.parse_args(argv)
@@ -683,9 +687,6 @@ def main(argv: list[str] | None = None) -> None:
     if args.name is not None and not re.fullmatch(r"\w[\w.-]*", args.name):
         parser.error(f"--name must be a plain name (letters, digits, _ . -), not a path: got "
                      f"{args.name!r}; --data-dir says where the folder goes")
-    if args.data_dir.exists() and not args.data_dir.is_dir():
-        parser.error(f"--data-dir {args.data_dir} is a file; it must be a folder (or a path "
-                     f"where one can be made)")
 
     start = time.perf_counter()
     print(f"1. Source and tokenizer ({args.tokenizer})")

@@ -105,7 +105,8 @@ def prepare(tmp_path: Path, *args: str) -> None:
     (b"\x7fELF\x02\x01\x01\x00\x00\x00", "gpt2", "binary file"),  # the start of /bin/ls
     ("café\n".encode("latin-1"), "gpt2", "not UTF-8 text: byte 0xe9 at offset 3"),
     (b"", "char", "is empty"),
-    (b"a", "char", "only 1 token(s): too few"),
+    (b"aaaa", "char", "a single distinct character ('a')"),
+    (b"ab", "char", "only 2 token(s): too few"),
     (b"Hi", "gpt2", "only 2 token(s): too few"),  # <|endoftext|> and "Hi"
 ])
 def test_prepare_refuses_text_it_cannot_use_in_one_line(
@@ -151,7 +152,7 @@ def test_a_data_dir_that_is_a_file_is_refused(tmp_path: Path,
     (tmp_path / "tokens").write_text("not a folder")
     with pytest.raises(SystemExit) as stop:
         prepare(tmp_path, "--source", "stdlib")
-    assert stop.value.code == 2 and "is a file" in capsys.readouterr().err
+    assert stop.value.code == 2 and "is a file, not a folder" in capsys.readouterr().err
 
 
 def test_too_many_shards_are_refused_before_writing(tmp_path: Path) -> None:

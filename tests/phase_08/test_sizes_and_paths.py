@@ -43,8 +43,8 @@ def test_wrong_output_folders_are_refused_before_any_work(
     a_file = tmp_path / "a-file.png"
     a_file.write_bytes(b"")
     for main in (budget.main, pieces.main):
-        assert "is a file" in usage_error(main, ["--out", str(a_file)], capsys)
-        assert "which is a file" in usage_error(main, ["--out", str(a_file / "figs")], capsys)
+        assert "is a file, not a folder" in usage_error(main, ["--out", str(a_file)], capsys)
+        assert "cannot write" in usage_error(main, ["--out", str(a_file / "figs")], capsys)
     assert "--data-dir" in usage_error(pieces.main, ["--data-dir", str(a_file)], capsys)
     assert not list(tmp_path.glob("*.tmp")) and a_file.read_bytes() == b""
 
