@@ -314,9 +314,14 @@ class ShardWriter:
 
 
 def write_json_atomic(path: Path, record: dict) -> None:
+    """Write a small JSON file whole or not at all, leaving no temporary file either way."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(record, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(record, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, Ctrl-C: the old file stays as it was
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def start_folder(folder: Path) -> None:
