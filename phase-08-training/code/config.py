@@ -28,11 +28,11 @@ import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 
-from phase00.corpus import DATA_DIR
 from phase00.flags import nonnegative_float, nonnegative_int, positive_float, positive_int
 from phase06.device import DEVICE_CHOICES
 from phase08.budget import GPT2_SMALL as BUDGET_GPT2
 from phase08.budget import mac_plans
+from phase08.prepare_data import FINEWEB_FOLDER
 
 DTYPES = ("auto", "float32", "bfloat16")  # never float16: it would need a GradScaler
 SOURCES = ("tinyshakespeare", "stdlib")
@@ -41,7 +41,7 @@ ATTENTIONS = ("fast", "hand")
 SELF_CHECKS = ("auto", "on", "off")
 # Where prepare_data.py writes FineWeb-Edu's sample-10BT (inside the data folder, which
 # TFS_DATA_DIR moves), and the command that does it.
-FINEWEB_DATA = str(DATA_DIR / "tokens" / "fineweb-edu_sample-10BT-gpt2")
+FINEWEB_DATA = str(FINEWEB_FOLDER)
 FINEWEB_COMMAND = ("python phase-08-training/code/prepare_data.py --hf-dataset "
                    "HuggingFaceFW/fineweb-edu --hf-config sample-10BT --max-tokens 10000000000")
 

@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     print("== 1. Prepare the data (character tokens) ==")
     try:
         folder = prepare(args.path, args.data_dir, args.offline)
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, ValueError, OSError) as err:
         parser.exit(1, f"error: {err}\n")
     train_shards, val_shards = TokenShards(folder, "train"), TokenShards(folder, "val")
     V = train_shards.tokenizer["vocab_size"]

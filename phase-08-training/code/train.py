@@ -66,7 +66,6 @@ from phase00.flags import (
     nonnegative_int,
     positive_float,
     positive_int,
-    thread_count,
 )
 from phase06.device import (
     DEVICE_CHOICES,
@@ -87,6 +86,7 @@ from phase08.config import (
     TOKENIZERS,
     TrainConfig,
     assignment,
+    check_config,
     config_from_dict,
     make_config,
 )
@@ -827,7 +827,10 @@ def setup(cfg: TrainConfig, checkpoint: dict | None, resume: Path | None, run_di
 
     say(f"1. Data ({'resuming ' + str(resume) if resume else 'a new run'})")
     folder = on_main_first(lambda: resolve_data(cfg, data_root, offline, verbose), world, device)
-    train_shards, val_shards = TokenShards(folder, "train"), TokenShards(folder, "val")
+    # shards are checked by size always, by hash on a folder's first use (loader.py): rank 0
+    # does that once, the others then find it recorded
+    train_shards, val_shards = on_main_first(
+        lambda: (TokenShards(folder, "train"), TokenShards(folder, "val")), world, device)
     codec = make_codec(train_shards.tokenizer, download=not offline)
     say(f"   {folder}: {train_shards.meta['source']}")
     say(f"   {codec.name} tokens ({codec.vocab_size:,} ids): train {len(train_shards):,}, "
@@ -917,6 +920,7 @@ def train(cfg: TrainConfig | None, run_dir: Path, data_root: Path = TOKENS_DIR,
         cfg = resumed_config(checkpoint, resume_overrides)
     if cfg is None:
         raise ValueError("give a config for a new run, or a checkpoint to resume")
+    check_config(cfg)  # a resumed run's changes too (e.g. more threads than this machine has)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     try:
@@ -978,8 +982,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="save last.pt at least this often, in minutes of wall time, "
                              "whatever a step costs (0 = only by steps)")
     parser.add_argument("--seed", type=nonnegative_int, help="random seed")
-    parser.add_argument("--threads", type=thread_count, help="CPU threads (at most this "
-                                                             "machine's cores)")
+    parser.add_argument("--threads", type=nonnegative_int,
+                        help="CPU threads, at most this machine's cores (0 = PyTorch's choice)")
     parser.add_argument("--device", choices=DEVICE_CHOICES, help="where to train (default: "
                                                                  "auto = mps, cuda, then cpu)")
     parser.add_argument("--dtype", choices=DTYPES,
