@@ -20,6 +20,7 @@ import importlib.util
 import os
 import platform
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from phase00 import corpus
@@ -111,24 +112,32 @@ def check_corpus(offline: bool, data_dir: Path = corpus.DATA_DIR) -> tuple[str, 
                     "source files, or pass --path to a text file")
 
 
+def iter_checks(offline: bool = False,
+                data_dir: Path = corpus.DATA_DIR) -> Iterator[tuple[str, str, str]]:
+    """Every check in order, each (status, what, detail) yielded as soon as it is known.
+
+    Importing torch, datasets and transformers takes seconds each, so a caller that prints as
+    the results arrive shows progress instead of a silent wait followed by everything at once.
+    """
+    yield "OK", "platform", f"{platform.system()} {platform.release()} ({platform.machine()})"
+    py_status, py_detail = check_python()
+    yield py_status, "python", py_detail
+    for dist, module in REQUIRED:
+        status, detail = check_package(dist, module, required=True)
+        yield status, dist, detail
+    for dist, module in DEV_EXTRAS:
+        status, detail = check_package(dist, module, required=False)
+        yield status, f"{dist} (dev)", detail
+    yield from check_phase_packages()
+    yield from check_devices()
+    status, detail = check_corpus(offline, data_dir)
+    yield status, "corpus tinyshakespeare", detail
+
+
 def run_checks(offline: bool = False,
                data_dir: Path = corpus.DATA_DIR) -> list[tuple[str, str, str]]:
     """All checks in order, as (status, what, detail) triples."""
-    py_status, py_detail = check_python()
-    results = [("OK", "platform", f"{platform.system()} {platform.release()} "
-                                  f"({platform.machine()})"),
-               (py_status, "python", py_detail)]
-    for dist, module in REQUIRED:
-        status, detail = check_package(dist, module, required=True)
-        results.append((status, dist, detail))
-    for dist, module in DEV_EXTRAS:
-        status, detail = check_package(dist, module, required=False)
-        results.append((status, f"{dist} (dev)", detail))
-    results.extend(check_phase_packages())
-    results.extend(check_devices())
-    status, detail = check_corpus(offline, data_dir)
-    results.append((status, "corpus tinyshakespeare", detail))
-    return results
+    return list(iter_checks(offline, data_dir))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,9 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--offline", action="store_true",
                         help="skip the network check for the corpus")
     args = parser.parse_args(argv)
-    results = run_checks(offline=args.offline)
-    for status, what, detail in results:
-        print(status_line(status, what, detail))
+    results = []
+    for status, what, detail in iter_checks(offline=args.offline):
+        print(status_line(status, what, detail), flush=True)  # flush: show each line now
+        results.append((status, what, detail))
     failures = [what for status, what, _ in results if status == "FAIL"]
     print()
     if failures:

@@ -3,6 +3,7 @@
 import argparse
 import subprocess
 import sys
+import time
 import urllib.error
 from pathlib import Path
 
@@ -28,16 +29,39 @@ def test_missing_package_fails_and_missing_extra_warns() -> None:
 
 
 def test_checker_runs_offline_and_exits_zero_here(tmp_path: Path) -> None:
-    result = subprocess.run(
+    """End to end, and each line arrives as its check finishes, not all at once at exit."""
+    process = subprocess.Popen(
         [sys.executable, str(REPO_ROOT / "phase-00-foundations/code/check_environment.py"),
-         "--offline"], capture_output=True, text=True, timeout=300,
+         "--offline"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**__import__("os").environ, "TFS_DATA_DIR": str(tmp_path)})
-    assert result.returncode == 0, result.stdout + result.stderr
-    lines = result.stdout.splitlines()
+    arrivals = []  # (time the line was read, line): a pipe buffers whatever is not flushed
+    for line in process.stdout:
+        arrivals.append((time.perf_counter(), line.rstrip("\n")))
+    returncode = process.wait(timeout=300)
+    lines = [line for _, line in arrivals]
+    assert returncode == 0, "\n".join(lines) + process.stderr.read()
     for what in ("python", "numpy", "torch", "device cpu", "package phase00",
                  "corpus tinyshakespeare"):
         assert any(line.split(maxsplit=1)[-1].startswith(what) for line in lines), what
-    assert "network check skipped" in result.stdout
+    assert "network check skipped" in "\n".join(lines)
+    # The platform line comes at once; the last check waits for torch and transformers to import.
+    assert arrivals[-1][0] - arrivals[0][0] > 0.5
+
+
+def test_checker_prints_each_check_before_the_next_runs(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    seen_before_devices = []
+
+    def devices() -> list[tuple[str, str, str]]:
+        seen_before_devices.append(capsys.readouterr().out)
+        return [("OK", "device cpu", "a fake")]
+
+    monkeypatch.setattr(check_environment, "REQUIRED", [("numpy", "numpy")])
+    monkeypatch.setattr(check_environment, "DEV_EXTRAS", [])
+    monkeypatch.setattr(check_environment, "check_devices", devices)
+    assert check_environment.main(["--offline"]) == 0
+    assert "python" in seen_before_devices[0] and "package phase00" in seen_before_devices[0]
+    assert "OK    device cpu" in capsys.readouterr().out
 
 
 def test_checker_exit_status_reflects_failures(monkeypatch: pytest.MonkeyPatch) -> None:
