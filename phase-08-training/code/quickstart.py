@@ -164,6 +164,9 @@ def main(argv: list[str] | None = None) -> None:
           f"validation {bigram_val:.4f} nats per character")
     print(f"   GPT ({model.n_params():,} parameters, {checkpoint['step']} steps): validation "
           f"{model_loss:.4f} nats per character")
+    print(f"   (the run's log said {checkpoint['val_loss']:.4f}: that is the mean over its "
+          f"{cfg.eval_batches} evaluation batches, a sample of the split; the line above reads "
+          f"all of it)")
     gap = bigram_val - model_loss
     if gap >= MARGIN:
         verdict = f"the GPT beats the bigram by {gap:.2f} nats per character"
@@ -174,8 +177,9 @@ def main(argv: list[str] | None = None) -> None:
         verdict = (f"the GPT is only {gap:+.2f} nats from the bigram: train longer (--steps) or "
                    f"check the run's log in {run_dir}")
     print(f"   {verdict}")
-    print(f"\nDone in {time.perf_counter() - start:.0f} s. More text: python "
-          f"phase-08-training/code/sample.py --checkpoint {run_dir / 'best.pt'}")
+    print(f"\nDone in {time.perf_counter() - start:.0f} s. More text (other seeds than the "
+          f"samples above): python phase-08-training/code/sample.py --checkpoint "
+          f"{run_dir / 'best.pt'} --seed {args.seed + args.samples}")
 
 
 if __name__ == "__main__":

@@ -640,8 +640,9 @@ class Progress:
                 self.say(f"\n4. A sample ({cfg.sample_tokens} tokens, temperature "
                          f"{cfg.temperature}):\n{text}")
             if self.out is not None and run.world.is_main:
+                source = run.val_shards.meta.get("source", run.data.name).split(" (")[0]
                 plot_log(read_log(run.run_dir / "log.jsonl"), f"{run.run_dir.name}: "
-                         f"{run.model.n_params():,} parameters", self.out,
+                         f"{run.model.n_params():,} parameters, {source}", self.out,
                          f"{run.run_dir.name}_loss.png")
         return {"config": run.cfg, "losses": self.losses, "start_step": self.start_step,
                 "step": self.start_step + len(self.losses), "val_loss": run.last_val,
