@@ -423,11 +423,12 @@ def main(argv: list[str] | None = None) -> None:
     back = transformer_to_numpy(module)
     print(f"   round trip NumPy -> PyTorch -> NumPy keeps every weight: "
           f"{all(np.array_equal(v, back.params[k]) for k, v in model.params.items())}")
+    torch.manual_seed(args.seed)  # the fresh weights are random: seed them, or the loss wanders
     fresh = TorchTransformer(config)
     with torch.no_grad():
         loss0 = fresh.loss(torch.as_tensor(ids), torch.as_tensor(targets)).item()
-    print(f"   a fresh PyTorch model (GPT-2 init): loss {loss0:.4f}, ln {config.vocab_size} = "
-          f"{math.log(config.vocab_size):.4f}")
+    print(f"   a fresh PyTorch model (GPT-2 init, torch seed {args.seed}): loss {loss0:.4f}, "
+          f"ln {config.vocab_size} = {math.log(config.vocab_size):.4f}")
 
     if args.model is not None:
         print(f"\n4. A model trained by phase 05, run by PyTorch: {args.model}")

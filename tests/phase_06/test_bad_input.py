@@ -14,7 +14,7 @@ import pytest
 
 from phase06 import lm_torch, mlp_torch, train_loop, transformer_torch
 
-TINY_LOOP = ["--steps", "2", "--batch", "2", "--context", "8", "--d-model", "16",
+TINY_LOOP = ["--steps", "2", "--warmup", "1", "--batch", "2", "--context", "8", "--d-model", "16",
              "--n-layers", "1", "--n-heads", "2", "--eval-batches", "1", "--sample-chars", "5",
              "--device", "cpu"]
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from phase03.char_tokenizer import CharTokenizer
 from phase05.transformer import Transformer, TransformerConfig
@@ -85,6 +86,17 @@ def test_transformer_main_runs_a_phase_05_model(tmp_path: Path, tiny_text: str,
     out = capsys.readouterr().out
     assert "state_dict keys identical, in the same order: True" in out
     assert "DIFFERENT" not in out and "sampled by PyTorch" in out
+
+
+def test_transformer_main_fresh_loss_is_seeded(capsys: pytest.CaptureFixture[str]) -> None:
+    """The fresh model's loss the README quotes: the same number on every run with --seed 0."""
+    torch.manual_seed(123)  # whatever state the generator is in, the script seeds it itself
+    transformer_torch.main(["--seed", "0"])
+    first = capsys.readouterr().out
+    transformer_torch.main(["--seed", "0"])
+    line = [ln for ln in first.splitlines() if "a fresh PyTorch model" in ln][0]
+    assert "torch seed 0): loss 2.3905, ln 11 = 2.3979" in line
+    assert line in capsys.readouterr().out
 
 
 def test_transformer_main_refuses_a_missing_model(tmp_path: Path,

@@ -8,7 +8,13 @@ import pytest
 import torch
 
 from phase05.transformer import TransformerConfig
-from phase06.train_loop import CharWindows, configure_optimizer, evaluate, make_loader
+from phase06.train_loop import (
+    CharWindows,
+    compare_reloaded,
+    configure_optimizer,
+    evaluate,
+    make_loader,
+)
 from phase06.train_loop import main as train_main
 from phase06.transformer_torch import TorchTransformer
 
@@ -95,3 +101,28 @@ def test_windows_of_numpy_text_agree_with_phase_05_batches() -> None:
     window = data[start: start + 6]
     x, y = CharWindows(torch.as_tensor(data), 5)[start]
     assert x.tolist() == window[:-1].tolist() and y.tolist() == window[1:].tolist()
+
+
+def test_reloaded_logits_equal_on_the_cpu_and_close_off_it() -> None:
+    """On the CPU the same kernels give the same bits; a GPU adds in another order, so its
+    logits are compared with a tolerance, and a real difference is still caught."""
+    logits = torch.randn(2, 4, 7)
+    assert compare_reloaded(logits, logits.clone(), torch.device("cpu")) == (
+        "identical logits: True")
+    assert compare_reloaded(logits, logits + 1e-6, torch.device("cpu")) == (
+        "identical logits: False")
+    nudged = logits.clone()
+    nudged[1, 2, 3] += 0.5
+    # float64 here: in float32, x + 3e-6 - x rounds to 3.1e-06
+    near = compare_reloaded(logits.double(), logits.double() + 3e-6, torch.device("mps"))
+    assert "3.0e-06" in near and "the same up to float32 round-off" in near
+    far = compare_reloaded(logits, nudged, torch.device("cuda"))
+    assert "differ by 5.0e-01" in far and "DIFFERENT" in far
+
+
+def test_script_refuses_a_warmup_longer_than_the_run(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        train_main(["--steps", "10", "--warmup", "50", "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "Traceback" not in err
+    assert "--warmup (50) is longer than the run (--steps 10)" in err.strip().splitlines()[-1]
