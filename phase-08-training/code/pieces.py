@@ -9,8 +9,10 @@ on a tiny model, so each takes a second and prints the number that proves it wor
 2. Gradient accumulation: 4 micro-batches of 2 against one batch of 8, in float64 and float32;
    and what forgetting to divide the loss does (the gradient grows 4 times).
 3. Gradient clipping (Pascanu et al. 2013): one bad batch, whose gradient is a thousand times
-   the usual, with and without the limit. Without it, Adam's memory of squared gradients is
-   poisoned by the one huge value, and the steps after it shrink for a long while.
+   the usual, with and without the limit, each against the same run with no bad batch. Without
+   the limit, Adam's memory of squared gradients is poisoned by the one huge value, and the
+   steps after it shrink for a long while. Turning clipping off changes every step, not only
+   the bad one, so the bad batch's own cost is the gap between the two unclipped runs.
 4. Mixed precision (Micikevicius et al. 2017): what bfloat16 rounds away, why float16 needs a
    loss scale and bfloat16 does not, and how far one batch's loss moves under autocast.
 5. Exact resume: a run stopped by Ctrl-C and resumed against one that never stopped, step by
@@ -137,14 +139,17 @@ def plot_pieces(lr: np.ndarray, warmup: int, curves: dict[str, np.ndarray], bad_
     ax1.set_ylabel("learning rate")
     ax1.set_title("warmup, then a cosine")
     ax1.legend()
-    styles = (("0.3", 3, 0.35), ("tab:green", 1, 1.0), ("tab:red", 1, 1.0))
+    # Thick and pale: the runs with no bad batch, each the baseline of the thin line of its
+    # colour; green with clipping, red without.
+    styles = (("tab:green", 3, 0.3), ("tab:green", 1, 1.0), ("tab:red", 1, 1.0),
+              ("tab:red", 3, 0.3))
     for (label, losses), (color, lw, alpha) in zip(curves.items(), styles, strict=True):
         ax2.plot(np.arange(len(losses)), losses, color=color, lw=lw, alpha=alpha, label=label)
     ax2.axvline(bad_step, color="0.6", ls=":")
     ax2.set_xlabel("step")
     ax2.set_ylabel("training loss")
     ax2.set_title(f"one bad batch at step {bad_step}")
-    ax2.legend()
+    ax2.legend(fontsize="small")
     steps = np.arange(1, len(whole) + 1)
     ax3.plot(steps, whole, color="0.3", lw=3, alpha=0.35, label="never stopped")
     ax3.plot(steps[:stop_at], resumed[:stop_at], color="tab:orange", lw=1,
@@ -220,14 +225,26 @@ def main(argv: list[str] | None = None) -> None:
     clipped = make_config("cpu-smoke", {"device": "cpu", "steps": args.steps, "n_embd": 64,
                                         "n_head": 4, "micro_batch": 16, "grad_accum": 1,
                                         "lr": 5e-3, "warmup": 20, "clip": args.clip})
-    curves = {}
+    curves, after = {}, {}
+    # Two pairs: each run with a bad batch against the same run without one. Clipping changes
+    # every step, not only the bad one, so only the gap within a pair is the bad batch's doing.
+    unclipped = "bad batch, no clipping"
     for label, factor, clip in (("no bad batch", 1.0, args.clip),
                                 (f"bad batch, clip {args.clip:g}", args.bad_factor, args.clip),
-                                ("bad batch, no clipping", args.bad_factor, 0.0)):
+                                (unclipped, args.bad_factor, 0.0),
+                                (f"no {unclipped}", 1.0, 0.0)):
         curves[label] = bad_batch_run(shards, clipped, args.bad_step, factor, clip)
-        after = curves[label][args.bad_step + 1:args.bad_step + 21]
-        print(f"   {label:22s}: mean loss of the {len(after)} steps after it {after.mean():.4f}, "
+        window = curves[label][args.bad_step + 1:args.bad_step + 21]
+        after[label] = window.mean()
+        print(f"   {label:22s}: mean loss of the {len(window)} steps after it {after[label]:.4f}, "
               f"last step {curves[label][-1]:.4f}")
+    before = {label: losses[max(0, args.bad_step - 20):args.bad_step].mean()
+              for label, losses in curves.items()}
+    print(f"   before it, where the runs of a pair are equal: mean loss "
+          f"{before['no bad batch']:.4f} with clipping, {before[unclipped]:.4f} without")
+    print(f"   the bad batch's own cost over those steps: "
+          f"{after[f'bad batch, clip {args.clip:g}'] - after['no bad batch']:+.4f} with clipping, "
+          f"{after[unclipped] - after[f'no {unclipped}']:+.4f} without")
 
     print("\n4. Mixed precision: what 16 bits keep")
     for text, value in bf16_facts():
