@@ -1,4 +1,5 @@
-"""Byte-level BPE: a hand-checked example, naive == fast, round trips on any Unicode, our ids ==
+"""Byte-level BPE: a hand-checked example, a pair's count against the tokens its merge saves,
+naive == fast, round trips on any Unicode, our ids ==
 tiktoken's on an Encoding built from our own ranks, save/load, long chunks in near-linear time,
 and clear errors for bad input."""
 
@@ -69,6 +70,32 @@ def test_hand_checked_example() -> None:
     tokenizer = BPETokenizer.from_merges([p for p, _ in merges], pattern=r"\S+")
     assert tokenizer.decoder[258] == b"aaab"
     assert tokenizer.encode("aaabdaaabac") == [258, ord("d"), 258, ord("a"), ord("c")]
+
+
+def test_a_pair_counted_c_times_saves_at_most_c_tokens() -> None:
+    """Counting takes every position, so "aaa" holds aa twice; the merge scans left to right
+    and replaces it once. In "aaabdaaabac" aa is counted 4 times and the merge saves 2."""
+    naive_saved: list[int] = []
+    fast_saved: list[int] = []
+    merges = train_naive("aaabdaaabac", 259, pattern=r"\S+", saved=naive_saved)
+    assert train_fast("aaabdaaabac", 259, pattern=r"\S+", saved=fast_saved) == merges
+    assert [count for _, count in merges] == [4, 2, 2]
+    assert naive_saved == fast_saved == [2, 2, 2]  # 11 bytes -> 5 tokens
+
+
+@pytest.mark.parametrize("text", [TEXTS["repeats"], TEXTS["code"], "    " * 50 + "x\n" * 9])
+def test_saved_tokens_add_up_to_the_encoded_length(text: str) -> None:
+    """Bytes minus the tokens the merges removed is the length of the encoded text, while the
+    counts add up to more wherever pairs overlap (runs of spaces, "aaaa")."""
+    naive_saved: list[int] = []
+    fast_saved: list[int] = []
+    merges = train_naive(text, 290, saved=naive_saved)
+    assert train_fast(text, 290, saved=fast_saved) == merges and naive_saved == fast_saved
+    encoded = BPETokenizer.from_merges([pair for pair, _ in merges]).encode_ordinary(text)
+    assert len(text.encode("utf-8")) - sum(fast_saved) == len(encoded)
+    assert sum(count for _, count in merges) > sum(fast_saved)
+    assert all(0 < removed <= count for (_, count), removed in zip(merges, fast_saved,
+                                                                     strict=True))
 
 
 @pytest.mark.parametrize("name", sorted(TEXTS))
@@ -186,6 +213,7 @@ def test_main_runs(tmp_path: Path, tiny_text: str, capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     assert "decode gives the text back: True" in out and "same ids True" in out
     assert (tmp_path / "bpe_compression.png").is_file() and (tmp_path / "tok.txt").is_file()
+    assert "the pair 'aa' is counted 4 times" in out and "it saves 2" in out
 
 
 def test_pattern_is_gpt2s() -> None:
