@@ -13,7 +13,9 @@ draws one, appends it, and asks again. How we draw changes the text:
 Without a cache, every new token runs the whole text through the model again, although the
 keys and values of the earlier positions have not changed. The KV cache keeps them: each step
 then computes one position instead of all of them. This script checks that both give the same
-tokens and measures the speed-up.
+tokens and measures the speed-up: each path runs once to warm up, then the two alternate for
+--repeats rounds and the median time of each is printed (a single cold run would mostly time the
+first call's start-up costs, and charge them to whichever path ran first).
 
 Run:  python phase-07-gpt/code/generate.py --model scratch/phase-07-gpt/char_gpt.pt
       python phase-07-gpt/code/generate.py --tokens 400 --temperature 1.2 --top-p 0.9
@@ -21,6 +23,7 @@ Run:  python phase-07-gpt/code/generate.py --model scratch/phase-07-gpt/char_gpt
 """
 
 import argparse
+import statistics
 import time
 from pathlib import Path
 
@@ -102,6 +105,33 @@ def timed_generate(model: GPT, prompt: torch.Tensor, n: int, use_cache: bool, se
     return out, time.perf_counter() - start
 
 
+def compare_cache(model: GPT, prompt: torch.Tensor, n: int, seed: int, device: torch.device,
+                  repeats: int, **sampling: object) -> tuple[torch.Tensor, bool, float, float]:
+    """Time generation with and without the KV cache fairly; return (the text, whether every run
+    gave the same tokens, median seconds without the cache, median seconds with it).
+
+    A first call pays for things the later ones do not (memory the allocator grabs, kernels a
+    GPU compiles or loads, caches the CPU warms), so each path runs once untimed first. Then the
+    two alternate, cached first in even rounds and plain first in odd ones, so neither always
+    runs on a machine the other just warmed or slowed; and the median of `repeats` rounds is
+    reported, which one slow round (another program waking up) cannot move.
+    """
+    # use_cache -> the tokens of every run (warm-up included), and the timed runs' seconds
+    runs: dict[bool, list[torch.Tensor]] = {True: [], False: []}
+    times: dict[bool, list[float]] = {True: [], False: []}
+    for use_cache in (True, False):  # the warm-up: run, keep the tokens, ignore the time
+        runs[use_cache].append(timed_generate(model, prompt, n, use_cache, seed, device,
+                                              **sampling)[0])
+    for round_ in range(repeats):
+        for use_cache in ((True, False) if round_ % 2 == 0 else (False, True)):
+            out, seconds = timed_generate(model, prompt, n, use_cache, seed, device, **sampling)
+            runs[use_cache].append(out)
+            times[use_cache].append(seconds)
+    text = runs[True][0]
+    same = all(torch.equal(text, out) for out in runs[True] + runs[False])
+    return text, same, statistics.median(times[False]), statistics.median(times[True])
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Sample from a GPT and measure the KV cache.")
     parser.add_argument("--model", type=Path, default=None,
@@ -123,6 +153,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
                         help="where to run (default: auto)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--repeats", type=positive_int, default=5,
+                        help="timed runs of each path, after one warm-up run each; the median "
+                             "is reported (default: 5)")
     args = parser.parse_args(argv)
     if args.top_p is not None and args.top_p == 0:
         parser.error("--top-p must be above 0")
@@ -150,13 +183,12 @@ def main(argv: list[str] | None = None) -> None:
           f"on {device}")
     sampling = {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p}
     print(f"sampling: {sampling}, seed {args.seed}\n")
-    with_cache, t_cache = timed_generate(model, prompt, args.tokens, True, args.seed, device,
-                                         **sampling)
-    without, t_plain = timed_generate(model, prompt, args.tokens, False, args.seed, device,
-                                      **sampling)
-    print(tokenizer.decode(with_cache[0].tolist()))
-    print(f"\n{args.tokens} tokens: {t_plain:.2f} s without the KV cache, {t_cache:.2f} s with "
-          f"it: {t_plain / t_cache:.1f}x faster; same tokens: {torch.equal(with_cache, without)}")
+    text, same, t_plain, t_cache = compare_cache(model, prompt, args.tokens, args.seed, device,
+                                                 args.repeats, **sampling)
+    print(tokenizer.decode(text[0].tolist()))
+    print(f"\n{args.tokens} tokens (median of {args.repeats} alternating runs of each, after a "
+          f"warm-up run): {t_plain:.3f} s without the KV cache, {t_cache:.3f} s with it: "
+          f"{t_plain / t_cache:.1f}x faster; same tokens: {same}")
     total = prompt.size(1) + args.tokens
     if total > model.config.context:
         print(f"(the text grew past the context of {model.config.context}: from there on the "

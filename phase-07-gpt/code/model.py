@@ -19,7 +19,9 @@ al. (2017) with the LayerNorm moved in front of each sub-layer:
   output layer IS the token embedding table, one tensor used twice.
 - Initialisation as GPT-2: N(0, 0.02) for weights and embeddings, zeros for biases, and the two
   projections that add into the residual stream (attn.c_proj, mlp.c_proj) scaled down by
-  1/sqrt(2 n_layer), so the sum of 2 n_layer contributions keeps a steady size.
+  1/sqrt(2 n_layer), so the sum of 2 n_layer contributions keeps a steady size. (OpenAI's own
+  GPT-2 code drew the position table wpe from N(0, 0.01); 0.02 for it is Hugging Face's and
+  nanoGPT's choice, which we follow.)
 - A KV cache for generation: the keys and values of past positions never change, so keep them
   instead of recomputing them for every new token.
 
@@ -112,6 +114,27 @@ class KVCache:
         self.v = [torch.zeros(shape, device=device, dtype=dtype) for _ in range(config.n_layer)]
         self.length = 0  # positions stored (the same for every layer once a forward finishes)
         self.capacity = config.context
+
+    def mismatch(self, config: GPTConfig, batch: int, device: torch.device,
+                 dtype: torch.dtype) -> str | None:
+        """Why this cache cannot serve a forward pass of `batch` sequences of a model with this
+        config, device and dtype; None when it can. Writing keys into a cache of another shape,
+        device or dtype would fail deep inside attention, or (a dtype) silently round them."""
+        made_for = (len(self.k), *self.k[0].shape[1:])  # (n_layer, n_head, context, head_dim)
+        expected = (config.n_layer, config.n_head, config.context, config.head_dim)
+        if made_for != expected:
+            return (f"the KV cache was made for another model shape (layers, heads, context, "
+                    f"head size {made_for}, this model has {expected})")
+        if self.k[0].shape[0] != batch:
+            return (f"the KV cache holds {self.k[0].shape[0]} sequences but the input has "
+                    f"{batch}: make the cache with the input's batch size")
+        if self.k[0].device != device:
+            return (f"the KV cache is on {self.k[0].device} but the input is on {device}: make "
+                    f"the cache on the model's device")
+        if self.k[0].dtype != dtype:
+            return (f"the KV cache holds {self.k[0].dtype} but the model's weights are {dtype}: "
+                    f"make the cache with the weights' dtype")
+        return None
 
 
 class CausalSelfAttention(nn.Module):
@@ -222,7 +245,7 @@ class GPT(nn.Module):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
+        elif isinstance(module, nn.Embedding):  # wte and wpe (OpenAI used 0.01 for wpe)
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
     def n_params(self, include_positions: bool = True) -> int:
@@ -236,9 +259,13 @@ class GPT(nn.Module):
         training as about 6N) plus 12 * n_layer * n_embd * T for attention's scores and weighted
         sums over T positions (the form Chowdhery et al. 2022, "PaLM", use for their "model
         FLOPs utilisation": the share of a device's peak arithmetic a run uses; phase 08).
-        N here is every parameter but the position table (the head's matmul is real work)."""
+        N here is every parameter but the position table (the head's matmul is real work).
+        T is the sequence length, 1 to the context: the model cannot read a longer one."""
         c = self.config
         T = c.context if T is None else T
+        if not 1 <= T <= c.context:
+            raise ValueError(f"a sequence of {T} tokens: this model reads 1 to {c.context} "
+                             f"(its context)")
         return 6 * self.n_params(include_positions=False) + 12 * c.n_layer * c.n_embd * T
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
@@ -252,6 +279,10 @@ class GPT(nn.Module):
             raise ValueError(f"expected token ids of shape (B, T), got {tuple(idx.shape)}")
         B, T = idx.shape
         past = 0 if cache is None else cache.length
+        if cache is not None:
+            problem = cache.mismatch(self.config, B, idx.device, self.transformer.wte.weight.dtype)
+            if problem:
+                raise ValueError(problem)
         if past + T > self.config.context:
             raise ValueError(f"{past + T} positions exceed the context of {self.config.context}"
                              f" tokens: crop the input to its last {self.config.context} tokens")

@@ -123,3 +123,57 @@ def test_clear_errors() -> None:
     idx = torch.zeros((2, 8), dtype=torch.long)
     with pytest.raises(ValueError, match=r"targets must have the shape of the inputs \(2, 8\)"):
         tiny()(idx, idx.view(4, 4))  # the same 16 numbers, the wrong pairing
+
+
+def test_a_cache_of_another_batch_dtype_or_shape_is_refused() -> None:
+    model = tiny()
+    idx = torch.zeros((2, 4), dtype=torch.long)
+    with pytest.raises(ValueError, match="holds 3 sequences but the input has 2"):
+        model(idx, cache=KVCache(model.config, 3, idx.device, torch.float32))
+    with pytest.raises(ValueError, match="holds torch.float64 but the model's weights are "
+                                         "torch.float32"):
+        model(idx, cache=KVCache(model.config, 2, idx.device, torch.float64))
+    other = preset("char-1m", vocab_size=11, context=16, n_layer=3, n_head=2, n_embd=8)
+    with pytest.raises(ValueError, match="made for another model shape"):
+        model(idx, cache=KVCache(other, 2, idx.device, torch.float32))
+    cache = KVCache(model.config, 2, torch.device("meta"), torch.float32)
+    with pytest.raises(ValueError, match="the KV cache is on meta but the input is on cpu"):
+        model(idx, cache=cache)
+    assert cache.length == 0  # refused before anything was written
+
+
+def test_flops_per_token_refuses_a_sequence_beyond_the_context() -> None:
+    model = tiny()  # context 16
+    assert model.flops_per_token(16) == model.flops_per_token()
+    assert model.flops_per_token(16) - model.flops_per_token(1) == 12 * 2 * 8 * 15
+    for T in (0, 17):
+        with pytest.raises(ValueError, match=f"a sequence of {T} tokens: this model reads 1 to "
+                                             f"16"):
+            model.flops_per_token(T)
+
+
+def test_the_key_bias_gets_no_gradient_beyond_round_off() -> None:
+    """c_attn.bias is three biases side by side: query, key, value. The key bias b_k adds
+    q . b_k to every score of a query's row, the same number for every key; softmax ignores a
+    constant added to a whole row, so the loss does not depend on b_k: its gradient is 0 in exact
+    arithmetic, and round-off in float64 (a billionth of a millionth of the query bias's), while
+    the query and value biases learn. A check that only asks "is every gradient non-zero and
+    finite?" passes it all the same."""
+    model = tiny().double()
+    idx, targets = torch.randint(0, 11, (3, 16)), torch.randint(0, 11, (3, 16))
+    _, loss = model(idx, targets)
+    loss.backward()
+    C = model.config.n_embd
+    for block in model.transformer.h:
+        query, key, value = block.attn.c_attn.bias.grad.abs().split(C)
+        assert query.max() > 1e-7 and value.max() > 1e-4
+        assert key.max() < 1e-12 * query.max()
+    # the forward pass agrees: moving the key bias a long way changes no logit beyond round-off
+    with torch.no_grad():
+        before = model(idx)
+        for block in model.transformer.h:
+            block.attn.c_attn.bias[C:2 * C] += 3.0
+        assert torch.allclose(model(idx), before, atol=1e-12, rtol=0)
+        for block in model.transformer.h:  # the query bias, moved the same way, does change them
+            block.attn.c_attn.bias[:C] += 3.0
+        assert (model(idx) - before).abs().max() > 1e-6

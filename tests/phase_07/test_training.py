@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from phase07.generate import load_model
+from phase07 import generate
+from phase07.generate import compare_cache, load_model
 from phase07.generate import main as generate_main
 from phase07.model import GPT, preset
 from phase07.train_char import lr_at, param_groups
@@ -69,3 +70,34 @@ def test_empty_prompt_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> No
         generate_main(["--prompt", "", "--device", "cpu"])
     assert stop.value.code == 2
     assert "--prompt must hold at least one character" in capsys.readouterr().err
+
+
+def test_the_cache_is_timed_fairly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One untimed warm-up run of each path, then rounds that alternate which path goes first,
+    and the median of the timed runs: neither path always runs cold or second."""
+    calls: list[bool] = []
+    # seconds of each path's runs in order: the warm-up first (slow, and ignored), then five
+    # timed ones, one with a hiccup (50 s) that the median does not see
+    seconds = {True: iter([9.0, 1.0, 1.2, 0.9, 50.0, 1.1]),
+               False: iter([9.0, 4.0, 5.0, 3.0, 4.5, 1.5])}
+
+    def fake_timed(model: GPT, prompt: torch.Tensor, n: int, use_cache: bool, seed: int,
+                   device: torch.device, **sampling: object) -> tuple[torch.Tensor, float]:
+        calls.append(use_cache)
+        return torch.tensor([[1, 2, 3]]), next(seconds[use_cache])
+
+    monkeypatch.setattr(generate, "timed_generate", fake_timed)
+    text, same, t_plain, t_cache = compare_cache(GPT(preset("char-1m", n_layer=1)),
+                                                 torch.tensor([[1]]), 2, 0,
+                                                 torch.device("cpu"), repeats=5)
+    assert calls == [True, False,  # warm-up
+                     True, False, False, True, True, False, False, True, True, False]
+    assert (t_plain, t_cache) == (4.0, 1.1) and same and text.tolist() == [[1, 2, 3]]
+
+
+def test_generate_reports_the_median_of_alternating_runs(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    generate_main(["--tokens", "5", "--repeats", "2", "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert "5 tokens (median of 2 alternating runs of each, after a warm-up run)" in out
+    assert "same tokens: True" in out
