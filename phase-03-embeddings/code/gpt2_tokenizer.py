@@ -2,8 +2,17 @@
 
 Our `BPETokenizer` (bpe.py) does not care where its merges come from. Give it the 50,000 merges
 OpenAI trained for GPT-2 (Radford et al. 2019) and it becomes GPT-2's tokenizer: 50,257 tokens
-(256 bytes + 50,000 merges + `<|endoftext|>`), and for any text exactly the ids that tiktoken's
-"gpt2" encoding gives (the tests check it on thousands of strings).
+(256 bytes + 50,000 merges + `<|endoftext|>`), with the ids of tiktoken's "gpt2" encoding.
+
+What holds, exactly. Both cut text into chunks with GPT-2's regular expression, and its classes
+(\\p{L} letters, \\p{N} numbers, \\s whitespace) come from each regex engine's own copy of the
+Unicode tables: ours from the `regex` package, tiktoken's from the Rust crate inside it. Where the
+two copies agree, the ids agree. `--unicode` checks every code point: with regex 2026.12.2
+(Unicode 18.0) and tiktoken 0.14 (an older table), 17,480 of the 1,112,064 differ, all letters
+and digits that Python 3.11's own Unicode database (14.0) calls unassigned, such as U+3255B of
+CJK Extension J (Unicode 17.0): "a\U0003255b'm" is two chunks for us, three for tiktoken. On
+text made of characters assigned by Unicode 16.0, which tiktoken 0.14 knows, the ids are the
+same; the tests compare them on 477 fixed and random strings, plus the long pieces.
 
 GPT-2 shipped its tokenizer as two files:
 - `vocab.bpe`: the merges, one per line, in the order they were learned ("Ġ t" is merge 0).
@@ -229,16 +238,18 @@ def gpt2_tiktoken(folder: Path | None = None) -> Any:
     """tiktoken's GPT-2 encoding (fast, written in Rust) built from the same local files.
 
     tiktoken.get_encoding("gpt2") would download them; building the Encoding ourselves needs
-    no network. Returns a tiktoken.Encoding.
+    no network. Everything else is tiktoken's own: its GPT-2 pattern string (`r50k_pat_str`, a
+    faster spelling of GPT-2's rule), its special token, its vocabulary size, so it is a real
+    reference, not our pattern run by another engine. Returns a tiktoken.Encoding.
     """
     import tiktoken
     from tiktoken.load import data_gym_to_mergeable_bpe_ranks
+    from tiktoken_ext.openai_public import r50k_pat_str
 
     folder = find_gpt2_files() if folder is None else Path(folder)
     ranks = data_gym_to_mergeable_bpe_ranks(vocab_bpe_file=str(folder / "vocab.bpe"),
                                             encoder_json_file=str(folder / "encoder.json"))
-    return tiktoken.Encoding(name="gpt2-local", pat_str=GPT2_SPLIT_PATTERN,
-                             mergeable_ranks=ranks,
+    return tiktoken.Encoding(name="gpt2-local", pat_str=r50k_pat_str, mergeable_ranks=ranks,
                              special_tokens={ENDOFTEXT: GPT2_VOCAB_SIZE - 1},
                              explicit_n_vocab=GPT2_VOCAB_SIZE)
 
@@ -285,6 +296,70 @@ def time_long_pieces(ranks: dict[bytes, int], reference: Any, longest: int) -> l
     return rows
 
 
+def unicode_probe(code_point: int) -> str:
+    """A short text that puts one character after a letter and after a digit, each followed
+    by "'m": if two regex engines class the character differently (letter, number, other), they
+    cut this text into different chunks, and the ids differ ("a\U0003255b'm")."""
+    c = chr(code_point)
+    return f"a{c}'m 1{c}'m\n"
+
+
+def unicode_disagreements(ours: BPETokenizer, reference: Any,
+                          code_points: list[int], block: int = 512) -> list[int]:
+    """The code points whose probe gets different ids from `ours` and `reference`.
+
+    The probes of `block` code points are encoded together first, and only a block whose ids
+    differ is checked one code point at a time, which keeps a scan of all 1,112,064 in seconds.
+    """
+    found = []
+    for start in range(0, len(code_points), block):
+        group = code_points[start:start + block]
+        text = "".join(unicode_probe(c) for c in group)
+        if ours.encode_ordinary(text) != reference.encode_ordinary(text):
+            found += [c for c in group if ours.encode_ordinary(unicode_probe(c))
+                      != reference.encode_ordinary(unicode_probe(c))]
+    return found
+
+
+def code_point_ranges(code_points: list[int]) -> list[tuple[int, int]]:
+    """Sorted code points as runs (first, last) of consecutive ones."""
+    runs: list[tuple[int, int]] = []
+    for c in sorted(code_points):
+        if runs and runs[-1][1] == c - 1:
+            runs[-1] = (runs[-1][0], c)
+        else:
+            runs.append((c, c))
+    return runs
+
+
+def show_unicode_check(ours: BPETokenizer, reference: Any, step: int) -> None:
+    """Check every code point (surrogates excepted) and print where the two engines part."""
+    import unicodedata
+
+    import regex
+    import tiktoken
+
+    code_points = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    start = time.perf_counter()
+    differ = unicode_disagreements(ours, reference, code_points)
+    seconds = time.perf_counter() - start
+    print(f"\n{step}. Every code point c, alone in the text \"a{{c}}'m 1{{c}}'m\": "
+          f"{len(code_points):,} checked in {seconds:.0f} s")
+    print(f"   regex {regex.__version__} (ours) and tiktoken {tiktoken.__version__} class "
+          f"{len(differ):,} of them differently")
+    if differ:
+        unassigned = sum(unicodedata.category(chr(c)) == "Cn" for c in differ)
+        runs = code_point_ranges(differ)
+        print(f"   {unassigned:,} of those {len(differ):,} are unassigned in Python's own Unicode "
+              f"database (version {unicodedata.unidata_version}): characters newer than it")
+        print(f"   in {len(runs)} runs, the largest: " + ", ".join(
+            f"U+{a:04X}..U+{b:04X} ({b - a + 1:,})"
+            for a, b in sorted(runs, key=lambda r: r[0] - r[1])[:3]))
+        example = "a\U0003255b'm"
+        print(f"   e.g. {example!r}: ours {ours.encode_ordinary(example)}, "
+              f"tiktoken {reference.encode_ordinary(example)}")
+
+
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     """A table in Markdown, the form the READMEs quote."""
     lines = [header, ["---"] * len(header), *rows]
@@ -302,6 +377,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="also time the encoders on single pieces with no space, from 1,000 "
                              "characters up to CHARS (at most 1000000): the simple loop against "
                              "the heap and linked list")
+    parser.add_argument("--unicode", action="store_true",
+                        help="also check every Unicode code point against tiktoken, to find "
+                             "the characters the two regex engines class differently (about "
+                             "35 s)")
     args = parser.parse_args(argv)
     if args.long is not None and args.long > LONGEST_PIECE:
         parser.error(f"--long is at most {LONGEST_PIECE:,} characters (a piece that long already "
@@ -351,6 +430,8 @@ def main(argv: list[str] | None = None) -> None:
                              time_long_pieces(tokenizer.ranks, reference, args.long)))
         print(f"   (the simple loop is not run above {SIMPLE_LOOP_LIMIT:,} characters: it "
               f"would take minutes; one run each, on this machine)")
+    if args.unicode:
+        show_unicode_check(tokenizer, reference, 5 if args.long else 4)
 
 
 if __name__ == "__main__":

