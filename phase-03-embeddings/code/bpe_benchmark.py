@@ -31,6 +31,10 @@ from phase00.flags import positive_int
 from phase03.bpe import BPETokenizer, train_fast, train_naive
 from phase03.gpt2_tokenizer import find_gpt2_files, gpt2_tiktoken, gpt2_tokenizer
 
+FULL = {"vocab_size": 4096, "naive_vocab_size": 1024, "repeats": 5}
+QUICK = {"vocab_size": 1024, "naive_vocab_size": 300, "repeats": 2}
+QUICK_CHARACTERS = 100_000
+
 
 def median_seconds(run: Callable[[], Any], repeats: int) -> tuple[float, Any]:
     """Median wall time of `repeats` calls of run(), and the last call's result."""
@@ -74,29 +78,36 @@ def print_table(header: list[str], rows: list[list[str]]) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Benchmark our BPE trainers and encoder "
                                                  "against tiktoken.")
-    parser.add_argument("--vocab-size", type=positive_int, default=4096,
-                        help="vocabulary of the fast trainer and our encoder (default: 4096)")
-    parser.add_argument("--naive-vocab-size", type=positive_int, default=1024,
+    # --quick changes the defaults, never a flag you typed: those are None until resolved below
+    parser.add_argument("--vocab-size", type=positive_int, default=None,
+                        help="vocabulary of the fast trainer and our encoder (default: 4096; "
+                             "with --quick 1024)")
+    parser.add_argument("--naive-vocab-size", type=positive_int, default=None,
                         help="vocabulary for the naive-vs-fast race; 4096 takes minutes "
-                             "(default: 1024)")
-    parser.add_argument("--repeats", type=positive_int, default=5,
-                        help="runs per timing; the median is reported (default: 5)")
+                             "(default: 1024; with --quick 300)")
+    parser.add_argument("--repeats", type=positive_int, default=None,
+                        help="runs per timing; the median is reported (default: 5; with "
+                             "--quick 2)")
     parser.add_argument("--quick", action="store_true",
-                        help="the first 100,000 characters, 2 repeats, small vocabularies")
+                        help="the first 100,000 characters, and smaller defaults for the three "
+                             "flags above (those you give are used as given)")
     parser.add_argument("--corpus", choices=CORPORA, default="tinyshakespeare",
                         help="built-in corpus (default: tinyshakespeare)")
     parser.add_argument("--path", type=Path, default=None, help="benchmark on this text file")
     args = parser.parse_args(argv)
-    if min(args.vocab_size, args.naive_vocab_size) < 256:
+    defaults = QUICK if args.quick else FULL
+    vocab = defaults["vocab_size"] if args.vocab_size is None else args.vocab_size
+    naive_vocab = (defaults["naive_vocab_size"] if args.naive_vocab_size is None
+                   else args.naive_vocab_size)
+    repeats = defaults["repeats"] if args.repeats is None else args.repeats
+    if min(vocab, naive_vocab) < 256:
         parser.error("--vocab-size and --naive-vocab-size must be >= 256 (the 256 bytes)")
     try:
         text, source = load_text(args.corpus, args.path)
     except (FileNotFoundError, ValueError) as err:
         parser.exit(2, f"error: {err}\n")
-    repeats, vocab, naive_vocab = args.repeats, args.vocab_size, args.naive_vocab_size
     if args.quick:
-        text, repeats, vocab, naive_vocab = text[:100_000], 2, min(vocab, 1024), min(
-            naive_vocab, 300)
+        text = text[:QUICK_CHARACTERS]
     print(f"text: {source}, {len(text):,} characters ({len(text.encode('utf-8')) / 1e6:.2f} MB)")
     print(f"machine: {machine()}")
     print(f"each time is the median of {repeats} runs (the naive trainer: 1 run)\n")

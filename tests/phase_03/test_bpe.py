@@ -377,3 +377,19 @@ def test_a_file_that_is_not_a_tokenizer_is_refused_clearly(hamlet_tokenizer: BPE
             BPETokenizer.load(path)
     with pytest.raises(ValueError, match="is a folder"):
         BPETokenizer.load(tmp_path)
+
+
+def test_benchmark_quick_honours_the_flags_it_is_given(tmp_path: Path, tiny_text: str,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """--quick picks smaller defaults; a flag typed next to it is used as typed, not overridden."""
+    from phase03.bpe_benchmark import main as benchmark
+
+    book = tmp_path / "book.txt"
+    book.write_text(tiny_text, encoding="utf-8")
+    benchmark(["--quick", "--path", str(book), "--vocab-size", "270", "--naive-vocab-size", "260",
+               "--repeats", "1"])
+    out = capsys.readouterr().out
+    assert "median of 1 runs" in out
+    assert "| naive (recount all pairs) | 260 |" in out and "| 260 |" in out
+    assert "| fast (incremental counts) | 270 |" in out and "our 270-token BPE" in out
+    assert out.count("| yes |") == 3  # same merges; same ids for both vocabularies
