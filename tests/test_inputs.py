@@ -59,6 +59,7 @@ SMALL: dict[str, list[str]] = {
                           "--n-heads", "2", "--n-layers", "1", "--eval-every", "1",
                           "--sample-chars", "10"],
     "sample_transformer": ["--chars", "5"],
+    "compare_rnn": ["--quick", "--steps", "2", "--warmup", "1", "--eval-every", "1"],
     "lm_torch": ["--steps", "2", "--batch", "8"],
     "train_loop": ["--steps", "2", "--batch", "2", "--context", "8", "--d-model", "8",
                    "--n-heads", "2", "--n-layers", "1", "--eval-every", "1", "--eval-batches",

@@ -12,4 +12,5 @@ BLOG_FIGURES: list[tuple[str, list[str]]] = [
     ("layernorm", []),
     ("bahdanau", []),
     ("train_transformer", []),
+    ("compare_rnn", []),
 ]
