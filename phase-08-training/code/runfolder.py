@@ -17,10 +17,10 @@ folder, so that the loop calls it in a few lines:
   synced so the rename survives a power cut. At any instant the folder holds either the old
   checkpoint or the new one, whole. A full disk says so in one line and leaves the previous
   checkpoint as it was.
-- **A checkpoint proves it is intact.** Each holds a SHA-256 of every tensor it stores (the
-  weights and the optimizer's moments), checked on every load: a file damaged without changing
-  its size (a bad disk block, a bad copy) is refused instead of training on, or being named
-  "the last good checkpoint".
+- **A checkpoint proves it is intact.** Each holds a SHA-256 of everything else it stores (the
+  weights, the optimizer's moments, the random generators, the step, the loader's position, the
+  config), checked on every load: a file damaged without changing its size (a bad disk block, a
+  bad copy, an edit) is refused instead of trained on, or named "the last good checkpoint".
 - **A resume must match the run.** A checkpoint records how many processes trained it and how
   many tokens one step took; a resume with another number of processes must keep the tokens
   per step (with `--grad-accum`), or the schedule would silently continue with a batch 8
@@ -201,9 +201,11 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], None],
 
 # --- checkpoints: checksummed --------------------------------------------------------------------
 
-def tensors_checksum(state: dict) -> str:
-    """SHA-256 over every tensor of the model and optimizer states, in a fixed order: names,
-    dtypes, shapes and bytes. Changing any bit of any weight or moment changes it."""
+def state_checksum(state: dict) -> str:
+    """SHA-256 over everything a checkpoint holds except the checksum itself, in a fixed order:
+    every tensor's name, dtype, shape and bytes (weights, optimizer moments, random generator
+    states) and every plain value (step, config, loader position, losses). Changing any bit of
+    any of them changes it."""
     digest = hashlib.sha256()
 
     def add(prefix: str, value: object) -> None:
@@ -215,17 +217,19 @@ def tensors_checksum(state: dict) -> str:
             for key in sorted(value, key=str):
                 add(f"{prefix}.{key}", value[key])
         elif isinstance(value, list | tuple):
+            digest.update(f"{prefix}:{type(value).__name__}[{len(value)}]".encode())
             for i, item in enumerate(value):
                 add(f"{prefix}.{i}", item)
+        else:  # str, int, float, bool, None
+            digest.update(f"{prefix}={value!r}".encode())
 
-    add("model", state.get("model"))
-    add("optimizer", state.get("optimizer"))
+    add("", {k: v for k, v in state.items() if k != "checksum"})
     return digest.hexdigest()
 
 
 def save_checkpoint(path: Path, state: dict, previous: str = "") -> Path:
     """Write a checkpoint with the checksum of its tensors: all or nothing, and durably."""
-    state = {**state, "checksum": tensors_checksum(state)}
+    state = {**state, "checksum": state_checksum(state)}
     return write_atomically(path, lambda file: torch.save(state, file), previous)
 
 
@@ -254,32 +258,36 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     if missing or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not a checkpoint written by phase 08's train.py "
                               f"(missing {missing or ['format']})")
-    if "checksum" in state and tensors_checksum(state) != state["checksum"]:
-        raise CheckpointError(f"{path} is damaged: its weights do not match the checksum saved "
-                              f"with them (a bad disk block or a bad copy). {elsewhere}")
+    if "checksum" not in state and state.get("version", 1) >= 2:
+        raise CheckpointError(f"{path} has lost the checksum every checkpoint of this version "
+                              f"is saved with: it was changed after it was written. {elsewhere}")
+    if "checksum" in state and state_checksum(state) != state["checksum"]:
+        raise CheckpointError(f"{path} is damaged: what it holds does not match the checksum "
+                              f"saved with it (a bad disk block, a bad copy, an edit). "
+                              f"{elsewhere}")
     return state
 
 
 # --- the record a resume must match --------------------------------------------------------------
 
-def check_resume(saved: dict, world_size: int, tokens_per_step: int) -> None:
+def check_resume(saved: dict, world_size: int, tokens_per_step: int, micro_batch: int,
+                 context: int) -> None:
     """Refuse to resume with another number of tokens per step than the run was trained with.
 
     The loader counts tokens, so the data resumes exactly with any grouping; but the schedule,
     the learning rate and the meaning of a "step" assume the same batch. A run saved by 8
     processes and resumed by 1 would take steps 8 times smaller: keep the tokens per step with
-    more accumulation (--grad-accum).
+    more accumulation (--grad-accum). micro_batch and context: the resumed run's, for the fix.
     """
     saved_world = int(saved.get("world_size", 1))
     saved_tokens = saved.get("tokens_per_step")
     if saved_tokens is None or int(saved_tokens) == tokens_per_step:
         return
-    cfg = saved["config"]
-    per_micro = cfg["micro_batch"] * cfg["context"] * world_size
-    hint = (f"keep {saved_tokens:,} with --grad-accum {int(saved_tokens) // per_micro}"
+    per_micro = micro_batch * context * world_size
+    hint = (f"keep {int(saved_tokens):,} with --grad-accum {int(saved_tokens) // per_micro}"
             if int(saved_tokens) % per_micro == 0 else
             f"choose --micro-batch and --grad-accum so that micro_batch x grad_accum x "
-            f"{cfg['context']} x {world_size} = {saved_tokens:,}")
+            f"{context} x {world_size} = {int(saved_tokens):,}")
     raise RunFolderError(
         f"this run was trained by {saved_world} process(es) at {int(saved_tokens):,} tokens per "
         f"step; resumed here by {world_size} it would take {tokens_per_step:,}: {hint}")
@@ -291,9 +299,10 @@ class StopSignals:
     """Ctrl-C (SIGINT) or SIGTERM asks the run to stop after the current step (then saved).
 
     The first signal only sets a flag: stopping in the middle of an optimizer step would leave
-    half-updated weights. A second one interrupts at once (KeyboardInterrupt). Outside the main
-    thread (where Python allows no signal handler) Ctrl-C is a plain KeyboardInterrupt, which
-    the training loop also handles.
+    half-updated weights. A second one interrupts at once (KeyboardInterrupt), and the loop then
+    saves nothing more: the last checkpoint stays as it is. Outside the main thread (where
+    Python allows no signal handler) Ctrl-C is a plain KeyboardInterrupt, which the loop treats
+    as a first request when it arrives between steps.
     """
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)

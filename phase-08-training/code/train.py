@@ -265,8 +265,10 @@ def check_device(model: GPT, cfg: TrainConfig, device: torch.device, dtype: torc
         set_attention(model, "hand")
     grad_accum = cfg.grad_accum
     if micro_batch != cfg.micro_batch:
-        grad_accum = math.ceil(cfg.micro_batch * cfg.grad_accum / micro_batch)
         before = cfg.micro_batch * cfg.grad_accum
+        # the largest micro-batch that fits and divides the step: the step keeps its sequences
+        micro_batch = max(m for m in range(1, micro_batch + 1) if before % m == 0)
+        grad_accum = before // micro_batch
         after = micro_batch * grad_accum
         say(f"   micro-batch {cfg.micro_batch} -> {micro_batch}, gradient accumulation "
             f"{cfg.grad_accum} -> {grad_accum}: {after} sequences per step"
@@ -445,8 +447,9 @@ def train_loop(run: Run, progress: "Progress",
                on_step: Callable[[int, float], None] | None = None) -> dict:
     """Steps start_step+1 .. cfg.steps of the run; stop early, saved, on Ctrl-C or SIGTERM."""
     cfg, completed, step = run.cfg, run.start_step, run.start_step
+    stop = StopSignals(run.say)
     try:
-        with StopSignals(run.say) as stop:
+        with stop:
             for step in range(run.start_step, cfg.steps):
                 lr = lr_at(step, cfg.lr, cfg.warmup, cfg.steps, cfg.min_lr_ratio)
                 set_lr(run.optimizer, lr)
@@ -475,11 +478,12 @@ def train_loop(run: Run, progress: "Progress",
                 if any_rank(stop.requested, run.world, run.device):  # all ranks stop together
                     return finish(run, progress, done, interrupted=True)
     except KeyboardInterrupt:  # a second Ctrl-C, or one outside the main thread
-        if completed == step + 1:  # between steps: the state is whole, save it
+        if completed == step + 1 and not stop.requested:  # a first one, between steps: save
             return finish(run, progress, completed, interrupted=True)
-        run.say(f"\n   Interrupted inside step {completed + 1}: its update is incomplete, so "
-                f"the last checkpoint ({run.last_saved[0]}, step {run.last_saved[1]}) is kept "
-                f"as it is.")
+        kept = (f"{run.last_saved[0]} (step {run.last_saved[1]})" if run.last_saved[0]
+                else "none was saved yet")
+        run.say(f"\n   Interrupted at once after step {completed}: nothing more is saved; the "
+                f"last checkpoint is {kept}.")
         return progress.close(run, completed, interrupted=True, partial=True)
     return finish(run, progress, cfg.steps, interrupted=False)
 
@@ -498,9 +502,15 @@ def last_checkpoint_due(run: Run, done: int) -> bool:
 def save(run: Run, name: str, step: int) -> None:
     """Save the run's whole state as <run_dir>/name (rank 0 writes; every rank keeps count)."""
     path = run.run_dir / name
+    failure = None
     if run.world.is_main:
         previous = f"step {run.last_saved[1]}" if name == "last.pt" and run.last_saved[0] else ""
-        save_checkpoint(path, checkpoint_state(run, step), previous)
+        try:
+            save_checkpoint(path, checkpoint_state(run, step), previous)
+        except OSError as err:  # a full disk: every rank stops, none waits for rank 0
+            failure = err
+    if any_rank(failure is not None, run.world, run.device):
+        raise failure or OSError(f"rank 0 could not save {path}: see its message")
     if name == "last.pt":
         run.last_saved, run.saved_at = (path, step), time.monotonic()
 
@@ -624,8 +634,9 @@ class Progress:
             self.t_last += time.perf_counter() - pause
 
     def close(self, run: Run, done: int, interrupted: bool, partial: bool = False) -> dict:
-        """Close the log; unless stopped inside a step, report the result, a sample and the
-        plot. Returns the run's summary."""
+        """Close the log; unless stopped at once, report the result; unless stopped at all, a
+        sample and the plot (a stopped run's plot would replace a finished one's). Returns the
+        run's summary."""
         self.log.close()
         if not partial:
             best = run.best_val
@@ -639,7 +650,7 @@ class Progress:
                                    cfg.seed, cfg.temperature, cfg.top_k)
                 self.say(f"\n4. A sample ({cfg.sample_tokens} tokens, temperature "
                          f"{cfg.temperature}):\n{text}")
-            if self.out is not None and run.world.is_main:
+            if self.out is not None and run.world.is_main and not interrupted:
                 source = run.val_shards.meta.get("source", run.data.name).split(" (")[0]
                 plot_log(read_log(run.run_dir / "log.jsonl"), f"{run.run_dir.name}: "
                          f"{run.model.n_params():,} parameters, {source}", self.out,
@@ -792,7 +803,7 @@ def claim_folder(run_dir: Path, resume: Path | None, overwrite: bool, world: Wor
             lock.acquire()
             for path in old_files:
                 path.unlink()
-    except RunFolderError as err:
+    except (RunFolderError, OSError) as err:  # OSError: a folder this user may not write
         problem = err
     if any_rank(problem is not None, world, device):
         lock.release()
@@ -853,7 +864,7 @@ def setup(cfg: TrainConfig, checkpoint: dict | None, resume: Path | None, run_di
         + (f", {world.size} processes" if world.distributed else ""))
     tokens_per_step = cfg.micro_batch * cfg.grad_accum * cfg.context * world.size
     if checkpoint is not None:
-        check_resume(checkpoint, world.size, tokens_per_step)
+        check_resume(checkpoint, world.size, tokens_per_step, cfg.micro_batch, cfg.context)
     moved = checkpoint is not None and checkpoint.get("device_type", device.type) != device.type
     if moved:
         say(f"   this run was trained on {checkpoint['device_type']}; check {device.type} too")

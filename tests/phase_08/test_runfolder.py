@@ -133,23 +133,61 @@ def test_a_checkpoint_damaged_in_place_is_refused_by_its_checksum(finished_run: 
     flip_a_weight_byte(last)
     assert last.stat().st_size == size
     torch.load(last, weights_only=True)  # torch alone reads it without complaint
-    with pytest.raises(CheckpointError, match="damaged: its weights do not match the checksum"):
+    with pytest.raises(CheckpointError, match="damaged: what it holds does not match the checksum"):
         load_checkpoint(last)
     with pytest.raises(CheckpointError, match="checksum"):
         train(None, finished_run, resume=last, verbose=False)
     assert any("REFUSED" in line for line in runfolder.describe(finished_run))
 
 
+def test_any_change_to_what_a_checkpoint_holds_is_refused(finished_run: Path) -> None:
+    """Not only the weights: the step, the loader's position, the random state, the config."""
+    last = finished_run / "last.pt"
+    state = torch.load(last, weights_only=True)
+    edits = {"step": lambda s: {**s, "step": 21},
+             "loader": lambda s: {**s, "loader": {**s["loader"], "position": 0}},
+             "rng": lambda s: {**s, "rng": {**s["rng"], "python": [*s["rng"]["python"][:2], 0.5]}},
+             "config": lambda s: {**s, "config": {**s["config"], "lr": 1.0}}}
+    for name, edit in edits.items():
+        changed = finished_run / f"{name}.pt"
+        torch.save(edit(state), changed)  # the old checksum kept, as a careless edit would
+        with pytest.raises(CheckpointError, match="does not match the checksum"):
+            load_checkpoint(changed)
+    stripped = finished_run / "stripped.pt"
+    torch.save({k: v for k, v in state.items() if k != "checksum"}, stripped)
+    with pytest.raises(CheckpointError, match="lost the checksum"):
+        load_checkpoint(stripped)
+
+
+def test_a_second_ctrl_c_stops_at_once_and_saves_nothing_more(char_data: Path,
+                                                                tmp_path: Path) -> None:
+    saved = []
+
+    def twice(step: int, loss: float) -> None:
+        if step == 12:
+            signal.raise_signal(signal.SIGINT)  # the first: finish the step, then save...
+            saved.append(load_checkpoint(tmp_path / "run" / "last.pt")["step"])
+            signal.raise_signal(signal.SIGINT)  # ...the second, before it could: stop now
+
+    result = train(smoke(char_data, eval_every=10), tmp_path / "run", on_step=twice,
+                   verbose=False)
+    assert result["interrupted"] and result["step"] == 12
+    assert saved == [10] and load_checkpoint(tmp_path / "run" / "last.pt")["step"] == 10
+
+
 def test_resume_must_keep_the_tokens_per_step(char_data: Path, finished_run: Path) -> None:
     saved = load_checkpoint(finished_run / "last.pt")
     assert (saved["world_size"], saved["tokens_per_step"]) == (1, 8 * 2 * 32)
     # the same 512 tokens grouped differently: allowed
-    check_resume(saved, 1, 4 * 4 * 32)
+    check_resume(saved, 1, 4 * 4 * 32, 4, 32)
     # a run saved by 8 processes, resumed by 1 without more accumulation: refused, with the fix
     eight = {**saved, "world_size": 8, "tokens_per_step": 8 * 512}
     with pytest.raises(RunFolderError, match="trained by 8 process.*4,096 tokens per step.*"
                                              "by 1 it would take 512: .*--grad-accum 16"):
-        check_resume(eight, 1, 512)
+        check_resume(eight, 1, 512, 8, 32)
+    # the fix is computed for the micro-batch asked for now, not the saved one
+    with pytest.raises(RunFolderError, match="--grad-accum 8$"):
+        check_resume(eight, 1, 16 * 2 * 32, 16, 32)
     with pytest.raises(RunFolderError, match="--grad-accum"):
         train(None, finished_run, resume=finished_run / "last.pt",
               resume_overrides={"grad_accum": 3}, verbose=False)
@@ -272,3 +310,15 @@ def test_resume_accepts_the_same_command_again(char_data: Path, finished_run: Pa
     with pytest.raises(ValueError, match=r"\['steps'\] \(saved: steps=40\)"):
         train(None, finished_run, resume=finished_run / "last.pt",
               resume_overrides={"steps": 80}, verbose=False)
+
+
+def test_a_smaller_micro_batch_from_the_device_check_keeps_the_step(
+        char_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The self-check may halve the micro-batch; the step must keep its sequences exactly."""
+    cfg = smoke(char_data, micro_batch=5, grad_accum=3, self_check="on")
+    model = trainer.build_model(cfg, 40)
+    monkeypatch.setattr(trainer, "self_check", lambda *args: ("fast", 2, []))
+    cpu = torch.device("cpu")
+    checked, _, _ = trainer.check_device(model, cfg, cpu, torch.float32, "", lambda _: None)
+    assert checked.micro_batch * checked.grad_accum == 15  # 5 x 3 sequences, as before
+    assert (checked.micro_batch, checked.grad_accum) == (1, 15)  # 2 does not divide 15
