@@ -291,6 +291,8 @@ def main(argv: list[str] | None = None) -> None:
     count_val = mean_nll(log_of(P), val_ids)
     print(f"   add-{args.smoothing:g} smoothing: NLL train {count_train:.4f}, validation "
           f"{count_val:.4f} nats (uniform guess ln {V} = {np.log(V):.4f})")
+    print(f"   perplexity e^NLL on validation: {np.exp(count_val):.2f}, as unsure as a fair pick "
+          f"among that many characters (the uniform guess: {V})")
     P_raw = bigram_probs(N, 0.0)  # the raw frequencies: the lowest training loss a table can get
     floor = mean_nll(log_of(P_raw), train_ids)
     print(f"   raw frequencies (k = 0) give NLL train {floor:.4f}: no (V, V) table does better "

@@ -204,16 +204,30 @@ def train(ids: np.ndarray, counts: np.ndarray, dim: int, window: int, negatives:
     noise_cdf = np.cumsum(noise_distribution(counts))
     opt = SGD([model], lr)
     epoch_losses: list[float] = []
-    per_epoch = [skipgram_pairs(subsample(ids, counts, subsample_t, rng), window, rng)
-                 for _ in range(epochs)]  # a fresh subsample and fresh windows each epoch
-    total = sum(len(c) // batch for c, _ in per_epoch)
+
+    def epoch_pairs(draw: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """One epoch's pairs: a fresh subsample of the text and fresh random windows."""
+        return skipgram_pairs(subsample(ids, counts, subsample_t, draw), window, draw)
+
+    # The learning rate falls over the total number of steps, so every epoch's pairs are
+    # counted first. Keeping them all would hold (epochs x pairs) ids, hundreds of MB; instead
+    # each epoch remembers the generator's state it started from and is drawn again from it,
+    # the same pairs, when its turn comes: one epoch in memory at a time.
+    starts, total = [], 0
+    for _ in range(epochs):
+        starts.append(rng.bit_generator.state)
+        total += len(epoch_pairs(rng)[0]) // batch
+    # rng now stands where it would after drawing every epoch: the negatives come from here on
     if total == 0:
         raise ValueError(f"every epoch has fewer (centre, context) pairs than one batch of "
                          f"{batch}: nothing would be trained; use a smaller --batch or a longer "
                          f"text")
     bar = tqdm(total=total, desc="word2vec", unit="batch", disable=not progress, leave=False)
     done = 0
-    for epoch, (centre, context) in enumerate(per_epoch):
+    for epoch, state in enumerate(starts):
+        replay = np.random.Generator(type(rng.bit_generator)())
+        replay.bit_generator.state = state
+        centre, context = epoch_pairs(replay)
         losses = []
         for start in range(0, len(centre) - batch + 1, batch):
             opt.lr = lr * max(1.0 - done / total, 1e-4)
@@ -232,15 +246,15 @@ def train(ids: np.ndarray, counts: np.ndarray, dim: int, window: int, negatives:
 
 def memory_needed(n_words: int, vocab_size: int, dim: int, window: int, negatives: int,
                   epochs: int, batch: int) -> int:
-    """Bytes a run needs at its peak, about, in 8-byte numbers. The pairs of every epoch are
-    drawn before training: about n_words * (window + 1) pairs per epoch (each word pairs with
-    (window + 1) / 2 words on average on each side), two ids each, plus a few epochs' worth of
-    temporaries while they are made. The tables W_in and W_out and their gradients, and the
-    (batch, negatives, dim) arrays of one step."""
+    """Bytes a run needs at its peak, about, in 8-byte numbers. One epoch's pairs are held at
+    a time: about n_words * (window + 1) pairs (each word pairs with (window + 1) / 2 words on
+    average on each side), two ids each, plus about three epochs' worth of temporaries while
+    they are made and shuffled. The tables W_in and W_out and their gradients, and the
+    (batch, negatives, dim) arrays of one step. `epochs` does not change the peak."""
     pairs = n_words * (min(window, max(n_words - 1, 0)) + 1)
     tables = 4 * vocab_size * dim
     step = 4 * batch * negatives * dim + 8 * batch * dim
-    return 8 * (2 * pairs * (epochs + 3) + tables + step)
+    return 8 * (2 * pairs * 4 + tables + step)
 
 
 def unit_rows(E: np.ndarray) -> np.ndarray:
@@ -348,8 +362,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--subsample", type=nonnegative_float, default=1e-3,
                         help="subsampling threshold t; 0 keeps every word (default: 1e-3)")
     parser.add_argument("--query", nargs="+", default=QUERY_WORDS,
-                        help=f"words whose neighbours are printed (default: "
-                             f"{' '.join(QUERY_WORDS)})")
+                        help=f"words whose neighbours are printed, lowercased like the text "
+                             f"(default: {' '.join(QUERY_WORDS)})")
     parser.add_argument("--map-words", type=positive_int, default=100,
                         help="how many of the most frequent words to draw (default: 100)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
@@ -412,7 +426,7 @@ def main(argv: list[str] | None = None) -> None:
     E = model.params["W_in"]
     print("\n3. Nearest neighbours by cosine similarity")
     groups: dict[str, list[int]] = {}
-    for word in args.query:
+    for word in dict.fromkeys(w.lower() for w in args.query):  # the vocabulary is lowercase
         if word not in word_id:
             print(f"   {word!r}: not in the vocabulary (fewer than {args.min_count} times)")
             continue
@@ -425,6 +439,17 @@ def main(argv: list[str] | None = None) -> None:
               + ", ".join(f"{vocab[i]} {cos:.2f}" for i, cos in guess))
 
     print("\n4. A 2-D map by PCA")
+    toy = np.array([[3.0, 1.0], [1.0, 1.0], [-1.0, -1.0], [-3.0, -1.0]])  # mean (0, 0)
+    toy_coords, toy_share = pca_2d(toy)
+    direction = np.linalg.svd(toy, full_matrices=False)[2][0]
+    sign = np.sign(direction[0])  # SVD may return -direction: turn it to point along +x
+    total = np.var(toy, axis=0).sum()
+    print(f"   first, four points in a plane, {toy.astype(int).tolist()}: their variance (mean "
+          f"squared distance from the mean) is {np.var(toy[:, 0]):g} along x and "
+          f"{np.var(toy[:, 1]):g} along y, {total:g} in all")
+    print(f"   the first direction {(sign * direction).round(3).tolist()} carries "
+          f"{toy_share[0] * total:.2f} of the {total:g} ({toy_share[0]:.1%}): along it the points "
+          f"sit at {(sign * toy_coords[:, 0]).round(2).tolist()}")
     n_map = min(args.map_words, V)
     coords, explained = pca_2d(E[:n_map])
     print(f"   the {n_map} most frequent words: ({n_map}, {args.dim}) -> centred -> SVD -> "

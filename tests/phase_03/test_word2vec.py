@@ -113,6 +113,21 @@ def test_training_lowers_the_loss(tiny_text: str) -> None:
     assert losses[-1] < losses[0] - 0.5  # from about (1 + 3) ln 2 = 2.77 per pair
 
 
+def test_pairs_made_epoch_by_epoch_train_as_before(tiny_text: str) -> None:
+    """Each epoch's pairs are drawn again from the random state the epoch started from, so only
+    one epoch is held in memory; the numbers are those of the version that drew every epoch's
+    pairs up front (measured with it, seed 0)."""
+    words = words_of(tiny_text * 5)
+    vocab, counts = build_vocab(words, 1)
+    word_id = {w: i for i, w in enumerate(vocab)}
+    ids = np.array([word_id[w] for w in words])
+    model, losses = train(ids, counts, dim=8, window=2, negatives=3, epochs=3, lr=2.0, batch=32,
+                          subsample_t=0.01, rng=np.random.default_rng(0), progress=False)
+    assert losses == pytest.approx([2.772243907744814, 2.7710095377095705, 2.770091071637588],
+                                   rel=1e-12)
+    assert model.params["W_in"][0, 0] == pytest.approx(0.016686556225451923, rel=1e-12)
+
+
 def test_nearest_uses_cosine() -> None:
     E = np.array([[1.0, 0.0], [10.0, 1.0], [0.0, 1.0], [-1.0, 0.0]])
     near = nearest(E, 0, 3)
@@ -138,11 +153,16 @@ def test_main_runs(tmp_path: Path, tiny_text: str, figures_dir: Path,
     corpus = tmp_path / "tiny.txt"
     corpus.write_text(tiny_text * 3, encoding="utf-8")
     main(["--path", str(corpus), "--min-count", "2", "--epochs", "2", "--batch", "16",
-          "--dim", "8", "--query", "to", "sleep", "king", "--no-progress",
+          "--dim", "8", "--query", "To", "sleep", "King", "TO", "--no-progress",
           "--out", str(figures_dir)])
     out = capsys.readouterr().out
     assert "Nearest neighbours" in out and "'king': not in the vocabulary" in out
+    assert out.count("\n         to: ") == 1  # "To" and "TO" are the word "to", asked once
     assert (figures_dir / "word2vec_map.png").is_file()
+    # the PCA example of the notes: variance 5 along x, 1 along y, 5.83 (97.1%) along its line
+    assert "is 5 along x and 1 along y, 6 in all" in out
+    assert "[0.924, 0.383] carries 5.83 of the 6 (97.1%)" in out
+    assert "sit at [3.15, 1.31, -1.31, -3.15]" in out
 
 
 def test_main_explains_an_empty_vocabulary(tmp_path: Path, tiny_text: str) -> None:
