@@ -337,12 +337,14 @@ def main(argv: list[str] | None = None) -> None:
     for cell, H in sizes.items():
         print(f"   {cell.upper():4s} H = {H:3d}: {count_params(cell, n_in, k, H):,} parameters")
     kept = float(sigmoid(args.keep_bias))
-    print(f"   the gated cells' keep valves start at sigma({args.keep_bias:g}) = {kept:.3f} "
-          f"per step,\n   {kept:.3f}^{lags[-1]} = {kept ** lags[-1]:.1e} over {lags[-1]} steps")
+    if set(sizes) - {"rnn"}:
+        print(f"   the gated cells' keep valves start at sigma({args.keep_bias:g}) = {kept:.3f} "
+              f"per step,\n   {kept:.3f}^{lags[-1]} = {kept ** lags[-1]:.1e} over {lags[-1]} "
+              f"steps")
     if "rnn" in sizes:
-        W_h = RNN(n_in, sizes["rnn"], np.random.default_rng([args.seed, lags[-1], 0]))
+        first = RNN(n_in, sizes["rnn"], np.random.default_rng([args.seed, lags[-1], 0]))
         print(f"   the RNN has no valve: its W_h starts with spectral radius "
-              f"{spectral_radius(W_h.params['W_h']):.3f}, and tanh's slope is at most 1")
+              f"{spectral_radius(first.params['W_h']):.3f}, and tanh's slope is at most 1")
 
     print(f"\n3. Training: Adam lr {args.lr:g}, clip {args.clip:g}, batches of "
           f"{args.batch_size}, at most {args.steps} steps, seeds {seeds};\n   a run stops "
