@@ -258,8 +258,8 @@ def main(argv: list[str] | None = None) -> None:
         cfg = make_config(args.preset, dict(args.overrides))
     except ValueError as err:
         parser.error(str(err))
-    print(f"preset {args.preset}: {len(PRESETS[args.preset])} field(s) differ from the "
-          f"defaults, {len(args.overrides)} overridden here")
+    print(f"preset {args.preset}: {len(differences(make_config(args.preset)))} field(s) differ "
+          f"from the defaults, {len(args.overrides)} overridden here")
     base = asdict(TrainConfig())
     for name, value in asdict(cfg).items():
         mark = "  <- changed" if value != base[name] else ""
