@@ -704,9 +704,9 @@ def main(argv: list[str] | None = None) -> None:
     chunks = pretokenize(text)
     print(f"   GPT-2's regex cuts it into {len(chunks):,} chunks, {len(set(chunks)):,} distinct;")
     print(f"   the first ten: {chunks[:10]}")
-    words, freqs = chunk_table(text, GPT2_SPLIT_PATTERN)
-    every = sum(max(len(w) - 1, 0) * f for w, f in zip(words, freqs, strict=True))
-    distinct = sum(max(len(w) - 1, 0) for w in words)
+    chunk_counts = Counter(chunk.encode("utf-8") for chunk in chunks)  # as in chunk_table
+    every = sum((len(c) - 1) * f for c, f in chunk_counts.items())
+    distinct = sum(len(c) - 1 for c in chunk_counts)
     print(f"   neighbouring pairs to count: {every:,} in the text, {distinct:,} in the distinct "
           f"chunks (each counted once, times its frequency): {every / max(distinct, 1):.1f}x "
           f"less work")
