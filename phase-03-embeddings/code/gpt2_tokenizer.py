@@ -12,7 +12,7 @@ two copies agree, the ids agree. `--unicode` checks every code point: with regex
 and digits that Python 3.11's own Unicode database (14.0) calls unassigned, such as U+3255B of
 CJK Extension J (Unicode 17.0): "a\U0003255b'm" is two chunks for us, three for tiktoken. On
 text made of characters assigned by Unicode 16.0, which tiktoken 0.14 knows, the ids are the
-same; the tests compare them on 477 fixed and random strings, plus the long pieces.
+same; the tests compare them on 20 fixed strings, up to 550 random ones and three long pieces.
 
 GPT-2 shipped its tokenizer as two files:
 - `vocab.bpe`: the merges, one per line, in the order they were learned ("Ġ t" is merge 0).
