@@ -14,8 +14,11 @@ also TRAIN a byte-level BPE, which tiktoken cannot.
 2. Encoding with GPT-2's own 50,257 tokens, the same ranks in all three: our encoder (a fresh
    chunk cache each run, as on a new file; the fresh tokenizers are built before the clock
    starts), tiktoken and Hugging Face's GPT2TokenizerFast; the last column checks the ids are
-   identical, on the whole text timed. GPT2TokenizerFast's pre-tokenizer alone takes turns with
-   them, to show how much of its time the split takes.
+   identical, on the whole text timed.
+3. Where GPT2TokenizerFast's time goes: its encode of the same text with one stage taken away at
+   a time (first the merges, by a model that does nothing; then the split too), so each
+   difference is one stage's time. A check of the decomposition: its pieces, split beforehand
+   and then merged on their own, must give the whole encode's ids.
 
 Threads: of the contenders, only Hugging Face's Rust library can use several threads (our BPE is
 pure Python, and tiktoken encodes one text on the calling thread; PyTorch and NumPy do no work
@@ -35,7 +38,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import Encoding, Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from phase00.corpus import CORPORA, load_text
 from phase00.flags import positive_int, thread_count
@@ -59,7 +62,10 @@ from phase09.tokenizers_compare import first_difference, hf_gpt2_tokenizer
 
 BytePair = tuple[bytes, bytes]
 HF_FAST = "Hugging Face GPT2TokenizerFast (Rust)"
-PRE_TOKENIZER = "its pre-tokenizer alone"
+# Its encode, stripped one stage at a time.
+WHOLE = "the whole encode"
+NO_MERGES = "without the merges (a model that does nothing)"
+NO_SPLIT = "without the split either (the text as one piece)"
 
 
 def train_hf(text: str, vocab_size: int) -> Tokenizer:
@@ -108,6 +114,45 @@ def hf_pieces(pre_tokenizer: Any, text: str) -> list[bytes]:
     """The pieces a Hugging Face pre-tokenizer cuts text into, as bytes (ByteLevel spells each
     piece's bytes in GPT-2's printable characters)."""
     return [gpt2_string_to_bytes(piece) for piece, _ in pre_tokenizer.pre_tokenize_str(text)]
+
+
+def ordinary_copy(backend: Tokenizer) -> Tokenizer:
+    """A copy of a tokenizer that reads special tokens such as <|endoftext|> as plain text, as
+    encode_ordinary does (the flag is not part of what to_str saves, so it is set here)."""
+    tokenizer = Tokenizer.from_str(backend.to_str())
+    tokenizer.encode_special_tokens = True
+    return tokenizer
+
+
+def without_merges(backend: Tokenizer) -> Tokenizer:
+    """A copy of a tokenizer whose model does nothing: WordLevel with one entry, so every piece
+    becomes the unknown token in one look-up. The split and the pipeline stay; the merges go."""
+    tokenizer = ordinary_copy(backend)
+    tokenizer.model = models.WordLevel({"<unk>": 0}, unk_token="<unk>")
+    return tokenizer
+
+
+def without_split(backend: Tokenizer) -> Tokenizer:
+    """A copy of a tokenizer with no pre-tokenizer: given a whole text it sees one piece; given
+    pieces already split (is_pretokenized=True) it takes them as they are."""
+    tokenizer = ordinary_copy(backend)
+    tokenizer.pre_tokenizer = None
+    return tokenizer
+
+
+def where_time_goes(backend: Tokenizer, text: str,
+                    repeats: int) -> tuple[dict[str, list[float]], bool]:
+    """Seconds of a tokenizer's encode with its stages taken away one at a time, taking turns;
+    and whether its pieces, split beforehand and then merged, give the whole encode's ids."""
+    whole, nothing = ordinary_copy(backend), without_merges(backend)
+    neither = without_split(nothing)
+    runs: dict[str, Callable[[], Encoding]] = {
+        WHOLE: lambda: whole.encode(text, add_special_tokens=False),
+        NO_MERGES: lambda: nothing.encode(text, add_special_tokens=False),
+        NO_SPLIT: lambda: neither.encode(text, add_special_tokens=False)}
+    pieces = [piece for piece, _ in backend.pre_tokenizer.pre_tokenize_str(text)]
+    merged = without_split(backend).encode(pieces, is_pretokenized=True, add_special_tokens=False)
+    return take_turns(runs, repeats), merged.ids == runs[WHOLE]().ids
 
 
 def keeping(results: dict[str, Any], name: str, fn: Callable[[], Any]) -> Callable[[], None]:
@@ -190,7 +235,9 @@ def main(argv: list[str] | None = None) -> None:
              for _ in range(repeats + 1)]
     encoders = {"ours (phase 03, Python)": lambda: fresh.pop().encode_ordinary(text),
                 "tiktoken (Rust)": lambda: tik.encode_ordinary(text),
-                HF_FAST: lambda: hf.encode(text, add_special_tokens=False)}
+                # split_special_tokens: <|endoftext|> in the text is text, as for the other two
+                HF_FAST: lambda: hf.encode(text, add_special_tokens=False,
+                                           split_special_tokens=True)}
     ids = {name: fn() for name, fn in encoders.items()}  # the ids, checked on the whole text
     runs = take_turns(encoders, repeats, 0)  # the call above was the warm-up round
     t = {name: statistics.median(seconds) for name, seconds in runs.items()}
@@ -201,16 +248,20 @@ def main(argv: list[str] | None = None) -> None:
         [name, f"{len(ids[name]):,}", f"{t[name]:.3f} s", spread(runs[name], 1, 3),
          f"{mb / t[name]:.2f}", f"{t_ref / t[name]:.2f}x",
          "yes" if ids[name] == reference else "NO"] for name in encoders]))
-    # Then GPT2TokenizerFast's pre-tokenizer alone, taking turns with its whole encode (apart
-    # from the table: the pieces it hands back to Python would burden the next contender).
-    split = hf.backend_tokenizer.pre_tokenizer
-    pieces = take_turns({HF_FAST: encoders[HF_FAST],
-                         PRE_TOKENIZER: lambda: split.pre_tokenize_str(text)}, repeats)
-    t_split, t_whole = (statistics.median(pieces[name]) for name in (PRE_TOKENIZER, HF_FAST))
-    print(f"\n   GPT2TokenizerFast's pre-tokenizer alone (pre_tokenize_str: GPT-2's regex and the "
-          f"byte-to-character map, handing every piece and its offsets back to Python) took "
-          f"{t_split:.3f} s, {t_split / t_whole:.0%} of its whole encode's {t_whole:.3f} s "
-          f"(median of {repeats} each, the two taking turns)")
+    # Then GPT2TokenizerFast's time taken apart, away from the table (three more contenders
+    # would burden it). Each stage's time is a difference between two runs taking turns.
+    parts, same = where_time_goes(hf.backend_tokenizer, text, repeats)
+    p = {name: statistics.median(seconds) for name, seconds in parts.items()}
+    print(f"\n3. Where GPT2TokenizerFast's time goes: its encode with one stage taken away at a "
+          f"time (its Rust pipeline called directly; median of {repeats} each, taking turns)")
+    for name in (WHOLE, NO_MERGES, NO_SPLIT):
+        print(f"   {name:50s} {p[name]:.3f} s ({spread(parts[name], 1, 3)})")
+    merges, split, rest = (p[WHOLE] - p[NO_MERGES], p[NO_MERGES] - p[NO_SPLIT], p[NO_SPLIT])
+    print(f"   so the merges take {merges:.3f} s ({merges / p[WHOLE]:.0%}), the split "
+          f"{split:.3f} s ({split / p[WHOLE]:.0%}), and the pipeline's own work on the text, "
+          f"with neither stage, {rest:.3f} s ({rest / p[WHOLE]:.0%})")
+    print(f"   its pieces, split beforehand and then merged, give the whole encode's ids: "
+          f"{'yes' if same else 'NO'}")
 
 
 if __name__ == "__main__":

@@ -52,12 +52,16 @@ def test_bench_generate_quick(capsys: pytest.CaptureFixture[str]) -> None:
 def test_bench_bpe_quick(tmp_path: Path, tiny_text: str,
                          capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "text.txt"
-    path.write_text(tiny_text * 20, encoding="utf-8")
+    # <|endoftext|> inside a text is text to every encoder here, Hugging Face's included
+    path.write_text((tiny_text + "<|endoftext|>") * 20, encoding="utf-8")
     out = run(bench_bpe.main, ["--quick", "--path", str(path)], capsys)
     assert "BpeTrainer" in out and out.count("| yes |") == 3
     assert "the same pieces: yes" in out  # Hugging Face's ByteLevel splits with GPT-2's regex
     assert re.search(r"\| (yes: the same|the same set of|\d+ of \d+ shared)", out)
-    assert "pre-tokenizer alone" in out
+    # GPT2TokenizerFast's time taken apart: the pieces split beforehand, merged, give its ids
+    assert "without the merges (a model that does nothing)" in out
+    assert re.search(r"so the merges take -?\d\.\d{3} s \(-?\d+%\), the split", out)
+    assert "then merged, give the whole encode's ids: yes" in out
 
 
 def test_bench_numpy_quick(capsys: pytest.CaptureFixture[str]) -> None:
