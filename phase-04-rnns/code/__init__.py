@@ -13,5 +13,6 @@ BLOG_FIGURES: list[tuple[str, list[str]]] = [
     ("clipping", []),
     ("lstm", []),
     ("compare_cells", []),
+    ("long_lag", []),
     ("seq2seq", []),
 ]

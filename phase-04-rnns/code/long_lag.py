@@ -38,6 +38,7 @@ Run:  python phase-04-rnns/code/long_lag.py --lags 5 10 20 40 60 --seeds 3
 """
 
 import argparse
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -98,10 +99,16 @@ def count_params(cell: str, n_in: int, n_out: int, hidden: int) -> int:
 
 
 def hidden_for_budget(cell: str, budget: int, n_in: int, n_out: int) -> int:
-    """The hidden size whose model has the parameter count closest to `budget`."""
-    sizes = np.arange(1, 4097)
-    counts = np.array([count_params(cell, n_in, n_out, int(h)) for h in sizes])
-    return int(sizes[np.argmin(np.abs(counts - budget))])
+    """The hidden size whose model has the parameter count closest to `budget`.
+
+    The count is g H^2 + (g (D + 1) + k) H + k for g gate blocks: solve the quadratic for H,
+    then take the closer of the two whole numbers around the root.
+    """
+    g = CELLS[cell].n_gates
+    a, b, c = g, g * (n_in + 1) + n_out, n_out - budget
+    root = (-b + math.sqrt(b * b - 4 * a * c)) / (2 * a)
+    candidates = {max(1, math.floor(root)), max(1, math.ceil(root))}
+    return min(sorted(candidates), key=lambda h: abs(count_params(cell, n_in, n_out, h) - budget))
 
 
 class LastStepClassifier:
@@ -184,23 +191,29 @@ def train_one(cell: str, hidden: int, lag: int, seed: int, args: argparse.Namesp
     curve_steps, curve_acc = [0], [model.accuracy(x_eval, y_eval)]
     blame = float("nan")
     start = time.perf_counter()
-    for step in range(1, args.steps + 1):
-        x, y = make_batch(data, args.batch_size, lag, k)
-        model.loss(x, y)
-        model.backward()
-        if step == 1:
-            blame = blame_at_mark(model)
-        if args.clip > 0:
-            clip_global_norm(model.layers, args.clip)
-        optimizer.step()
-        if step % args.eval_every == 0 or step == args.steps:
-            curve_steps.append(step)
-            curve_acc.append(model.accuracy(x_eval, y_eval))
-            if curve_acc[-1] >= SOLVED:
-                break  # solved: more steps would only cost time
+    diverged = None  # the step whose loss was not a finite number, if any
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is reported below
+        for step in range(1, args.steps + 1):
+            x, y = make_batch(data, args.batch_size, lag, k)
+            if not np.isfinite(model.loss(x, y)):
+                diverged = step
+                curve_steps.append(step)
+                curve_acc.append(model.accuracy(x_eval, y_eval))
+                break  # the weights are no longer numbers: stop, and say so
+            model.backward()
+            if step == 1:
+                blame = blame_at_mark(model)
+            if args.clip > 0:
+                clip_global_norm(model.layers, args.clip)
+            optimizer.step()
+            if step % args.eval_every == 0 or step == args.steps:
+                curve_steps.append(step)
+                curve_acc.append(model.accuracy(x_eval, y_eval))
+                if curve_acc[-1] >= SOLVED:
+                    break  # solved: more steps would only cost time
     reached = [s for s, a in zip(curve_steps, curve_acc, strict=True) if a >= TARGET]
     return {"steps": curve_steps, "acc": curve_acc, "final": curve_acc[-1],
-            "to_target": reached[0] if reached else None, "blame": blame,
+            "to_target": reached[0] if reached else None, "blame": blame, "diverged": diverged,
             "seconds": time.perf_counter() - start, "params": model.n_params()}
 
 
@@ -276,7 +289,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="k, the symbols to choose from; chance is 1/k (default: 4)")
     parser.add_argument("--steps", type=positive_int, default=None,
                         help=f"most training steps per run; a run stops early at "
-                             f"{SOLVED:.0%} held-out accuracy (default: {FULL['steps']}; "
+                             f"{SOLVED * 100:.0f}%% held-out accuracy (default: {FULL['steps']}; "
                              f"--quick: {QUICK['steps']})")
     parser.add_argument("--batch-size", type=positive_int, default=32,
                         help="sequences per training step (default: 32)")
@@ -318,8 +331,8 @@ def main(argv: list[str] | None = None) -> None:
         for cell, H in sizes.items():
             check_recurrent_sizes(n_in, H, CELLS[cell].n_gates,
                                   max(args.batch_size, args.eval_size), lags[-1] + 1,
-                                  f"--hidden {args.hidden} --lags ... {lags[-1]} --batch-size "
-                                  f"{args.batch_size} --eval-size {args.eval_size}",
+                                  f"--hidden {args.hidden} --batch-size {args.batch_size} "
+                                  f"--eval-size {args.eval_size} at lag {lags[-1]}",
                                   gradcheck=False)
     except ValueError as err:
         parser.error(str(err))
@@ -337,10 +350,12 @@ def main(argv: list[str] | None = None) -> None:
     for cell, H in sizes.items():
         print(f"   {cell.upper():4s} H = {H:3d}: {count_params(cell, n_in, k, H):,} parameters")
     kept = float(sigmoid(args.keep_bias))
+    lifetime = 1.0 + math.exp(args.keep_bias) if args.keep_bias < 700 else math.inf  # 1/(1-kept)
     if set(sizes) - {"rnn"}:
         print(f"   the gated cells' keep valves start at sigma({args.keep_bias:g}) = {kept:.3f} "
-              f"per step,\n   {kept:.3f}^{lags[-1]} = {kept ** lags[-1]:.1e} over {lags[-1]} "
-              f"steps")
+              f"kept per step,\n   a memory of about 1 / (1 - {kept:.3f}) = "
+              f"{lifetime:.1f} steps; {kept:.3f}^{lags[-1]} = {kept ** lags[-1]:.1e} is "
+              f"left after {lags[-1]} steps")
     if "rnn" in sizes:
         first = RNN(n_in, sizes["rnn"], np.random.default_rng([args.seed, lags[-1], 0]))
         print(f"   the RNN has no valve: its W_h starts with spectral radius "
@@ -359,6 +374,10 @@ def main(argv: list[str] | None = None) -> None:
                   + " ".join(f"{r['final']:.2f}" for r in runs)
                   + ", after " + " ".join(str(r["steps"][-1]) for r in runs) + " steps"
                   + f" ({sum(r['seconds'] for r in runs):.1f} s)", flush=True)
+            for seed, run in zip(seeds, runs, strict=True):
+                if run["diverged"] is not None:
+                    print(f"      seed {seed} diverged at step {run['diverged']}: its loss is not "
+                          f"a finite number (try a smaller --lr)")
 
     print(f"\n4. Final held-out accuracy, mean over {len(seeds)} seed"
           f"{'s' if len(seeds) > 1 else ''} (lowest-highest); chance {chance:.2f}")

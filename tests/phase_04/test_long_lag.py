@@ -124,3 +124,8 @@ def test_main_refuses_what_cannot_run(argv: list[str], message: str, tmp_path: P
     err = capsys.readouterr().err
     assert stop.value.code == 2 and message in err and "Traceback" not in err
     assert not list(tmp_path.iterdir())  # nothing drawn
+
+
+def test_a_diverging_run_stops_and_says_so() -> None:
+    run = train_one("rnn", 8, 3, 0, settings(lr=1e308, clip=0.0, steps=20, eval_size=16))
+    assert run["diverged"] == 2 and run["steps"][-1] == 2  # step 1's update broke the weights
