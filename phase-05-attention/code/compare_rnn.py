@@ -176,15 +176,18 @@ def train(model: CharRNN | Transformer, name: str, train_ids: np.ndarray, steps:
         for opt in optimizers:
             opt.lr = lr_at(step, lr, warmup, steps)
         x, y = get_batch(train_ids, batch, context, rng)
-        loss = model.loss(x, y)
-        if not math.isfinite(loss):
-            bar.close()
-            raise FloatingPointError(f"{name}: the loss became {loss} at step {step}; try a "
-                                     f"smaller --lr")
-        backward(model)
-        clip_gradients(model.grads, clip)
-        for opt in optimizers:
-            opt.step()
+        # A diverging run overflows on its way to inf or nan, in the forward pass or the
+        # backward one: no warnings then, the check of the loss says so in one line.
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss = model.loss(x, y)
+            if not math.isfinite(loss):
+                bar.close()
+                raise FloatingPointError(f"{name}: the loss became {loss} at step {step}; try "
+                                         f"a smaller --lr")
+            backward(model)
+            clip_gradients(model.grads, clip)
+            for opt in optimizers:
+                opt.step()
         history["seconds"] += time.perf_counter() - start  # training time only
         if (step + 1) % eval_every == 0 or step + 1 == steps:
             history["curve_s"].append(history["seconds"])
