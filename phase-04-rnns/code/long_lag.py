@@ -263,7 +263,7 @@ def plot_long_lag(results: dict[str, dict[int, list[dict[str, Any]]]], lags: lis
     n_seeds = len(next(iter(results.values()))[lags[0]])
     left.set_xlabel("lag: steps between the marked symbol and the answer")
     left.set_ylabel("held-out accuracy at the end of training")
-    left.set_title(f"Naming a symbol seen `lag` steps ago: a dot per seed ({n_seeds}), a line "
+    left.set_title(f"Naming a symbol seen lag steps ago: a dot per seed ({n_seeds}), a line "
                    f"through the means", fontsize=9)
     right.set_xlabel("training step")
     right.set_ylabel("held-out accuracy")
