@@ -1,4 +1,4 @@
-"""Every hand-written component of phases 02 to 05 against its PyTorch rebuild, in one table.
+"""The hand-written components of phases 02 to 05 against their PyTorch rebuilds, in one table.
 
 Phases 02 to 05 derived every backward pass by hand and checked it against finite differences.
 That check is strong, but it is a check of our code by our code. Here a second, independent
@@ -17,6 +17,11 @@ Two programs written independently, by different people, in different styles, th
 about 1e-15 on every number: that is as close to proof as testing gets. (The margins below the
 bars are wide on purpose: a real bug moves a number by far more than 1e-8, and round-off in
 float64 stays near 1e-15; tensors.py shows why float32 would blur that line.)
+
+The table covers the layers, models and optimizers on the road to GPT (phase 02's MLP and
+optimizers, phase 03's embedding, bigram and MLP language model, phase 04's recurrent cells,
+phase 05's transformer and its parts). Phase 03's word2vec, phase 04's character RNN and
+seq2seq, phase 05's Bahdanau attention and gradient clipping have no PyTorch rebuild here.
 
 Run:  python phase-06-pytorch/code/parity.py --steps 10
 """
@@ -136,7 +141,8 @@ def plot_parity(rows: list[Parity], out_dir: Path | None = None) -> Figure:
     ax.set_ylim(-0.8, len(rows) + 0.3)
     ax.set_yticks(y, [r.name for r in rows], fontsize=8)
     ax.set_xlabel("max |NumPy - PyTorch| (float64; log scale, 0 at the left edge)")
-    ax.set_title("Every hand-written component of phases 02-05 against its PyTorch rebuild:\n"
+    ax.set_title(f"{len(rows)} hand-written components of phases 02-05 against their PyTorch "
+                 "rebuilds:\n"
                  "all differences are round-off, millions of times below the bars", fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
     save_figure(fig, out_dir, "parity_summary.png")
