@@ -5,17 +5,20 @@ draws one, appends it, and asks again. How we draw changes the text:
 
 - temperature T divides the logits before softmax: T < 1 sharpens the distribution (safer,
   more repetitive), T > 1 flattens it (more surprising, more mistakes);
-- top-k keeps only the k most likely tokens;
+- top-k keeps only the k most likely tokens (Fan, Lewis & Dauphin 2018, "Hierarchical Neural
+  Story Generation");
 - top-p, or nucleus sampling (Holtzman, Buys, Du, Forbes & Choi 2019, "The Curious Case of
-  Neural Text Degeneration"), keeps the smallest set of tokens whose probabilities add up to p,
-  so the cut adapts: few candidates when the model is sure, many when it is not.
+  Neural Text Degeneration", ICLR 2020), keeps the smallest set of tokens whose probabilities
+  add up to p, so the cut adapts: few candidates when the model is sure, many when it is not.
 
 Without a cache, every new token runs the whole text through the model again, although the
 keys and values of the earlier positions have not changed. The KV cache keeps them: each step
-then computes one position instead of all of them. This script checks that both give the same
-tokens and measures the speed-up: each path runs once to warm up, then the two alternate for
---repeats rounds and the median time of each is printed (a single cold run would mostly time the
-first call's start-up costs, and charge them to whichever path ran first).
+then computes one position instead of all of them. (No paper introduced it; fast Transformer
+decoders kept per-layer keys and values early on, Tensor2Tensor's "cache" and GPT-2's "past":
+note 02 has the story.) This script checks that both give the same tokens and measures the
+speed-up: each path runs once to warm up, then the two alternate for --repeats rounds and the
+median time of each is printed (a single cold run would mostly time the first call's start-up
+costs, and charge them to whichever path ran first).
 
 Run:  python phase-07-gpt/code/generate.py --model scratch/phase-07-gpt/char_gpt.pt
       python phase-07-gpt/code/generate.py --tokens 400 --temperature 1.2 --top-p 0.9
