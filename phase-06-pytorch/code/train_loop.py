@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.warmup > args.steps:  # as phase 07: a run that ends inside its warmup is a mistake
         parser.error(f"--warmup ({args.warmup}) is longer than the run (--steps {args.steps}): "
-                     f"the learning rate would never reach its peak")
+                     f"the learning rate would never reach its peak; choose a smaller --warmup")
     T, B = args.context, args.batch
     try:
         device = pick_device(args.device)

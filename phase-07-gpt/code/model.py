@@ -123,10 +123,10 @@ class KVCache:
         made_for = (len(self.k), *self.k[0].shape[1:])  # (n_layer, n_head, context, head_dim)
         expected = (config.n_layer, config.n_head, config.context, config.head_dim)
         if made_for != expected:
-            return (f"the KV cache was made for another model shape (layers, heads, context, "
-                    f"head size {made_for}, this model has {expected})")
+            return (f"the KV cache was made for another model shape: (layers, heads, context, "
+                    f"head size) = {made_for}, this model has {expected}")
         if self.k[0].shape[0] != batch:
-            return (f"the KV cache holds {self.k[0].shape[0]} sequences but the input has "
+            return (f"the KV cache holds {self.k[0].shape[0]} sequence(s) but the input has "
                     f"{batch}: make the cache with the input's batch size")
         if self.k[0].device != device:
             return (f"the KV cache is on {self.k[0].device} but the input is on {device}: make "

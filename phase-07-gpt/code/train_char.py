@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--dropout must be below 1, got {args.dropout}")
     if args.warmup > args.steps:
         parser.error(f"--warmup ({args.warmup}) is longer than the run (--steps {args.steps}): "
-                     f"the learning rate would never reach its peak")
+                     f"the learning rate would never reach its peak; choose a smaller --warmup")
     start_all = time.perf_counter()
     overrides = {k: v for k, v in (("n_layer", args.n_layer), ("n_head", args.n_head),
                                    ("n_embd", args.n_embd), ("dropout", args.dropout),

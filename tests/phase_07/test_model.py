@@ -128,7 +128,7 @@ def test_clear_errors() -> None:
 def test_a_cache_of_another_batch_dtype_or_shape_is_refused() -> None:
     model = tiny()
     idx = torch.zeros((2, 4), dtype=torch.long)
-    with pytest.raises(ValueError, match="holds 3 sequences but the input has 2"):
+    with pytest.raises(ValueError, match=r"holds 3 sequence\(s\) but the input has 2"):
         model(idx, cache=KVCache(model.config, 3, idx.device, torch.float32))
     with pytest.raises(ValueError, match="holds torch.float64 but the model's weights are "
                                          "torch.float32"):
