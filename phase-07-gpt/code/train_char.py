@@ -1,12 +1,13 @@
 """Train a character-level GPT on Tiny Shakespeare: phase 05's run, now in PyTorch, fast.
 
-The recipe is phase 05's (random windows, next-character cross-entropy, AdamW with weight decay
-on the weight matrices only, warmup then cosine decay, gradient clipping, a held-out validation
-split), on phase 07's GPT and whatever device phase 06's helper picks. The default preset is
-tuned for a small CPU: on a 2-core CPU it aims at a validation loss below 1.85 nats per
-character within 90 seconds (the README records what was measured, and how it compares with a
-well-known small recipe run on the same machine). The
-`char-10m` preset is the same recipe at 10M parameters for a GPU or an Apple-silicon Mac.
+The recipe is phase 05's (random windows, next-character cross-entropy, AdamW with weight decay on
+the 2-D tensors only, warmup then cosine decay, gradient clipping, a held-out validation split), on
+phase 07's GPT and whatever device phase 06's helper picks. (Phase 05 also left the position table
+undecayed; here both embedding tables are decayed, as nanoGPT does.) The default preset is tuned for
+a small CPU: on a 2-core CPU it aims at a validation loss below 1.85 nats per character within 90
+seconds (notes/03-training-a-char-gpt.md records what was measured, and how it compares with a
+well-known small recipe run on the same machine). The `char-10m` preset is the same recipe at 10M
+parameters for a GPU or an Apple-silicon Mac.
 
 What to watch while it runs: the progress bar (loss, tokens per second, time left), the
 validation loss printed at intervals, then samples, a loss curve and pictures of what each
