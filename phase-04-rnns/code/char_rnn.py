@@ -134,10 +134,9 @@ class CharRNN:
         B, T = self.shape
         dlogits = self.loss_layer.backward()  # (B*T, V)
         dhs = self.head.backward(dlogits).reshape(B, T, -1)
-        out = self.rnn.backward(dhs)
-        dx, ds0 = out if isinstance(out, tuple) else (out, None)
+        dx, ds0 = self.rnn.backward(dhs)
         self.embed.backward(dx)
-        return ds0
+        return ds0 if self.rnn.had_initial_state else None
 
 
 def make_streams(ids: np.ndarray, batch: int) -> np.ndarray:

@@ -163,12 +163,14 @@ class RecurrentLayer:
         return hs
 
     def backward(self, dhs: np.ndarray,
-                 ds_last: np.ndarray | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+                 ds_last: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """BPTT. dhs = dL/dhs (B, T, H); ds_last = dL/d(final state), if the final state was
         used later (the decoder of seq2seq.py reads the encoder's last state).
 
-        Fills grads and returns dL/dx (B, T, D); if forward was given an initial state, returns
-        (dL/dx, dL/ds0) instead.
+        Fills grads and returns (dL/dx (B, T, D), dL/ds0 (B, S)): the gradient for the inputs
+        and for the initial state. Always both, so the caller never guesses the type; when
+        forward started from zeros, ds0 is the gradient for those zeros, which a caller ignores
+        (`dx, _ = layer.backward(dhs)`).
         """
         if self.x is None:
             raise RuntimeError("call forward() before backward(): BPTT needs the cached steps")
@@ -193,7 +195,7 @@ class RecurrentLayer:
         self.grads["b"][...] = dax.sum(axis=(0, 1))
         dx = dax @ self.params["W_x"].T  # (B, T, G) @ (G, D)
         assert dx.shape == self.x.shape
-        return (dx, ds) if self.had_initial_state else dx
+        return dx, ds
 
     def step(self, ax_t: np.ndarray, s_prev: np.ndarray) -> tuple[np.ndarray, np.ndarray, Cache]:
         """One step: from ax_t = x_t @ W_x + b (B, G) and the old state, return
@@ -246,8 +248,7 @@ def gradcheck_recurrent(layer: RecurrentLayer, x: np.ndarray, s0: np.ndarray | N
         return float(np.sum(hs * R) + np.sum(layer.state * R_s))
 
     loss()
-    out = layer.backward(R, R_s)
-    dx, ds0 = out if isinstance(out, tuple) else (out, None)
+    dx, ds0 = layer.backward(R, R_s)
     params = dict(layer.params)
     grads = {name: g.copy() for name, g in layer.grads.items()}
     errors = check_gradients(loss, params, grads)

@@ -172,7 +172,7 @@ class Seq2Seq:
         self.dec_embed.backward(dx_dec)
         T_src = self.encoder.x.shape[1]
         # The encoder's outputs were not used; only its final state was, through the bridge.
-        dx_enc = self.encoder.backward(np.zeros((B, T_src, self.encoder.n_hidden)), d_summary)
+        dx_enc, _ = self.encoder.backward(np.zeros((B, T_src, self.encoder.n_hidden)), d_summary)
         self.enc_embed.backward(dx_enc)
 
     def greedy_decode(self, src: np.ndarray, length: int | None = None) -> np.ndarray:

@@ -147,7 +147,8 @@ class AttentionSeq2Seq(Seq2Seq):
         dx_dec, d_summary = self.decoder.backward(d_both[..., :H] + ds_attn)
         self.dec_embed.backward(dx_dec)
         # Now the encoder's outputs ARE used: every state h_j gets blame from the attention.
-        self.enc_embed.backward(self.encoder.backward(dh_enc, d_summary))
+        dx_enc, _ = self.encoder.backward(dh_enc, d_summary)
+        self.enc_embed.backward(dx_enc)
 
     def greedy_decode(self, src: np.ndarray, length: int | None = None) -> np.ndarray:
         self.check_src(src)

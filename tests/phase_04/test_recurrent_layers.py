@@ -29,16 +29,19 @@ def test_bptt_gradcheck(rng: np.random.Generator, cell: str, with_state: bool) -
 
 
 @pytest.mark.parametrize("cell", sorted(CELLS))
-def test_backward_returns_initial_state_gradient_only_when_given(rng: np.random.Generator,
-                                                                 cell: str) -> None:
+def test_backward_always_returns_the_input_and_initial_state_gradients(
+        rng: np.random.Generator, cell: str) -> None:
     layer = CELLS[cell](2, 3, rng)
     x = rng.normal(size=(4, 5, 2))
     hs = layer.forward(x)
     assert hs.shape == (4, 5, 3) and layer.state.shape == (4, layer.state_size)
-    assert isinstance(layer.backward(np.ones_like(hs)), np.ndarray)
+    dx_zeros, ds0_zeros = layer.backward(np.ones_like(hs))  # started from zeros: same pair
     layer.forward(x, layer.zero_state(4))
     dx, ds0 = layer.backward(np.ones_like(hs))
     assert dx.shape == x.shape and ds0.shape == (4, layer.state_size)
+    # an explicit zero state is the implicit one: the same gradients either way
+    np.testing.assert_array_equal(dx, dx_zeros)
+    np.testing.assert_array_equal(ds0, ds0_zeros)
     assert layer.dL_dstate.shape == (4, 6, layer.state_size)
 
 
