@@ -322,8 +322,13 @@ class Transformer:
         return path
 
     @classmethod
-    def load(cls, path: Path, dtype: type = np.float32) -> "Transformer":
-        """Rebuild a model saved by save(). No pickle: a .npz of plain arrays and a JSON config."""
+    def load(cls, path: Path, dtype: type | None = None) -> "Transformer":
+        """Rebuild a model saved by save(). No pickle: a .npz of plain arrays and a JSON config.
+
+        dtype: None keeps the precision the arrays were saved in (a float32-trained model comes
+        back float32, a float64 one float64, as Transformer(config, dtype) was built); give one
+        to cast.
+        """
         path = Path(path)
         make = "train one with python phase-05-attention/code/train_transformer.py --save"
         if not path.is_file():
@@ -337,7 +342,9 @@ class Transformer:
                 if "__config__" not in data.files:
                     raise ValueError("it has no __config__ entry")
                 config = TransformerConfig(**json.loads(str(data["__config__"])))
-                model = cls(config, dtype=dtype)
+                arrays = [k for k in data.files if k != "__config__"]
+                saved = data[arrays[0]].dtype if arrays else np.dtype(np.float64)
+                model = cls(config, dtype=saved.type if dtype is None else dtype)
                 model.load_state_dict({k: data[k] for k in data.files if k != "__config__"})
         except Exception as err:  # a truncated zip, a program, a pickle, another script's file:
             # each fails in its own way deep inside NumPy; the learner needs one sentence

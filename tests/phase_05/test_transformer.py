@@ -81,9 +81,13 @@ def test_save_load_identical_logits(tmp_path: Path) -> None:
     model = tiny()
     ids = np.random.default_rng(0).integers(0, 7, (2, 6))
     path = model.save(tmp_path / "m.npz")
-    again = Transformer.load(path, dtype=np.float64)
+    again = Transformer.load(path)  # float64 saved, float64 back: the same model exactly
+    assert again.dtype == model.dtype == np.float64
     np.testing.assert_array_equal(again.forward(ids), model.forward(ids))
     assert not list(tmp_path.glob(".tmp-*")), "no temporary file left behind"
+    small = Transformer.load(model.to(np.float32).save(tmp_path / "f32.npz"))
+    assert small.dtype == np.float32  # a float32-trained model comes back float32
+    assert Transformer.load(path, dtype=np.float32).dtype == np.float32  # or cast on request
 
 
 def test_gpt2_names_and_layouts() -> None:
