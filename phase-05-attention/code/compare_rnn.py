@@ -37,7 +37,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 from tqdm import tqdm
 
-from phase00.corpus import CORPORA, load_text
+from phase00.corpus import CORPORA
 from phase00.figures import save_figure, scratch_dir
 from phase00.flags import (
     check_fits_in_memory,
@@ -50,14 +50,13 @@ from phase00.flags import (
 from phase00.probability import log_softmax
 from phase00.threads import limit_blas_threads
 from phase02.optimizers import AdamW
-from phase03.char_tokenizer import training_tokenizer
 from phase04.char_rnn import CharRNN, memory_needed
 from phase05.train_transformer import (
     clip_gradients,
     decay_groups,
     get_batch,
     lr_at,
-    text_problem,
+    training_text,
 )
 from phase05.transformer import Transformer, TransformerConfig, training_bytes
 
@@ -273,13 +272,9 @@ def main(argv: list[str] | None = None) -> None:
     models = list(dict.fromkeys(args.models))  # a name given twice is trained once
     T, B = args.context, args.batch
     try:
-        text, source = load_text(args.corpus, args.path)
-        tokenizer = training_tokenizer(text, source)  # refuses one repeated character
+        text, source, tokenizer = training_text(args.corpus, args.path, T)
     except (FileNotFoundError, ValueError) as err:
         parser.exit(2, f"error: {err}\n")
-    problem = text_problem(text, T)
-    if problem:
-        parser.exit(2, f"error: {source}: {problem}\n")
     V = tokenizer.vocab_size
     try:  # before any array is made: a typo such as --context 100000 is refused
         check_fits_in_memory(max(memory_bytes(m, V, T, B) for m in models),

@@ -83,6 +83,21 @@ def text_problem(text: str, context: int, window_extra: int = 2,
     return None
 
 
+def training_text(corpus: str, path: Path | None, context: int, window_extra: int = 2,
+                  smaller: str = "--context") -> tuple[str, str, CharTokenizer]:
+    """(text, where it came from, its character tokenizer) for a training script, or a
+    FileNotFoundError / ValueError whose message is the one line the learner sees: a file that
+    is not text (phase 00), a single repeated character (phase 03), a text too short to hold a
+    validation window (text_problem). Every character-level training script of phases 05-07
+    starts here."""
+    text, source = load_text(corpus, path)
+    tokenizer = training_tokenizer(text, source)  # refuses one repeated character
+    problem = text_problem(text, context, window_extra, smaller)
+    if problem:
+        raise ValueError(f"{source}: {problem}")
+    return text, source, tokenizer
+
+
 def lr_at(step: int, peak: float, warmup: int, total: int) -> float:
     """Linear warmup from peak/warmup (never 0) to peak, then a cosine down to peak/10."""
     if step < warmup:
@@ -221,15 +236,11 @@ def main(argv: list[str] | None = None) -> None:
                                    args.n_layers, args.positions, not args.untied)
     except ValueError as err:
         parser.error(str(err))
+    T, B = args.context, args.batch
     try:
-        text, source = load_text(args.corpus, args.path)
-        tokenizer = training_tokenizer(text, source)  # refuses one repeated character
+        text, source, tokenizer = training_text(args.corpus, args.path, T)
     except (FileNotFoundError, ValueError) as err:
         parser.exit(2, f"error: {err}\n")
-    T, B = args.context, args.batch
-    problem = text_problem(text, T)
-    if problem:
-        parser.exit(2, f"error: {source}: {problem}\n")
     try:  # before any array is made: a typo such as --context 100000 is refused, not swapped
         check_fits_in_memory(training_bytes(tokenizer.vocab_size, T, args.d_model, args.n_heads,
                                             args.n_layers, B, 8 if args.float64 else 4,

@@ -48,7 +48,7 @@ import torch
 from matplotlib.figure import Figure
 from torch.utils.data import DataLoader, Dataset
 
-from phase00.corpus import CORPORA, load_text
+from phase00.corpus import CORPORA
 from phase00.figures import save_figure, scratch_dir
 from phase00.flags import (
     nonnegative_float,
@@ -60,8 +60,8 @@ from phase00.flags import (
     thread_count,
     unit_float,
 )
-from phase03.char_tokenizer import sample_start, training_tokenizer
-from phase05.train_transformer import lr_at, text_problem
+from phase03.char_tokenizer import sample_start
+from phase05.train_transformer import lr_at, training_text
 from phase05.transformer import TransformerConfig, training_bytes
 from phase06.device import (
     DEVICE_CHOICES,
@@ -257,15 +257,11 @@ def main(argv: list[str] | None = None) -> None:
         config = TransformerConfig(1, T, args.d_model, args.n_heads, args.n_layers)
     except (ValueError, RuntimeError) as err:
         parser.error(str(err))
-    try:
-        text, source = load_text(args.corpus, args.path)
-        tokenizer = training_tokenizer(text, source)  # refuses one repeated character
+    try:  # a validation batch is B windows of T + 1 characters, overlapping: T + B characters
+        text, source, tokenizer = training_text(args.corpus, args.path, T, window_extra=B + 1,
+                                                smaller="--context or --batch")
     except (FileNotFoundError, ValueError) as err:
         parser.exit(2, f"error: {err}\n")
-    # a validation batch is B windows of T + 1 characters, overlapping: T + B characters
-    problem = text_problem(text, T, window_extra=B + 1, smaller="--context or --batch")
-    if problem:
-        parser.exit(2, f"error: {source}: {problem}\n")
     try:  # before any tensor is made: --context 100000 is refused, not swapped to disk
         check_fits_on_device(training_bytes(tokenizer.vocab_size, T, args.d_model, args.n_heads,
                                             args.n_layers, B),

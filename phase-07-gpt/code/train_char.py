@@ -29,7 +29,7 @@ import torch
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
-from phase00.corpus import CORPORA, load_text
+from phase00.corpus import CORPORA
 from phase00.figures import save_figure, scratch_dir
 from phase00.flags import (
     nonnegative_float,
@@ -40,8 +40,8 @@ from phase00.flags import (
     positive_int,
     thread_count,
 )
-from phase03.char_tokenizer import CharTokenizer, sample_start, training_tokenizer
-from phase05.train_transformer import draw_attention_maps, text_problem
+from phase03.char_tokenizer import CharTokenizer, sample_start
+from phase05.train_transformer import draw_attention_maps, training_text
 from phase05.transformer import training_bytes
 from phase06.device import DEVICE_CHOICES, check_fits_on_device, pick_device, synchronize
 from phase07.model import GPT, PRESETS, GPTConfig, preset
@@ -206,15 +206,11 @@ def main(argv: list[str] | None = None) -> None:
         device = pick_device(args.device)
     except (ValueError, RuntimeError) as err:
         parser.error(str(err))
+    T, B = config.context, args.batch
     try:
-        text, source = load_text(args.corpus, args.path)
-        tokenizer = training_tokenizer(text, source)  # refuses one repeated character
+        text, source, tokenizer = training_text(args.corpus, args.path, T)
     except (FileNotFoundError, ValueError) as err:
         parser.exit(2, f"error: {err}\n")
-    T, B = config.context, args.batch
-    problem = text_problem(text, T)
-    if problem:
-        parser.exit(2, f"error: {source}: {problem}\n")
     config = replace(config, vocab_size=tokenizer.vocab_size)
     try:  # before any tensor is made: --context 100000 is refused, not swapped to disk
         check_fits_on_device(training_bytes(config.vocab_size, T, config.n_embd, config.n_head,

@@ -15,7 +15,7 @@ import pytest
 from phase00.flags import output_file, output_folder
 from phase05.sample_transformer import main as sample_main
 from phase05.train_transformer import main as train_main
-from phase05.train_transformer import text_problem
+from phase05.train_transformer import text_problem, training_text
 from phase05.transformer import Transformer, TransformerConfig, training_bytes
 
 TINY = ["--steps", "1", "--batch", "2", "--context", "8", "--d-model", "16", "--n-layers", "1",
@@ -171,3 +171,19 @@ def test_sample_refuses_an_empty_prompt(saved_model: Path,
     assert "--prompt must hold at least one character" in line
     sample_main(["--model", str(saved_model), "--chars", "3"])  # the default prompt: "\n"
     assert "model " in capsys.readouterr().out
+
+
+def test_training_text_gives_text_source_and_tokenizer_or_one_reason(tmp_path: Path) -> None:
+    good = tmp_path / "good.txt"
+    good.write_text("to be or not to be " * 10, encoding="utf-8")
+    text, source, tokenizer = training_text("tinyshakespeare", good, 8)
+    assert text.startswith("to be") and str(good) in source
+    assert tokenizer.decode(tokenizer.encode(text)) == text
+    short = tmp_path / "short.txt"
+    short.write_text("ab" * 20, encoding="utf-8")
+    with pytest.raises(ValueError, match=r"short.txt: the text is too short for --context 8"):
+        training_text("tinyshakespeare", short, 8)
+    one = tmp_path / "one.txt"
+    one.write_text("a" * 500, encoding="utf-8")
+    with pytest.raises(ValueError, match="single distinct character"):
+        training_text("tinyshakespeare", one, 8)
