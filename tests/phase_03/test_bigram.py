@@ -168,11 +168,3 @@ def test_main_refuses_a_batch_that_cannot_fit(tmp_path: Path, tiny_text: str,
     assert_one_line_error(capsys, stop, "--batch 1000000000", "GiB")
 
 
-def test_main_refuses_an_out_that_is_a_file(tmp_path: Path, tiny_text: str,
-                                            capsys: pytest.CaptureFixture) -> None:
-    out_file = tmp_path / "figures.png"
-    out_file.write_bytes(b"not a folder")
-    with pytest.raises(SystemExit) as stop:
-        main(["--out", str(out_file)])
-    assert_one_line_error(capsys, stop, "--out", "pass a folder")
-    assert out_file.read_bytes() == b"not a folder"

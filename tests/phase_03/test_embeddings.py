@@ -138,9 +138,3 @@ def test_main_refuses_a_timing_that_cannot_fit(tmp_path: Path, tiny_text: str,
     assert_one_line_error(capsys, stop, "--timing-dim 100000000", "GiB")
 
 
-def test_main_refuses_an_out_that_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    out_file = tmp_path / "figures"
-    out_file.write_bytes(b"")
-    with pytest.raises(SystemExit) as stop:
-        main(["--out", str(out_file)])
-    assert_one_line_error(capsys, stop, "--out", "pass a folder")

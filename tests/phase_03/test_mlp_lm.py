@@ -188,14 +188,6 @@ def test_main_refuses_a_vocabulary_that_cannot_fit(
     assert_one_line_error(capsys, stop, "V = 70,000", "GiB")
 
 
-def test_main_refuses_an_out_that_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    out_file = tmp_path / "figures"
-    out_file.write_bytes(b"")
-    with pytest.raises(SystemExit) as stop:
-        main(["--out", str(out_file)])
-    assert_one_line_error(capsys, stop, "--out", "pass a folder")
-
-
 def test_count_of_contexts_is_exact_when_short_and_a_power_of_ten_when_long() -> None:
     assert count_of_contexts(65, 8) == "318,644,812,890,625"
     assert count_of_contexts(65, 100_000) == "about 10^181,291"  # 4,300 digits is Python's limit

@@ -126,13 +126,3 @@ def test_the_default_gradient_checks_are_well_within_the_limit() -> None:
     assert gradcheck_seconds(4, 1000, 1, 3, 5) > MAX_CHECK_SECONDS
 
 
-@pytest.mark.parametrize("main", [char_rnn.main, compare_cells.main, rnn.main, lstm.main,
-                                  gradient_flow.main, clipping.main, seq2seq.main])
-def test_an_out_that_is_a_file_is_refused_and_kept(tmp_path: Path, capsys: pytest.CaptureFixture,
-                                                   main: Callable[[list[str]], None]) -> None:
-    out_file = tmp_path / "figures.png"
-    out_file.write_bytes(b"a figure from before")
-    with pytest.raises(SystemExit) as stop:
-        main(["--out", str(out_file)])
-    assert_one_line_error(capsys, stop, "--out", "pass a folder")
-    assert out_file.read_bytes() == b"a figure from before"

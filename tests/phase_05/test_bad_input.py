@@ -117,17 +117,6 @@ def test_sizes_that_cannot_fit(script: str, argv: list[str], tmp_path: Path,
     assert "GiB of memory and this machine has" in line
 
 
-@pytest.mark.parametrize("script", ["attention", "positional", "layernorm", "bahdanau",
-                                    "train_transformer"])
-def test_out_that_is_a_file_is_refused(script: str, tmp_path: Path,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
-    a_file = tmp_path / "figures.png"
-    a_file.write_bytes(b"not a folder")
-    line = refused(importlib.import_module(f"phase05.{script}").main, ["--out", str(a_file)],
-                   capsys)
-    assert "argument --out" in line and "is a file, not a folder" in line
-
-
 def test_save_that_is_a_folder_is_refused_before_training(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     line = refused(train_main, ["--save", str(tmp_path)], capsys)

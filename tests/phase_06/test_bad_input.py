@@ -119,17 +119,6 @@ def test_sizes_that_cannot_fit(script: str, argv: list[str],
     assert "GiB of memory and this machine has" in refused(main, argv, capsys)
 
 
-@pytest.mark.parametrize("script", ["autograd_torch", "benchmark", "mlp_torch",
-                                    "optimizers_torch", "parity", "tensors", "train_loop"])
-def test_out_that_is_a_file_is_refused(script: str, tmp_path: Path,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
-    a_file = tmp_path / "figures.png"
-    a_file.write_bytes(b"not a folder")
-    line = refused(importlib.import_module(f"phase06.{script}").main, ["--out", str(a_file)],
-                   capsys)
-    assert "argument --out" in line and "is a file, not a folder" in line
-
-
 @pytest.mark.parametrize("script", ["mlp_torch", "benchmark", "train_loop"])
 def test_threads_beyond_the_cores_are_refused(script: str,
                                               capsys: pytest.CaptureFixture[str]) -> None:
