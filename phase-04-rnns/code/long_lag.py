@@ -322,6 +322,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.symbols < 2:
         parser.error(f"--symbols {args.symbols}: the task needs at least 2 symbols to choose "
                      f"from")
+    if args.symbols > 256:  # every step is a one-hot of 2k inputs: past a few hundred, the
+        # task is no longer about memory but about a huge input layer, and it crawls
+        parser.error(f"--symbols {args.symbols}: at most 256 (the task is about remembering one "
+                     f"of a few symbols; 4 is the default)")
     lags = sorted(set(args.lags))
     cells = list(dict.fromkeys(args.cells))
     k, n_in = args.symbols, args.symbols + 1
