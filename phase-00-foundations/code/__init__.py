@@ -14,3 +14,9 @@ BLOG_FIGURES: list[tuple[str, list[str]]] = [
     ("probability", []),
     ("linear_regression", []),
 ]
+
+# `python -m workbook` can put the learner's own modules (my-code/phaseXX/) in front of these;
+# it never does unless asked (workbook/overlay.py says when).
+from workbook.overlay import overlay_path  # noqa: E402
+
+__path__ = overlay_path(__path__, __name__)

@@ -15,3 +15,9 @@ BLOG_FIGURES: list[tuple[str, list[str]]] = [
     ("mlp_lm", ["--dim", "2", "--map", "--no-progress"]),
     ("mlp_lm", ["--no-progress"]),
 ]
+
+# `python -m workbook` can put the learner's own modules (my-code/phaseXX/) in front of these;
+# it never does unless asked (workbook/overlay.py says when).
+from workbook.overlay import overlay_path  # noqa: E402
+
+__path__ = overlay_path(__path__, __name__)

@@ -7,3 +7,9 @@ The only phase that imports Hugging Face's `transformers`: to compare with it, n
 # `python phase-00-foundations/code/figures.py --phase 09` redraws them into blog/figures/;
 # any other run of a script writes to the git-ignored scratch/ folder instead.
 BLOG_FIGURES: list[tuple[str, list[str]]] = [("numpy_to_gpt2", [])]
+
+# `python -m workbook` can put the learner's own modules (my-code/phaseXX/) in front of these;
+# it never does unless asked (workbook/overlay.py says when).
+from workbook.overlay import overlay_path  # noqa: E402
+
+__path__ = overlay_path(__path__, __name__)

@@ -1,0 +1,69 @@
+"""What the workbook's tests share: a learner's folder of their own, and a learner's hands.
+
+Every test works in a temporary folder named by WORKBOOK_DIR, never in my-code/.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+
+class Learner:
+    """Types the workbook's commands and edits the files, as a learner would."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+        env = {**os.environ, "WORKBOOK_DIR": str(self.folder)}
+        env.pop("WORKBOOK_MINE", None)
+        return subprocess.run([sys.executable, "-m", "workbook", *args], cwd=REPO_ROOT,
+                              env=env, input=stdin, capture_output=True, text=True,
+                              timeout=600, check=False)
+
+    def file(self, exercise_id: str) -> Path:
+        from workbook.manifest import find
+        e = find(exercise_id)[0]
+        return self.folder / f"phase{e.phase}" / f"{e.module}.py"
+
+    def write(self, exercise_id: str, body: str) -> None:
+        """Put `body` (a function body, written flush left) where the exercise's stub is."""
+        path = self.file(exercise_id)
+        source = path.read_text(encoding="utf-8")
+        stub = re.compile(
+            rf"((?:[ \t]*# .*\n){{3}})([ \t]*)raise NotImplementedError\(\"exercise "
+            rf"{re.escape(exercise_id)} is yours to write\"\)\n")
+        match = stub.search(source)
+        assert match, f"the stub of {exercise_id} is not in {path}"
+        indent = match.group(2)
+        new = textwrap.indent(textwrap.dedent(body).strip("\n") + "\n", indent)
+        path.write_text(source[: match.start()] + new + source[match.end():], encoding="utf-8")
+
+
+@pytest.fixture
+def learner(tmp_path: Path) -> Learner:
+    return Learner(tmp_path / "my-code")
+
+
+def solve_then_break(learner: Learner, exercise_id: str, solution: str, bug: str) -> None:
+    """The simulated learner of one phase: start it, write `solution` (written differently
+    from the reference) and see it pass, then plant `bug` and see it fail, by name."""
+    phase = exercise_id[:2]
+    assert learner.run("start", phase).returncode == 0
+    learner.write(exercise_id, solution)
+    done = learner.run("check", exercise_id)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(rf"{re.escape(exercise_id)}\s+passing", done.stdout), done.stdout
+    assert learner.run("reset", exercise_id, "--yes").returncode == 0
+    learner.write(exercise_id, bug)
+    broken = learner.run("check", exercise_id)
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert re.search(rf"{re.escape(exercise_id)}\s+failing", broken.stdout), broken.stdout
+    assert f"First failure: {exercise_id}" in broken.stdout

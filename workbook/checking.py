@@ -1,0 +1,147 @@
+"""Run the course's tests on the learner's code and say, exercise by exercise, what they found.
+
+The tests run in a separate `python -m pytest`, with WORKBOOK_MINE naming the phases whose
+learner modules replace the course's (workbook/overlay.py); the plugin workbook/report.py writes
+what happened to a JSON file that this module turns into a table.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workbook.manifest import Exercise, all_exercises, module_file
+from workbook.overlay import ENV_FOLDER, ENV_PHASES, REPO_ROOT
+from workbook.stubs import stubbed_module
+
+STUB_MESSAGE = re.compile(r"exercise (\d\d\.[a-z0-9-]+) is yours to write")
+
+
+def run_tests(test_ids: list[str], phases: set[str], folder: Path) -> dict:
+    """Run `test_ids` with the learner's modules of `phases` (found in `folder`) in place of the
+    course's. Returns {"exitstatus", "tests": {nodeid: result}, "output"}."""
+    env = os.environ.copy()
+    env[ENV_PHASES] = ",".join(sorted(phases))
+    env[ENV_FOLDER] = str(folder)
+    env.setdefault("PYTHONHASHSEED", "0")
+    with tempfile.TemporaryDirectory(prefix="workbook-") as tmp:
+        report = Path(tmp) / "report.json"
+        env["WORKBOOK_REPORT"] = str(report)
+        command = [sys.executable, "-m", "pytest", "-q", "--no-header", "-p", "workbook.report",
+                   "-p", "no:cacheprovider", *test_ids]
+        proc = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                              check=False)
+        if not report.is_file():
+            raise RuntimeError("the tests did not run:\n" + proc.stdout[-3000:]
+                               + proc.stderr[-3000:])
+        data = json.loads(report.read_text(encoding="utf-8"))
+    data["output"] = proc.stdout + proc.stderr
+    return data
+
+
+def belongs(nodeid: str, test_id: str) -> bool:
+    """Whether pytest's `nodeid` is the listed `test_id`, one of its parameters, a test of the
+    listed file, or the listed file's own collection error."""
+    return (nodeid == test_id or nodeid.startswith((test_id + "::", test_id + "["))
+            or nodeid == test_id.split("::")[0])
+
+
+@dataclass
+class Outcome:
+    """What the tests said about one exercise."""
+    exercise: Exercise
+    status: str = "passing"  # passing / not written / waiting / failing / not run
+    passed: int = 0
+    failures: list[tuple[str, dict]] = field(default_factory=list)
+    waiting_on: str | None = None
+    found: dict[str, int] = field(default_factory=dict)  # listed id -> results matched
+
+    @property
+    def ran(self) -> int:
+        return self.passed + len(self.failures)
+
+
+def judge(exercise: Exercise, results: dict[str, dict]) -> Outcome:
+    """Sort a run's results into the exercise's verdict."""
+    outcome = Outcome(exercise)
+    for test_id in exercise.test_ids:
+        matched = [(n, r) for n, r in results.items() if belongs(n, test_id)]
+        outcome.found[test_id] = len(matched)
+        for nodeid, result in matched:
+            if result["outcome"] == "passed":
+                outcome.passed += 1
+            elif result["outcome"] in ("failed", "error"):
+                outcome.failures.append((nodeid, result))
+    stubs = [m.group(1) for _, r in outcome.failures
+             if (m := STUB_MESSAGE.search(r.get("message", "")))]
+    real = [f for f in outcome.failures if not STUB_MESSAGE.search(f[1].get("message", ""))]
+    if exercise.id in stubs:
+        outcome.status = "not written"
+    elif real:
+        outcome.status = "failing"
+    elif stubs:
+        outcome.status, outcome.waiting_on = "waiting", stubs[0]
+    elif outcome.passed == 0:
+        outcome.status = "not run"
+    return outcome
+
+
+def check(exercises: list[Exercise], phases: set[str], folder: Path,
+          full: bool = False) -> tuple[list[Outcome], dict]:
+    """Run the tests of `exercises` (or, with full=True, their phases' whole test folders)."""
+    ids: list[str] = []
+    for e in exercises:
+        ids.extend(t for t in e.test_ids if t not in ids)
+    if full:
+        ids = sorted({f"tests/phase_{e.phase}" for e in exercises})
+    data = run_tests(ids, phases, folder)
+    return [judge(e, data["tests"]) for e in exercises], data
+
+
+# --- The proof that every exercise is covered -------------------------------------------------
+
+def verify_exercise(exercise: Exercise) -> list[str]:
+    """Problems with one exercise: its stub, alone in an otherwise complete workspace, must fail
+    at least one of its tests with its own message, and every listed test must exist."""
+    with tempfile.TemporaryDirectory(prefix="workbook-verify-") as tmp:
+        folder = Path(tmp)
+        target = folder / f"phase{exercise.phase}" / f"{exercise.module}.py"
+        target.parent.mkdir()
+        target.write_text(stubbed_module(exercise.phase, exercise.module, only=exercise),
+                          encoding="utf-8")
+        data = run_tests(exercise.test_ids, {exercise.phase}, folder)
+    outcome = judge(exercise, data["tests"])
+    problems = [f"{exercise.id}: no test called {t}" for t, n in outcome.found.items() if n == 0]
+    if outcome.status != "not written":
+        problems.append(f"{exercise.id}: its stub passes every listed test ({outcome.passed} "
+                        f"passed): none of them checks it")
+    return problems
+
+
+def verify_reference(phase: str) -> list[str]:
+    """Problems with the reference run through the workbook: each exercise module copied,
+    unchanged, into a workspace must pass every test the phase's exercises list."""
+    exercises = [e for e in all_exercises() if e.phase == phase]
+    with tempfile.TemporaryDirectory(prefix="workbook-verify-") as tmp:
+        folder = Path(tmp)
+        (folder / f"phase{phase}").mkdir()
+        for module in {e.module for e in exercises}:
+            reference = module_file(phase, module).read_text(encoding="utf-8")
+            (folder / f"phase{phase}" / f"{module}.py").write_text(reference, encoding="utf-8")
+        outcomes, _ = check(exercises, {phase}, folder)
+    return [f"{o.exercise.id}: the reference fails {nodeid}: {r.get('message', '')}"
+            for o in outcomes for nodeid, r in o.failures]
+
+
+def verify(phase: str, workers: int = 2) -> list[str]:
+    """Every problem with a phase's exercises (empty when all of them are sound)."""
+    exercises = [e for e in all_exercises() if e.phase == phase]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        jobs = [pool.submit(verify_exercise, e) for e in exercises]
+        jobs.append(pool.submit(verify_reference, phase))
+        return [problem for job in jobs for problem in job.result()]

@@ -1,0 +1,59 @@
+"""A pytest plugin that writes each test's outcome to a JSON file for the workbook to read.
+
+Loaded with `pytest -p workbook.report`; the file is named by WORKBOOK_REPORT. For a failure it
+keeps the one-line reason (the exception and its message), the lines pytest marks with "E"
+(the assertion, expected against got), and where in the learner's folder it happened.
+"""
+
+import json
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from workbook.overlay import learner_folder
+
+_results: dict[str, dict] = {}
+
+
+def _summary(report: pytest.TestReport | pytest.CollectReport) -> dict:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = report.longreprtext or ""
+    lines = text.splitlines()
+    explained = textwrap.dedent("\n".join(line[2:] for line in lines if line.startswith("E ")))
+    calls = [line[1:].strip() for line in lines if line.startswith(">")]
+    mine = str(learner_folder())
+    where = None
+    entries = getattr(getattr(report.longrepr, "reprtraceback", None), "reprentries", [])
+    for entry in entries:  # the last frame inside the learner's folder
+        loc = getattr(getattr(entry, "reprfileloc", None), "path", "")
+        if loc and str(Path(loc).resolve()).startswith(mine):
+            where = f"{Path(loc).resolve().relative_to(mine)}, line {entry.reprfileloc.lineno}"
+    return {
+        "message": crash.message if crash else text[-500:],
+        "explained": explained.splitlines()[:40],
+        "line": calls[-1] if calls else None,  # the test's line that failed
+        "where": where,
+    }
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" or report.failed or (report.skipped and report.when == "setup"):
+        entry = {"outcome": report.outcome}
+        if report.failed:
+            entry.update(_summary(report))
+        if report.nodeid not in _results or report.failed:
+            _results[report.nodeid] = entry
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    if report.failed:  # usually: a module of the learner's that does not import
+        _results[report.nodeid] = {"outcome": "error", **_summary(report)}
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    path = os.environ.get("WORKBOOK_REPORT")
+    if path:
+        Path(path).write_text(json.dumps({"exitstatus": int(exitstatus), "tests": _results}),
+                              encoding="utf-8")

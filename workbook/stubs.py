@@ -1,0 +1,144 @@
+"""Cut an exercise out of the reference code, and find it again in the learner's file.
+
+Everything works on source text, by line numbers that Python's own parser (`ast`) gives, so the
+rest of a module (its comments, its other functions, its script part) is copied exactly.
+"""
+
+import ast
+from pathlib import Path
+
+from workbook.manifest import Exercise, ManifestError, all_exercises, module_file
+
+
+def find_function(tree: ast.Module, qualname: str) -> ast.FunctionDef:
+    """The def of `qualname` ("softmax" or "Value.__add__") at the module's top level."""
+    scope: list[ast.stmt] = tree.body
+    node: ast.AST | None = None
+    for part in qualname.split("."):
+        node = next((n for n in scope if isinstance(n, ast.FunctionDef | ast.ClassDef)
+                     and n.name == part), None)
+        if node is None:
+            raise LookupError(f"no '{qualname}' in this module")
+        scope = node.body
+    if not isinstance(node, ast.FunctionDef):
+        raise LookupError(f"'{qualname}' is a class, not a function")
+    return node
+
+
+def _is_docstring(stmt: ast.stmt) -> bool:
+    return (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+            and isinstance(stmt.value.value, str))
+
+
+def _is_guard(stmt: ast.stmt) -> bool:
+    """An assert, or `if <bad input>: raise ...`: the checks a stub keeps for the learner."""
+    if isinstance(stmt, ast.Assert):
+        return True
+    return (isinstance(stmt, ast.If) and not stmt.orelse
+            and all(isinstance(s, ast.Raise) for s in stmt.body))
+
+
+def function_span(source: str, qualname: str) -> tuple[int, int, int]:
+    """(first line of the def or its decorators, first line of the body to cut, last line),
+    1-based, for the function in `source`. The body to cut starts after the docstring and the
+    leading guards."""
+    fn = find_function(ast.parse(source), qualname)
+    first = min([fn.lineno, *(d.lineno for d in fn.decorator_list)])
+    return first, fn.lineno, fn.end_lineno or fn.lineno
+
+
+def _cut_point(fn: ast.FunctionDef, keep: int | None) -> int:
+    """Index of the first body statement the stub replaces."""
+    body = fn.body
+    start = 1 if body and _is_docstring(body[0]) else 0
+    if keep is not None:
+        cut = start + keep
+    else:
+        cut = start
+        while cut < len(body) - 1 and _is_guard(body[cut]):
+            cut += 1
+    if cut >= len(body):
+        raise ManifestError(f"'{fn.name}' would keep its whole body: nothing left to write")
+    return cut
+
+
+def stub_body(exercise: Exercise, indent: str) -> list[str]:
+    """The lines that stand where the exercise's code was."""
+    return [
+        f"{indent}# Exercise {exercise.id}: {exercise.title}",
+        f"{indent}# Taught in {exercise.notes_path}",
+        f"{indent}# python -m workbook hint {exercise.id}   |   "
+        f"python -m workbook check {exercise.id}",
+        f'{indent}raise NotImplementedError("exercise {exercise.id} is yours to write")',
+    ]
+
+
+def stub_function(source: str, exercise: Exercise) -> str:
+    """`source` with the exercise's function body replaced by its stub."""
+    lines = source.splitlines(keepends=True)
+    fn = find_function(ast.parse(source), exercise.qualname)
+    cut = _cut_point(fn, exercise.keep)
+    first_cut = fn.body[cut]
+    start = first_cut.lineno
+    if start == fn.lineno:
+        raise ManifestError(f"{exercise.id}: the body of '{fn.name}' must start on its own line")
+    if cut > 0:  # cut from the line after the last kept statement, comments included
+        start = (fn.body[cut - 1].end_lineno or start) + 1
+    end = fn.end_lineno or first_cut.lineno
+    body_line = lines[first_cut.lineno - 1]
+    indent = body_line[: len(body_line) - len(body_line.lstrip())]
+    stub = [line + "\n" for line in stub_body(exercise, indent)]
+    return "".join(lines[: start - 1] + stub + lines[end:])
+
+
+def function_source(source: str, qualname: str) -> str:
+    """The text of one function (decorators included), as written in `source`."""
+    first, _, last = function_span(source, qualname)
+    return "".join(source.splitlines(keepends=True)[first - 1:last])
+
+
+def replace_function(source: str, qualname: str, new_function: str) -> str:
+    """`source` with the function `qualname` replaced by the text `new_function`."""
+    first, _, last = function_span(source, qualname)
+    lines = source.splitlines(keepends=True)
+    return "".join(lines[: first - 1]) + new_function + "".join(lines[last:])
+
+
+def exercises_in_module(phase: str, module: str) -> list[Exercise]:
+    return [e for e in all_exercises() if e.phase == phase and e.module == module]
+
+
+def stubbed_module(phase: str, module: str, only: Exercise | None = None) -> str:
+    """The reference module with its exercises (or just `only`) replaced by stubs.
+
+    Stubs are cut from the bottom of the file up, so earlier line numbers stay valid."""
+    source = module_file(phase, module).read_text(encoding="utf-8")
+    chosen = [only] if only else exercises_in_module(phase, module)
+    tree = ast.parse(source)
+    chosen.sort(key=lambda e: find_function(tree, e.qualname).lineno, reverse=True)
+    for exercise in chosen:
+        source = stub_function(source, exercise)
+    return source
+
+
+def reference_function(exercise: Exercise) -> str:
+    source = module_file(exercise.phase, exercise.module).read_text(encoding="utf-8")
+    return function_source(source, exercise.qualname)
+
+
+def stub_of(exercise: Exercise) -> str:
+    """The exercise's function as `start` writes it: signature, docstring, guards, stub."""
+    return function_source(stubbed_module(exercise.phase, exercise.module, only=exercise),
+                           exercise.qualname)
+
+
+def learner_function(folder: Path, exercise: Exercise) -> str | None:
+    """The learner's version of the exercise, or None when their file or function is missing
+    (or their file does not parse yet)."""
+    path = folder / f"phase{exercise.phase}" / f"{exercise.module}.py"
+    if not path.is_file():
+        return None
+    try:
+        return function_source(path.read_text(encoding="utf-8"), exercise.qualname)
+    except (SyntaxError, LookupError):
+        return None
