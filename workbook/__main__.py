@@ -319,11 +319,12 @@ def cmd_reset(args: argparse.Namespace) -> int:
         print(f"{e.id} is already at its stub: nothing to reset.")
         return 0
     if not args.yes:
-        if not sys.stdin.isatty():
-            raise Refusal("reset asks before it replaces your code: run it in a terminal, or "
-                          "add --yes")
-        answer = input(f"Put {e.id} back to its stub? Your version is kept in "
-                       f"{shown(folder / '.backups')}/. [y/N] ")
+        try:
+            answer = input(f"Put {e.id} back to its stub? Your version will be kept in "
+                           f"{shown(folder / '.backups')}/. [y/N] ")
+        except EOFError:  # nobody there to answer
+            raise Refusal("reset asks before it replaces your code: answer it in a terminal, "
+                          "or add --yes") from None
         if answer.strip().lower() not in ("y", "yes"):
             print("Nothing changed.")
             return 1

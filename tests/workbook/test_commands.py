@@ -1,0 +1,159 @@
+"""The workbook's commands, as a learner meets them: start, check, list, hint, compare, reset,
+run, and what each does with a mistake (an unknown id, an edited file, a reset not confirmed)."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+from tests.workbook.conftest import Learner
+from workbook.manifest import find
+from workbook.stubs import learner_function, reference_function, stub_of
+
+SOFTMAX = """
+z = np.asarray(z)
+z = z.astype(np.float64) if not np.issubdtype(z.dtype, np.floating) else z
+e = np.exp(z - z.max(axis=axis, keepdims=True))
+return e / e.sum(axis=axis, keepdims=True)
+"""
+
+
+def statuses(learner: Learner, phase: str = "00") -> dict[str, str]:
+    out = learner.run("list", phase).stdout
+    return {m.group(1): m.group(2).strip()
+            for m in re.finditer(r"^  (\d\d\.[a-z0-9-]+)\s+(\S+(?: \S+)?)\s{2,}", out, re.M)}
+
+
+def test_an_untouched_workspace_fails_every_exercise_on_a_stub(learner) -> None:
+    started = learner.run("start", "00")
+    assert started.returncode == 0, started.stderr
+    result = learner.run("check", "00")
+    assert result.returncode == 1
+    ids = [e.id for e in find("00")]
+    for exercise_id in ids:  # its own stub, or an earlier exercise's stub it calls
+        line = re.search(rf"^  {re.escape(exercise_id)}\s+(.+)$", result.stdout, re.M)
+        assert line, result.stdout
+        verdict = line.group(1).strip()
+        waits = re.fullmatch(r"waiting on (\S+)", verdict)
+        assert verdict == "not written" or (waits and ids.index(waits.group(1))
+                                            < ids.index(exercise_id)), verdict
+    assert "Next to write: 00.dot-product" in result.stdout
+
+
+def test_the_reference_still_passes_with_the_workbook_off() -> None:
+    """Nothing changes for the course's own tests unless the workbook is asked in."""
+    import phase00
+    assert phase00.__path__ == [str(REPO_ROOT / "phase-00-foundations" / "code")]
+
+
+def test_start_never_overwrites_an_edited_file_and_refreshes_an_untouched_one(learner) -> None:
+    learner.run("start", "00")
+    path = learner.file("00.softmax")
+    learner.write("00.softmax", SOFTMAX)
+    edited = path.read_text()
+    again = learner.run("start", "00")
+    assert again.returncode == 0
+    assert "kept" in again.stdout and "never overwrites" in again.stdout
+    assert path.read_text() == edited
+    untouched = learner.file("00.dot-product")
+    untouched.write_text(untouched.read_text().replace("\n\n\ndef norm", "\n\n\n# old\ndef norm"))
+    state = json.loads((learner.folder / ".workbook.json").read_text())
+    from workbook.state import fingerprint
+    state["written"]["phase00/vectors.py"] = fingerprint(untouched.read_text())
+    (learner.folder / ".workbook.json").write_text(json.dumps(state))
+    refreshed = learner.run("start", "00")
+    assert "refreshed" in refreshed.stdout and "# old" not in untouched.read_text()
+
+
+def test_list_follows_the_learner(learner) -> None:
+    assert set(statuses(learner).values()) == {"not started"}
+    learner.run("start", "00")
+    assert statuses(learner)["00.softmax"] == "not started"
+    learner.write("00.softmax", SOFTMAX)
+    assert statuses(learner)["00.softmax"] == "edited"
+    assert learner.run("check", "00.softmax").returncode == 0
+    assert statuses(learner)["00.softmax"] == "passing"
+    path = learner.file("00.softmax")
+    path.write_text(path.read_text().replace("z - z.max(axis=axis, keepdims=True)", "z"))
+    assert statuses(learner)["00.softmax"] == "edited"
+    assert learner.run("check", "00.softmax").returncode == 1
+    assert statuses(learner)["00.softmax"] == "failing"
+
+
+def test_unknown_names_list_the_valid_ones(learner) -> None:
+    result = learner.run("hint", "00.sofmax")
+    assert result.returncode == 2 and result.stdout == ""
+    assert "no exercise called '00.sofmax'" in result.stderr and "00.softmax" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "phase 42 has no exercises" in learner.run("start", "42").stderr
+    assert "not started" in learner.run("check", "00").stderr  # nothing started yet
+
+
+def test_hints_come_one_level_at_a_time(learner) -> None:
+    levels = [learner.run("hint", "00.softmax").stdout for _ in range(4)]
+    assert [re.search(r"Hint (\d) of 3", t).group(1) for t in levels] == ["1", "2", "3", "3"]
+    assert "the math" in levels[1] and "last hint" in levels[3]
+    assert "Hint 1 of 3" in learner.run("hint", "00.softmax", "--level", "1").stdout
+
+
+def test_compare_waits_for_a_pass_unless_the_learner_gives_up(learner) -> None:
+    learner.run("start", "00")
+    refused = learner.run("compare", "00.softmax")
+    assert refused.returncode == 2 and "not written" in refused.stderr
+    gave_up = learner.run("compare", "00.softmax", "--give-up")
+    assert gave_up.returncode == 0 and "z_shifted" in gave_up.stdout
+    learner.write("00.softmax", SOFTMAX)
+    shown = learner.run("compare", "00.softmax")
+    assert shown.returncode == 0
+    assert "yours" in shown.stdout and "ours" in shown.stdout
+    assert "z_shifted" in shown.stdout and "e = np.exp(z - z.max" in shown.stdout
+
+
+def test_reset_asks_first_and_keeps_a_backup(learner) -> None:
+    learner.run("start", "00")
+    learner.write("00.softmax", SOFTMAX)
+    exercise = find("00.softmax")[0]
+    mine = learner_function(learner.folder, exercise)
+    no_answer = learner.run("reset", "00.softmax")  # nobody at the keyboard
+    assert no_answer.returncode == 2 and "asks before" in no_answer.stderr
+    assert learner.run("reset", "00.softmax", stdin="n\n").returncode == 1
+    assert learner_function(learner.folder, exercise) == mine
+    done = learner.run("reset", "00.softmax", stdin="y\n")
+    assert done.returncode == 0, done.stderr
+    assert learner_function(learner.folder, exercise) == stub_of(exercise)
+    backups = list((learner.folder / ".backups").glob("00.softmax-*.py"))
+    assert [b.read_text() for b in backups] == [mine]
+    others = learner_function(learner.folder, find("00.logsumexp")[0])
+    assert others == stub_of(find("00.logsumexp")[0])  # nothing else touched
+
+
+def test_the_learners_own_module_runs_as_a_script_on_their_code(learner) -> None:
+    learner.run("start", "00")
+    env = {**os.environ, "WORKBOOK_DIR": str(learner.folder)}
+    script = learner.file("00.softmax")
+    failed = subprocess.run([sys.executable, str(script), "--out", str(learner.folder / "o")],
+                            env=env, capture_output=True, text=True, check=False)
+    assert re.search(r"NotImplementedError: exercise 00\.(softmax|logsumexp|cross-entropy|sample) "
+                     r"is yours to write", failed.stderr), failed.stderr[-2000:]
+    through_run = learner.run("run", "00", "vectors", "--out", str(learner.folder / "o"))
+    assert "exercise 00.dot-product is yours to write" in through_run.stderr
+
+
+def test_the_stub_keeps_signature_docstring_and_guards() -> None:
+    exercise = find("00.dot-product")[0]
+    stub, ours = stub_of(exercise), reference_function(exercise)
+    assert stub.splitlines()[:9] == ours.splitlines()[:9]  # def, docstring, conversion, guard
+    assert "for a_i, b_i" not in stub and "for a_i, b_i" in ours
+    assert 'raise NotImplementedError("exercise 00.dot-product is yours to write")' in stub
+    assert "phase-00-foundations/notes/01-vectors-and-matrices.md" in stub
+
+
+@pytest.mark.parametrize("argv", [["check"], ["reset"], ["frobnicate"]])
+def test_a_malformed_command_gets_usage_not_a_traceback(learner, argv) -> None:
+    result = learner.run(*argv)
+    assert result.returncode == 2 and "usage:" in result.stderr
+    assert "Traceback" not in result.stderr
