@@ -38,5 +38,16 @@ def test_each_exercise_points_at_real_code_notes_and_tests(exercise) -> None:
 
 
 @pytest.mark.parametrize("phase", phases())
+def test_each_phase_readme_lists_its_exercises(phase: str) -> None:
+    readme = (phase_folder(phase) / "README.md").read_text(encoding="utf-8")
+    section = re.search(r"^## Build it yourself\n(.*?)(?=^## )", readme, re.S | re.M)
+    assert section, f"phase {phase}'s README has no 'Build it yourself' section"
+    listed = re.findall(r"^- `(\d\d\.[a-z0-9-]+)`", section.group(1), re.M)
+    assert listed == [e.id for e in all_exercises() if e.phase == phase], (
+        "list every exercise of the phase, in order, as '- `NN.name`: ...'")
+    assert f"python -m workbook start {phase}" in section.group(1)
+
+
+@pytest.mark.parametrize("phase", phases())
 def test_every_stub_fails_its_tests_and_the_reference_passes_them(phase: str) -> None:
     assert verify(phase) == []
