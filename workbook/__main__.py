@@ -23,7 +23,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from workbook.checking import Outcome, check, verify
+from workbook.checking import Outcome, TooSlow, check, verify
 from workbook.manifest import (
     Exercise,
     ManifestError,
@@ -101,7 +101,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         for e in in_phase:
             status = status_of(e, folder, state)
             counts[status] = counts.get(status, 0) + 1
-            print(f"  {e.id:<30} {status:<14} {e.title}")
+            print(f"  {e.id:<30} {status:<16} {e.title}")
     print("\n" + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + f" ({len(chosen)} "
           "exercises). `python -m workbook start NN` begins a phase.")
     return 0
@@ -213,7 +213,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     what = f"all of phase {phase}'s tests" if args.full else f"{n_tests} course tests"
     print(f"Running {what} on your code in {whose} ...", flush=True)
     start = time.perf_counter()
-    outcomes, data = check(chosen, mine, folder, full=args.full)
+    outcomes, data = check(chosen, mine, folder, full=args.full, timeout=args.timeout)
     seconds = time.perf_counter() - start
     state = State(folder)
     print()
@@ -396,6 +396,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full", action="store_true",
                    help="run all of the phase's tests, not only the exercises' own")
     p.add_argument("--verbose", action="store_true", help="show pytest's own report too")
+    p.add_argument("--timeout", type=float, default=600, metavar="SECONDS",
+                   help="stop the tests after this long (default 600)")
     p.set_defaults(run=cmd_check)
     p = sub.add_parser("hint", help="the next hint for an exercise")
     p.add_argument("exercise")
@@ -425,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (KeyError, Refusal, ManifestError) as err:
+    except (KeyError, Refusal, ManifestError, TooSlow) as err:
         message = err.args[0] if err.args else str(err)
         print(f"workbook: {message}", file=sys.stderr)
         return 2

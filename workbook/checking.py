@@ -22,7 +22,12 @@ from workbook.stubs import stubbed_module
 STUB_MESSAGE = re.compile(r"exercise (\d\d\.[a-z0-9-]+) is yours to write")
 
 
-def run_tests(test_ids: list[str], phases: set[str], folder: Path) -> dict:
+class TooSlow(RuntimeError):
+    """The tests did not finish in the time allowed (an endless loop, most often)."""
+
+
+def run_tests(test_ids: list[str], phases: set[str], folder: Path,
+              timeout: float | None = None) -> dict:
     """Run `test_ids` with the learner's modules of `phases` (found in `folder`) in place of the
     course's. Returns {"exitstatus", "tests": {nodeid: result}, "output"}."""
     env = os.environ.copy()
@@ -34,8 +39,12 @@ def run_tests(test_ids: list[str], phases: set[str], folder: Path) -> dict:
         env["WORKBOOK_REPORT"] = str(report)
         command = [sys.executable, "-m", "pytest", "-q", "--no-header", "-p", "workbook.report",
                    "-p", "no:cacheprovider", *test_ids]
-        proc = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                              check=False)
+        try:
+            proc = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True,
+                                  text=True, check=False, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise TooSlow(f"the tests did not finish in {timeout:.0f} s: is there a loop that "
+                          "never ends? (--timeout gives them longer)") from None
         if not report.is_file():
             raise RuntimeError("the tests did not run:\n" + proc.stdout[-3000:]
                                + proc.stderr[-3000:])
@@ -55,7 +64,7 @@ def belongs(nodeid: str, test_id: str) -> bool:
 class Outcome:
     """What the tests said about one exercise."""
     exercise: Exercise
-    status: str = "passing"  # passing / not written / waiting / failing / not run
+    status: str = "passing"  # passing / not written / waiting / failing / does not import / not run
     passed: int = 0
     failures: list[tuple[str, dict]] = field(default_factory=list)
     waiting_on: str | None = None
@@ -69,10 +78,14 @@ class Outcome:
 def judge(exercise: Exercise, results: dict[str, dict]) -> Outcome:
     """Sort a run's results into the exercise's verdict."""
     outcome = Outcome(exercise)
+    seen: set[str] = set()
     for test_id in exercise.test_ids:
         matched = [(n, r) for n, r in results.items() if belongs(n, test_id)]
         outcome.found[test_id] = len(matched)
         for nodeid, result in matched:
+            if nodeid in seen:  # a file that does not import fails each of its tests once
+                continue
+            seen.add(nodeid)
             if result["outcome"] == "passed":
                 outcome.passed += 1
             elif result["outcome"] in ("failed", "error"):
@@ -82,6 +95,8 @@ def judge(exercise: Exercise, results: dict[str, dict]) -> Outcome:
     real = [f for f in outcome.failures if not STUB_MESSAGE.search(f[1].get("message", ""))]
     if exercise.id in stubs:
         outcome.status = "not written"
+    elif any(r["outcome"] == "error" and "::" not in n for n, r in real):
+        outcome.status = "does not import"
     elif real:
         outcome.status = "failing"
     elif stubs:
@@ -92,14 +107,14 @@ def judge(exercise: Exercise, results: dict[str, dict]) -> Outcome:
 
 
 def check(exercises: list[Exercise], phases: set[str], folder: Path,
-          full: bool = False) -> tuple[list[Outcome], dict]:
+          full: bool = False, timeout: float | None = None) -> tuple[list[Outcome], dict]:
     """Run the tests of `exercises` (or, with full=True, their phases' whole test folders)."""
     ids: list[str] = []
     for e in exercises:
         ids.extend(t for t in e.test_ids if t not in ids)
     if full:
         ids = sorted({f"tests/phase_{e.phase}" for e in exercises})
-    data = run_tests(ids, phases, folder)
+    data = run_tests(ids, phases, folder, timeout)
     return [judge(e, data["tests"]) for e in exercises], data
 
 
