@@ -157,3 +157,22 @@ def test_a_malformed_command_gets_usage_not_a_traceback(learner, argv) -> None:
     result = learner.run(*argv)
     assert result.returncode == 2 and "usage:" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_overlay_puts_each_named_phase_of_the_learner_in_front(tmp_path) -> None:
+    for phase in ("00", "01"):
+        (tmp_path / f"phase{phase}").mkdir()
+    code = "import phase00, phase01, phase02; print(phase00.__path__[0], phase01.__path__[0], " \
+           "phase02.__path__[0])"
+    env = {**os.environ, "WORKBOOK_DIR": str(tmp_path), "WORKBOOK_MINE": "0,01,02"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True, cwd=tmp_path).stdout.split()
+    assert out[:2] == [str(tmp_path / "phase00"), str(tmp_path / "phase01")]
+    assert out[2] == str(REPO_ROOT / "phase-02-backprop" / "code")  # not started: the course's
+
+
+def test_mine_needs_the_earlier_phase_started(learner) -> None:
+    learner.run("start", "00")
+    result = learner.run("check", "00", "--mine", "01")
+    assert result.returncode == 2
+    assert "phase 01 is not started" in result.stderr and "workbook start 01" in result.stderr
