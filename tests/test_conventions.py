@@ -20,9 +20,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PHASE_DIRS, REPO_ROOT
+from tests.scripts import SCRIPTS, flags_of, module_of, phase_number
 
-SCRIPTS = [p for d in PHASE_DIRS for p in sorted((d / "code").glob("*.py"))
-           if p.name != "__init__.py"]
 NOTEBOOKS = [p for d in PHASE_DIRS for p in sorted((d / "code").glob("*.ipynb"))]
 BLOG_POSTS = [p for d in PHASE_DIRS for p in sorted((d / "blog").glob("*.md"))]
 
@@ -47,14 +46,6 @@ IMPORT_EXCEPTIONS = {("phase-00-foundations", "check_environment.py"): {"torch"}
 READY_MADE_ATTENTION = {"MultiheadAttention", "Transformer", "TransformerEncoder",
                         "TransformerDecoder", "TransformerEncoderLayer",
                         "TransformerDecoderLayer"}
-
-
-def phase_number(path: Path) -> int:
-    """The XX of the phase-XX-name directory that holds `path`."""
-    for part in path.relative_to(REPO_ROOT).parts:
-        if m := re.fullmatch(r"phase-(\d\d)-.+", part):
-            return int(m.group(1))
-    raise ValueError(f"{path} is not inside a phase directory")
 
 
 def notebook_code(path: Path) -> str:
@@ -229,32 +220,18 @@ def test_notebook_builds_on_its_scripts(notebook: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 # Flags refuse nonsense, and experiments never overwrite the blog.
 
-def add_argument_calls(script: Path) -> list[ast.Call]:
-    """Every `parser.add_argument(...)` call of a script."""
-    return [node for node in ast.walk(source_tree(script))
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "add_argument"]
-
-
-def keyword(call: ast.Call, name: str) -> ast.expr | None:
-    return next((k.value for k in call.keywords if k.arg == name), None)
-
-
 def numeric_flags() -> list[tuple[Path, str, str, int]]:
     """(script, flag, validator name, how many values it takes) for every validated flag."""
+    import phase00.flags
     from phase00.flags import BAD_VALUES
 
+    validators = {getattr(phase00.flags, name): name for name in BAD_VALUES}
     found = []
     for script in SCRIPTS:
-        for call in add_argument_calls(script):
-            kind = keyword(call, "type")
-            if isinstance(kind, ast.Name) and kind.id in BAD_VALUES:
-                nargs = keyword(call, "nargs")
-                count = nargs.value if isinstance(nargs, ast.Constant) and isinstance(
-                    nargs.value, int) else 1
-                flag = next(a.value for a in call.args if isinstance(a, ast.Constant)
-                            and str(a.value).startswith("--"))
-                found.append((script, flag, kind.id, count))
+        for flag, action in flags_of(script).items():
+            if action.type in validators:
+                count = action.nargs if isinstance(action.nargs, int) else 1
+                found.append((script, flag, validators[action.type], count))
     return found
 
 
@@ -264,12 +241,10 @@ NUMERIC_FLAGS = numeric_flags()
 @pytest.mark.parametrize("script", SCRIPTS, ids=ids(SCRIPTS))
 def test_numeric_flags_use_validating_types(script: Path) -> None:
     """A bare type=float lets nan, inf and a negative learning rate through; use phase00.flags."""
-    for call in add_argument_calls(script):
-        kind = keyword(call, "type")
-        if isinstance(kind, ast.Name) and kind.id in ("float", "int"):
-            flag = call.args[0].value if call.args else "?"
-            raise AssertionError(f"{script.name}: {flag} has type={kind.id}; use a validator "
-                                 f"from phase00.flags (positive_float, positive_int, ...)")
+    for flag, action in flags_of(script).items():
+        if action.type in (float, int):
+            raise AssertionError(f"{script.name}: {flag} has type={action.type.__name__}; use "
+                                 f"a validator from phase00.flags (positive_float, ...)")
 
 
 @pytest.mark.parametrize("script, flag, kind, count", NUMERIC_FLAGS,
@@ -279,9 +254,8 @@ def test_bad_numeric_flag_is_a_usage_error(script: Path, flag: str, kind: str, c
     """Each numeric flag, given a value its type refuses, stops with argparse's exit status 2."""
     from phase00.flags import BAD_VALUES
 
-    module = importlib.import_module(f"phase{phase_number(script):02d}.{script.stem}")
     with pytest.raises(SystemExit) as stop:
-        module.main([flag, *[BAD_VALUES[kind]] * count])
+        module_of(script).main([flag, *[BAD_VALUES[kind]] * count])
     assert stop.value.code == 2
     assert "usage:" in capsys.readouterr().err
 
@@ -289,12 +263,12 @@ def test_bad_numeric_flag_is_a_usage_error(script: Path, flag: str, kind: str, c
 @pytest.mark.parametrize("script", SCRIPTS, ids=ids(SCRIPTS))
 def test_figures_default_to_the_scratch_folder(script: Path) -> None:
     """`--out` defaults to scratch_dir(__file__), never to the committed blog/figures."""
-    for call in add_argument_calls(script):
-        if call.args and isinstance(call.args[0], ast.Constant) and call.args[0].value == "--out":
-            default = keyword(call, "default")
-            ok = (isinstance(default, ast.Call) and isinstance(default.func, ast.Name)
-                  and default.func.id == "scratch_dir")
-            assert ok, f"{script.name}: --out must default to scratch_dir(__file__)"
+    from phase00.figures import scratch_dir
+
+    out = flags_of(script).get("--out")
+    if out is not None:
+        assert out.default == scratch_dir(script), (
+            f"{script.name}: --out must default to scratch_dir(__file__), not {out.default}")
 
 
 def folder_digest(folder: Path) -> dict[str, str]:
@@ -323,5 +297,5 @@ def test_blog_figures_registry_names_real_scripts(phase_dir: Path) -> None:
     for module_name, flags in package.BLOG_FIGURES:
         script = phase_dir / "code" / f"{module_name}.py"
         assert script.is_file(), f"BLOG_FIGURES names {module_name}, which is not a script"
-        assert '"--out"' in script.read_text(encoding="utf-8"), f"{module_name} has no --out"
+        assert "--out" in flags_of(script), f"{module_name} has no --out"
         assert all(isinstance(f, str) for f in flags)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PHASE_DIRS, REPO_ROOT
+from tests.scripts import flag_names
 
 PATTERN = ("Motivation", "Intuition", "Mathematics", "Implementation", "Experimentation",
            "Reflection")
@@ -64,9 +65,8 @@ def test_commands_name_real_scripts_and_flags(doc: Path) -> None:
                                          text):
         script = REPO_ROOT / folder / "code" / f"{name}.py"
         assert script.is_file(), f"{doc.name} runs {folder}/code/{name}.py, which does not exist"
-        source = script.read_text(encoding="utf-8")
         for flag in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", args):
-            assert f'"{flag}"' in source, f"{doc.name}: {name}.py has no flag {flag}"
+            assert flag in flag_names(script), f"{doc.name}: {name}.py has no flag {flag}"
 
 
 @pytest.mark.parametrize("readme", READMES, ids=ids(READMES))

@@ -1,7 +1,7 @@
 """Bad input gets a clear answer, in every script of the course.
 
 The numeric flags have their own convention test (tests/test_conventions.py). This one feeds
-every other kind of input a learner hands a script, found by reading the scripts' flags:
+every other kind of input a learner hands a script, found by asking each script's parser:
 
 - every `--path` (a learner's text file): an empty file, a one-character file, a binary file
   (bytes 0..255, NULs included) and a Latin-1 file that is not UTF-8;
@@ -18,8 +18,6 @@ in the way. Every script runs in-process, at the smallest sizes its flags allow 
 its figures, data and runs sent to the test's own folder.
 """
 
-import ast
-import importlib
 import re
 import shutil
 import signal
@@ -31,7 +29,7 @@ import pytest
 import torch
 
 from tests.conftest import REPO_ROOT
-from tests.test_conventions import SCRIPTS, add_argument_calls, phase_number
+from tests.scripts import SCRIPTS, flag_names, module_of
 
 LIMIT_S = 30  # a case that takes longer has hung, or trains on what it should have refused
 
@@ -102,15 +100,6 @@ TEXTS = {
 }
 MODELS = ("truncated checkpoint", "a program", "NumPy .npz", "bare state dict",
           "phase 07 model file")
-
-
-def flag_names(script: Path) -> set[str]:
-    """Every --flag a script's parser declares."""
-    names = set()
-    for call in add_argument_calls(script):
-        names |= {a.value for a in call.args if isinstance(a, ast.Constant)
-                  and str(a.value).startswith("--")}
-    return names
 
 
 def cases() -> list[tuple[Path, str, str]]:
@@ -244,7 +233,7 @@ def test_bad_input_gets_a_clear_answer(script: Path, flag: str, kind: str, case_
                                        model_files: dict[str, Path],
                                        capsys: pytest.CaptureFixture[str],
                                        time_limit: None) -> None:
-    module = importlib.import_module(f"phase{phase_number(script):02d}.{script.stem}")
+    module = module_of(script)
     value = bad_input(flag, kind, case_folder, model_files)
     before = value.read_bytes() if value.is_file() else sorted(value.iterdir())
     argv = argv_for(script, flag, value, case_folder, model_files)

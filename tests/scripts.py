@@ -1,0 +1,74 @@
+"""The course's scripts, and the command line each one offers, for the tests that check them all.
+
+Every script builds its command line in `build_parser()`, which `main()` uses. The tests ask that
+parser what flags a script has, instead of reading the script's text: a flag declared once in a
+shared group (phase00.figures.add_out_flag, phase06.device.add_device_flags, ...) is then seen in
+every script that uses the group, exactly as `--help` shows it.
+"""
+
+import argparse
+import functools
+import importlib
+import re
+from pathlib import Path
+from types import ModuleType
+
+from tests.conftest import PHASE_DIRS, REPO_ROOT
+
+SCRIPTS = [p for d in PHASE_DIRS for p in sorted((d / "code").glob("*.py"))
+           if p.name != "__init__.py"]
+
+
+def phase_number(path: Path) -> int:
+    """The XX of the phase-XX-name directory that holds `path`."""
+    for part in path.relative_to(REPO_ROOT).parts:
+        if m := re.fullmatch(r"phase-(\d\d)-.+", part):
+            return int(m.group(1))
+    raise ValueError(f"{path} is not inside a phase directory")
+
+
+def module_of(script: Path) -> ModuleType:
+    """The script imported as a module of its phase's package (phase05.train_transformer)."""
+    return importlib.import_module(f"phase{phase_number(script):02d}.{script.stem}")
+
+
+@functools.cache
+def parser_of(script: Path) -> argparse.ArgumentParser:
+    """The parser the script's main() reads its command line with (built once per run)."""
+    module = module_of(script)
+    if not hasattr(module, "build_parser"):  # TRANSITION: until every script has one
+        return _captured_parser(module)
+    parser = module.build_parser()
+    assert isinstance(parser, argparse.ArgumentParser), f"{script.name}: build_parser() returned " \
+                                                        f"{type(parser).__name__}"
+    return parser
+
+
+def flags_of(script: Path) -> dict[str, argparse.Action]:
+    """Each --flag of the script, with the argparse action that holds its type, default, nargs."""
+    return {name: action for action in parser_of(script)._actions
+            for name in action.option_strings if name.startswith("--") and name != "--help"}
+
+
+def flag_names(script: Path) -> set[str]:
+    """Every --flag a script's parser declares."""
+    return set(flags_of(script))
+
+
+class _Captured(Exception):
+    pass
+
+
+def _captured_parser(module: ModuleType) -> argparse.ArgumentParser:
+    """TRANSITION: the parser main() builds, caught at its parse_args call."""
+    from unittest import mock
+
+    def capture(self: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        raise _Captured(self)
+
+    with mock.patch.object(argparse.ArgumentParser, "parse_args", capture):
+        try:
+            module.main([])
+        except _Captured as caught:
+            return caught.args[0]
+    raise AssertionError(f"{module.__name__}.main() never parsed a command line")
