@@ -71,6 +71,23 @@ def predict(X: np.ndarray, w: np.ndarray, b: float) -> np.ndarray:
     return step(X @ w + b)
 
 
+def perceptron_update(w: np.ndarray, b: float, x: np.ndarray, y: float, lr: float,
+                      use_bias: bool = True) -> tuple[np.ndarray, float, float]:
+    """Rosenblatt's rule on one example: (new w, new b, error), with error = y - y_hat.
+
+    x has shape (d,) like w, and y is 0 or 1. A right answer (error 0) changes nothing; a
+    missed 1 adds lr * x to w, a false alarm subtracts it. The bias moves like a weight whose
+    input is always 1, unless use_bias is False (then b stays where it is).
+    """
+    y_hat = float(step(x @ w + b))
+    error = y - y_hat  # +1: missed a 1, -1: false alarm, 0: right
+    if error != 0:
+        w = w + lr * error * x
+        if use_bias:
+            b = b + lr * error
+    return w, b, error
+
+
 def train_perceptron(X: np.ndarray, y: np.ndarray, lr: float = 1.0, epochs: int = 20,
                      use_bias: bool = True, rng: np.random.Generator | None = None,
                      verbose: bool = False) -> PerceptronRun:
@@ -95,12 +112,8 @@ def train_perceptron(X: np.ndarray, y: np.ndarray, lr: float = 1.0, epochs: int 
         # The loop over examples IS the algorithm: Rosenblatt's rule updates after each one, so
         # example i + 1 is judged by weights that example i may just have changed.
         for i in order:
-            y_hat = float(step(X[i] @ w + b))
-            error = y[i] - y_hat  # +1: missed a 1, -1: false alarm, 0: right
+            w, b, error = perceptron_update(w, b, X[i], y[i], lr, use_bias)
             if error != 0:
-                w = w + lr * error * X[i]
-                if use_bias:
-                    b = b + lr * error
                 mistakes += 1
         wrong = int((predict(X, w, b) != y).sum())
         run.mistakes.append(mistakes)

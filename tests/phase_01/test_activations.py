@@ -106,6 +106,13 @@ def test_sigmoid_saturates_cleanly_at_the_extremes() -> None:
     assert s[1] == pytest.approx(np.exp(-40.0), rel=1e-12)  # tiny, but not rounded to 0
 
 
+def test_sigmoid_matches_the_textbook_formula_on_both_branches() -> None:
+    """Where 1 / (1 + e^-x) cannot overflow (|x| <= 30), the stable sigmoid gives its values."""
+    x = np.linspace(-30, 30, 121)
+    np.testing.assert_allclose(sigmoid(x), 1 / (1 + np.exp(-x)), rtol=1e-14)
+    np.testing.assert_allclose(sigmoid(-x), 1 - sigmoid(x), atol=1e-15)
+
+
 def test_tanh_is_a_rescaled_sigmoid() -> None:
     x = np.linspace(-10, 10, 101)
     np.testing.assert_allclose(tanh(x), 2 * sigmoid(2 * x) - 1, atol=1e-15)

@@ -47,6 +47,33 @@ def test_each_operator_has_the_right_local_derivative(f: Callable[[Value], Value
     assert grad == pytest.approx(df(x), rel=1e-12)
 
 
+@pytest.mark.parametrize(("make", "data", "parents", "local"), [
+    (lambda a, b: a + b, -1.0, "ab", (1.0, 1.0)),
+    (lambda a, b: a - b, 5.0, "ab", (1.0, -1.0)),
+    (lambda a, b: a * b, -6.0, "ab", (-3.0, 2.0)),
+    (lambda a, b: a / b, -2 / 3, "ab", (-1 / 3, -2 / 9)),
+    (lambda a, b: a**3, 8.0, "a", (12.0,)),
+    (lambda a, b: -a, -2.0, "a", (-1.0,)),
+    (lambda a, b: a.exp(), math.exp(2.0), "a", (math.exp(2.0),)),
+    (lambda a, b: a.log(), math.log(2.0), "a", (0.5,)),
+    (lambda a, b: a.tanh(), math.tanh(2.0), "a", (1 - math.tanh(2.0) ** 2,)),
+    (lambda a, b: a.relu(), 2.0, "a", (1.0,)),
+    (lambda a, b: b.relu(), 0.0, "b", (0.0,)),
+], ids=["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "tanh", "relu-on", "relu-off"])
+def test_an_operator_records_its_parents_and_local_derivatives(
+        make: Callable[[Value, Value], Value], data: float, parents: str,
+        local: tuple[float, ...]) -> None:
+    """At forward time, before any backward pass (a = 2, b = -3): the value, the parents, and
+    d(out)/d(parent) for each parent, as plain numbers."""
+    a, b = Value(2.0), Value(-3.0)
+    out = make(a, b)
+    assert out.data == pytest.approx(data, rel=1e-12)
+    assert out.parents == tuple({"a": a, "b": b}[name] for name in parents)
+    assert all(isinstance(g, float) for g in out.local_grads), (
+        f"local_grads must be plain floats (use .data), got {out.local_grads}")
+    assert out.local_grads == pytest.approx(local, rel=1e-12)
+
+
 def test_forward_values_are_the_plain_arithmetic() -> None:
     a, b = Value(2.0), Value(-3.0)
     assert (a * b + a / b - b**2).data == pytest.approx(2 * -3 + 2 / -3 - 9)
@@ -91,6 +118,39 @@ def test_topological_order_lists_parents_first() -> None:
     position = {id(n): i for i, n in enumerate(order)}
     for node in order:
         assert all(position[id(p)] < position[id(node)] for p in node.parents)
+
+
+def by_hand_graph() -> tuple[Value, Value, Value, Value]:
+    """d = a * b + a at a = 2, b = 3, built with Value's constructor alone (no operator), so the
+    backward sweep can be checked before, and apart from, the operators."""
+    a, b = Value(2.0, label="a"), Value(3.0, label="b")
+    c = Value(6.0, (a, b), (3.0, 2.0), "*", "c")  # c = a * b: local derivatives (b, a)
+    d = Value(8.0, (c, a), (1.0, 1.0), "+", "d")  # d = c + a: a is used twice
+    return a, b, c, d
+
+
+def test_topological_order_of_a_graph_built_by_hand() -> None:
+    a, b, c, d = by_hand_graph()
+    order = d.topological_order()
+    assert [id(n) for n in order].count(id(a)) == 1  # listed once, though used twice
+    assert len(order) == 4 and order[-1] is d
+    assert order.index(c) > max(order.index(a), order.index(b))
+
+
+def test_topological_order_of_a_long_chain_built_by_hand() -> None:
+    """5000 nodes in a row, deeper than Python's recursion limit: no recursion allowed."""
+    first = node = Value(0.0)
+    for _ in range(5000):
+        node = Value(node.data + 1.0, (node,), (1.0,), "+1")
+    order = node.topological_order()
+    assert len(order) == 5001 and order[0] is first and order[-1] is node
+
+
+def test_backward_on_a_graph_built_by_hand() -> None:
+    """d(ab + a)/da = b + 1 = 4 (blame from both uses of a), d(ab + a)/db = a = 2."""
+    a, b, c, d = by_hand_graph()
+    d.backward()
+    assert (a.grad, b.grad, c.grad, d.grad) == (4.0, 2.0, 1.0, 1.0)
 
 
 def test_a_long_chain_needs_no_recursion() -> None:
