@@ -18,6 +18,7 @@ from phase03.bpe import (
     BPETokenizer,
     bpe_encode_chunk,
     bpe_encode_chunk_fast,
+    count_pairs,
     main,
     merge_pair,
     pretokenize,
@@ -52,6 +53,16 @@ def test_pretokenize_splits_like_gpt2() -> None:
     assert pretokenize("Hello world's end") == ["Hello", " world", "'s", " end"]
     assert pretokenize("x  = 12345!!") == ["x", " ", " =", " 12345", "!!"]
     assert pretokenize("a\n\nb") == ["a", "\n", "\n", "b"]  # the last newline stands alone
+
+
+def test_count_pairs_by_hand() -> None:
+    """The notes' example: in "aaabdaaabac" the pair aa is counted 4 times (every position,
+    overlaps included), ab twice, the others once; a chunk that occurs 3 times in the text
+    counts each of its pairs 3 times, and a one-byte chunk has no pair."""
+    assert dict(count_pairs([list(b"aaabdaaabac")], [1])) == {
+        (97, 97): 4, (97, 98): 2, (98, 100): 1, (100, 97): 1, (98, 97): 1, (97, 99): 1}
+    assert dict(count_pairs([list(b" the"), list(b"he"), list(b"a")], [3, 2, 5])) == {
+        (32, 116): 3, (116, 104): 3, (104, 101): 5}
 
 
 def test_merge_pair_scans_left_to_right() -> None:

@@ -80,6 +80,18 @@ def test_generate_returns_valid_ids(rng: np.random.Generator) -> None:
         generate(model, [], 5, 1.0, rng)
 
 
+def test_generate_feeds_each_draw_back_and_carries_the_state(rng: np.random.Generator) -> None:
+    """Near temperature 0 each draw is the most likely next character; and the state carried
+    from draw to draw gives the scores that reading the whole text so far from the start gives."""
+    model = CharRNN(9, 4, 16, "rnn", rng)
+    prompt = [5, 0, 7, 2]  # the most likely character after 5 differs from the one after 2
+    out = generate(model, prompt, 12, 1e-6, np.random.default_rng(0))
+    assert len(out) == 12
+    for k, nxt in enumerate(out):
+        logits = model.forward(np.array([prompt + out[:k]]))  # (1, 4 + k, V), read afresh
+        assert nxt == int(np.argmax(logits[0, -1])), f"draw {k}"
+
+
 def test_equal_parameter_budgets() -> None:
     budget = count_params("rnn", 65, 32, 128)
     assert budget == 31_073

@@ -67,6 +67,52 @@ def test_the_loop_is_the_step_repeated(rng: np.random.Generator, cell: str) -> N
         np.testing.assert_allclose(h, hs[:, t], atol=1e-12)
 
 
+def sigma(u: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-u))
+
+
+def formula_step(cell: str, x_t: np.ndarray, s: np.ndarray, W_x: np.ndarray, W_h: np.ndarray,
+                 b: np.ndarray, H: int) -> tuple[np.ndarray, np.ndarray]:
+    """One step of each cell written straight from the notes' formulas: (h_t, new state)."""
+    def block(k: int) -> slice:
+        return slice(k * H, (k + 1) * H)
+
+    if cell == "rnn":
+        h = np.tanh(x_t @ W_x + s @ W_h + b)
+        return h, h
+    if cell == "lstm":  # blocks i, f, g, o; the state is [h, c]
+        h_prev, c_prev = s[:, :H], s[:, H:]
+        z = x_t @ W_x + h_prev @ W_h + b
+        i, f, g, o = sigma(z[:, block(0)]), sigma(z[:, block(1)]), np.tanh(z[:, block(2)]), \
+            sigma(z[:, block(3)])
+        c = f * c_prev + i * g
+        h = o * np.tanh(c)
+        return h, np.concatenate([h, c], axis=1)
+    r = sigma(x_t @ W_x[:, block(0)] + s @ W_h[:, block(0)] + b[block(0)])  # GRU: r, z, n
+    z = sigma(x_t @ W_x[:, block(1)] + s @ W_h[:, block(1)] + b[block(1)])
+    n = np.tanh(x_t @ W_x[:, block(2)] + (r * s) @ W_h[:, block(2)] + b[block(2)])
+    h = z * s + (1.0 - z) * n
+    return h, h
+
+
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_forward_follows_the_cells_formulas(rng: np.random.Generator, cell: str) -> None:
+    """The layer's forward pass against each cell's formulas written out step by step, with
+    several units (so a transposed W_h or a gate block taken from the wrong columns shows) and
+    a non-zero initial state."""
+    H = 4
+    layer = CELLS[cell](3, H, rng)
+    layer.params["b"] += rng.normal(size=layer.params["b"].shape) * 0.5
+    x = rng.normal(size=(2, 5, 3))
+    s = rng.normal(size=(2, layer.state_size)) * 0.5
+    hs = layer.forward(x, s)
+    W_x, W_h, b = (layer.params[k] for k in ("W_x", "W_h", "b"))
+    for t in range(5):
+        h, s = formula_step(cell, x[:, t], s, W_x, W_h, b, H)
+        np.testing.assert_allclose(hs[:, t], h, atol=1e-12)
+    np.testing.assert_allclose(layer.state, s, atol=1e-12)
+
+
 def test_scalar_example_by_hand() -> None:
     """The one-unit RNN of the notes: h_1 = tanh(0.5) = 0.4621, then 0.3537, 0.2757, 0.2170."""
     x = np.array([1.0, 0.0, 0.0, 0.0])
