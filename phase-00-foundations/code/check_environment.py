@@ -141,11 +141,7 @@ def run_checks(offline: bool = False,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Check that this machine is ready for the "
-                                                 "course (OK / WARN / FAIL per line).")
-    parser.add_argument("--offline", action="store_true",
-                        help="skip the network check for the corpus")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     results = []
     for status, what, detail in iter_checks(offline=args.offline):
         print(status_line(status, what, detail), flush=True)  # flush: show each line now
@@ -157,6 +153,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print("All required checks passed. WARN lines are worth reading; '--' means not present.")
     return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Check that this machine is ready for the "
+                                                 "course (OK / WARN / FAIL per line).")
+    parser.add_argument("--offline", action="store_true",
+                        help="skip the network check for the corpus")
+    return parser
 
 
 if __name__ == "__main__":

@@ -166,14 +166,21 @@ def load_text(corpus: str = "tinyshakespeare", path: Path | None = None,
     return stdlib_corpus(), "Python standard library source (fallback: no Tiny Shakespeare)"
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Fetch, cache and describe the text corpus.")
+def add_corpus_flags(parser: argparse.ArgumentParser, purpose: str = "") -> None:
+    """Give a script the two flags that choose its text, as load_text takes them: `--corpus`, a
+    built-in one, or `--path`, a learner's own file (which wins when given).
+
+    purpose: what the script does with the text, if saying it helps (" to take the vocabulary
+    from"); it ends the help of --corpus.
+    """
     parser.add_argument("--corpus", choices=CORPORA, default="tinyshakespeare",
-                        help="which built-in corpus (default: tinyshakespeare)")
-    parser.add_argument("--path", type=Path, default=None, help="use this local text file")
-    parser.add_argument("--data-dir", type=Path, default=DATA_DIR,
-                        help=f"cache folder (default: {DATA_DIR})")
-    parser.add_argument("--offline", action="store_true", help="never use the network")
+                        help=f"built-in corpus{purpose} (default: tinyshakespeare)")
+    parser.add_argument("--path", type=Path, default=None,
+                        help="a local UTF-8 text file instead of a built-in corpus")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         text, source = load_text(args.corpus, args.path, args.data_dir, not args.offline)
@@ -186,6 +193,15 @@ def main(argv: list[str] | None = None) -> None:
     print(f"lines:             {text.count(chr(10)):,}")
     print("first 200 characters:")
     print(text[:200])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Fetch, cache and describe the text corpus.")
+    add_corpus_flags(parser)
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR,
+                        help=f"cache folder (default: {DATA_DIR})")
+    parser.add_argument("--offline", action="store_true", help="never use the network")
+    return parser
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import save_figure, scratch_dir
-from phase00.flags import finite_float, output_folder, positive_float
+from phase00.figures import add_out_flag, save_figure
+from phase00.flags import finite_float, positive_float
 
 ScalarFn = Callable[[float], float]
 
@@ -173,14 +173,7 @@ def plot_tangent(f: ScalarFn, df: ScalarFn, x: float, name: str,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Finite differences against analytic "
-                                                 "derivatives.")
-    parser.add_argument("--function", choices=sorted(FUNCTIONS), default="sin",
-                        help="which function to differentiate (default: sin)")
-    parser.add_argument("--x", type=finite_float, default=1.0, help="point to differentiate at")
-    parser.add_argument("--h", type=positive_float, default=1e-5, help="step size (default: 1e-5)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.h <= 0:
         parser.error(f"--h must be > 0, got {args.h}")
@@ -230,6 +223,17 @@ def main(argv: list[str] | None = None) -> None:
     print("\nFigures")
     plot_tangent(f, df, args.x, formula.split(",")[0], args.out)
     plot_error_vs_h(f, df, args.x, formula.split(",")[0], args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Finite differences against analytic "
+                                                 "derivatives.")
+    parser.add_argument("--function", choices=sorted(FUNCTIONS), default="sin",
+                        help="which function to differentiate (default: sin)")
+    parser.add_argument("--x", type=finite_float, default=1.0, help="point to differentiate at")
+    parser.add_argument("--h", type=positive_float, default=1e-5, help="step size (default: 1e-5)")
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

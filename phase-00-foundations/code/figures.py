@@ -42,6 +42,17 @@ def scratch_dir(script_file: str | Path) -> Path:
     return SCRATCH_ROOT / phase_folder
 
 
+def add_out_flag(parser: argparse.ArgumentParser, script_file: str | Path,
+                 what: str = "figures") -> None:
+    """Give a script the flag `--out`: the folder its `what` go to, scratch_dir by default.
+
+    Every script that draws takes the same flag, so `--out /tmp/try` works the same in each.
+    The folder is checked while the command line is read (phase00.flags.output_folder).
+    """
+    parser.add_argument("--out", type=output_folder, default=scratch_dir(script_file),
+                        help=f"folder for {what} (default: the git-ignored scratch/ folder)")
+
+
 def blog_figures_dir(phase_folder: Path) -> Path:
     """Where a phase's blog keeps the figures its posts show."""
     return Path(phase_folder) / "blog" / "figures"
@@ -89,20 +100,25 @@ def redraw_blog_figures(number: str, folder: Path, out: Path | None = None) -> l
 
 def main(argv: list[str] | None = None) -> None:
     phases = phase_folders()
-    parser = argparse.ArgumentParser(description="Redraw the blog's figures with the settings "
-                                                 "the posts describe.")
-    parser.add_argument("--phase", nargs="+", choices=sorted(phases), default=sorted(phases),
-                        help="which phases (default: all)")
-    parser.add_argument("--into", type=output_folder, default=None,
-                        help="write into INTO/<phase folder>/ instead of the blogs, e.g. to "
-                             "compare with the committed figures")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     for number in args.phase:
         folder = phases[number]
         out = blog_figures_dir(folder) if args.into is None else args.into / folder.name
         print(f"phase {number}:")
         pngs = redraw_blog_figures(number, folder, out)
         print(f"  {len(pngs)} figures in {out}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    phases = sorted(phase_folders())
+    parser = argparse.ArgumentParser(description="Redraw the blog's figures with the settings "
+                                                 "the posts describe.")
+    parser.add_argument("--phase", nargs="+", choices=phases, default=phases,
+                        help="which phases (default: all)")
+    parser.add_argument("--into", type=output_folder, default=None,
+                        help="write into INTO/<phase folder>/ instead of the blogs, e.g. to "
+                             "compare with the committed figures")
+    return parser
 
 
 if __name__ == "__main__":

@@ -147,6 +147,12 @@ def output_file(text: str) -> Path:
     return Path(text)
 
 
+def add_seed_flag(parser: argparse.ArgumentParser, default: int = 0) -> None:
+    """Give a script the flag `--seed`: the seed of its random generator, so a run repeats."""
+    parser.add_argument("--seed", type=nonnegative_int, default=default,
+                        help=f"random seed (default: {default})")
+
+
 # The value a convention test feeds each type to check that a script refuses it.
 BAD_VALUES = {
     "finite_float": "nan",
@@ -160,6 +166,12 @@ BAD_VALUES = {
 
 
 def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    print(f"accepted: --lr {args.lr} --epochs {args.epochs} --seed {args.seed}")
+    print("try a bad one, e.g. --lr -1, --epochs 0 or --lr nan: argparse stops with status 2")
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Show what a bad flag value gets: a usage error.")
     parser.add_argument("--lr", type=positive_float, default=0.1,
                         help="a learning rate, > 0 (default: 0.1)")
@@ -167,9 +179,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="a count, >= 1 (default: 10)")
     parser.add_argument("--seed", type=nonnegative_int, default=0,
                         help="a random seed, >= 0 (default: 0)")
-    args = parser.parse_args(argv)
-    print(f"accepted: --lr {args.lr} --epochs {args.epochs} --seed {args.seed}")
-    print("try a bad one, e.g. --lr -1, --epochs 0 or --lr nan: argparse stops with status 2")
+    return parser
 
 
 if __name__ == "__main__":

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import save_figure, scratch_dir
-from phase00.flags import finite_float, output_folder, positive_float, positive_int
+from phase00.figures import add_out_flag, save_figure
+from phase00.flags import finite_float, positive_float, positive_int
 
 GradFn = Callable[[np.ndarray], np.ndarray]
 
@@ -116,15 +116,7 @@ def plot_2d(lrs: list[float], start: np.ndarray, steps: int,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Gradient descent on 1-D and 2-D bowls.")
-    parser.add_argument("--lr", type=positive_float, default=0.1,
-                        help="learning rate (default: 0.1)")
-    parser.add_argument("--steps", type=positive_int, default=20,
-                        help="number of steps (default: 20)")
-    parser.add_argument("--start", type=finite_float, default=-4.0,
-                        help="starting x for the 1-D bowl (default: -4)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.lr <= 0:
         parser.error(f"--lr must be > 0, got {args.lr}")
@@ -164,6 +156,18 @@ def main(argv: list[str] | None = None) -> None:
     print("\nFigures")
     plot_1d(sorted({0.1, 0.9, 1.05, args.lr}), args.start, args.steps, args.out)
     plot_2d([0.02, 0.09], start_2d, 40, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Gradient descent on 1-D and 2-D bowls.")
+    parser.add_argument("--lr", type=positive_float, default=0.1,
+                        help="learning rate (default: 0.1)")
+    parser.add_argument("--steps", type=positive_int, default=20,
+                        help="number of steps (default: 20)")
+    parser.add_argument("--start", type=finite_float, default=-4.0,
+                        help="starting x for the 1-D bowl (default: -4)")
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

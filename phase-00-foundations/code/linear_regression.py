@@ -22,11 +22,10 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import save_figure, scratch_dir
+from phase00.figures import add_out_flag, save_figure
 from phase00.flags import (
+    add_seed_flag,
     nonnegative_float,
-    nonnegative_int,
-    output_folder,
     positive_float,
     positive_int,
 )
@@ -141,24 +140,17 @@ def plot_fit(X: np.ndarray, y: np.ndarray, fits: dict[str, tuple[np.ndarray, flo
     return fig
 
 
+def add_descent_flags(parser: argparse.ArgumentParser, lr: float, epochs: int) -> None:
+    """Give a script the two knobs of gradient descent on a whole dataset: the step size `--lr`
+    and `--epochs`, how many passes over the data (each pass one step, unless mini-batched)."""
+    parser.add_argument("--lr", type=positive_float, default=lr,
+                        help=f"learning rate (default: {lr})")
+    parser.add_argument("--epochs", type=positive_int, default=epochs,
+                        help=f"passes over the training data (default: {epochs})")
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Least squares by gradient descent and by the "
-                                                 "closed form.")
-    parser.add_argument("--n-samples", type=positive_int, default=100,
-                        help="data points (default: 100)")
-    parser.add_argument("--features", type=positive_int, default=1,
-                        help="input features; >1 uses random true weights (default: 1)")
-    parser.add_argument("--noise", type=nonnegative_float, default=1.0,
-                        help="std of the noise added to y (default: 1.0)")
-    parser.add_argument("--lr", type=positive_float, default=0.05,
-                        help="learning rate (default: 0.05)")
-    parser.add_argument("--epochs", type=positive_int, default=200,
-                        help="descent steps (default: 200)")
-    parser.add_argument("--no-bias", action="store_true",
-                        help="fit a line through the origin (the data still has b = 1.5)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.n_samples < 2 or args.features < 1:
         parser.error("need --n-samples >= 2 and --features >= 1")
@@ -194,6 +186,23 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nFigures")
     plot_fit(X, y, {"descent": (w_gd, b_gd), "closed form": (w_cf, b_cf)}, losses, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Least squares by gradient descent and by the "
+                                                 "closed form.")
+    parser.add_argument("--n-samples", type=positive_int, default=100,
+                        help="data points (default: 100)")
+    parser.add_argument("--features", type=positive_int, default=1,
+                        help="input features; >1 uses random true weights (default: 1)")
+    parser.add_argument("--noise", type=nonnegative_float, default=1.0,
+                        help="std of the noise added to y (default: 1.0)")
+    add_descent_flags(parser, lr=0.05, epochs=200)
+    parser.add_argument("--no-bias", action="store_true",
+                        help="fit a line through the origin (the data still has b = 1.5)")
+    add_seed_flag(parser)
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

@@ -18,8 +18,13 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import save_figure, scratch_dir
-from phase00.flags import finite_float, nonnegative_int, output_folder, positive_float, positive_int
+from phase00.figures import add_out_flag, save_figure
+from phase00.flags import (
+    add_seed_flag,
+    finite_float,
+    positive_float,
+    positive_int,
+)
 
 
 def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -233,16 +238,7 @@ def plot_surprise(out_dir: Path | None = None) -> Figure:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Softmax, temperature, cross-entropy, sampling.")
-    parser.add_argument("--logits", type=finite_float, nargs="+", default=[2.0, 1.0, 0.1],
-                        help="scores of each class (default: 2 1 0.1)")
-    parser.add_argument("--temperature", type=positive_float, default=0.5,
-                        help="temperature to compare against T=1 (default: 0.5)")
-    parser.add_argument("--samples", type=positive_int, default=10_000,
-                        help="how many draws to check sampling against (default: 10000)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.temperature <= 0:
         parser.error(f"--temperature must be > 0, got {args.temperature}")
@@ -325,6 +321,19 @@ def main(argv: list[str] | None = None) -> None:
     print("\nFigures")
     plot_temperature(z, sorted({args.temperature, 1.0, 2.0}), args.out)
     plot_surprise(args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Softmax, temperature, cross-entropy, sampling.")
+    parser.add_argument("--logits", type=finite_float, nargs="+", default=[2.0, 1.0, 0.1],
+                        help="scores of each class (default: 2 1 0.1)")
+    parser.add_argument("--temperature", type=positive_float, default=0.5,
+                        help="temperature to compare against T=1 (default: 0.5)")
+    parser.add_argument("--samples", type=positive_int, default=10_000,
+                        help="how many draws to check sampling against (default: 10000)")
+    add_seed_flag(parser)
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

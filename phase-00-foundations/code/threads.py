@@ -48,17 +48,7 @@ def time_product(rows: int, inner: int, cols: int, threads: int, repeats: int) -
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Time one matrix product with 1 BLAS thread "
-                                                 "and with all of them.")
-    parser.add_argument("--rows", type=positive_int, default=2048,
-                        help="rows of the left matrix, e.g. batch x positions (default: 2048)")
-    parser.add_argument("--inner", type=positive_int, default=128,
-                        help="the shared dimension (default: 128)")
-    parser.add_argument("--cols", type=positive_int, default=384,
-                        help="columns of the right matrix (default: 384)")
-    parser.add_argument("--repeats", type=positive_int, default=20,
-                        help="timed products per setting (default: 20)")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
 
     libraries = [f"{i['internal_api']} ({i['num_threads']} threads)" for i in threadpool_info()
                  if i["user_api"] == "blas"]
@@ -72,6 +62,20 @@ def main(argv: list[str] | None = None) -> None:
         print(f"   {threads:2d} thread(s): {seconds * 1e3:8.2f} ms  "
               f"({flops / seconds / 1e9:6.1f} GFLOP/s)")
     print("On a busy machine run it twice: more threads can be much slower than one.")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Time one matrix product with 1 BLAS thread "
+                                                 "and with all of them.")
+    parser.add_argument("--rows", type=positive_int, default=2048,
+                        help="rows of the left matrix, e.g. batch x positions (default: 2048)")
+    parser.add_argument("--inner", type=positive_int, default=128,
+                        help="the shared dimension (default: 128)")
+    parser.add_argument("--cols", type=positive_int, default=384,
+                        help="columns of the right matrix (default: 384)")
+    parser.add_argument("--repeats", type=positive_int, default=20,
+                        help="timed products per setting (default: 20)")
+    return parser
 
 
 if __name__ == "__main__":

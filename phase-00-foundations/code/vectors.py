@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import save_figure, scratch_dir
-from phase00.flags import finite_float, output_folder
+from phase00.figures import add_out_flag, save_figure
+from phase00.flags import finite_float
 
 
 def dot_by_hand(a: np.ndarray, b: np.ndarray) -> float:
@@ -124,15 +124,7 @@ def plot_transformation(M: np.ndarray, out_dir: Path | None = None) -> Figure:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Dot products, matrix-vector products, "
-                                                 "broadcasting and shapes.")
-    parser.add_argument("--matrix", type=finite_float, nargs=4, default=[1.0, 0.5, 0.0, 1.0],
-                        metavar=("A", "B", "C", "D"),
-                        help="the 2x2 matrix [[A, B], [C, D]] to draw (default: a shear "
-                             "1 0.5 0 1)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     rng = np.random.default_rng(0)  # only shapes are printed; the values do not matter
 
     print("1. The dot product as similarity")
@@ -182,6 +174,17 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nFigures")
     plot_transformation(M, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Dot products, matrix-vector products, "
+                                                 "broadcasting and shapes.")
+    parser.add_argument("--matrix", type=finite_float, nargs=4, default=[1.0, 0.5, 0.0, 1.0],
+                        metavar=("A", "B", "C", "D"),
+                        help="the 2x2 matrix [[A, B], [C, D]] to draw (default: a shear "
+                             "1 0.5 0 1)")
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":
