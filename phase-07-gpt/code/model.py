@@ -152,6 +152,11 @@ class CausalSelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, cache: KVCache | None = None,
                 layer: int = 0) -> torch.Tensor:
+        """x (B, T, C) -> (B, T, C): every head attends, the heads are merged and projected.
+
+        With a cache, x holds only the new positions: their keys and values are written into
+        layer `layer` of the cache after the cache.length stored ones, and their queries attend
+        over all of them (GPT.forward moves cache.length on once every layer has written)."""
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)  # each (B, T, C)
         # (B, T, C) -> (B, n_head, T, head_dim): the heads become a batch dimension
@@ -199,6 +204,7 @@ class MLP(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, C) -> (B, T, C), each position on its own."""
         return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
 
 
@@ -214,6 +220,8 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor, cache: KVCache | None = None,
                 layer: int = 0) -> torch.Tensor:
+        """(B, T, C) -> (B, T, C). Each branch reads a LayerNorm of the stream and adds into it;
+        the cache and this block's layer number go on to attention."""
         x = x + self.attn(self.ln_1(x), cache, layer)
         return x + self.mlp(self.ln_2(x))
 
@@ -233,20 +241,24 @@ class GPT(nn.Module):
         })
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.lm_head.weight = self.transformer.wte.weight  # tied: one tensor, used twice
-        self.apply(self._init_weights)
-        residual_std = 0.02 / math.sqrt(2 * config.n_layer)
+        self.init_weights()
+
+    def init_weights(self) -> None:
+        """GPT-2's initialisation, drawn in place: N(0, 0.02) for every Linear weight and both
+        embedding tables, zeros for the Linear biases (the LayerNorms keep PyTorch's ones and
+        zeros), then the two projections that add into the residual stream of each block
+        (attn.c_proj, mlp.c_proj) drawn again, narrower: std 0.02 / sqrt(2 n_layer)."""
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.normal_(module.weight, mean=0.0, std=0.02)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.Embedding):  # wte and wpe (OpenAI used 0.01 for wpe)
+                nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        residual_std = 0.02 / math.sqrt(2 * self.config.n_layer)
         for name, p in self.named_parameters():
             if name.endswith("c_proj.weight"):  # the projections that write into the residual
                 nn.init.normal_(p, mean=0.0, std=residual_std)
-
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
-        if isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, mean=0.0, std=0.02)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):  # wte and wpe (OpenAI used 0.01 for wpe)
-            nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
     def n_params(self, include_positions: bool = True) -> int:
         """Parameters, each tensor counted once (the tied head is the embedding table)."""
@@ -277,6 +289,9 @@ class GPT(nn.Module):
         """
         if idx.dim() != 2:
             raise ValueError(f"expected token ids of shape (B, T), got {tuple(idx.shape)}")
+        if targets is not None and targets.shape != idx.shape:
+            raise ValueError(f"targets must have the shape of the inputs {tuple(idx.shape)} (the "
+                             f"token after each input), got {tuple(targets.shape)}")
         B, T = idx.shape
         past = 0 if cache is None else cache.length
         if cache is not None:
@@ -295,9 +310,6 @@ class GPT(nn.Module):
         logits = self.lm_head(self.transformer.ln_f(x))
         if targets is None:
             return logits
-        if targets.shape != idx.shape:
-            raise ValueError(f"targets must have the shape of the inputs {tuple(idx.shape)} (the "
-                             f"token after each input), got {tuple(targets.shape)}")
         loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1))
         return logits, loss
 
@@ -341,14 +353,14 @@ class GPT(nn.Module):
 def filter_logits(logits: torch.Tensor, top_k: int | None = None,
                   top_p: float | None = None) -> torch.Tensor:
     """Set to -inf every logit outside the top_k and outside the top_p nucleus. (B, V)."""
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"top_k must be >= 1, got {top_k}")
+    if top_p is not None and not 0.0 < top_p <= 1.0:
+        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
     if top_k is not None:
-        if top_k < 1:
-            raise ValueError(f"top_k must be >= 1, got {top_k}")
         kth = torch.topk(logits, min(top_k, logits.size(-1)), dim=-1).values[:, -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
     if top_p is not None:
-        if not 0.0 < top_p <= 1.0:
-            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
         sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
         probs = F.softmax(sorted_logits, dim=-1)
         before = probs.cumsum(dim=-1) - probs  # probability of the tokens ranked above

@@ -1,12 +1,27 @@
-"""The PyTorch GPT: exact parameter counts, the two attention paths agree, causality, tying,
-overfitting, the KV cache, sampling filters, and clear errors."""
+"""The PyTorch GPT: each piece against an outside truth (attention against PyTorch's own, the
+MLP against phase 01's GELU, the block's pre-LN order, GPT-2's initialisation), exact parameter
+counts, the two attention paths agree, causality, tying, overfitting, the KV cache, sampling
+filters, temperature, what generation feeds the model, and clear errors."""
 
 import math
 
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
-from phase07.model import GPT, KVCache, filter_logits, preset
+from phase01.activations import gelu
+from phase07.model import (
+    GPT,
+    MLP,
+    Block,
+    CausalSelfAttention,
+    GPTConfig,
+    KVCache,
+    filter_logits,
+    preset,
+    sample_next,
+)
 
 torch.manual_seed(0)
 
@@ -16,6 +31,125 @@ def tiny(attention: str = "fast", **overrides: object) -> GPT:
                     attention=attention, **overrides)
     torch.manual_seed(0)
     return GPT(config)
+
+
+# --- Each piece on its own, before the whole model: these need no other piece of the GPT. ---
+
+def small_config(attention: str = "fast") -> GPTConfig:
+    """3 heads of width 4: small enough to read, and no two sizes alike (B=2, H=3, T=7, d=4)."""
+    return preset("char-1m", vocab_size=11, context=16, n_layer=2, n_head=3, n_embd=12,
+                  attention=attention)
+
+
+def test_hand_attention_equals_pytorchs_causal_attention() -> None:
+    """softmax(q k^T / sqrt(d) + mask) v against PyTorch's own causal attention; then the last 3
+    queries alone against all 7 keys (what a KV cache asks for); and the weights it keeps for
+    the pictures are distributions that never look ahead."""
+    attn = CausalSelfAttention(small_config("hand"))
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 7, 4, generator=g, dtype=torch.float64) for _ in range(3))
+    expected = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    assert torch.allclose(attn.hand_attention(q, k, v, 0, 0.0), expected, atol=1e-12, rtol=0)
+    weights = attn.last_weights
+    assert weights is not None and weights.shape == (2, 3, 7, 7)
+    assert torch.allclose(weights.sum(dim=-1), torch.ones(2, 3, 7, dtype=torch.float64))
+    assert torch.all(weights.triu(diagonal=1) == 0), "a query gave weight to a later key"
+    late = attn.hand_attention(q[:, :, 4:], k, v, 4, 0.0)  # queries at positions 4, 5, 6
+    assert torch.allclose(late, expected[:, :, 4:], atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("attention", ["fast", "hand"])
+def test_attention_equals_pytorchs_multihead_attention(attention: str) -> None:
+    """Our heads, split and merged by hand, against nn.MultiheadAttention holding the same
+    weights: its in_proj is our c_attn (queries, keys, values stacked), its out_proj our c_proj."""
+    torch.manual_seed(0)
+    config = small_config(attention)
+    ours = CausalSelfAttention(config).double().eval()
+    theirs = torch.nn.MultiheadAttention(config.n_embd, config.n_head, batch_first=True,
+                                         dtype=torch.float64)
+    with torch.no_grad():
+        theirs.in_proj_weight.copy_(ours.c_attn.weight)
+        theirs.in_proj_bias.copy_(ours.c_attn.bias)
+        theirs.out_proj.weight.copy_(ours.c_proj.weight)
+        theirs.out_proj.bias.copy_(ours.c_proj.bias)
+        x = torch.randn(2, 9, config.n_embd, dtype=torch.float64)
+        future = torch.ones(9, 9, dtype=torch.bool).triu(diagonal=1)  # True: may not look
+        expected, _ = theirs(x, x, x, attn_mask=future, need_weights=False)
+        assert torch.allclose(ours(x), expected, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("attention", ["fast", "hand"])
+def test_attention_with_a_cache_equals_attention_without(attention: str) -> None:
+    """A prompt of 5 positions, then one position at a time, through the cache of layer 1: the
+    same outputs as all 9 at once. (GPT.forward moves cache.length on after its last block; with
+    one attention layer alone, the test moves it.)"""
+    torch.manual_seed(0)
+    config = small_config(attention)
+    attn = CausalSelfAttention(config).double().eval()
+    x = torch.randn(2, 9, config.n_embd, dtype=torch.float64)
+    cache = KVCache(config, 2, x.device, torch.float64)
+    steps = []
+    with torch.no_grad():
+        for start, end in [(0, 5), *((t, t + 1) for t in range(5, 9))]:
+            steps.append(attn(x[:, start:end], cache, 1))
+            cache.length = end
+        assert torch.allclose(torch.cat(steps, dim=1), attn(x), atol=1e-12, rtol=0)
+    assert torch.all(cache.k[0] == 0), "layer 1's keys went into layer 0's cache"
+
+
+def test_mlp_is_linear_gelu_linear() -> None:
+    """The MLP against phase 01's NumPy GELU (the tanh form GPT-2 uses) between two matrix
+    products: GELU(x W1^T + b1) W2^T + b2, from width 12 to 48 and back."""
+    torch.manual_seed(0)
+    mlp = MLP(small_config()).double().eval()
+    x = torch.randn(2, 5, 12, dtype=torch.float64)
+    W1, b1, W2, b2 = (t.detach().numpy() for t in (mlp.c_fc.weight, mlp.c_fc.bias,
+                                                   mlp.c_proj.weight, mlp.c_proj.bias))
+    expected = gelu(x.numpy() @ W1.T + b1) @ W2.T + b2
+    with torch.no_grad():
+        y = mlp(x)
+    assert y.shape == (2, 5, 12)
+    assert np.allclose(y.numpy(), expected, atol=1e-12, rtol=0)
+
+
+def test_block_is_pre_ln() -> None:
+    """x + attn(ln_1(x)), then that plus mlp(ln_2(that)), with every parameter drawn at random
+    first (so ln_1 and ln_2 differ and a swapped piece shows); and a block given a cache passes
+    it, and its layer number, on to its attention."""
+    torch.manual_seed(0)
+    config = small_config()
+    block = Block(config).double().eval()
+    x = torch.randn(2, 6, 12, dtype=torch.float64)
+    with torch.no_grad():
+        for p in block.parameters():
+            p.normal_(0.0, 0.5)
+        h = x + block.attn(block.ln_1(x))
+        expected = h + block.mlp(block.ln_2(h))
+        assert torch.allclose(block(x), expected, atol=1e-12, rtol=0)
+        cache = KVCache(config, 2, x.device, torch.float64)
+        assert torch.allclose(block(x, cache, 1), expected, atol=1e-12, rtol=0)
+    assert cache.k[1][:, :, :6].abs().sum() > 0, "the block did not hand its cache to attention"
+    assert torch.all(cache.k[0] == 0), "the block wrote into another layer's cache"
+
+
+def test_gpt2_initialisation() -> None:
+    """N(0, 0.02) for the weights and both tables, zero biases, LayerNorms at 1 and 0, and the
+    two projections into the residual stream at 0.02 / sqrt(2 n_layer): 0.0071 for 4 blocks."""
+    torch.manual_seed(0)
+    model = GPT(preset("char-1m"))  # 4 blocks of width 144
+    residual_std = 0.02 / math.sqrt(2 * model.config.n_layer)
+    assert model.lm_head.weight is model.transformer.wte.weight
+    for name, p in model.named_parameters():
+        if ".ln_" in f".{name}":
+            value = 1.0 if name.endswith("weight") else 0.0
+            assert torch.all(p == value), f"{name} should start at {value}"
+        elif name.endswith("bias"):
+            assert torch.all(p == 0), f"{name} should start at 0"
+        else:
+            std = residual_std if name.endswith("c_proj.weight") else 0.02
+            spread, centre = p.std().item(), p.mean().item()
+            assert abs(spread - std) < 0.05 * std, f"{name}: std {spread:.4f}, not {std:.4f}"
+            assert abs(centre) < 0.05 * std, f"{name}: mean {centre:.5f}, not 0"
 
 
 def test_gpt2_small_has_124_439_808_parameters() -> None:
@@ -94,6 +228,26 @@ def test_cached_generation_gives_the_same_tokens() -> None:
     assert outs[0].shape == (2, 33)
 
 
+def test_cached_generation_feeds_one_new_position_per_step() -> None:
+    """What generate hands the model at each step: the prompt, then one token at a time with the
+    cache; the whole text each time without it; and once the text outgrows the context of 16, the
+    last 16 tokens at every step (the window slides: nothing cached is still right). All in eval
+    mode, and the model's own mode is given back."""
+    model = tiny()
+    fed: list[tuple[int, bool]] = []
+    model.register_forward_pre_hook(lambda m, args: fed.append((args[0].size(1), m.training)))
+    model.train()
+    out = model.generate(torch.zeros((1, 3), dtype=torch.long), 5)
+    assert out.shape == (1, 8) and model.training
+    assert fed == [(3, False), (1, False), (1, False), (1, False), (1, False)]
+    fed.clear()
+    model.generate(torch.zeros((1, 3), dtype=torch.long), 5, use_cache=False)
+    assert [n for n, _ in fed] == [3, 4, 5, 6, 7]
+    fed.clear()
+    model.generate(torch.zeros((1, 14), dtype=torch.long), 5)
+    assert [n for n, _ in fed] == [14, 1, 1, 16, 16]
+
+
 def test_same_seed_same_text_and_max_tokens() -> None:
     model = tiny()
     prompt = torch.zeros((1, 1), dtype=torch.long)
@@ -109,6 +263,39 @@ def test_top_k_and_top_p_masks() -> None:
     kept_p = torch.isfinite(filter_logits(logits, top_p=0.8))  # 0.5 + 0.2 < 0.8 <= + 0.15
     assert kept_p.tolist() == [[True, True, True, False, False]]
     assert torch.isfinite(filter_logits(logits, top_p=0.3)).sum() == 1  # the top one always
+
+
+def test_filters_keep_the_right_tokens_wherever_they_sit() -> None:
+    """Two rows holding the five probabilities above in other orders: the tokens kept follow the
+    probabilities, not the places, the kept logits are untouched, and top-p after top-k works on
+    what top-k left, renormalised (0.5 and 0.2 become 0.714 and 0.286: 0.714 already covers 0.6)."""
+    probs = torch.tensor([[0.1, 0.5, 0.05, 0.2, 0.15],
+                          [0.15, 0.05, 0.2, 0.1, 0.5]])
+    logits = torch.log(probs)
+    for kept, expected in [(filter_logits(logits, top_k=2), probs >= 0.2),
+                           (filter_logits(logits, top_p=0.8), probs >= 0.15),
+                           (filter_logits(logits, top_k=2, top_p=0.6), probs == 0.5)]:
+        assert torch.isfinite(kept).tolist() == expected.tolist()
+        assert torch.equal(kept[expected], logits[expected])
+
+
+def test_temperature_sharpens_and_flattens() -> None:
+    """20,000 draws from p = (0.5, 0.2, 0.15, 0.1, 0.05) at each temperature: 1 keeps p, 0.5
+    squares it and 2 takes its square root (renormalised: note 02's numbers); top_k=1 is greedy;
+    and the draws come from the generator given, so one seed gives one text."""
+    logits = torch.log(torch.tensor([[0.5, 0.2, 0.15, 0.1, 0.05]])).expand(20_000, 5)
+    expected = {0.5: [0.769, 0.123, 0.069, 0.031, 0.008], 1.0: [0.5, 0.2, 0.15, 0.1, 0.05],
+                2.0: [0.34, 0.215, 0.186, 0.152, 0.107]}
+    for temperature, p in expected.items():
+        drawn = sample_next(logits, temperature, None, None, torch.Generator().manual_seed(0))
+        assert drawn.shape == (20_000, 1)
+        share = torch.bincount(drawn[:, 0], minlength=5) / 20_000
+        assert torch.allclose(share, torch.tensor(p), atol=0.015), (temperature, share.tolist())
+    greedy = sample_next(logits[:4], 1.0, 1, None, torch.Generator().manual_seed(0))
+    assert greedy.tolist() == [[0]] * 4
+    again = [sample_next(logits[:50], 1.0, None, None, torch.Generator().manual_seed(1))
+             for _ in range(2)]
+    assert torch.equal(*again), "the same generator seed must give the same draws"
 
 
 def test_clear_errors() -> None:
