@@ -32,8 +32,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.derivatives import central_difference
-from phase00.figures import save_figure, scratch_dir
-from phase00.flags import finite_float, output_folder, positive_float
+from phase00.figures import add_out_flag, save_figure
+from phase00.flags import finite_float, positive_float
 
 ActivationFn = Callable[[np.ndarray], np.ndarray]  # array in, same-shaped array out
 
@@ -227,15 +227,7 @@ def plot_activations(out_dir: Path | None = None) -> Figure:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Activation functions and their derivatives.")
-    parser.add_argument("--activation", choices=["all", *ACTIVATIONS], default="all",
-                        help="which activation to tabulate (default: all)")
-    parser.add_argument("--x", type=finite_float, nargs="+", default=[-3.0, -1.0, 0.0, 0.5, 2.0],
-                        help="inputs to evaluate at (default: -3 -1 0 0.5 2)")
-    parser.add_argument("--h", type=positive_float, default=1e-5,
-                        help="step of the central difference check (default: 1e-5)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.h <= 0:
         parser.error(f"--h must be > 0, got {args.h}")
@@ -282,6 +274,18 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nFigures")
     plot_activations(args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Activation functions and their derivatives.")
+    parser.add_argument("--activation", choices=["all", *ACTIVATIONS], default="all",
+                        help="which activation to tabulate (default: all)")
+    parser.add_argument("--x", type=finite_float, nargs="+", default=[-3.0, -1.0, 0.0, 0.5, 2.0],
+                        help="inputs to evaluate at (default: -3 -1 0 0.5 2)")
+    parser.add_argument("--h", type=positive_float, default=1e-5,
+                        help="step of the central difference check (default: 1e-5)")
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

@@ -27,16 +27,17 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.derivatives import numerical_gradient, relative_error
-from phase00.figures import save_figure, scratch_dir
+from phase00.figures import add_out_flag, save_figure
 from phase00.flags import (
+    add_seed_flag,
     nonnegative_float,
-    nonnegative_int,
-    output_folder,
-    positive_float,
     positive_int,
 )
 from phase00.gradient_descent import gradient_descent
-from phase00.linear_regression import check_shapes  # same (N, d), (N,), (d,) contract
+from phase00.linear_regression import (
+    add_descent_flags,
+    check_shapes,  # same (N, d), (N,), (d,) contract
+)
 from phase00.probability import cross_entropy_from_logits
 from phase01.activations import sigmoid
 from phase01.perceptron import GATES, X_GATE
@@ -192,24 +193,7 @@ def plot_logistic_regression(X: np.ndarray, y: np.ndarray, model: LogisticFit,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Logistic regression with a hand-derived "
-                                                 "gradient on two Gaussian blobs.")
-    parser.add_argument("--data", choices=["blobs", "xor"], default="blobs",
-                        help="two Gaussian blobs, or the four XOR corners (default: blobs)")
-    parser.add_argument("--n-samples", type=positive_int, default=100,
-                        help="points per class (default: 100)")
-    parser.add_argument("--separation", type=nonnegative_float, default=3.0,
-                        help="distance between the blob centres; each blob has std 1 "
-                             "(default: 3.0)")
-    parser.add_argument("--lr", type=positive_float, default=0.5,
-                        help="learning rate (default: 0.5)")
-    parser.add_argument("--epochs", type=positive_int, default=300,
-                        help="gradient steps (default: 300)")
-    parser.add_argument("--no-bias", action="store_true",
-                        help="freeze b at 0: the boundary must pass through the origin")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.n_samples < 1 or args.epochs < 1 or args.lr <= 0:
         parser.error("need --n-samples >= 1, --epochs >= 1 and --lr > 0")
@@ -284,6 +268,24 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nFigures")
     plot_logistic_regression(X, y, model, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Logistic regression with a hand-derived "
+                                                 "gradient on two Gaussian blobs.")
+    parser.add_argument("--data", choices=["blobs", "xor"], default="blobs",
+                        help="two Gaussian blobs, or the four XOR corners (default: blobs)")
+    parser.add_argument("--n-samples", type=positive_int, default=100,
+                        help="points per class (default: 100)")
+    parser.add_argument("--separation", type=nonnegative_float, default=3.0,
+                        help="distance between the blob centres; each blob has std 1 "
+                             "(default: 3.0)")
+    add_descent_flags(parser, lr=0.5, epochs=300)
+    parser.add_argument("--no-bias", action="store_true",
+                        help="freeze b at 0: the boundary must pass through the origin")
+    add_seed_flag(parser)
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

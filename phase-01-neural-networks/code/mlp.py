@@ -27,8 +27,12 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_int, output_folder, positive_float, positive_int
+from phase00.figures import add_out_flag, save_figure
+from phase00.flags import (
+    add_seed_flag,
+    positive_float,
+    positive_int,
+)
 from phase01.activations import ACTIVATIONS, get_activation
 from phase01.perceptron import GATES, X_GATE
 
@@ -292,21 +296,7 @@ def plot_random_functions(hidden: list[int], rng_seed: int, use_bias: bool,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Dense layers, an MLP forward pass, and XOR "
-                                                 "solved by hand-set weights.")
-    parser.add_argument("--hidden", type=positive_int, nargs="+", default=[16, 16],
-                        help="sizes of the hidden layers of the random MLP (default: 16 16)")
-    parser.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu",
-                        help="activation between the random MLP's layers (default: relu)")
-    parser.add_argument("--batch", type=positive_int, default=4,
-                        help="how many inputs to push through at once (default: 4)")
-    parser.add_argument("--no-bias", action="store_true",
-                        help="set every bias of the random MLP to 0")
-    parser.add_argument("--steepness", type=positive_float, default=10.0,
-                        help="weight scale of the sigmoid XOR network (default: 10)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.batch < 1 or min(args.hidden) < 1 or args.steepness <= 0:
         parser.error("need --batch >= 1, hidden sizes >= 1 and --steepness > 0")
@@ -358,6 +348,24 @@ def main(argv: list[str] | None = None) -> None:
     print("\nFigures")
     plot_xor_hidden_space(args.steepness, args.out)
     plot_random_functions(args.hidden, args.seed, not args.no_bias, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Dense layers, an MLP forward pass, and XOR "
+                                                 "solved by hand-set weights.")
+    parser.add_argument("--hidden", type=positive_int, nargs="+", default=[16, 16],
+                        help="sizes of the hidden layers of the random MLP (default: 16 16)")
+    parser.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu",
+                        help="activation between the random MLP's layers (default: relu)")
+    parser.add_argument("--batch", type=positive_int, default=4,
+                        help="how many inputs to push through at once (default: 4)")
+    parser.add_argument("--no-bias", action="store_true",
+                        help="set every bias of the random MLP to 0")
+    parser.add_argument("--steepness", type=positive_float, default=10.0,
+                        help="weight scale of the sigmoid XOR network (default: 10)")
+    add_seed_flag(parser)
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

@@ -27,8 +27,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_int, output_folder, positive_float, positive_int
+from phase00.figures import add_out_flag, save_figure
+from phase00.flags import nonnegative_int, positive_float, positive_int
 from phase01.activations import step
 
 # The four corners of the unit square: every input a two-input logic gate can see.
@@ -250,20 +250,7 @@ def plot_mistakes(runs: dict[str, PerceptronRun], out_dir: Path | None = None) -
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Rosenblatt's perceptron on AND, OR and XOR.")
-    parser.add_argument("--gate", choices=["all", *GATES], default="all",
-                        help="which logic gate to learn (default: all three)")
-    parser.add_argument("--lr", type=positive_float, default=1.0,
-                        help="learning rate (default: 1.0)")
-    parser.add_argument("--epochs", type=positive_int, default=12,
-                        help="most passes over the four examples (default: 12)")
-    parser.add_argument("--no-bias", action="store_true",
-                        help="freeze b at 0: the boundary must pass through the origin")
-    parser.add_argument("--seed", type=nonnegative_int, default=None,
-                        help="start from random weights and shuffle the order each epoch "
-                             "(default: zero weights, table order)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.lr <= 0 or args.epochs < 1:
         parser.error("need --lr > 0 and --epochs >= 1")
@@ -307,6 +294,23 @@ def main(argv: list[str] | None = None) -> None:
     print("\nFigures")
     plot_boundaries(runs, args.out)
     plot_mistakes(runs, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Rosenblatt's perceptron on AND, OR and XOR.")
+    parser.add_argument("--gate", choices=["all", *GATES], default="all",
+                        help="which logic gate to learn (default: all three)")
+    parser.add_argument("--lr", type=positive_float, default=1.0,
+                        help="learning rate (default: 1.0)")
+    parser.add_argument("--epochs", type=positive_int, default=12,
+                        help="most passes over the four examples (default: 12)")
+    parser.add_argument("--no-bias", action="store_true",
+                        help="freeze b at 0: the boundary must pass through the origin")
+    parser.add_argument("--seed", type=nonnegative_int, default=None,
+                        help="start from random weights and shuffle the order each epoch "
+                             "(default: zero weights, table order)")
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import save_figure, scratch_dir
-from phase00.flags import output_folder, positive_float, positive_int
+from phase00.figures import add_out_flag, save_figure
+from phase00.flags import positive_float, positive_int
 from phase01.mlp import MLP, Activation, Dense
 
 Target = Callable[[np.ndarray], np.ndarray]
@@ -122,18 +122,7 @@ def plot_approximations(target: str, neurons: list[int], steepness: float,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Hand-built one-hidden-layer networks that "
-                                                 "approximate a curve.")
-    parser.add_argument("--target", choices=sorted(TARGETS), default="wiggle",
-                        help="the function to approximate on [0, 1] (default: wiggle)")
-    parser.add_argument("--activation", choices=["all", *KINDS], default="all",
-                        help="which hidden layer to tabulate (default: all)")
-    parser.add_argument("--neurons", type=positive_int, nargs="+", default=[4, 12, 40],
-                        help="hidden-layer sizes to try (default: 4 12 40)")
-    parser.add_argument("--steepness", type=positive_float, default=10.0,
-                        help="how sharply each sigmoid switches, per stair (default: 10)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if min(args.neurons) < 1 or args.steepness <= 0:
         parser.error("need every --neurons value >= 1 and --steepness > 0")
@@ -167,6 +156,21 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nFigures")
     plot_approximations(args.target, sorted(args.neurons), args.steepness, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Hand-built one-hidden-layer networks that "
+                                                 "approximate a curve.")
+    parser.add_argument("--target", choices=sorted(TARGETS), default="wiggle",
+                        help="the function to approximate on [0, 1] (default: wiggle)")
+    parser.add_argument("--activation", choices=["all", *KINDS], default="all",
+                        help="which hidden layer to tabulate (default: all)")
+    parser.add_argument("--neurons", type=positive_int, nargs="+", default=[4, 12, 40],
+                        help="hidden-layer sizes to try (default: 4 12 40)")
+    parser.add_argument("--steepness", type=positive_float, default=10.0,
+                        help="how sharply each sigmoid switches, per stair (default: 10)")
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":
