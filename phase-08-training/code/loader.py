@@ -201,8 +201,8 @@ class TokenShards:
         """Tokens start, start+1, ..., start+length-1 of the endless stream (positions wrap
         around the split), as int64, crossing shard ends and the split's end as needed.
 
-        Raises ShardError if an id is not below the tokenizer's vocabulary size: the one max()
-        per piece read is cheap next to the copy."""
+        Raises ShardError if an id is not below the tokenizer's vocabulary size (_check_ids,
+        on every piece before it is copied)."""
         out = np.empty(length, dtype=np.int64)
         filled, pos = 0, start % self.n_tokens
         while filled < length:
@@ -210,16 +210,22 @@ class TokenShards:
             take = min(length - filled, int(self.starts[k + 1]) - pos)
             offset = pos - int(self.starts[k])
             piece = self.maps[k][offset:offset + take]
-            if self.vocab_size is not None and int(piece.max()) >= self.vocab_size:
-                bad = offset + int(np.argmax(piece >= self.vocab_size))
-                raise ShardError(
-                    f"shard {self.paths[k]} holds the token id {int(self.maps[k][bad])} at "
-                    f"token {bad:,}, but its tokenizer has only {self.vocab_size:,} ids: the "
-                    f"shard is damaged. Prepare the data again (prepare_data.py).")
+            self._check_ids(piece, k, offset)
             out[filled:filled + take] = piece
             filled += take
             pos = (pos + take) % self.n_tokens
         return out
+
+    def _check_ids(self, piece: np.ndarray, k: int, offset: int) -> None:
+        """Raise ShardError, naming the shard and the position, if `piece` (tokens offset,
+        offset+1, ... of shard k) holds an id the tokenizer does not have. The one max() per
+        piece read is cheap next to the copy."""
+        if self.vocab_size is not None and int(piece.max()) >= self.vocab_size:
+            bad = offset + int(np.argmax(piece >= self.vocab_size))
+            raise ShardError(
+                f"shard {self.paths[k]} holds the token id {int(self.maps[k][bad])} at "
+                f"token {bad:,}, but its tokenizer has only {self.vocab_size:,} ids: the "
+                f"shard is damaged. Prepare the data again (prepare_data.py).")
 
 
 class BatchLoader:
@@ -282,11 +288,11 @@ class BatchLoader:
         the start), says which of the window's sequences is read there.
         """
         B, T = self.batch, self.context
-        if not self.shuffle:
-            return self.position + self.rank * B * T + T * np.arange(B)
-        if self.position % T:
+        if self.shuffle and self.position % T:
             raise ValueError(f"position {self.position} is not a whole number of sequences of "
                              f"{T} tokens: resume a shuffled run with the same context")
+        if not self.shuffle:
+            return self.position + self.rank * B * T + T * np.arange(B)
         S = self.sequences_per_pass
         n = min(self.shuffle, S)  # a window never reaches into the next pass
         windows_per_pass = -(-S // n)  # the last one holds what is left: S - (that - 1) * n

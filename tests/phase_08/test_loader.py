@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from phase08.loader import BatchLoader, TokenShards
+from phase08.loader import BatchLoader, ShardError, TokenShards
 from phase08.prepare_data import write_token_folder
 
 SPEC = {"name": "positions", "vocab_size": 2**16}  # any tokenizer: these tests read raw ids
@@ -46,6 +46,21 @@ def test_the_world_reads_the_stream_in_order_and_wraps(tmp_path: Path) -> None:
         for loader in ranks:
             stream += loader.next_batch()[0].flatten().tolist()
     assert stream == [i % N for i in range(40 * W * B * T)]  # no gap, no repeat, no waste
+
+
+def test_a_read_crosses_shard_ends_and_wraps_at_the_end_of_the_split(tmp_path: Path) -> None:
+    shards = TokenShards(positions_folder(tmp_path, 500, shard_tokens=64))  # 7 x 64, then 52
+    assert shards.read(60, 10).tolist() == list(range(60, 70))  # across the end of shard 0
+    assert shards.read(0, 500).tolist() == list(range(500))  # the whole split, every shard
+    assert shards.read(490, 30).tolist() == [*range(490, 500), *range(20)]  # the next pass
+    assert shards.read(1003, 5).tolist() == list(range(3, 8))  # positions are taken mod N
+    assert shards.read(7, 3).dtype == np.int64
+    small = tmp_path / "small-vocab"  # ids must stay below the vocabulary: 70 is not
+    write_token_folder(small, {"train": [1, 2, 3, 70, 4], "val": [1, 2]},
+                       {"name": "tiny", "vocab_size": 50}, "made up", shard_tokens=2)
+    assert TokenShards(small).read(0, 3).tolist() == [1, 2, 3]
+    with pytest.raises(ShardError, match=r"train_000001\.bin holds the token id 70 at token 1"):
+        TokenShards(small).read(1, 3)
 
 
 def test_position_is_the_whole_state(tmp_path: Path) -> None:

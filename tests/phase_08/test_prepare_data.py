@@ -72,6 +72,16 @@ def test_parallel_tokenising_equals_serial() -> None:
     assert all(np.array_equal(a, b) for a, b in zip(serial, parallel, strict=True))
 
 
+def test_a_shard_is_two_bytes_a_token_and_its_hash(tmp_path: Path) -> None:
+    path = tmp_path / "train_000000.bin"
+    record = prep.write_shard(path, np.array([1, 2, 50_256, 65_535]))
+    data = path.read_bytes()
+    assert data == np.array([1, 2, 50_256, 65_535], dtype=np.uint16).tobytes()  # 8 bytes
+    assert record == {"file": "train_000000.bin", "tokens": 4,
+                      "sha256": hashlib.sha256(data).hexdigest()}
+    assert [p.name for p in tmp_path.iterdir()] == ["train_000000.bin"]  # no temporary left
+
+
 def test_interrupted_shard_write_leaves_no_half_file(tmp_path: Path, book: str,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     old = tmp_path / "old-char"  # a valid folder, about to be prepared again

@@ -17,6 +17,7 @@ from phase08.train import (
     TrainingDiverged,
     accumulate_gradients,
     build_model,
+    clip_gradients,
     load_checkpoint,
     make_optimizer,
     read_log,
@@ -58,6 +59,17 @@ def test_lr_at_known_steps() -> None:
     assert lr_at(10, peak, warmup, total, floor) == pytest.approx(1e-3)  # cosine starts at peak
     assert lr_at(60, peak, warmup, total, floor) == pytest.approx(5.5e-4)  # half way: the mean
     assert lr_at(110, peak, warmup, total, floor) == pytest.approx(1e-4)  # the floor
+
+
+def test_clipping_scales_the_whole_gradient_to_the_limit() -> None:
+    layer = torch.nn.Linear(2, 1)
+    for clip, scale in ((1.0, 0.2), (10.0, 1.0), (0.0, 1.0)):  # 0: measure only
+        layer.weight.grad = torch.tensor([[3.0, 0.0]])
+        layer.bias.grad = torch.tensor([4.0])  # one long vector (3, 0, 4): norm 5
+        norm = clip_gradients(layer, clip)
+        assert isinstance(norm, torch.Tensor) and norm.item() == pytest.approx(5.0)
+        torch.testing.assert_close(layer.weight.grad, torch.tensor([[3.0 * scale, 0.0]]))
+        torch.testing.assert_close(layer.bias.grad, torch.tensor([4.0 * scale]))
 
 
 def test_decay_groups_hold_exactly_the_2d_weights(char_data: Path) -> None:
