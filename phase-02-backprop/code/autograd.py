@@ -37,8 +37,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.derivatives import numerical_gradient, relative_error
-from phase00.figures import save_figure, scratch_dir
-from phase00.flags import finite_float, output_folder
+from phase00.figures import add_out_flag, save_figure
+from phase00.flags import finite_float
 
 Number = int | float
 
@@ -276,15 +276,7 @@ def draw_graph(root: Value, title: str, out_dir: Path | None = None,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="A scalar autograd engine, demonstrated on "
-                                                 "one neuron.")
-    parser.add_argument("--x", type=finite_float, default=1.5, help="input (default: 1.5)")
-    parser.add_argument("--w", type=finite_float, default=-0.8, help="weight (default: -0.8)")
-    parser.add_argument("--b", type=finite_float, default=0.3, help="bias (default: 0.3)")
-    parser.add_argument("--y", type=finite_float, default=0.5, help="target (default: 0.5)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
 
     print("1. Forward: build L = (tanh(w*x + b) - y)^2, one Value per step")
     L, nodes = neuron_with_loss(args.x, args.w, args.b, args.y)
@@ -329,6 +321,23 @@ def main(argv: list[str] | None = None) -> None:
     L.backward()
     draw_graph(L, "L = (tanh(w*x + b) - y)^2: values forward, gradients (red) backward",
                args.out)
+
+
+def add_neuron_flags(parser: argparse.ArgumentParser) -> None:
+    """Give a script the four numbers of the one-neuron example, L = (tanh(w*x + b) - y)^2:
+    `--x`, `--w`, `--b` and `--y`, so every engine can be checked at the same point."""
+    for name, default, meaning in (("x", 1.5, "input"), ("w", -0.8, "weight"),
+                                   ("b", 0.3, "bias"), ("y", 0.5, "target")):
+        parser.add_argument(f"--{name}", type=finite_float, default=default,
+                            help=f"{meaning} (default: {default})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="A scalar autograd engine, demonstrated on "
+                                                 "one neuron.")
+    add_neuron_flags(parser)
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

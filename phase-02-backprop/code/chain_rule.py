@@ -26,8 +26,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.derivatives import central_difference, numerical_gradient, relative_error
-from phase00.figures import save_figure, scratch_dir
-from phase00.flags import finite_float, output_folder, positive_float
+from phase00.figures import add_out_flag, save_figure
+from phase00.flags import finite_float, positive_float
 from phase01.activations import ACTIVATIONS, get_activation
 from phase02.autograd import Value
 
@@ -181,19 +181,7 @@ def plot_network(params: dict[str, np.ndarray], cache: dict[str, np.ndarray],
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="The chain rule, worked by hand on numbers.")
-    parser.add_argument("--x", type=finite_float, nargs=2, default=[0.5, -1.0],
-                        help="the network's two inputs (default: 0.5 -1.0)")
-    parser.add_argument("--target", type=finite_float, default=1.0,
-                        help="the output we want, y (default: 1.0)")
-    parser.add_argument("--activation", choices=sorted(ACTIVATIONS), default="tanh",
-                        help="hidden activation (default: tanh; try step or relu)")
-    parser.add_argument("--lr", type=positive_float, default=0.2,
-                        help="learning rate of the one descent step at the end (default: 0.2; "
-                             "try 1.0 to overshoot)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
 
     print("1. A chain: x -> u = 3x + 1 -> y = u^2, at x = 2")
     x0 = 2.0
@@ -269,6 +257,21 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nFigures")
     plot_network(params, cache, grads, args.activation, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="The chain rule, worked by hand on numbers.")
+    parser.add_argument("--x", type=finite_float, nargs=2, default=[0.5, -1.0],
+                        help="the network's two inputs (default: 0.5 -1.0)")
+    parser.add_argument("--target", type=finite_float, default=1.0,
+                        help="the output we want, y (default: 1.0)")
+    parser.add_argument("--activation", choices=sorted(ACTIVATIONS), default="tanh",
+                        help="hidden activation (default: tanh; try step or relu)")
+    parser.add_argument("--lr", type=positive_float, default=0.2,
+                        help="learning rate of the one descent step at the end (default: 0.2; "
+                             "try 1.0 to overshoot)")
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

@@ -36,8 +36,12 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.derivatives import numerical_gradient
-from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_int, output_folder, positive_float, positive_int
+from phase00.figures import add_out_flag, save_figure
+from phase00.flags import (
+    add_seed_flag,
+    positive_float,
+    positive_int,
+)
 from phase01.activations import ACTIVATIONS
 from phase02.layers import (
     Activation,
@@ -260,17 +264,7 @@ def plot_error_vs_step_size(hs: np.ndarray, curves: dict[str, np.ndarray],
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Check backward passes against finite "
-                                                 "differences.")
-    parser.add_argument("--bug", choices=["none", *BUGS], default="none",
-                        help="plant a classic backprop bug to watch the check catch it")
-    parser.add_argument("--batch", type=positive_int, default=4,
-                        help="examples per batch (default: 4)")
-    parser.add_argument("--h", type=positive_float, default=1e-5,
-                        help="finite-difference step (default: 1e-5)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.batch < 1 or args.h <= 0:
         parser.error("need --batch >= 1 and --h > 0")
@@ -326,6 +320,20 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nFigures")
     plot_error_vs_step_size(hs, curves, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Check backward passes against finite "
+                                                 "differences.")
+    parser.add_argument("--bug", choices=["none", *BUGS], default="none",
+                        help="plant a classic backprop bug to watch the check catch it")
+    parser.add_argument("--batch", type=positive_int, default=4,
+                        help="examples per batch (default: 4)")
+    parser.add_argument("--h", type=positive_float, default=1e-5,
+                        help="finite-difference step (default: 1e-5)")
+    add_seed_flag(parser)
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

@@ -36,8 +36,12 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_int, output_folder, positive_float, positive_int
+from phase00.figures import add_out_flag, save_figure
+from phase00.flags import (
+    add_seed_flag,
+    positive_int,
+)
+from phase00.linear_regression import add_descent_flags
 from phase01.activations import ACTIVATIONS
 from phase02.layers import INIT_SCHEMES, MLP, Activation, Dense, init_std
 from phase02.mlp_numpy import train
@@ -152,26 +156,7 @@ def plot_histograms(stats: dict[tuple[str, str], dict[str, np.ndarray]], activat
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Activation statistics across depth for "
-                                                 "each weight initialisation.")
-    parser.add_argument("--depth", type=positive_int, default=10, help="layers (default: 10)")
-    parser.add_argument("--hidden", type=positive_int, default=256,
-                        help="units per layer (default: 256)")
-    parser.add_argument("--n-samples", type=positive_int, default=1000,
-                        help="inputs pushed through (default: 1000)")
-    parser.add_argument("--activation", nargs="+", default=["tanh", "relu"],
-                        choices=sorted(ACTIVATIONS), help="activations (default: tanh relu)")
-    parser.add_argument("--init", nargs="+", default=list(INIT_SCHEMES), choices=INIT_SCHEMES,
-                        help="initialisations to compare (default: all five)")
-    parser.add_argument("--train-depth", type=positive_int, default=6,
-                        help="hidden layers of the MLP trained on moons (default: 6)")
-    parser.add_argument("--epochs", type=positive_int, default=300,
-                        help="epochs of that training (default: 300)")
-    parser.add_argument("--lr", type=positive_float, default=0.5,
-                        help="learning rate of that training (default: 0.5)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if min(args.depth, args.hidden, args.n_samples, args.train_depth) < 1 or args.epochs < 0:
         parser.error("--depth, --hidden, --n-samples and --train-depth must be >= 1, "
@@ -222,6 +207,26 @@ def main(argv: list[str] | None = None) -> None:
     plot_statistics(stats, args.out)
     for act in args.activation:
         plot_histograms(stats, act, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Activation statistics across depth for "
+                                                 "each weight initialisation.")
+    parser.add_argument("--depth", type=positive_int, default=10, help="layers (default: 10)")
+    parser.add_argument("--hidden", type=positive_int, default=256,
+                        help="units per layer (default: 256)")
+    parser.add_argument("--n-samples", type=positive_int, default=1000,
+                        help="inputs pushed through (default: 1000)")
+    parser.add_argument("--activation", nargs="+", default=["tanh", "relu"],
+                        choices=sorted(ACTIVATIONS), help="activations (default: tanh relu)")
+    parser.add_argument("--init", nargs="+", default=list(INIT_SCHEMES), choices=INIT_SCHEMES,
+                        help="initialisations to compare (default: all five)")
+    parser.add_argument("--train-depth", type=positive_int, default=6,
+                        help="hidden layers of the MLP trained on moons (default: 6)")
+    add_descent_flags(parser, lr=0.5, epochs=300)
+    add_seed_flag(parser)
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

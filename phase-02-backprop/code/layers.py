@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_int, output_folder, positive_int
+from phase00.figures import add_out_flag, save_figure
+from phase00.flags import add_seed_flag, positive_int
 from phase00.probability import cross_entropy_from_logits, softmax
 from phase01 import mlp as phase01_mlp
 from phase01.activations import ACTIVATIONS
@@ -267,18 +267,7 @@ def plot_backward_shapes(x: np.ndarray, W: np.ndarray, delta: np.ndarray,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Dense and activation layers with backward "
-                                                 "passes.")
-    parser.add_argument("--batch", type=positive_int, default=5,
-                        help="examples per batch (default: 5)")
-    parser.add_argument("--hidden", type=positive_int, default=4, help="hidden units (default: 4)")
-    parser.add_argument("--activation", choices=sorted(ACTIVATIONS), default="tanh",
-                        help="hidden activation (default: tanh)")
-    parser.add_argument("--init", choices=INIT_SCHEMES, default="xavier",
-                        help="weight initialisation (default: xavier)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.batch < 1 or args.hidden < 1:
         parser.error("--batch and --hidden must be >= 1")
@@ -333,6 +322,35 @@ def main(argv: list[str] | None = None) -> None:
     print("\nFigures")
     delta = model.layers[1].backward(model.layers[2].backward(loss_fn.backward()))
     plot_backward_shapes(first.x, first.params["W"], delta, args.out)
+
+
+def add_network_flags(parser: argparse.ArgumentParser, hidden: int, activation: str,
+                      depth: int | None = None, activations: tuple[str, ...] | None = None
+                      ) -> None:
+    """Give a script the flags that shape its MLP: `--hidden` units per hidden layer, `--depth`
+    (how many hidden layers; only if `depth` is given), the hidden `--activation` (one of
+    `activations`, by default every one phase 01 defines) and the weight `--init`."""
+    parser.add_argument("--hidden", type=positive_int, default=hidden,
+                        help=f"units per hidden layer (default: {hidden})")
+    if depth is not None:
+        parser.add_argument("--depth", type=positive_int, default=depth,
+                            help=f"number of hidden layers (default: {depth})")
+    parser.add_argument("--activation", choices=activations or sorted(ACTIVATIONS),
+                        default=activation,
+                        help=f"hidden activation (default: {activation})")
+    parser.add_argument("--init", choices=INIT_SCHEMES, default="xavier",
+                        help="weight initialisation (default: xavier)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Dense and activation layers with backward "
+                                                 "passes.")
+    parser.add_argument("--batch", type=positive_int, default=5,
+                        help="examples per batch (default: 5)")
+    add_network_flags(parser, hidden=4, activation="tanh")
+    add_seed_flag(parser)
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

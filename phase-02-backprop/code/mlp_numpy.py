@@ -22,20 +22,17 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import save_figure, scratch_dir
+from phase00.figures import add_out_flag, save_figure
 from phase00.flags import (
-    nonnegative_float,
+    add_seed_flag,
     nonnegative_int,
-    output_folder,
-    positive_float,
-    positive_int,
 )
+from phase00.linear_regression import add_descent_flags
 from phase00.probability import softmax
-from phase01.activations import ACTIVATIONS
 from phase02.gradcheck import TOLERANCE, gradcheck_model
-from phase02.layers import INIT_SCHEMES, MLP, SoftmaxCrossEntropy, build_mlp
+from phase02.layers import MLP, SoftmaxCrossEntropy, add_network_flags, build_mlp
 from phase02.optimizers import OPTIMIZERS, make_optimizer
-from phase02.toy_data import DATASETS, make_dataset, plot_decision_boundary
+from phase02.toy_data import add_toy_data_flags, make_dataset, plot_decision_boundary
 
 
 def make_problem(dataset: str, n_samples: int, noise: float, hidden: int, depth: int,
@@ -151,30 +148,7 @@ def plot_training(losses: list[float], accuracies: list[float], title: str,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Train a vectorised MLP on a 2-D toy set.")
-    parser.add_argument("--dataset", choices=sorted(DATASETS), default="moons",
-                        help="toy set (default: moons)")
-    parser.add_argument("--n-samples", type=positive_int, default=200, help="points (default: 200)")
-    parser.add_argument("--noise", type=nonnegative_float, default=0.1,
-                        help="data noise (default: 0.1)")
-    parser.add_argument("--hidden", type=positive_int, default=16,
-                        help="units per hidden layer (default: 16)")
-    parser.add_argument("--depth", type=positive_int, default=2,
-                        help="number of hidden layers (default: 2)")
-    parser.add_argument("--activation", choices=sorted(ACTIVATIONS), default="tanh",
-                        help="hidden activation (default: tanh)")
-    parser.add_argument("--init", choices=INIT_SCHEMES, default="xavier",
-                        help="weight initialisation (default: xavier)")
-    parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam",
-                        help="optimizer (default: adam)")
-    parser.add_argument("--lr", type=positive_float, default=0.02,
-                        help="learning rate (default: 0.02)")
-    parser.add_argument("--epochs", type=positive_int, default=500, help="epochs (default: 500)")
-    parser.add_argument("--batch-size", type=nonnegative_int, default=0,
-                        help="mini-batch size; 0 = full batch (default: 0)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.lr <= 0 or args.epochs < 0 or args.n_samples < 2 or args.batch_size < 0:
         parser.error("need --lr > 0, --epochs >= 0, --n-samples >= 2, --batch-size >= 0")
@@ -226,6 +200,20 @@ def main(argv: list[str] | None = None) -> None:
     plot_decision_boundary(lambda P: predict_proba(result["model"], P), result["X"],
                            result["y"], title, "mlp_numpy_boundary.png", args.out)
     plot_training(result["losses"], result["accuracies"], title, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Train a vectorised MLP on a 2-D toy set.")
+    add_toy_data_flags(parser, n_samples=200)
+    add_network_flags(parser, hidden=16, activation="tanh", depth=2)
+    parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam",
+                        help="optimizer (default: adam)")
+    add_descent_flags(parser, lr=0.02, epochs=500)
+    parser.add_argument("--batch-size", type=nonnegative_int, default=0,
+                        help="mini-batch size; 0 = full batch (default: 0)")
+    add_seed_flag(parser)
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

@@ -35,8 +35,12 @@ from typing import Protocol
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_int, output_folder, positive_float, positive_int
+from phase00.figures import add_out_flag, save_figure
+from phase00.flags import (
+    add_seed_flag,
+    positive_float,
+    positive_int,
+)
 
 
 class HasParams(Protocol):
@@ -331,21 +335,7 @@ def steps_on_a_ramp(name: str, lr: float, g: float = 2.0, p0: float = 1.0,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="SGD, momentum, RMSProp, Adam and AdamW "
-                                                 "compared.")
-    parser.add_argument("--optimizers", nargs="+", choices=sorted(OPTIMIZERS),
-                        default=list(OPTIMIZERS), help="which to race (default: all five)")
-    parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam",
-                        help="the one whose first step is printed in part 1 (default: adam)")
-    parser.add_argument("--lr", type=positive_float, default=None,
-                        help="one learning rate for every optimizer (default: a tuned one each)")
-    parser.add_argument("--steps", type=positive_int, default=3000,
-                        help="Rosenbrock steps (default: 3000)")
-    parser.add_argument("--epochs", type=positive_int, default=300,
-                        help="MLP epochs per optimizer (default: 300)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.lr is not None and args.lr <= 0:
         parser.error(f"--lr must be > 0, got {args.lr}")
@@ -431,6 +421,24 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nFigures")
     plot_race(rosen, mlp, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="SGD, momentum, RMSProp, Adam and AdamW "
+                                                 "compared.")
+    parser.add_argument("--optimizers", nargs="+", choices=sorted(OPTIMIZERS),
+                        default=list(OPTIMIZERS), help="which to race (default: all five)")
+    parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam",
+                        help="the one whose first step is printed in part 1 (default: adam)")
+    parser.add_argument("--lr", type=positive_float, default=None,
+                        help="one learning rate for every optimizer (default: a tuned one each)")
+    parser.add_argument("--steps", type=positive_int, default=3000,
+                        help="Rosenbrock steps (default: 3000)")
+    parser.add_argument("--epochs", type=positive_int, default=300,
+                        help="MLP epochs per optimizer (default: 300)")
+    add_seed_flag(parser)
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

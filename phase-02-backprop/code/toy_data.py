@@ -21,8 +21,12 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_float, nonnegative_int, output_folder, positive_int
+from phase00.figures import add_out_flag, save_figure
+from phase00.flags import (
+    add_seed_flag,
+    nonnegative_float,
+    positive_int,
+)
 
 CLASS_COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]
 
@@ -147,15 +151,7 @@ def plot_decision_boundary(predict_proba: Callable[[np.ndarray], np.ndarray], X:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Generate and draw the 2-D toy sets.")
-    parser.add_argument("--dataset", choices=sorted(DATASETS), default=None,
-                        help="show one set only (default: both)")
-    parser.add_argument("--n-samples", type=positive_int, default=200, help="points (default: 200)")
-    parser.add_argument("--noise", type=nonnegative_float, default=0.1,
-                        help="noise std (default: 0.1)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.n_samples < 2:
         parser.error(f"--n-samples must be >= 2, got {args.n_samples}")
@@ -175,6 +171,26 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nFigures")
     plot_datasets(data, args.out)
+
+
+def add_toy_data_flags(parser: argparse.ArgumentParser, n_samples: int,
+                       dataset: str | None = "moons") -> None:
+    """Give a script the three flags that make its toy set: `--dataset`, `--n-samples` and
+    `--noise`, as make_dataset takes them. dataset=None: no set is chosen unless asked (both)."""
+    parser.add_argument("--dataset", choices=sorted(DATASETS), default=dataset,
+                        help=f"toy set (default: {dataset or 'both'})")
+    parser.add_argument("--n-samples", type=positive_int, default=n_samples,
+                        help=f"points (default: {n_samples})")
+    parser.add_argument("--noise", type=nonnegative_float, default=0.1,
+                        help="std of the noise that blurs the points (default: 0.1)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Generate and draw the 2-D toy sets.")
+    add_toy_data_flags(parser, n_samples=200, dataset=None)
+    add_seed_flag(parser)
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

@@ -23,20 +23,17 @@ from typing import Any
 
 import numpy as np
 
-from phase00.figures import scratch_dir
+from phase00.figures import add_out_flag
 from phase00.flags import (
-    nonnegative_float,
-    nonnegative_int,
-    output_folder,
-    positive_float,
-    positive_int,
+    add_seed_flag,
 )
+from phase00.linear_regression import add_descent_flags
 from phase00.probability import softmax
 from phase02.autograd import Value
-from phase02.layers import INIT_SCHEMES
+from phase02.layers import add_network_flags
 from phase02.mlp_numpy import make_problem
 from phase02.mlp_numpy import train as train_numpy
-from phase02.toy_data import DATASETS, plot_decision_boundary
+from phase02.toy_data import add_toy_data_flags, plot_decision_boundary
 
 VALUE_ACTIVATIONS = ("tanh", "relu")  # the nonlinearities the Value engine has
 
@@ -178,27 +175,7 @@ def train(model: MLP, X: np.ndarray, y: np.ndarray, lr: float, epochs: int,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Train an MLP made of Value objects.")
-    parser.add_argument("--dataset", choices=sorted(DATASETS), default="moons",
-                        help="toy set (default: moons)")
-    parser.add_argument("--n-samples", type=positive_int, default=100, help="points (default: 100)")
-    parser.add_argument("--noise", type=nonnegative_float, default=0.1,
-                        help="data noise (default: 0.1)")
-    parser.add_argument("--hidden", type=positive_int, default=8,
-                        help="units per hidden layer (default: 8)")
-    parser.add_argument("--depth", type=positive_int, default=2,
-                        help="number of hidden layers (default: 2)")
-    parser.add_argument("--activation", choices=VALUE_ACTIVATIONS, default="relu",
-                        help="hidden activation (default: relu)")
-    parser.add_argument("--init", choices=INIT_SCHEMES, default="xavier",
-                        help="weight initialisation (default: xavier)")
-    parser.add_argument("--lr", type=positive_float, default=1.0,
-                        help="gradient descent step size (default: 1.0)")
-    parser.add_argument("--epochs", type=positive_int, default=100,
-                        help="full-batch steps (default: 100)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.lr <= 0 or args.epochs < 0 or args.n_samples < 2:
         parser.error("need --lr > 0, --epochs >= 0 and --n-samples >= 2")
@@ -249,6 +226,16 @@ def main(argv: list[str] | None = None) -> None:
                            f"{args.dataset}\ngradient descent, lr {args.lr:g}, "
                            f"{args.epochs} epochs", "value_mlp_boundary.png", args.out,
                            resolution=60)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Train an MLP made of Value objects.")
+    add_toy_data_flags(parser, n_samples=100)
+    add_network_flags(parser, hidden=8, activation="relu", depth=2, activations=VALUE_ACTIVATIONS)
+    add_descent_flags(parser, lr=1.0, epochs=100)
+    add_seed_flag(parser)
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":
