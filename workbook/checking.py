@@ -17,7 +17,7 @@ from pathlib import Path
 
 from workbook.manifest import Exercise, all_exercises, module_file
 from workbook.overlay import ENV_FOLDER, ENV_PHASES, REPO_ROOT
-from workbook.stubs import stubbed_module
+from workbook.stubs import stub_function, stubbed_module
 
 STUB_MESSAGE = re.compile(r"exercise (\d\d\.[a-z0-9-]+) is yours to write")
 
@@ -51,6 +51,13 @@ def run_tests(test_ids: list[str], phases: set[str], folder: Path,
         data = json.loads(report.read_text(encoding="utf-8"))
     data["output"] = proc.stdout + proc.stderr
     return data
+
+
+def stub_ids(result: dict) -> list[str]:
+    """The exercises whose stubs a failure ran into: its message, or for a group of failures
+    (Hypothesis reports several at once) every line pytest marked."""
+    text = "\n".join([result.get("message", ""), *result.get("explained", [])])
+    return list(dict.fromkeys(STUB_MESSAGE.findall(text)))
 
 
 def belongs(nodeid: str, test_id: str) -> bool:
@@ -90,9 +97,8 @@ def judge(exercise: Exercise, results: dict[str, dict]) -> Outcome:
                 outcome.passed += 1
             elif result["outcome"] in ("failed", "error"):
                 outcome.failures.append((nodeid, result))
-    stubs = [m.group(1) for _, r in outcome.failures
-             if (m := STUB_MESSAGE.search(r.get("message", "")))]
-    real = [f for f in outcome.failures if not STUB_MESSAGE.search(f[1].get("message", ""))]
+    stubs = [i for _, r in outcome.failures for i in stub_ids(r)]
+    real = [f for f in outcome.failures if not stub_ids(f[1])]
     if exercise.id in stubs:
         outcome.status = "not written"
     elif any(r["outcome"] == "error" and "::" not in n for n, r in real):
@@ -153,10 +159,59 @@ def verify_reference(phase: str) -> list[str]:
             for o in outcomes for nodeid, r in o.failures]
 
 
-def verify(phase: str, workers: int = 2) -> list[str]:
-    """Every problem with a phase's exercises (empty when all of them are sound)."""
+def verify_untouched(phase: str) -> list[str]:
+    """On a folder just started, every exercise must fail on its own stub or wait on an EARLIER
+    exercise's: a learner working in order is never sent ahead."""
+    exercises = [e for e in all_exercises() if e.phase == phase]
+    with tempfile.TemporaryDirectory(prefix="workbook-verify-") as tmp:
+        folder = Path(tmp)
+        (folder / f"phase{phase}").mkdir()
+        for module in {e.module for e in exercises}:
+            (folder / f"phase{phase}" / f"{module}.py").write_text(
+                stubbed_module(phase, module), encoding="utf-8")
+        outcomes, _ = check(exercises, {phase}, folder)
+    order = [e.id for e in exercises]
+    problems = []
+    for o in outcomes:
+        earlier = o.waiting_on in order and order.index(o.waiting_on) < order.index(o.exercise.id)
+        if not (o.status == "not written" or (o.status == "waiting" and earlier)):
+            problems.append(f"{o.exercise.id}: on a fresh start it is '{o.status}'"
+                            + (f" on {o.waiting_on}" if o.waiting_on else "")
+                            + ", not 'not written' or waiting on an earlier exercise")
+    return problems
+
+
+def verify_in_order(exercise: Exercise) -> list[str]:
+    """With every earlier exercise of its phase written (ours) and every later one a stub, the
+    exercise written (ours) must pass: its tests never need a later exercise."""
+    exercises = [e for e in all_exercises() if e.phase == exercise.phase]
+    later = exercises[exercises.index(exercise) + 1:]
+    with tempfile.TemporaryDirectory(prefix="workbook-verify-") as tmp:
+        folder = Path(tmp)
+        (folder / f"phase{exercise.phase}").mkdir()
+        for module in {e.module for e in exercises}:
+            source = module_file(exercise.phase, module).read_text(encoding="utf-8")
+            for e in sorted((e for e in later if e.module == module),
+                            key=lambda e: -source.index(f"def {e.qualname.split('.')[-1]}(")):
+                source = stub_function(source, e)
+            (folder / f"phase{exercise.phase}" / f"{module}.py").write_text(source,
+                                                                            encoding="utf-8")
+        outcomes, _ = check([exercise], {exercise.phase}, folder)
+    o = outcomes[0]
+    if o.status == "passing":
+        return []
+    return [f"{exercise.id}: with only the earlier exercises written it is '{o.status}'"
+            + (f" on {o.waiting_on}" if o.waiting_on else "")]
+
+
+def verify(phase: str, workers: int = 2, in_order: bool = False) -> list[str]:
+    """Every problem with a phase's exercises (empty when all of them are sound). in_order adds
+    the slower proof that no exercise's tests need a later exercise."""
     exercises = [e for e in all_exercises() if e.phase == phase]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         jobs = [pool.submit(verify_exercise, e) for e in exercises]
         jobs.append(pool.submit(verify_reference, phase))
+        jobs.append(pool.submit(verify_untouched, phase))
+        if in_order:
+            jobs.extend(pool.submit(verify_in_order, e) for e in exercises)
         return [problem for job in jobs for problem in job.result()]

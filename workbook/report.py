@@ -32,7 +32,7 @@ def _summary(report: pytest.TestReport | pytest.CollectReport) -> dict:
             where = f"{Path(loc).resolve().relative_to(mine)}, line {entry.reprfileloc.lineno}"
     return {
         "message": crash.message if crash else text[-500:],
-        "explained": explained.splitlines()[:40],
+        "explained": explained.splitlines()[:200],
         "line": calls[-1] if calls else None,  # the test's line that failed
         "where": where,
     }
