@@ -36,13 +36,12 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.corpus import CORPORA, load_text
-from phase00.figures import save_figure, scratch_dir
+from phase00.corpus import add_corpus_flags, load_text
+from phase00.figures import add_out_flag, save_figure
 from phase00.flags import (
+    add_seed_flag,
     check_fits_in_memory,
     nonnegative_float,
-    nonnegative_int,
-    output_folder,
     positive_float,
     positive_int,
 )
@@ -222,36 +221,7 @@ def plot_training(history: dict[str, list[float]], counting_train: float, counti
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="A character bigram LM by counting and by "
-                                                 "gradient descent.")
-    parser.add_argument("--corpus", choices=CORPORA, default="tinyshakespeare",
-                        help="built-in corpus (default: tinyshakespeare)")
-    parser.add_argument("--path", type=Path, default=None,
-                        help="a local UTF-8 text file instead of a built-in corpus")
-    parser.add_argument("--smoothing", type=nonnegative_float, default=1.0,
-                        help="add-k smoothing of the counting model (default: 1; try 0)")
-    parser.add_argument("--val-fraction", type=positive_float, default=0.1,
-                        help="the last fraction of the text held out for validation "
-                             "(default: 0.1)")
-    parser.add_argument("--steps", type=positive_int, default=2000,
-                        help="gradient steps of the neural bigram (default: 2000)")
-    parser.add_argument("--batch", type=positive_int, default=1024,
-                        help="character pairs per step (default: 1024)")
-    parser.add_argument("--lr", type=positive_float, default=0.1,
-                        help="starting learning rate, decayed linearly to 0 (default: 0.1, "
-                             "for Adam; plain SGD needs about 50)")
-    parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam",
-                        help="optimizer from phase 02 (default: adam)")
-    parser.add_argument("--weight-decay", type=nonnegative_float, default=0.0,
-                        help="L2 pull of every logit toward 0, the neural twin of smoothing "
-                             "(default: 0)")
-    parser.add_argument("--sample-chars", type=positive_int, default=200,
-                        help="characters to generate from each model (default: 200)")
-    parser.add_argument("--top", type=positive_int, default=20,
-                        help="characters shown in the count heatmap (default: 20)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.val_fraction >= 1:
         parser.error(f"--val-fraction must be below 1, got {args.val_fraction}")
@@ -345,6 +315,45 @@ def main(argv: list[str] | None = None) -> None:
     print("\nFigures")
     plot_counts(N, P, tok, args.top, args.out)
     plot_training(history, count_train, args.smoothing, floor, args.out)
+
+
+def add_step_flags(parser: argparse.ArgumentParser, steps: int, batch: int, lr: float,
+                   batch_of: str = "examples", lr_note: str = "") -> None:
+    """Give a script the three knobs of training by random mini-batches, with these defaults:
+    `--steps`, `--batch` (how many `batch_of` each step draws) and `--lr`, the starting learning
+    rate, which decays linearly to 0 over the steps. lr_note ends the help of --lr."""
+    parser.add_argument("--steps", type=positive_int, default=steps,
+                        help=f"training steps (default: {steps})")
+    parser.add_argument("--batch", type=positive_int, default=batch,
+                        help=f"{batch_of} per step (default: {batch})")
+    parser.add_argument("--lr", type=positive_float, default=lr,
+                        help=f"starting learning rate, decayed linearly to 0 (default: {lr:g}"
+                             f"{lr_note})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="A character bigram LM by counting and by "
+                                                 "gradient descent.")
+    add_corpus_flags(parser)
+    parser.add_argument("--smoothing", type=nonnegative_float, default=1.0,
+                        help="add-k smoothing of the counting model (default: 1; try 0)")
+    parser.add_argument("--val-fraction", type=positive_float, default=0.1,
+                        help="the last fraction of the text held out for validation "
+                             "(default: 0.1)")
+    add_step_flags(parser, steps=2000, batch=1024, lr=0.1, batch_of="character pairs",
+                   lr_note=", for Adam; plain SGD needs about 50")
+    parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam",
+                        help="optimizer from phase 02 (default: adam)")
+    parser.add_argument("--weight-decay", type=nonnegative_float, default=0.0,
+                        help="L2 pull of every logit toward 0, the neural twin of smoothing "
+                             "(default: 0)")
+    parser.add_argument("--sample-chars", type=positive_int, default=200,
+                        help="characters to generate from each model (default: 200)")
+    parser.add_argument("--top", type=positive_int, default=20,
+                        help="characters shown in the count heatmap (default: 20)")
+    add_seed_flag(parser)
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

@@ -47,9 +47,9 @@ from typing import Any
 import regex
 from matplotlib.figure import Figure
 
-from phase00.corpus import CORPORA, load_text
-from phase00.figures import save_figure, scratch_dir
-from phase00.flags import output_file, output_folder, positive_int
+from phase00.corpus import add_corpus_flags, load_text
+from phase00.figures import add_out_flag, save_figure, scratch_dir
+from phase00.flags import output_file, positive_int
 
 # GPT-2's pre-tokenisation rule (Radford et al. 2019), read left to right, first match wins:
 #   's 't 're 've 'm 'll 'd      English contractions, split from their word
@@ -668,22 +668,7 @@ def show_tokens(tokenizer: BPETokenizer, text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Train a byte-level BPE tokenizer and use it.")
-    parser.add_argument("--vocab-size", type=positive_int, default=4096,
-                        help="tokens to learn, 256 bytes included, >= 256 (default: 4096)")
-    parser.add_argument("--trainer", choices=["naive", "fast"], default="fast",
-                        help="naive recounts every pair after each merge; fast updates counts "
-                             "(default: fast)")
-    parser.add_argument("--corpus", choices=CORPORA, default="tinyshakespeare",
-                        help="built-in corpus (default: tinyshakespeare)")
-    parser.add_argument("--path", type=Path, default=None, help="train on this text file")
-    parser.add_argument("--text", default="The king's horse, my lord, is lame: 1234 🐎!",
-                        help="a sentence to encode with the trained tokenizer")
-    parser.add_argument("--save", type=output_file, default=None,
-                        help="write the tokenizer here (default: scratch/phase-03-embeddings/"
-                             "bpe_<vocab size>.txt)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.vocab_size < 256:
         parser.error(f"--vocab-size must be >= 256 (the 256 single bytes), got {args.vocab_size}")
@@ -758,6 +743,23 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nFigures")
     plot_compression(saved, len(text.encode("utf-8")), args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Train a byte-level BPE tokenizer and use it.")
+    parser.add_argument("--vocab-size", type=positive_int, default=4096,
+                        help="tokens to learn, 256 bytes included, >= 256 (default: 4096)")
+    parser.add_argument("--trainer", choices=["naive", "fast"], default="fast",
+                        help="naive recounts every pair after each merge; fast updates counts "
+                             "(default: fast)")
+    add_corpus_flags(parser)
+    parser.add_argument("--text", default="The king's horse, my lord, is lame: 1234 🐎!",
+                        help="a sentence to encode with the trained tokenizer")
+    parser.add_argument("--save", type=output_file, default=None,
+                        help="write the tokenizer here (default: scratch/phase-03-embeddings/"
+                             "bpe_<vocab size>.txt)")
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

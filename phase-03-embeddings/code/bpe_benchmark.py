@@ -21,12 +21,11 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import tiktoken
 
-from phase00.corpus import CORPORA, load_text
+from phase00.corpus import add_corpus_flags, load_text
 from phase00.flags import positive_int
 from phase03.bpe import BPETokenizer, train_fast, train_naive
 from phase03.gpt2_tokenizer import find_gpt2_files, gpt2_tiktoken, gpt2_tokenizer
@@ -76,24 +75,7 @@ def print_table(header: list[str], rows: list[list[str]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Benchmark our BPE trainers and encoder "
-                                                 "against tiktoken.")
-    # --quick changes the defaults, never a flag you typed: those are None until resolved below
-    parser.add_argument("--vocab-size", type=positive_int, default=None,
-                        help="vocabulary of the fast trainer and our encoder (default: 4096; "
-                             "with --quick 1024)")
-    parser.add_argument("--naive-vocab-size", type=positive_int, default=None,
-                        help="vocabulary for the naive-vs-fast race; 4096 takes minutes "
-                             "(default: 1024; with --quick 300)")
-    parser.add_argument("--repeats", type=positive_int, default=None,
-                        help="runs per timing; the median is reported (default: 5; with "
-                             "--quick 2)")
-    parser.add_argument("--quick", action="store_true",
-                        help="the first 100,000 characters, and smaller defaults for the three "
-                             "flags above (those you give are used as given)")
-    parser.add_argument("--corpus", choices=CORPORA, default="tinyshakespeare",
-                        help="built-in corpus (default: tinyshakespeare)")
-    parser.add_argument("--path", type=Path, default=None, help="benchmark on this text file")
+    parser = build_parser()
     args = parser.parse_args(argv)
     defaults = QUICK if args.quick else FULL
     vocab = defaults["vocab_size"] if args.vocab_size is None else args.vocab_size
@@ -135,6 +117,26 @@ def main(argv: list[str] | None = None) -> None:
     print()
     print_table(["encoding, same ranks", "ours (pure Python)", "tiktoken (Rust)",
                  "ours / tiktoken", "same ids"], rows)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Benchmark our BPE trainers and encoder "
+                                                 "against tiktoken.")
+    # --quick changes the defaults, never a flag you typed: those are None until resolved below
+    parser.add_argument("--vocab-size", type=positive_int, default=None,
+                        help="vocabulary of the fast trainer and our encoder (default: 4096; "
+                             "with --quick 1024)")
+    parser.add_argument("--naive-vocab-size", type=positive_int, default=None,
+                        help="vocabulary for the naive-vs-fast race; 4096 takes minutes "
+                             "(default: 1024; with --quick 300)")
+    parser.add_argument("--repeats", type=positive_int, default=None,
+                        help="runs per timing; the median is reported (default: 5; with "
+                             "--quick 2)")
+    parser.add_argument("--quick", action="store_true",
+                        help="the first 100,000 characters, and smaller defaults for the three "
+                             "flags above (those you give are used as given)")
+    add_corpus_flags(parser)
+    return parser
 
 
 if __name__ == "__main__":

@@ -28,9 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from phase00.corpus import CORPORA, load_text
-from phase00.figures import scratch_dir
-from phase00.flags import output_folder
+from phase00.corpus import add_corpus_flags, load_text
+from phase00.figures import add_out_flag
 
 FILE_KIND = "char-tokenizer"  # written into every saved file, checked when one is loaded
 WRITER = "python phase-03-embeddings/code/char_tokenizer.py"  # the command that writes one
@@ -169,19 +168,7 @@ def sample_start(text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Build a character tokenizer from a corpus, "
-                                                 "show its vocabulary and a round trip.")
-    parser.add_argument("--corpus", choices=CORPORA, default="tinyshakespeare",
-                        help="built-in corpus to take the vocabulary from "
-                             "(default: tinyshakespeare)")
-    parser.add_argument("--path", type=Path, default=None,
-                        help="a local UTF-8 text file instead of a built-in corpus")
-    parser.add_argument("--text", default=None,
-                        help=f"the text to encode and decode (default: {DEFAULT_TEXT!r}, or the "
-                             f"corpus's first characters if it lacks some of those)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for the saved tokenizer (default: the git-ignored "
-                             "scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     saved = args.out / "char_tokenizer.json"
     if saved.is_dir():
@@ -237,6 +224,17 @@ def main(argv: list[str] | None = None) -> None:
             print(f"   {bad}: {err}")
         else:
             print(f"   {bad}: none here (this vocabulary knows every character tried)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Build a character tokenizer from a corpus, "
+                                                 "show its vocabulary and a round trip.")
+    add_corpus_flags(parser, " to take the vocabulary from")
+    parser.add_argument("--text", default=None,
+                        help=f"the text to encode and decode (default: {DEFAULT_TEXT!r}, or the "
+                             f"corpus's first characters if it lacks some of those)")
+    add_out_flag(parser, __file__, "the saved tokenizer")
+    return parser
 
 
 if __name__ == "__main__":

@@ -35,9 +35,13 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.corpus import CORPORA, load_text
-from phase00.figures import save_figure, scratch_dir
-from phase00.flags import check_fits_in_memory, nonnegative_int, output_folder, positive_int
+from phase00.corpus import add_corpus_flags, load_text
+from phase00.figures import add_out_flag, save_figure
+from phase00.flags import (
+    add_seed_flag,
+    check_fits_in_memory,
+    positive_int,
+)
 from phase00.threads import limit_blas_threads
 from phase03.char_tokenizer import CharTokenizer
 
@@ -213,24 +217,7 @@ def plot_one_hot_lookup(tok: CharTokenizer, text: str, W: np.ndarray,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="One-hot times a matrix versus an embedding "
-                                                 "lookup: the same numbers, far cheaper.")
-    parser.add_argument("--text", default="to be or not to be",
-                        help="the example text; its own characters form the small vocabulary "
-                             "of parts 1-2 (default: 'to be or not to be')")
-    parser.add_argument("--dim", type=positive_int, default=3,
-                        help="embedding size of the example (default: 3)")
-    parser.add_argument("--tokens", type=positive_int, default=2000,
-                        help="ids looked up in the timing of part 3 (default: 2000)")
-    parser.add_argument("--timing-dim", type=positive_int, default=256,
-                        help="embedding size in the timing of part 3 (default: 256)")
-    parser.add_argument("--corpus", choices=CORPORA, default="tinyshakespeare",
-                        help="corpus whose ids part 3 looks up (default: tinyshakespeare)")
-    parser.add_argument("--path", type=Path, default=None,
-                        help="a local UTF-8 text file instead of a built-in corpus")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if not args.text:
         parser.error("--text is empty: the example needs at least one character")
@@ -305,6 +292,24 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nFigures")
     plot_one_hot_lookup(tok, args.text, W, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="One-hot times a matrix versus an embedding "
+                                                 "lookup: the same numbers, far cheaper.")
+    parser.add_argument("--text", default="to be or not to be",
+                        help="the example text; its own characters form the small vocabulary "
+                             "of parts 1-2 (default: 'to be or not to be')")
+    parser.add_argument("--dim", type=positive_int, default=3,
+                        help="embedding size of the example (default: 3)")
+    parser.add_argument("--tokens", type=positive_int, default=2000,
+                        help="ids looked up in the timing of part 3 (default: 2000)")
+    parser.add_argument("--timing-dim", type=positive_int, default=256,
+                        help="embedding size in the timing of part 3 (default: 256)")
+    add_corpus_flags(parser, " whose ids part 3 looks up")
+    add_seed_flag(parser)
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

@@ -367,20 +367,7 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Load GPT-2's tokenizer into our BPE code and "
-                                                 "compare it with tiktoken.")
-    parser.add_argument("--text", default="Hello world! GPT-2 reads bytes: café, 東京, 🙂.",
-                        help="text to encode")
-    parser.add_argument("--offline", action="store_true",
-                        help="never use the network (cache or installed package only)")
-    parser.add_argument("--long", type=positive_int, default=None, metavar="CHARS",
-                        help="also time the encoders on single pieces with no space, from 1,000 "
-                             "characters up to CHARS (at most 1000000): the simple loop against "
-                             "the heap and linked list")
-    parser.add_argument("--unicode", action="store_true",
-                        help="also check every Unicode code point against tiktoken, to find "
-                             "the characters the two regex engines class differently (about "
-                             "35 s)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.long is not None and args.long > LONGEST_PIECE:
         parser.error(f"--long is at most {LONGEST_PIECE:,} characters (a piece that long already "
@@ -432,6 +419,24 @@ def main(argv: list[str] | None = None) -> None:
               f"would take minutes; one run each, on this machine)")
     if args.unicode:
         show_unicode_check(tokenizer, reference, 5 if args.long else 4)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Load GPT-2's tokenizer into our BPE code and "
+                                                 "compare it with tiktoken.")
+    parser.add_argument("--text", default="Hello world! GPT-2 reads bytes: café, 東京, 🙂.",
+                        help="text to encode")
+    parser.add_argument("--offline", action="store_true",
+                        help="never use the network (cache or installed package only)")
+    parser.add_argument("--long", type=positive_int, default=None, metavar="CHARS",
+                        help="also time the encoders on single pieces with no space, from 1,000 "
+                             "characters up to CHARS (at most 1000000): the simple loop against "
+                             "the heap and linked list")
+    parser.add_argument("--unicode", action="store_true",
+                        help="also check every Unicode code point against tiktoken, to find "
+                             "the characters the two regex engines class differently (about "
+                             "35 s)")
+    return parser
 
 
 if __name__ == "__main__":

@@ -37,12 +37,11 @@ from matplotlib.figure import Figure
 from numpy.lib.stride_tricks import sliding_window_view
 from tqdm import tqdm
 
-from phase00.corpus import CORPORA, load_text
-from phase00.figures import save_figure, scratch_dir
+from phase00.corpus import add_corpus_flags, load_text
+from phase00.figures import add_out_flag, save_figure
 from phase00.flags import (
+    add_seed_flag,
     check_fits_in_memory,
-    nonnegative_int,
-    output_folder,
     positive_float,
     positive_int,
 )
@@ -50,7 +49,7 @@ from phase00.probability import sample, softmax
 from phase00.threads import limit_blas_threads
 from phase02.layers import Dense, SoftmaxCrossEntropy, build_mlp
 from phase02.optimizers import OPTIMIZERS, make_optimizer
-from phase03.bigram import bigram_counts, bigram_probs, log_of, mean_nll
+from phase03.bigram import add_step_flags, bigram_counts, bigram_probs, log_of, mean_nll
 from phase03.char_tokenizer import CharTokenizer, sample_start, training_tokenizer
 from phase03.embeddings import Embedding, char_label
 from phase03.word2vec import pca_2d
@@ -268,39 +267,7 @@ def plot_character_map(C: np.ndarray, tok: CharTokenizer, out_dir: Path | None =
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Bengio et al. 2003's neural language model on "
-                                                 "characters, with manual backprop.")
-    parser.add_argument("--corpus", choices=CORPORA, default="tinyshakespeare",
-                        help="built-in corpus (default: tinyshakespeare)")
-    parser.add_argument("--path", type=Path, default=None,
-                        help="a local UTF-8 text file instead of a built-in corpus")
-    parser.add_argument("--context", type=positive_int, default=8,
-                        help="characters the model sees, n (default: 8)")
-    parser.add_argument("--dim", type=positive_int, default=16,
-                        help="embedding size d (default: 16)")
-    parser.add_argument("--hidden", type=positive_int, default=256,
-                        help="tanh hidden units H (default: 256)")
-    parser.add_argument("--steps", type=positive_int, default=10_000,
-                        help="training steps (default: 10000)")
-    parser.add_argument("--batch", type=positive_int, default=128,
-                        help="examples per step (default: 128)")
-    parser.add_argument("--lr", type=positive_float, default=3e-3,
-                        help="starting learning rate, decayed linearly to 0 (default: 3e-3)")
-    parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adamw",
-                        help="optimizer from phase 02 (default: adamw, weight decay 0.01)")
-    parser.add_argument("--val-fraction", type=positive_float, default=0.1,
-                        help="the last fraction of the text held out (default: 0.1)")
-    parser.add_argument("--sample-chars", type=positive_int, default=300,
-                        help="characters to generate at the end (default: 300)")
-    parser.add_argument("--temperature", type=positive_float, default=1.0,
-                        help="sampling temperature (default: 1; lower is safer and duller)")
-    parser.add_argument("--map", action="store_true",
-                        help="also draw the learned character vectors as a 2-D map (PCA); "
-                             "clearest with --dim 2, where the map is the table itself")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.val_fraction >= 1:
         parser.error(f"--val-fraction must be below 1, got {args.val_fraction}")
@@ -385,6 +352,34 @@ def main(argv: list[str] | None = None) -> None:
     plot_losses(history, bigram_val, title, args.out)
     if args.map:
         plot_character_map(C, tok, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Bengio et al. 2003's neural language model on "
+                                                 "characters, with manual backprop.")
+    add_corpus_flags(parser)
+    parser.add_argument("--context", type=positive_int, default=8,
+                        help="characters the model sees, n (default: 8)")
+    parser.add_argument("--dim", type=positive_int, default=16,
+                        help="embedding size d (default: 16)")
+    parser.add_argument("--hidden", type=positive_int, default=256,
+                        help="tanh hidden units H (default: 256)")
+    add_step_flags(parser, steps=10_000, batch=128, lr=3e-3)
+    parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adamw",
+                        help="optimizer from phase 02 (default: adamw, weight decay 0.01)")
+    parser.add_argument("--val-fraction", type=positive_float, default=0.1,
+                        help="the last fraction of the text held out (default: 0.1)")
+    parser.add_argument("--sample-chars", type=positive_int, default=300,
+                        help="characters to generate at the end (default: 300)")
+    parser.add_argument("--temperature", type=positive_float, default=1.0,
+                        help="sampling temperature (default: 1; lower is safer and duller)")
+    parser.add_argument("--map", action="store_true",
+                        help="also draw the learned character vectors as a 2-D map (PCA); "
+                             "clearest with --dim 2, where the map is the table itself")
+    add_seed_flag(parser)
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

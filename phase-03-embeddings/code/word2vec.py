@@ -42,13 +42,12 @@ import numpy as np
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
-from phase00.corpus import CORPORA, load_text
-from phase00.figures import save_figure, scratch_dir
+from phase00.corpus import add_corpus_flags, load_text
+from phase00.figures import add_out_flag, save_figure
 from phase00.flags import (
+    add_seed_flag,
     check_fits_in_memory,
     nonnegative_float,
-    nonnegative_int,
-    output_folder,
     positive_float,
     positive_int,
 )
@@ -337,39 +336,7 @@ def plot_word_map(E: np.ndarray, vocab: list[str], n_frequent: int, groups: dict
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="word2vec skip-gram with negative sampling, "
-                                                 "by hand.")
-    parser.add_argument("--corpus", choices=CORPORA, default="tinyshakespeare",
-                        help="built-in corpus (default: tinyshakespeare)")
-    parser.add_argument("--path", type=Path, default=None,
-                        help="a local UTF-8 text file instead of a built-in corpus")
-    parser.add_argument("--dim", type=positive_int, default=50,
-                        help="embedding size d (default: 50)")
-    parser.add_argument("--window", type=positive_int, default=5,
-                        help="largest distance between centre and context (default: 5)")
-    parser.add_argument("--negatives", type=positive_int, default=5,
-                        help="negative samples k per pair (default: 5)")
-    parser.add_argument("--epochs", type=positive_int, default=12,
-                        help="passes over the text (default: 12)")
-    parser.add_argument("--lr", type=positive_float, default=5.0,
-                        help="starting learning rate of SGD on the batch-MEAN loss, decayed "
-                             "linearly to 0 (default: 5; per pair that is 5/256, about "
-                             "word2vec's 0.025)")
-    parser.add_argument("--batch", type=positive_int, default=256,
-                        help="pairs per step (default: 256)")
-    parser.add_argument("--min-count", type=positive_int, default=10,
-                        help="drop words seen fewer times (default: 10)")
-    parser.add_argument("--subsample", type=nonnegative_float, default=1e-3,
-                        help="subsampling threshold t; 0 keeps every word (default: 1e-3)")
-    parser.add_argument("--query", nargs="+", default=QUERY_WORDS,
-                        help=f"words whose neighbours are printed, lowercased like the text "
-                             f"(default: {' '.join(QUERY_WORDS)})")
-    parser.add_argument("--map-words", type=positive_int, default=100,
-                        help="how many of the most frequent words to draw (default: 100)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         text, source = load_text(args.corpus, args.path)
@@ -462,6 +429,39 @@ def main(argv: list[str] | None = None) -> None:
         plot_word_map(E, vocab, n_map, groups, args.out)
     else:
         print("   no query word is in the vocabulary: no map drawn")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="word2vec skip-gram with negative sampling, "
+                                                 "by hand.")
+    add_corpus_flags(parser)
+    parser.add_argument("--dim", type=positive_int, default=50,
+                        help="embedding size d (default: 50)")
+    parser.add_argument("--window", type=positive_int, default=5,
+                        help="largest distance between centre and context (default: 5)")
+    parser.add_argument("--negatives", type=positive_int, default=5,
+                        help="negative samples k per pair (default: 5)")
+    parser.add_argument("--epochs", type=positive_int, default=12,
+                        help="passes over the text (default: 12)")
+    parser.add_argument("--lr", type=positive_float, default=5.0,
+                        help="starting learning rate of SGD on the batch-MEAN loss, decayed "
+                             "linearly to 0 (default: 5; per pair that is 5/256, about "
+                             "word2vec's 0.025)")
+    parser.add_argument("--batch", type=positive_int, default=256,
+                        help="pairs per step (default: 256)")
+    parser.add_argument("--min-count", type=positive_int, default=10,
+                        help="drop words seen fewer times (default: 10)")
+    parser.add_argument("--subsample", type=nonnegative_float, default=1e-3,
+                        help="subsampling threshold t; 0 keeps every word (default: 1e-3)")
+    parser.add_argument("--query", nargs="+", default=QUERY_WORDS,
+                        help=f"words whose neighbours are printed, lowercased like the text "
+                             f"(default: {' '.join(QUERY_WORDS)})")
+    parser.add_argument("--map-words", type=positive_int, default=100,
+                        help="how many of the most frequent words to draw (default: 100)")
+    add_seed_flag(parser)
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":
