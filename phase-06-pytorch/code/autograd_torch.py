@@ -200,6 +200,21 @@ def split_batch_gradients(seed: int = 0, n: int = 8) -> tuple[np.ndarray, np.nda
     return full.numpy(), W.grad.numpy()
 
 
+def gradient_step(w: torch.Tensor, lr: float) -> torch.Tensor:
+    """One step of gradient descent written by hand: w - lr * dL/dw, with the dL/dw that
+    autograd left in `w.grad` (phase 00's update rule, on a tensor).
+
+    The update runs under torch.no_grad(): it is not part of the model, so PyTorch records no
+    graph for it and the new tensor does not require a gradient. torch.optim.SGD(params,
+    lr).step() applies the same rule to every parameter, in place.
+    """
+    if w.grad is None:
+        raise ValueError("w has no gradient yet: call backward() on a loss computed from w "
+                         "first")
+    with torch.no_grad():  # an update is not part of the model: record nothing
+        return w - lr * w.grad
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="PyTorch autograd against phase 02's Value "
                                                  "engine.")
@@ -272,8 +287,7 @@ def main(argv: list[str] | None = None) -> None:
     L.backward()
     print(f"   z.is_leaf = {z.is_leaf}, w.is_leaf = {fresh['w'].is_leaf}; dL/dz kept by "
           f"retain_grad(): {z.grad.item():+.6f} (Value: {nodes['z'].grad:+.6f})")
-    with torch.no_grad():  # an update is not part of the model: record nothing
-        w_new = fresh["w"] - 0.1 * fresh["w"].grad
+    w_new = gradient_step(fresh["w"], 0.1)
     print(f"   a gradient step under torch.no_grad(): w {fresh['w'].item():+.4f} -> "
           f"{w_new.item():+.4f}, requires_grad = {w_new.requires_grad}")
 

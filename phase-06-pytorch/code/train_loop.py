@@ -131,6 +131,27 @@ def evaluate(model: TorchTransformer, ids: torch.Tensor, context: int, batch: in
     return float(np.mean(losses))
 
 
+def train_step(model: TorchTransformer, opt: torch.optim.Optimizer, x: torch.Tensor,
+               y: torch.Tensor, clip: float,
+               autocast: contextlib.AbstractContextManager | None = None) -> torch.Tensor:
+    """One step of training on one batch: the loss, a fresh gradient, clipping, the update.
+
+    x and y are (B, T) token ids (y is x shifted by one); returns the batch's loss, computed
+    before the update. The order is the lesson: autograd ADDS into .grad, so last step's
+    gradient is cleared before backward(); clipping needs the whole new gradient, so it comes
+    after backward() and before step(). clip 0 turns clipping off. `autocast` is the context
+    the forward pass runs in (bfloat16 on a GPU with --amp); None runs it as it is.
+    """
+    with autocast if autocast is not None else contextlib.nullcontext():
+        loss = model.loss(x, y)
+    opt.zero_grad(set_to_none=True)  # autograd adds into .grad: start from nothing
+    loss.backward()
+    if clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    opt.step()
+    return loss
+
+
 def configure_optimizer(model: TorchTransformer, lr: float, weight_decay: float,
                         beta2: float) -> torch.optim.AdamW:
     """AdamW with decay on the weight matrices only, as phase 05: 2-D weights other than the
@@ -314,13 +335,7 @@ def main(argv: list[str] | None = None) -> None:
             group["lr"] = lr
         x, y = next(batches)
         x, y = x.to(device), y.to(device)
-        with autocast:
-            loss = model.loss(x, y)
-        opt.zero_grad(set_to_none=True)  # autograd adds into .grad: start from nothing
-        loss.backward()
-        if args.clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
-        opt.step()
+        loss = train_step(model, opt, x, y, args.clip, autocast)
         last = step == args.steps - 1
         train_loss = loss.item()  # .item() waits for the device: the loss is really computed
         if not math.isfinite(train_loss):

@@ -62,12 +62,44 @@ def test_layernorm_and_gelu_gradcheck(rng: np.random.Generator) -> None:
     assert max(gradcheck_layer(Activation("gelu"), rng.normal(size=(3, 4, 6)), rng).values()) < TOL
 
 
-def test_layernorm_known_values() -> None:
+def test_layernorm_forward_known_values(rng: np.random.Generator) -> None:
+    """The notes' x = (1, 2, 3, 4); its scale and offset forgotten; the gain and bias applied
+    after; every position of a batch normalised on its own, over its features."""
+    ln = LayerNorm(4)
+    x = np.array([[1.0, 2.0, 3.0, 4.0]])
+    np.testing.assert_allclose(ln.forward(x), [[-1.3416355, -0.4472118, 0.4472118, 1.3416355]],
+                               atol=1e-6)
+    np.testing.assert_allclose(ln.forward(100 * x + 7), ln.forward(x), atol=1e-5)  # eps aside
+    ln.params["g"] = np.array([1.0, 2.0, 0.5, -1.0])
+    ln.params["b"] = np.array([0.0, 1.0, 0.0, 2.0])
+    np.testing.assert_allclose(ln.forward(x), [[-1.3416355, 0.1055764, 0.2236059, 0.6583645]],
+                               atol=1e-6)
+    y = LayerNorm(4).forward(rng.normal(3.0, 5.0, size=(2, 3, 4)))
+    np.testing.assert_allclose(y.mean(axis=-1), 0.0, atol=1e-12)
+    np.testing.assert_allclose(y.var(axis=-1), 1.0, atol=1e-5)
+
+
+def test_layernorm_backward_known_values() -> None:
     ln = LayerNorm(4)
     y = ln.forward(np.array([[1.0, 2.0, 3.0, 4.0]]))
     np.testing.assert_allclose(y, [[-1.3416355, -0.4472118, 0.4472118, 1.3416355]], atol=1e-6)
     dx = ln.backward(np.array([[1.0, 0.0, 0.0, 0.0]]))
     np.testing.assert_allclose(dx, [[0.2683, -0.3578, -0.0894, 0.1789]], atol=1e-4)
+
+
+def test_attention_known_values() -> None:
+    """The notes' example: the query (3, 0) against the keys (1, 0), (0, 1), (-1, 0), d_k = 2,
+    asked at three positions; with the mask, position i sees keys 0 to i only."""
+    Q = np.array([[3.0, 0.0]] * 3)
+    K = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+    V = np.array([[10.0, 0.0], [0.0, 10.0], [-10.0, 0.0]])
+    O, P = attention_forward(Q, K, V, causal=False)
+    np.testing.assert_allclose(P, [[0.8816, 0.1057, 0.0127]] * 3, atol=1e-4)
+    np.testing.assert_allclose(O, [[8.6898, 1.0569]] * 3, atol=1e-4)
+    O, P = attention_forward(Q, K, V, causal=True)
+    np.testing.assert_allclose(P, [[1.0, 0.0, 0.0], [0.8930, 0.1070, 0.0],
+                                   [0.8816, 0.1057, 0.0127]], atol=1e-4)
+    np.testing.assert_allclose(O, [[10.0, 0.0], [8.9296, 1.0704], [8.6898, 1.0569]], atol=1e-4)
 
 
 def test_attention_rows_sum_to_one_and_never_look_ahead(rng: np.random.Generator) -> None:
@@ -120,6 +152,17 @@ def test_sinusoidal_encoding() -> None:
     np.testing.assert_allclose((pe ** 2).sum(axis=1), 8.0)
     with pytest.raises(ValueError, match="even d"):
         sinusoidal_encoding(10, 7)
+
+
+def test_sinusoidal_known_values() -> None:
+    """The notes' table for d = 32: pair i turns at 10000^(-2i/d) radians per position."""
+    pe = sinusoidal_encoding(64, 32)
+    np.testing.assert_allclose(pe[1, :6], [0.841, 0.540, 0.533, 0.846, 0.311, 0.950], atol=1e-3)
+    np.testing.assert_allclose(pe[10, :6], [-0.544, -0.839, -0.613, 0.790, -0.021, -1.000],
+                               atol=1e-3)
+    slowest = 10000 ** (-30 / 32)  # the last pair, features 30 and 31
+    np.testing.assert_allclose(pe[:, 30], np.sin(np.arange(64) * slowest), atol=1e-12)
+    np.testing.assert_allclose(pe[:, 31], np.cos(np.arange(64) * slowest), atol=1e-12)
 
 
 def test_residuals_keep_the_gradient_alive() -> None:

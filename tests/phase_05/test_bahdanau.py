@@ -23,6 +23,18 @@ def test_additive_attention_gradcheck(rng: np.random.Generator) -> None:
     np.testing.assert_allclose(att.weights.sum(axis=-1), 1.0)
 
 
+def test_additive_attention_small_example() -> None:
+    """The notes' example: W_q = W_k = I, v = (3, -1), one decoder state against three."""
+    att = AdditiveAttention(2, 2, np.random.default_rng(0))
+    att.params["W_q"], att.params["W_k"] = np.eye(2), np.eye(2)
+    att.params["v"] = np.array([3.0, -1.0])
+    s = np.array([[[1.0, 0.0]]])  # (B, T, H) = (1, 1, 2)
+    h = np.array([[[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]]])  # (B, S, H) = (1, 3, 2)
+    c = att.forward(s, h)
+    np.testing.assert_allclose(att.weights, [[[0.7634, 0.1942, 0.0423]]], atol=1e-4)
+    np.testing.assert_allclose(c, [[[0.7211, 0.1942]]], atol=1e-4)
+
+
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 def test_attention_seq2seq_gradcheck(rng: np.random.Generator, cell: str) -> None:
     model = AttentionSeq2Seq(10, 4, 6, cell, rng, n_attn=5)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from phase02.autograd import Value, neuron_with_loss
 from phase06.autograd_torch import (
     accumulation_demo,
+    gradient_step,
     graph_of,
     mixed_expression_torch,
     mixed_expression_value,
@@ -78,3 +79,19 @@ def test_graph_has_the_value_engine_nodes() -> None:
     for op in ("PowBackward0", "SubBackward0", "TanhBackward0", "AddBackward0", "MulBackward0"):
         assert op in labels
     assert sum(".grad +=" in label for label in labels) == 4  # one AccumulateGrad per leaf
+
+
+def test_gradient_step_by_hand_is_sgd() -> None:
+    """w - lr * w.grad, recorded by nobody: the step torch.optim.SGD takes, to the last bit."""
+    w = torch.tensor(-0.8, dtype=torch.float64, requires_grad=True)
+    ((torch.tanh(w * 1.5 + 0.3) - 0.5) ** 2).backward()  # phase 02's neuron: dL/dw = -1.7767
+    w_new = gradient_step(w, 0.1)
+    assert w_new.item() == pytest.approx(-0.8 + 0.1 * 1.776709647983, abs=1e-12)
+    assert not w_new.requires_grad and w_new.grad_fn is None  # the update recorded nothing
+    assert w.item() == -0.8  # a new tensor: the leaf itself is left as it was
+    p = torch.nn.Parameter(w.detach().clone())
+    p.grad = w.grad.clone()
+    torch.optim.SGD([p], lr=0.1).step()
+    assert torch.equal(p.detach(), w_new)
+    with pytest.raises(ValueError, match="no gradient yet"):
+        gradient_step(torch.tensor(1.0, requires_grad=True), 0.1)

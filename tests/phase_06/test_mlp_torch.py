@@ -48,6 +48,28 @@ def test_converters_both_ways(rng: np.random.Generator) -> None:
         assert torch.equal(a, b), k
 
 
+def test_torch_mlp_layers_names_and_forward() -> None:
+    """Linear, activation, Linear, activation, Linear: numbered as phase 02's layers, found by
+    parameters() without a list, and an activation between layers but not after the last."""
+    torch.manual_seed(0)
+    model = TorchMLP([2, 16, 16, 2], "tanh")
+    assert isinstance(model, nn.Module) and len(model) == 5
+    assert [type(layer).__name__ for layer in model] == ["Linear", "Activation", "Linear",
+                                                         "Activation", "Linear"]
+    assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == {
+        "0.weight": (16, 2), "0.bias": (16,), "2.weight": (16, 16), "2.bias": (16,),
+        "4.weight": (2, 16), "4.bias": (2,)}
+    assert sum(p.numel() for p in model.parameters()) == 354  # phase 02's moons MLP
+    assert model.sizes == [2, 16, 16, 2] and model.activation == "tanh"
+    x = torch.randn(5, 2)
+    h = x
+    for i in (0, 2, 4):
+        h = h @ model[i].weight.T + model[i].bias
+        h = torch.tanh(h) if i < 4 else h
+    torch.testing.assert_close(model(x), h)
+    assert len(TorchMLP([3, 4], "relu")) == 1  # no hidden layer: one Linear, no activation
+
+
 def test_torch_mlp_checks_its_input() -> None:
     with pytest.raises(ValueError, match=r"\(batch, 2\)"):
         TorchMLP([2, 4, 3], "tanh")(torch.zeros(5, 3))

@@ -14,6 +14,7 @@ from phase06.train_loop import (
     configure_optimizer,
     evaluate,
     make_loader,
+    train_step,
 )
 from phase06.train_loop import main as train_main
 from phase06.transformer_torch import TorchTransformer
@@ -126,3 +127,27 @@ def test_script_refuses_a_warmup_longer_than_the_run(capsys: pytest.CaptureFixtu
     err = capsys.readouterr().err
     assert stop.value.code == 2 and "Traceback" not in err
     assert "--warmup (50) is longer than the run (--steps 10)" in err.strip().splitlines()[-1]
+
+
+def test_train_step_is_one_clean_step() -> None:
+    """Each step moves every weight by -lr times a fresh gradient of this batch, clipped when
+    asked: nothing left over from the step before, clipping after backward and before step."""
+    torch.manual_seed(0)
+    model = TorchTransformer(TransformerConfig(vocab_size=7, context=4, d_model=8, n_heads=2,
+                                               n_layers=1)).double()
+    lr = 0.5
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    x, y = torch.randint(0, 7, (3, 4)), torch.randint(0, 7, (3, 4))
+    params = list(model.parameters())
+    for clip in (0.0, 0.0, 0.05):  # the second step would see a left-over gradient
+        before = [p.detach().clone() for p in params]
+        expected_loss = model.loss(x, y)
+        grads = torch.autograd.grad(expected_loss, params)  # fills no .grad
+        norm = torch.sqrt(sum((g ** 2).sum() for g in grads)).item()
+        scale = min(1.0, clip / (norm + 1e-6)) if clip > 0 else 1.0  # clip_grad_norm_'s rule
+        assert clip == 0 or scale < 1  # the clipped step really is clipped
+        loss = train_step(model, opt, x, y, clip)
+        assert loss.item() == pytest.approx(expected_loss.item(), abs=1e-12)  # before the step
+        for p, p0, g in zip(params, before, grads, strict=True):
+            # 1e-7: room for a clip by hand without clip_grad_norm_'s 1e-6 in the divisor
+            torch.testing.assert_close(p.detach(), p0 - lr * scale * g, rtol=0, atol=1e-7)
