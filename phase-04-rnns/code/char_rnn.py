@@ -37,13 +37,12 @@ import numpy as np
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
-from phase00.corpus import CORPORA, load_text
-from phase00.figures import save_figure, scratch_dir
+from phase00.corpus import add_corpus_flags, load_text
+from phase00.figures import add_out_flag, save_figure
 from phase00.flags import (
+    add_seed_flag,
     check_fits_in_memory,
     nonnegative_float,
-    nonnegative_int,
-    output_folder,
     positive_float,
     positive_int,
 )
@@ -325,47 +324,7 @@ def plot_training(history: dict[str, Any], unigram: float, title: str,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Train a character-level RNN/LSTM/GRU "
-                                                 "language model and sample from it.")
-    parser.add_argument("--cell", choices=sorted(CELLS), default="rnn",
-                        help="recurrent cell (default: rnn)")
-    parser.add_argument("--hidden", type=positive_int, default=128,
-                        help="hidden units H (default: 128)")
-    parser.add_argument("--embed", type=positive_int, default=32,
-                        help="embedding size E (default: 32)")
-    parser.add_argument("--seq-len", type=positive_int, default=64,
-                        help="characters per chunk: how far back BPTT reaches (default: 64)")
-    parser.add_argument("--batch-size", type=positive_int, default=32,
-                        help="parallel streams B (default: 32)")
-    parser.add_argument("--steps", type=positive_int, default=2000,
-                        help="training steps (default: 2000)")
-    parser.add_argument("--lr", type=positive_float, default=3e-3,
-                        help="Adam's starting learning rate, decayed linearly to 0 "
-                             "(default: 0.003)")
-    parser.add_argument("--clip", type=nonnegative_float, default=1.0,
-                        help="clip the global gradient norm to this (0: no clipping; "
-                             "default: 1)")
-    parser.add_argument("--spectral-radius", type=nonnegative_float, default=None,
-                        help="rescale W_h to this spectral radius at the start (default: leave "
-                             "the N(0, 1/H) draw, about 1)")
-    parser.add_argument("--no-carry", action="store_true",
-                        help="start every chunk from a zero state instead of the last one")
-    parser.add_argument("--eval-every", type=positive_int, default=250,
-                        help="steps between validation losses (default: 250)")
-    parser.add_argument("--temperature", type=positive_float, default=0.8,
-                        help="sampling temperature (default: 0.8)")
-    parser.add_argument("--sample-chars", type=positive_int, default=300,
-                        help="characters to generate (default: 300)")
-    parser.add_argument("--prompt", default=None,
-                        help=f"text the sample starts from (default: {DEFAULT_PROMPT!r}, or the "
-                             f"text's first character if it cannot spell that)")
-    parser.add_argument("--corpus", choices=CORPORA, default="tinyshakespeare",
-                        help="built-in corpus (default: tinyshakespeare)")
-    parser.add_argument("--path", type=Path, default=None,
-                        help="a local UTF-8 text file instead of a built-in corpus")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     limit_blas_threads()  # small matrices, one after another: one BLAS thread is fastest
     try:
@@ -432,6 +391,60 @@ def main(argv: list[str] | None = None) -> None:
     print("\nFigures")
     plot_training(history, unigram, f"{args.cell.upper()} char LM, H = {args.hidden}, "
                   f"T = {args.seq_len}, {model.n_params():,} parameters", args.out)
+
+
+def add_adam_flags(parser: argparse.ArgumentParser, lr: float, decayed: bool = True) -> None:
+    """Give a script the two knobs of how this phase trains a recurrent net: Adam's `--lr`
+    (decayed linearly to 0 over the steps, unless decayed=False) and `--clip`, the largest
+    global gradient norm (phase04.clipping; 0 turns clipping off)."""
+    parser.add_argument("--lr", type=positive_float, default=lr,
+                        help=f"Adam's {'starting ' if decayed else ''}learning rate"
+                             f"{', decayed linearly to 0' if decayed else ''} (default: {lr:g})")
+    parser.add_argument("--clip", type=nonnegative_float, default=1.0,
+                        help="clip the global gradient norm to this; 0 = off (default: 1)")
+
+
+def add_char_rnn_flags(parser: argparse.ArgumentParser, steps: int, eval_every: int) -> None:
+    """Give a script the flags of a character RNN trained on parallel streams, as train() takes
+    them: the embedding size, the chunk length and the number of streams, then the training
+    (`--steps`, `--lr`, `--clip`) and how often the validation loss is measured."""
+    parser.add_argument("--embed", type=positive_int, default=32,
+                        help="embedding size E (default: 32)")
+    parser.add_argument("--seq-len", type=positive_int, default=64,
+                        help="characters per chunk: how far back BPTT reaches (default: 64)")
+    parser.add_argument("--batch-size", type=positive_int, default=32,
+                        help="parallel streams B (default: 32)")
+    parser.add_argument("--steps", type=positive_int, default=steps,
+                        help=f"training steps (default: {steps})")
+    add_adam_flags(parser, lr=3e-3)
+    parser.add_argument("--eval-every", type=positive_int, default=eval_every,
+                        help=f"steps between validation losses (default: {eval_every})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Train a character-level RNN/LSTM/GRU "
+                                                 "language model and sample from it.")
+    parser.add_argument("--cell", choices=sorted(CELLS), default="rnn",
+                        help="recurrent cell (default: rnn)")
+    parser.add_argument("--hidden", type=positive_int, default=128,
+                        help="hidden units H (default: 128)")
+    add_char_rnn_flags(parser, steps=2000, eval_every=250)
+    parser.add_argument("--spectral-radius", type=nonnegative_float, default=None,
+                        help="rescale W_h to this spectral radius at the start (default: leave "
+                             "the N(0, 1/H) draw, about 1)")
+    parser.add_argument("--no-carry", action="store_true",
+                        help="start every chunk from a zero state instead of the last one")
+    parser.add_argument("--temperature", type=positive_float, default=0.8,
+                        help="sampling temperature (default: 0.8)")
+    parser.add_argument("--sample-chars", type=positive_int, default=300,
+                        help="characters to generate (default: 300)")
+    parser.add_argument("--prompt", default=None,
+                        help=f"text the sample starts from (default: {DEFAULT_PROMPT!r}, or the "
+                             f"text's first character if it cannot spell that)")
+    add_corpus_flags(parser)
+    add_seed_flag(parser)
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

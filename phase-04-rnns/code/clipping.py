@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import save_figure, scratch_dir
-from phase00.flags import finite_float, output_folder, positive_float, positive_int
+from phase00.figures import add_out_flag, save_figure
+from phase00.flags import finite_float, positive_float, positive_int
 from phase02.optimizers import HasParams
 from phase04.rnn import RNN
 
@@ -170,24 +170,7 @@ def plot_cliff(distances: np.ndarray, losses: np.ndarray, grad_norms: np.ndarray
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Gradient clipping by global norm, and the "
-                                                 "cliff it protects against.")
-    parser.add_argument("--clip", type=positive_float, default=1.0,
-                        help="the largest gradient norm allowed (default: 1)")
-    parser.add_argument("--lr", type=positive_float, default=0.1,
-                        help="learning rate of the step from the wall (default: 0.1)")
-    parser.add_argument("--seq-len", type=positive_int, default=50,
-                        help="steps T of the one-unit RNN (default: 50)")
-    parser.add_argument("--w", type=finite_float, default=2.0,
-                        help="the recurrent weight w of the slice (default: 2)")
-    parser.add_argument("--target", type=finite_float, default=0.8,
-                        help="the target y of h_T (default: 0.8)")
-    parser.add_argument("--steps", type=positive_int, default=50,
-                        help="steps of descent from the foot of the wall (default: 50)")
-    parser.add_argument("--distance", type=positive_float, default=1e-8,
-                        help="how far from the wall the step starts (default: 1e-8)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     T, y, w = args.seq_len, args.target, args.w
     seconds = run_seconds(T, args.steps)
@@ -257,6 +240,27 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nFigures")
     plot_cliff(distances, np.array(losses), np.array(grad_norms), start, steps, y, T, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Gradient clipping by global norm, and the "
+                                                 "cliff it protects against.")
+    parser.add_argument("--clip", type=positive_float, default=1.0,
+                        help="the largest gradient norm allowed (default: 1)")
+    parser.add_argument("--lr", type=positive_float, default=0.1,
+                        help="learning rate of the step from the wall (default: 0.1)")
+    parser.add_argument("--seq-len", type=positive_int, default=50,
+                        help="steps T of the one-unit RNN (default: 50)")
+    parser.add_argument("--w", type=finite_float, default=2.0,
+                        help="the recurrent weight w of the slice (default: 2)")
+    parser.add_argument("--target", type=finite_float, default=0.8,
+                        help="the target y of h_T (default: 0.8)")
+    parser.add_argument("--steps", type=positive_int, default=50,
+                        help="steps of descent from the foot of the wall (default: 50)")
+    parser.add_argument("--distance", type=positive_float, default=1e-8,
+                        help="how far from the wall the step starts (default: 1e-8)")
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

@@ -28,14 +28,11 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.corpus import CORPORA, load_text
-from phase00.figures import save_figure, scratch_dir
+from phase00.corpus import add_corpus_flags, load_text
+from phase00.figures import add_out_flag, save_figure
 from phase00.flags import (
+    add_seed_flag,
     check_fits_in_memory,
-    nonnegative_float,
-    nonnegative_int,
-    output_folder,
-    positive_float,
     positive_int,
 )
 from phase00.threads import limit_blas_threads
@@ -44,6 +41,7 @@ from phase04.char_rnn import (
     CELLS,
     VAL_FRACTION,
     CharRNN,
+    add_char_rnn_flags,
     check_text_fits,
     generate,
     memory_needed,
@@ -93,37 +91,7 @@ def plot_comparison(runs: dict[str, dict[str, Any]], unigram: float,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Compare RNN, LSTM and GRU character LMs at "
-                                                 "equal parameter budgets.")
-    parser.add_argument("--cells", nargs="+", choices=sorted(CELLS), default=["rnn", "lstm", "gru"],
-                        help="cells to compare (default: rnn lstm gru)")
-    parser.add_argument("--hidden", type=positive_int, default=128,
-                        help="the RNN's hidden size; it sets the parameter budget (default: 128)")
-    parser.add_argument("--embed", type=positive_int, default=32,
-                        help="embedding size E (default: 32)")
-    parser.add_argument("--seq-len", type=positive_int, default=64,
-                        help="characters per chunk (default: 64)")
-    parser.add_argument("--batch-size", type=positive_int, default=32,
-                        help="parallel streams B (default: 32)")
-    parser.add_argument("--steps", type=positive_int, default=2000,
-                        help="training steps per cell (default: 2000)")
-    parser.add_argument("--lr", type=positive_float, default=3e-3,
-                        help="Adam's starting learning rate, decayed linearly to 0 "
-                             "(default: 0.003)")
-    parser.add_argument("--clip", type=nonnegative_float, default=1.0,
-                        help="global gradient-norm clip, 0 for none (default: 1)")
-    parser.add_argument("--eval-every", type=positive_int, default=200,
-                        help="steps between validation losses (default: 200)")
-    parser.add_argument("--prompt", default=None,
-                        help=f"text each model's sample starts from (default: {DEFAULT_PROMPT!r}, "
-                             f"or the text's first character if it cannot spell that)")
-    parser.add_argument("--corpus", choices=CORPORA, default="tinyshakespeare",
-                        help="built-in corpus (default: tinyshakespeare)")
-    parser.add_argument("--path", type=Path, default=None,
-                        help="a local UTF-8 text file instead of a built-in corpus")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     limit_blas_threads()  # small matrices, one after another: one BLAS thread is fastest
     try:
@@ -190,6 +158,28 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nFigures")
     plot_comparison(runs, unigram, args.out)
+
+
+def add_cells_flag(parser: argparse.ArgumentParser) -> None:
+    """Give a script `--cells`: which of phase 04's recurrent cells it races (all three)."""
+    parser.add_argument("--cells", nargs="+", choices=sorted(CELLS), default=["rnn", "lstm", "gru"],
+                        help="cells to compare (default: rnn lstm gru)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Compare RNN, LSTM and GRU character LMs at "
+                                                 "equal parameter budgets.")
+    add_cells_flag(parser)
+    parser.add_argument("--hidden", type=positive_int, default=128,
+                        help="the RNN's hidden size; it sets the parameter budget (default: 128)")
+    add_char_rnn_flags(parser, steps=2000, eval_every=200)
+    parser.add_argument("--prompt", default=None,
+                        help=f"text each model's sample starts from (default: {DEFAULT_PROMPT!r}, "
+                             f"or the text's first character if it cannot spell that)")
+    add_corpus_flags(parser)
+    add_seed_flag(parser)
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

@@ -34,12 +34,11 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import save_figure, scratch_dir
+from phase00.figures import add_out_flag, save_figure
 from phase00.flags import (
+    add_seed_flag,
     finite_float,
     nonnegative_float,
-    nonnegative_int,
-    output_folder,
     positive_int,
 )
 from phase00.threads import limit_blas_threads
@@ -126,25 +125,7 @@ def plot_gradient_flow(rnn_curves: dict[str, np.ndarray], gated: dict[str, np.nd
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Measure vanishing and exploding gradients "
-                                                 "through time.")
-    parser.add_argument("--spectral-radius", type=nonnegative_float, nargs="+",
-                        default=[0.5, 1.0, 2.0, 3.0],
-                        help="spectral radii of the RNN's W_h to compare (default: 0.5 1 2 3)")
-    parser.add_argument("--forget-bias", type=finite_float, nargs="+", default=[0.0, 1.0, 3.0],
-                        help="starting forget-gate biases of the LSTMs (default: 0 1 3)")
-    parser.add_argument("--seq-len", type=positive_int, default=100,
-                        help="steps in the sequence: how far back we look (default: 100)")
-    parser.add_argument("--hidden", type=positive_int, default=64,
-                        help="hidden units (default: 64)")
-    parser.add_argument("--input-scale", type=nonnegative_float, default=1.0,
-                        help="std of the random inputs; small inputs keep tanh in its linear "
-                             "part (default: 1)")
-    parser.add_argument("--batch", type=positive_int, default=32,
-                        help="sequences averaged over (default: 32)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     limit_blas_threads()  # small matrices, one after another: one BLAS thread is fastest
     T, n_in = args.seq_len, 16
@@ -189,6 +170,28 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nFigures")
     plot_gradient_flow(rnn_curves, gated, args.input_scale, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Measure vanishing and exploding gradients "
+                                                 "through time.")
+    parser.add_argument("--spectral-radius", type=nonnegative_float, nargs="+",
+                        default=[0.5, 1.0, 2.0, 3.0],
+                        help="spectral radii of the RNN's W_h to compare (default: 0.5 1 2 3)")
+    parser.add_argument("--forget-bias", type=finite_float, nargs="+", default=[0.0, 1.0, 3.0],
+                        help="starting forget-gate biases of the LSTMs (default: 0 1 3)")
+    parser.add_argument("--seq-len", type=positive_int, default=100,
+                        help="steps in the sequence: how far back we look (default: 100)")
+    parser.add_argument("--hidden", type=positive_int, default=64,
+                        help="hidden units (default: 64)")
+    parser.add_argument("--input-scale", type=nonnegative_float, default=1.0,
+                        help="std of the random inputs; small inputs keep tanh in its linear "
+                             "part (default: 1)")
+    parser.add_argument("--batch", type=positive_int, default=32,
+                        help="sequences averaged over (default: 32)")
+    add_seed_flag(parser)
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import argparse
 
 import numpy as np
 
-from phase00.flags import nonnegative_int, positive_int
+from phase00.flags import add_seed_flag, positive_int
 from phase01.activations import sigmoid
 from phase02.gradcheck import TOLERANCE
 from phase04.rnn import Cache, RecurrentLayer, check_recurrent_sizes, gradcheck_recurrent
@@ -82,14 +82,7 @@ def one_step(x: float, h_prev: float, w_x: np.ndarray, w_h: np.ndarray,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="A GRU cell forward and backward, by hand.")
-    parser.add_argument("--hidden", type=positive_int, default=4,
-                        help="hidden units of the vectorised layer (default: 4)")
-    parser.add_argument("--batch", type=positive_int, default=3,
-                        help="sequences per batch (default: 3)")
-    parser.add_argument("--seq-len", type=positive_int, default=5,
-                        help="steps per sequence (default: 5)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         check_recurrent_sizes(3, args.hidden, 3, args.batch, args.seq_len,
@@ -135,6 +128,18 @@ def main(argv: list[str] | None = None) -> None:
     h0 = rng.normal(size=(B, H)) * 0.5
     for name, err in gradcheck_recurrent(gru, xb, h0, rng).items():
         print(f"   {name:4s} error {err:.1e}  {'ok' if err < TOLERANCE else 'WRONG'}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="A GRU cell forward and backward, by hand.")
+    parser.add_argument("--hidden", type=positive_int, default=4,
+                        help="hidden units of the vectorised layer (default: 4)")
+    parser.add_argument("--batch", type=positive_int, default=3,
+                        help="sequences per batch (default: 3)")
+    parser.add_argument("--seq-len", type=positive_int, default=5,
+                        help="steps per sequence (default: 5)")
+    add_seed_flag(parser)
+    return parser
 
 
 if __name__ == "__main__":

@@ -47,20 +47,19 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import save_figure, scratch_dir
+from phase00.figures import add_out_flag, save_figure
 from phase00.flags import (
     finite_float,
-    nonnegative_float,
     nonnegative_int,
-    output_folder,
-    positive_float,
     positive_int,
 )
 from phase00.threads import limit_blas_threads
 from phase01.activations import sigmoid
 from phase02.layers import Dense, SoftmaxCrossEntropy
 from phase02.optimizers import Adam
+from phase04.char_rnn import add_adam_flags
 from phase04.clipping import clip_global_norm
+from phase04.compare_cells import add_cells_flag
 from phase04.gru import GRU
 from phase04.lstm import LSTM
 from phase04.rnn import RNN, RecurrentLayer, check_recurrent_sizes, spectral_radius
@@ -274,46 +273,7 @@ def plot_long_lag(results: dict[str, dict[int, list[dict[str, Any]]]], lags: lis
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Train RNN, LSTM and GRU to name a symbol seen "
-                                                 "`lag` steps earlier among distractors.")
-    parser.add_argument("--lags", type=positive_int, nargs="+", default=None,
-                        help=f"lags to train at, each a separate run (default: "
-                             f"{' '.join(map(str, FULL['lags']))}; --quick: "
-                             f"{' '.join(map(str, QUICK['lags']))})")
-    parser.add_argument("--cells", nargs="+", choices=sorted(CELLS), default=["rnn", "lstm", "gru"],
-                        help="cells to compare (default: rnn lstm gru)")
-    parser.add_argument("--hidden", type=positive_int, default=None,
-                        help=f"the RNN's hidden size; it sets the parameter budget of every cell "
-                             f"(default: {FULL['hidden']}; --quick: {QUICK['hidden']})")
-    parser.add_argument("--symbols", type=positive_int, default=4,
-                        help="k, the symbols to choose from; chance is 1/k (default: 4)")
-    parser.add_argument("--steps", type=positive_int, default=None,
-                        help=f"most training steps per run; a run stops early at "
-                             f"{SOLVED * 100:.0f}%% held-out accuracy (default: {FULL['steps']}; "
-                             f"--quick: {QUICK['steps']})")
-    parser.add_argument("--batch-size", type=positive_int, default=32,
-                        help="sequences per training step (default: 32)")
-    parser.add_argument("--lr", type=positive_float, default=3e-3,
-                        help="Adam's learning rate, the same for every cell (default: 0.003)")
-    parser.add_argument("--clip", type=nonnegative_float, default=1.0,
-                        help="global gradient-norm clip, 0 for none (default: 1)")
-    parser.add_argument("--keep-bias", type=finite_float, default=3.0,
-                        help="starting bias of the gated cells' keep valves: the LSTM's forget "
-                             "gate and the GRU's update gate (default: 3)")
-    parser.add_argument("--eval-every", type=positive_int, default=50,
-                        help="steps between held-out accuracies (default: 50)")
-    parser.add_argument("--eval-size", type=positive_int, default=None,
-                        help=f"held-out sequences per (lag, seed) (default: {FULL['eval_size']};"
-                             f" --quick: {QUICK['eval_size']})")
-    parser.add_argument("--seeds", type=positive_int, default=None,
-                        help=f"seeds per (cell, lag): --seed, --seed + 1, ... (default: "
-                             f"{FULL['seeds']}; --quick: {QUICK['seeds']})")
-    parser.add_argument("--quick", action="store_true",
-                        help="a small experiment of a few seconds; flags given still win")
-    parser.add_argument("--seed", type=nonnegative_int, default=0,
-                        help="the first random seed (default: 0)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     preset = QUICK if args.quick else FULL
     for name, value in preset.items():
@@ -398,6 +358,45 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nFigures")
     plot_long_lag(results, lags, chance, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Train RNN, LSTM and GRU to name a symbol seen "
+                                                 "`lag` steps earlier among distractors.")
+    parser.add_argument("--lags", type=positive_int, nargs="+", default=None,
+                        help=f"lags to train at, each a separate run (default: "
+                             f"{' '.join(map(str, FULL['lags']))}; --quick: "
+                             f"{' '.join(map(str, QUICK['lags']))})")
+    add_cells_flag(parser)
+    parser.add_argument("--hidden", type=positive_int, default=None,
+                        help=f"the RNN's hidden size; it sets the parameter budget of every cell "
+                             f"(default: {FULL['hidden']}; --quick: {QUICK['hidden']})")
+    parser.add_argument("--symbols", type=positive_int, default=4,
+                        help="k, the symbols to choose from; chance is 1/k (default: 4)")
+    parser.add_argument("--steps", type=positive_int, default=None,
+                        help=f"most training steps per run; a run stops early at "
+                             f"{SOLVED * 100:.0f}%% held-out accuracy (default: {FULL['steps']}; "
+                             f"--quick: {QUICK['steps']})")
+    parser.add_argument("--batch-size", type=positive_int, default=32,
+                        help="sequences per training step (default: 32)")
+    add_adam_flags(parser, lr=3e-3, decayed=False)
+    parser.add_argument("--keep-bias", type=finite_float, default=3.0,
+                        help="starting bias of the gated cells' keep valves: the LSTM's forget "
+                             "gate and the GRU's update gate (default: 3)")
+    parser.add_argument("--eval-every", type=positive_int, default=50,
+                        help="steps between held-out accuracies (default: 50)")
+    parser.add_argument("--eval-size", type=positive_int, default=None,
+                        help=f"held-out sequences per (lag, seed) (default: {FULL['eval_size']};"
+                             f" --quick: {QUICK['eval_size']})")
+    parser.add_argument("--seeds", type=positive_int, default=None,
+                        help=f"seeds per (cell, lag): --seed, --seed + 1, ... (default: "
+                             f"{FULL['seeds']}; --quick: {QUICK['seeds']})")
+    parser.add_argument("--quick", action="store_true",
+                        help="a small experiment of a few seconds; flags given still win")
+    parser.add_argument("--seed", type=nonnegative_int, default=0,
+                        help="the first random seed (default: 0)")
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

@@ -44,8 +44,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import save_figure, scratch_dir
-from phase00.flags import finite_float, nonnegative_int, output_folder, positive_int
+from phase00.figures import add_out_flag, save_figure
+from phase00.flags import add_seed_flag, finite_float, positive_int
 from phase01.activations import sigmoid
 from phase02.gradcheck import TOLERANCE
 from phase04.rnn import RNN, Cache, RecurrentLayer, check_recurrent_sizes, gradcheck_recurrent
@@ -171,18 +171,7 @@ def plot_cell(step: dict[str, float], x: float, h_prev: float, c_prev: float,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="An LSTM cell forward and backward, by hand.")
-    parser.add_argument("--forget-bias", type=finite_float, default=1.0,
-                        help="starting bias of the forget gate (default: 1)")
-    parser.add_argument("--seq-len", type=positive_int, default=30,
-                        help="steps the blame must travel back in part 4 (default: 30)")
-    parser.add_argument("--hidden", type=positive_int, default=32,
-                        help="hidden units in part 4 (default: 32)")
-    parser.add_argument("--batch", type=positive_int, default=3,
-                        help="sequences per batch in the gradient check (default: 3)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:  # part 3 checks a small layer on --batch sequences; part 4 runs --seq-len steps
         check_recurrent_sizes(3, 4, 4, args.batch, 5, f"--batch {args.batch}")
@@ -244,6 +233,21 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nFigures")
     plot_cell(s, x, h_prev, c_prev, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="An LSTM cell forward and backward, by hand.")
+    parser.add_argument("--forget-bias", type=finite_float, default=1.0,
+                        help="starting bias of the forget gate (default: 1)")
+    parser.add_argument("--seq-len", type=positive_int, default=30,
+                        help="steps the blame must travel back in part 4 (default: 30)")
+    parser.add_argument("--hidden", type=positive_int, default=32,
+                        help="hidden units in part 4 (default: 32)")
+    parser.add_argument("--batch", type=positive_int, default=3,
+                        help="sequences per batch in the gradient check (default: 3)")
+    add_seed_flag(parser)
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

@@ -47,12 +47,11 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
 from phase00.derivatives import numerical_gradient
-from phase00.figures import save_figure, scratch_dir
+from phase00.figures import add_out_flag, save_figure
 from phase00.flags import (
+    add_seed_flag,
     check_fits_in_memory,
     finite_float,
-    nonnegative_int,
-    output_folder,
     positive_int,
 )
 from phase02.gradcheck import TOLERANCE, check_gradients, gradient_error
@@ -377,23 +376,7 @@ def plot_unrolled(x: np.ndarray, hs: np.ndarray, grads: dict[str, Any], w_x: flo
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="An Elman RNN forward and backward through "
-                                                 "time, by hand.")
-    parser.add_argument("--w-x", type=finite_float, default=0.5,
-                        help="input weight of the one-unit example (default: 0.5)")
-    parser.add_argument("--w-h", type=finite_float, default=0.8,
-                        help="recurrent weight of the one-unit example (default: 0.8)")
-    parser.add_argument("--seq-len", type=positive_int, default=4,
-                        help="steps of the one-unit example (default: 4)")
-    parser.add_argument("--target", type=finite_float, default=1.0,
-                        help="the target y of the last step (default: 1)")
-    parser.add_argument("--hidden", type=positive_int, default=6,
-                        help="hidden units of the vectorised layer (default: 6)")
-    parser.add_argument("--batch", type=positive_int, default=3,
-                        help="sequences per batch of the vectorised layer (default: 3)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         check_recurrent_sizes(4, args.hidden, 1, args.batch, args.seq_len + 1,
@@ -474,6 +457,26 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nFigures")
     plot_unrolled(x, hs, g, args.w_x, args.w_h, args.target, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="An Elman RNN forward and backward through "
+                                                 "time, by hand.")
+    parser.add_argument("--w-x", type=finite_float, default=0.5,
+                        help="input weight of the one-unit example (default: 0.5)")
+    parser.add_argument("--w-h", type=finite_float, default=0.8,
+                        help="recurrent weight of the one-unit example (default: 0.8)")
+    parser.add_argument("--seq-len", type=positive_int, default=4,
+                        help="steps of the one-unit example (default: 4)")
+    parser.add_argument("--target", type=finite_float, default=1.0,
+                        help="the target y of the last step (default: 1)")
+    parser.add_argument("--hidden", type=positive_int, default=6,
+                        help="hidden units of the vectorised layer (default: 6)")
+    parser.add_argument("--batch", type=positive_int, default=3,
+                        help="sequences per batch of the vectorised layer (default: 3)")
+    add_seed_flag(parser)
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

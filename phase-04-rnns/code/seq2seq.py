@@ -42,20 +42,17 @@ import numpy as np
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
-from phase00.figures import save_figure, scratch_dir
+from phase00.figures import add_out_flag, save_figure
 from phase00.flags import (
+    add_seed_flag,
     check_fits_in_memory,
-    nonnegative_float,
-    nonnegative_int,
-    output_folder,
-    positive_float,
     positive_int,
 )
 from phase00.threads import limit_blas_threads
 from phase02.layers import Dense, SoftmaxCrossEntropy
 from phase02.optimizers import Adam
 from phase03.embeddings import Embedding
-from phase04.char_rnn import CELLS, make_cell
+from phase04.char_rnn import CELLS, add_adam_flags, make_cell
 from phase04.clipping import clip_global_norm
 from phase04.rnn import bptt_bytes
 
@@ -285,34 +282,7 @@ def plot_accuracy(results: dict[int, dict[str, Any]], title: str, task: str = "r
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="An RNN encoder-decoder that reverses digit "
-                                                 "strings, and its fixed-vector bottleneck.")
-    parser.add_argument("--cell", choices=sorted(CELLS), default="gru",
-                        help="recurrent cell of encoder and decoder (default: gru)")
-    parser.add_argument("--hidden", type=positive_int, default=64,
-                        help="hidden units H: the size of the bottleneck (default: 64)")
-    parser.add_argument("--embed", type=positive_int, default=16,
-                        help="embedding size (default: 16)")
-    parser.add_argument("--task", choices=TASKS, default="reverse",
-                        help="reverse or copy the input (default: reverse)")
-    parser.add_argument("--min-len", type=positive_int, default=1,
-                        help="shortest training sequence (default: 1)")
-    parser.add_argument("--max-len", type=positive_int, default=20,
-                        help="longest training and test sequence (default: 20)")
-    parser.add_argument("--steps", type=positive_int, default=3000,
-                        help="training steps (default: 3000)")
-    parser.add_argument("--batch-size", type=positive_int, default=64,
-                        help="sequences per step (default: 64)")
-    parser.add_argument("--lr", type=positive_float, default=1e-2,
-                        help="Adam's starting learning rate, decayed linearly to 0 "
-                             "(default: 0.01)")
-    parser.add_argument("--clip", type=nonnegative_float, default=1.0,
-                        help="global gradient-norm clip, 0 for none (default: 1)")
-    parser.add_argument("--test-size", type=positive_int, default=500,
-                        help="test sequences per length (default: 500)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.min_len > args.max_len:
         parser.error(f"--min-len {args.min_len} is above --max-len {args.max_len}")
@@ -375,6 +345,40 @@ def main(argv: list[str] | None = None) -> None:
     print("\nFigures")
     plot_accuracy(results, f"{args.cell.upper()} seq2seq, H = {args.hidden}: accuracy falls "
                            f"with length", args.task, args.test_size, args.out)
+
+
+def add_seq2seq_flags(parser: argparse.ArgumentParser, steps: int, lr: float) -> None:
+    """Give a script the flags of the digit-string task and of its training, as train() and
+    the test take them: the longest string, the steps, the batch, Adam with clipping, and how
+    many test strings of each length are scored."""
+    parser.add_argument("--max-len", type=positive_int, default=20,
+                        help="longest training and test sequence (default: 20)")
+    parser.add_argument("--steps", type=positive_int, default=steps,
+                        help=f"training steps (default: {steps})")
+    parser.add_argument("--batch-size", type=positive_int, default=64,
+                        help="sequences per step (default: 64)")
+    add_adam_flags(parser, lr=lr)
+    parser.add_argument("--test-size", type=positive_int, default=500,
+                        help="test sequences per length (default: 500)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="An RNN encoder-decoder that reverses digit "
+                                                 "strings, and its fixed-vector bottleneck.")
+    parser.add_argument("--cell", choices=sorted(CELLS), default="gru",
+                        help="recurrent cell of encoder and decoder (default: gru)")
+    parser.add_argument("--hidden", type=positive_int, default=64,
+                        help="hidden units H: the size of the bottleneck (default: 64)")
+    parser.add_argument("--embed", type=positive_int, default=16,
+                        help="embedding size (default: 16)")
+    parser.add_argument("--task", choices=TASKS, default="reverse",
+                        help="reverse or copy the input (default: reverse)")
+    parser.add_argument("--min-len", type=positive_int, default=1,
+                        help="shortest training sequence (default: 1)")
+    add_seq2seq_flags(parser, steps=3000, lr=1e-2)
+    add_seed_flag(parser)
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":
