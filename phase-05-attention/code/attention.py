@@ -34,8 +34,12 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import save_figure, scratch_dir
-from phase00.flags import check_fits_in_memory, nonnegative_int, output_folder, positive_int
+from phase00.figures import add_out_flag, save_figure
+from phase00.flags import (
+    add_seed_flag,
+    check_fits_in_memory,
+    positive_int,
+)
 from phase00.probability import softmax
 from phase02.layers import Dense, init_weights
 
@@ -224,20 +228,7 @@ def plot_scaling(spread: dict[int, dict], P_example: np.ndarray,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Scaled dot-product attention, the causal "
-                                                 "mask and multi-head attention.")
-    parser.add_argument("--d-k", type=positive_int, default=64,
-                        help="dimensions per query/key in the scaling demo (default: 64)")
-    parser.add_argument("--heads", type=positive_int, default=4,
-                        help="heads in the multi-head demo (default: 4)")
-    parser.add_argument("--d-model", type=positive_int, default=16,
-                        help="model width in the multi-head demo (default: 16)")
-    parser.add_argument("--seq-len", type=positive_int, default=6,
-                        help="positions in the demos (default: 6)")
-    parser.add_argument("--no-mask", action="store_true", help="let positions see the future")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.d_model % args.heads:
         parser.error(f"--d-model ({args.d_model}) must be divisible by --heads ({args.heads})")
@@ -299,6 +290,23 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nFigures")
     plot_scaling(spread, P_head0, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Scaled dot-product attention, the causal "
+                                                 "mask and multi-head attention.")
+    parser.add_argument("--d-k", type=positive_int, default=64,
+                        help="dimensions per query/key in the scaling demo (default: 64)")
+    parser.add_argument("--heads", type=positive_int, default=4,
+                        help="heads in the multi-head demo (default: 4)")
+    parser.add_argument("--d-model", type=positive_int, default=16,
+                        help="model width in the multi-head demo (default: 16)")
+    parser.add_argument("--seq-len", type=positive_int, default=6,
+                        help="positions in the demos (default: 6)")
+    parser.add_argument("--no-mask", action="store_true", help="let positions see the future")
+    add_seed_flag(parser)
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

@@ -34,13 +34,10 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import save_figure, scratch_dir
+from phase00.figures import add_out_flag, save_figure
 from phase00.flags import (
+    add_seed_flag,
     check_fits_in_memory,
-    nonnegative_float,
-    nonnegative_int,
-    output_folder,
-    positive_float,
     positive_int,
 )
 from phase00.probability import softmax
@@ -51,6 +48,7 @@ from phase04.seq2seq import (
     N_SYMBOLS,
     Seq2Seq,
     accuracy_by_length,
+    add_seq2seq_flags,
     bos_id,
     decoder_inputs,
     make_test_set,
@@ -198,29 +196,7 @@ def plot_comparison(plain: dict[int, dict[str, Any]], attn: dict[int, dict[str, 
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Phase 04's seq2seq with and without additive "
-                                                 "attention, on the same digit-reversal task.")
-    parser.add_argument("--cell", choices=sorted(CELLS), default="gru",
-                        help="recurrent cell (default: gru)")
-    parser.add_argument("--hidden", type=positive_int, default=64,
-                        help="hidden units H (default: 64)")
-    parser.add_argument("--attn", type=positive_int, default=32,
-                        help="size A of the attention's hidden layer (default: 32)")
-    parser.add_argument("--max-len", type=positive_int, default=20,
-                        help="longest training and test sequence (default: 20)")
-    parser.add_argument("--steps", type=positive_int, default=1500,
-                        help="training steps for each model (default: 1500)")
-    parser.add_argument("--batch-size", type=positive_int, default=64,
-                        help="sequences per step (default: 64)")
-    parser.add_argument("--lr", type=positive_float, default=5e-3,
-                        help="Adam's starting learning rate (default: 0.005)")
-    parser.add_argument("--clip", type=nonnegative_float, default=1.0,
-                        help="global gradient-norm clip, 0 for none (default: 1)")
-    parser.add_argument("--test-size", type=positive_int, default=500,
-                        help="test sequences per length (default: 500)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     # the largest arrays, float64: at each of up to max_len output steps the attention keeps a
     # (batch, max_len, attn) layer for its backward pass, and the states of every step; the
@@ -291,6 +267,21 @@ def main(argv: list[str] | None = None) -> None:
     print("\nFigures")
     plot_comparison(results["seq2seq"], results["attention"], alignment, src[0], pred[0],
                     args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Phase 04's seq2seq with and without additive "
+                                                 "attention, on the same digit-reversal task.")
+    parser.add_argument("--cell", choices=sorted(CELLS), default="gru",
+                        help="recurrent cell (default: gru)")
+    parser.add_argument("--hidden", type=positive_int, default=64,
+                        help="hidden units H (default: 64)")
+    parser.add_argument("--attn", type=positive_int, default=32,
+                        help="size A of the attention's hidden layer (default: 32)")
+    add_seq2seq_flags(parser, steps=1500, lr=5e-3)
+    add_seed_flag(parser)
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

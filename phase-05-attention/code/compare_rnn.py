@@ -38,14 +38,11 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 from tqdm import tqdm
 
-from phase00.corpus import CORPORA
-from phase00.figures import save_figure, scratch_dir
+from phase00.corpus import add_corpus_flags
+from phase00.figures import add_out_flag, save_figure
 from phase00.flags import (
+    add_seed_flag,
     check_fits_in_memory,
-    nonnegative_float,
-    nonnegative_int,
-    output_folder,
-    positive_float,
     positive_int,
 )
 from phase00.probability import log_softmax
@@ -53,6 +50,7 @@ from phase00.threads import limit_blas_threads
 from phase02.optimizers import AdamW
 from phase04.char_rnn import CharRNN, memory_needed
 from phase05.train_transformer import (
+    add_adamw_flags,
     clip_gradients,
     decay_groups,
     get_batch,
@@ -229,40 +227,7 @@ def plot_comparison(runs: dict[str, dict[str, Any]], context: int,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Phase 04's RNN and GRU against the "
-                                                 "transformer: the same characters, the same "
-                                                 "evaluation.")
-    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS),
-                        help="models to compare (default: all four)")
-    parser.add_argument("--steps", type=positive_int, default=None,
-                        help="training steps of every model (default: 600; 30 with --quick)")
-    parser.add_argument("--batch", type=positive_int, default=None,
-                        help="windows per step (default: 32; 8 with --quick)")
-    parser.add_argument("--context", type=positive_int, default=None,
-                        help="characters per window, in training and validation (default: 64; "
-                             "16 with --quick)")
-    parser.add_argument("--lr", type=positive_float, default=3e-3,
-                        help="peak learning rate (default: 3e-3)")
-    parser.add_argument("--warmup", type=positive_int, default=None,
-                        help="warmup steps (default: 50; 5 with --quick)")
-    parser.add_argument("--weight-decay", type=nonnegative_float, default=0.1,
-                        help="AdamW decay on weight matrices (default: 0.1)")
-    parser.add_argument("--clip", type=nonnegative_float, default=1.0,
-                        help="clip the global gradient norm to this; 0 = off (default: 1.0)")
-    parser.add_argument("--eval-every", type=positive_int, default=None,
-                        help="steps between points of the time curve (default: 100; 15 with "
-                             "--quick)")
-    parser.add_argument("--val-windows", type=positive_int, default=None,
-                        help="score only the first N validation windows (default: all of them; "
-                             "64 with --quick)")
-    parser.add_argument("--quick", action="store_true",
-                        help="a run of seconds: small defaults for the flags above")
-    parser.add_argument("--corpus", choices=CORPORA, default="tinyshakespeare",
-                        help="built-in corpus (default: tinyshakespeare)")
-    parser.add_argument("--path", type=Path, default=None, help="compare on this text file")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else DEFAULTS
     for key, value in settings.items():  # explicit flags win over --quick
@@ -353,6 +318,36 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nFigures")
     plot_comparison(runs, T, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Phase 04's RNN and GRU against the "
+                                                 "transformer: the same characters, the same "
+                                                 "evaluation.")
+    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS),
+                        help="models to compare (default: all four)")
+    parser.add_argument("--steps", type=positive_int, default=None,
+                        help="training steps of every model (default: 600; 30 with --quick)")
+    parser.add_argument("--batch", type=positive_int, default=None,
+                        help="windows per step (default: 32; 8 with --quick)")
+    parser.add_argument("--context", type=positive_int, default=None,
+                        help="characters per window, in training and validation (default: 64; "
+                             "16 with --quick)")
+    add_adamw_flags(parser, lr=3e-3)
+    parser.add_argument("--warmup", type=positive_int, default=None,
+                        help="warmup steps (default: 50; 5 with --quick)")
+    parser.add_argument("--eval-every", type=positive_int, default=None,
+                        help="steps between points of the time curve (default: 100; 15 with "
+                             "--quick)")
+    parser.add_argument("--val-windows", type=positive_int, default=None,
+                        help="score only the first N validation windows (default: all of them; "
+                             "64 with --quick)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a run of seconds: small defaults for the flags above")
+    add_corpus_flags(parser)
+    add_seed_flag(parser)
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

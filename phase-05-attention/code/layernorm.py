@@ -30,11 +30,10 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import save_figure, scratch_dir
+from phase00.figures import add_out_flag, save_figure
 from phase00.flags import (
+    add_seed_flag,
     check_fits_in_memory,
-    nonnegative_int,
-    output_folder,
     positive_float,
     positive_int,
 )
@@ -134,18 +133,7 @@ def plot_depth(curves: dict[str, tuple[np.ndarray, np.ndarray]], out_dir: Path |
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="LayerNorm forward/backward, and why residual "
-                                                 "connections keep deep stacks trainable.")
-    parser.add_argument("--depth", type=positive_int, default=30,
-                        help="blocks in the deep-stack experiment (default: 30)")
-    parser.add_argument("--width", type=positive_int, default=64,
-                        help="features per position (default: 64)")
-    parser.add_argument("--scale", type=positive_float, default=0.5,
-                        help="weight scale times 1/sqrt(width); < 1 shrinks signals "
-                             "(default: 0.5)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:  # each block keeps a (width, width) weight matrix and its gradient, and the
         # activations of 64 vectors for the backward pass, all float64
@@ -189,6 +177,21 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nFigures")
     plot_depth(curves, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="LayerNorm forward/backward, and why residual "
+                                                 "connections keep deep stacks trainable.")
+    parser.add_argument("--depth", type=positive_int, default=30,
+                        help="blocks in the deep-stack experiment (default: 30)")
+    parser.add_argument("--width", type=positive_int, default=64,
+                        help="features per position (default: 64)")
+    parser.add_argument("--scale", type=positive_float, default=0.5,
+                        help="weight scale times 1/sqrt(width); < 1 shrinks signals "
+                             "(default: 0.5)")
+    add_seed_flag(parser)
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

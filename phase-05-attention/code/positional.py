@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import save_figure, scratch_dir
-from phase00.flags import check_fits_in_memory, output_folder, positive_int
+from phase00.figures import add_out_flag, save_figure
+from phase00.flags import check_fits_in_memory, positive_int
 
 
 def sinusoidal_encoding(T: int, d: int) -> np.ndarray:
@@ -65,13 +65,7 @@ def plot_encoding(pe: np.ndarray, out_dir: Path | None) -> Figure:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Sinusoidal positional encodings.")
-    parser.add_argument("--positions", type=positive_int, default=64,
-                        help="sequence length T (default: 64)")
-    parser.add_argument("--d-model", type=positive_int, default=32,
-                        help="features per position, even (default: 32)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.d_model % 2:
         parser.error(f"--d-model must be even (sin/cos pairs), got {args.d_model}")
@@ -105,6 +99,16 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nFigures")
     plot_encoding(pe, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Sinusoidal positional encodings.")
+    parser.add_argument("--positions", type=positive_int, default=64,
+                        help="sequence length T (default: 64)")
+    parser.add_argument("--d-model", type=positive_int, default=32,
+                        help="features per position, even (default: 32)")
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from phase00.figures import scratch_dir
-from phase00.flags import nonnegative_int, positive_float, positive_int
+from phase00.flags import add_seed_flag, positive_float, positive_int
 from phase03.char_tokenizer import CharTokenizer
 from phase05.transformer import Transformer
 
@@ -26,19 +26,7 @@ DEFAULT_MODEL = scratch_dir(__file__) / "transformer.npz"
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Sample from a saved NumPy transformer.")
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
-                        help=f"the .npz written by train_transformer.py (default: {DEFAULT_MODEL})")
-    parser.add_argument("--prompt", default=None,
-                        help="text to continue (default: a newline, or the vocabulary's first "
-                             "character if the text had no newline)")
-    parser.add_argument("--chars", type=positive_int, default=400,
-                        help="characters to generate (default: 400)")
-    parser.add_argument("--temperature", type=positive_float, default=0.8,
-                        help="softmax temperature (default: 0.8)")
-    parser.add_argument("--top-k", type=positive_int, default=None,
-                        help="sample only among the k most likely characters (default: all)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.prompt == "":
         parser.error("--prompt must hold at least one character: the model continues a text")
@@ -59,6 +47,23 @@ def main(argv: list[str] | None = None) -> None:
     out = model.generate(prompt, args.chars, args.temperature, args.top_k,
                          np.random.default_rng(args.seed))
     print(tokenizer.decode(out))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Sample from a saved NumPy transformer.")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
+                        help=f"the .npz written by train_transformer.py (default: {DEFAULT_MODEL})")
+    parser.add_argument("--prompt", default=None,
+                        help="text to continue (default: a newline, or the vocabulary's first "
+                             "character if the text had no newline)")
+    parser.add_argument("--chars", type=positive_int, default=400,
+                        help="characters to generate (default: 400)")
+    parser.add_argument("--temperature", type=positive_float, default=0.8,
+                        help="softmax temperature (default: 0.8)")
+    parser.add_argument("--top-k", type=positive_int, default=None,
+                        help="sample only among the k most likely characters (default: all)")
+    add_seed_flag(parser)
+    return parser
 
 
 if __name__ == "__main__":

@@ -29,14 +29,14 @@ import numpy as np
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
-from phase00.corpus import CORPORA, load_text
-from phase00.figures import save_figure, scratch_dir
+from phase00.corpus import add_corpus_flags, load_text
+from phase00.figures import add_out_flag, save_figure, scratch_dir
 from phase00.flags import (
+    add_seed_flag,
     check_fits_in_memory,
     nonnegative_float,
     nonnegative_int,
     output_file,
-    output_folder,
     positive_float,
     positive_int,
     unit_float,
@@ -44,7 +44,12 @@ from phase00.flags import (
 from phase00.threads import limit_blas_threads
 from phase02.optimizers import AdamW
 from phase03.char_tokenizer import CharTokenizer, sample_start, training_tokenizer
-from phase05.transformer import POSITIONS, Transformer, TransformerConfig, training_bytes
+from phase05.transformer import (
+    Transformer,
+    TransformerConfig,
+    add_shape_flags,
+    training_bytes,
+)
 
 
 class ParamGroup:
@@ -182,49 +187,7 @@ def draw_attention_maps(maps: list[np.ndarray], text: str, out_dir: Path | None,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Train the NumPy transformer on characters.")
-    parser.add_argument("--steps", type=positive_int, default=600,
-                        help="optimizer steps (default: 600)")
-    parser.add_argument("--batch", type=positive_int, default=32,
-                        help="sequences per step (default: 32)")
-    parser.add_argument("--context", type=positive_int, default=64,
-                        help="characters per sequence (default: 64)")
-    parser.add_argument("--d-model", type=positive_int, default=128, help="width (default: 128)")
-    parser.add_argument("--n-heads", type=positive_int, default=4, help="heads (default: 4)")
-    parser.add_argument("--n-layers", type=positive_int, default=4, help="blocks (default: 4)")
-    parser.add_argument("--positions", choices=POSITIONS, default="learned",
-                        help="position information (default: learned, as GPT-2)")
-    parser.add_argument("--untied", action="store_true",
-                        help="a separate output matrix instead of reusing the embedding")
-    parser.add_argument("--lr", type=positive_float, default=3e-3,
-                        help="peak learning rate (default: 3e-3)")
-    parser.add_argument("--warmup", type=positive_int, default=50,
-                        help="warmup steps (default: 50)")
-    parser.add_argument("--weight-decay", type=nonnegative_float, default=0.1,
-                        help="AdamW decay on weight matrices (default: 0.1)")
-    parser.add_argument("--beta2", type=unit_float, default=0.99,
-                        help="Adam's second-moment decay (default: 0.99)")
-    parser.add_argument("--clip", type=nonnegative_float, default=1.0,
-                        help="clip the global gradient norm to this; 0 = off (default: 1.0)")
-    parser.add_argument("--eval-every", type=positive_int, default=100,
-                        help="steps between validation losses (default: 100)")
-    parser.add_argument("--max-seconds", type=positive_float, default=None,
-                        help="stop training after this many seconds (default: no limit)")
-    parser.add_argument("--temperature", type=positive_float, default=0.8,
-                        help="sampling temperature (default: 0.8)")
-    parser.add_argument("--sample-chars", type=nonnegative_int, default=300,
-                        help="characters to sample at the end (default: 300)")
-    parser.add_argument("--float64", action="store_true",
-                        help="train in float64 (slower; float32 is plenty for training)")
-    parser.add_argument("--corpus", choices=CORPORA, default="tinyshakespeare",
-                        help="built-in corpus (default: tinyshakespeare)")
-    parser.add_argument("--path", type=Path, default=None, help="train on this text file")
-    parser.add_argument("--save", type=output_file, default=None,
-                        help="where to write the model (default: scratch/phase-05-attention/"
-                             "transformer.npz)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     save_path = args.save or scratch_dir(__file__) / "transformer.npz"
     chars_path = save_path.with_suffix(".chars.json")
@@ -334,6 +297,63 @@ def main(argv: list[str] | None = None) -> None:
     print("\nFigures")
     plot_losses(history, args.out)
     plot_attention(model, tokenizer, text[:min(T, 40)], args.out)
+
+
+def add_adamw_flags(parser: argparse.ArgumentParser, lr: float, beta2: bool = False) -> None:
+    """Give a script the optimizer's knobs, as this phase trains a transformer: the peak `--lr`
+    of the warmup-then-decay schedule, Adam's `--beta2` (only if beta2=True), the AdamW
+    `--weight-decay` on weight matrices and the global-norm `--clip`."""
+    parser.add_argument("--lr", type=positive_float, default=lr,
+                        help=f"peak learning rate (default: {lr:g})")
+    if beta2:
+        parser.add_argument("--beta2", type=unit_float, default=0.99,
+                            help="Adam's second-moment decay (default: 0.99)")
+    parser.add_argument("--weight-decay", type=nonnegative_float, default=0.1,
+                        help="AdamW decay on weight matrices (default: 0.1)")
+    parser.add_argument("--clip", type=nonnegative_float, default=1.0,
+                        help="clip the global gradient norm to this; 0 = off (default: 1)")
+
+
+def add_loop_flags(parser: argparse.ArgumentParser, steps: int) -> None:
+    """Give a script the flags of the training loop around the optimizer: how many `--steps`
+    of how many sequences (`--batch`), the `--warmup` at the start, how often the validation
+    loss is measured, and an optional time limit."""
+    parser.add_argument("--steps", type=positive_int, default=steps,
+                        help=f"optimizer steps (default: {steps})")
+    parser.add_argument("--batch", type=positive_int, default=32,
+                        help="sequences per step (default: 32)")
+    parser.add_argument("--warmup", type=positive_int, default=50,
+                        help="warmup steps (default: 50)")
+    parser.add_argument("--eval-every", type=positive_int, default=100,
+                        help="steps between validation losses (default: 100)")
+    parser.add_argument("--max-seconds", type=positive_float, default=None,
+                        help="stop training after this many seconds (default: no limit)")
+
+
+def add_sampling_flags(parser: argparse.ArgumentParser, chars: int) -> None:
+    """Give a script the two flags of the sample printed after training: its length in
+    characters (0: none) and its temperature."""
+    parser.add_argument("--sample-chars", type=nonnegative_int, default=chars,
+                        help=f"characters to sample at the end (default: {chars})")
+    parser.add_argument("--temperature", type=positive_float, default=0.8,
+                        help="sampling temperature (default: 0.8)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Train the NumPy transformer on characters.")
+    add_shape_flags(parser, context=64, d_model=128, n_heads=4, n_layers=4)
+    add_loop_flags(parser, steps=600)
+    add_adamw_flags(parser, lr=3e-3, beta2=True)
+    add_sampling_flags(parser, chars=300)
+    parser.add_argument("--float64", action="store_true",
+                        help="train in float64 (slower; float32 is plenty for training)")
+    add_corpus_flags(parser)
+    parser.add_argument("--save", type=output_file, default=None,
+                        help="where to write the model (default: scratch/phase-05-attention/"
+                             "transformer.npz)")
+    add_seed_flag(parser)
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from phase00.flags import check_fits_in_memory, nonnegative_int, positive_int
+from phase00.flags import add_seed_flag, check_fits_in_memory, positive_int
 from phase02.layers import Activation, SoftmaxCrossEntropy
 from phase03.embeddings import Embedding
 from phase05.attention import Linear, MultiHeadAttention
@@ -376,19 +376,7 @@ def training_bytes(vocab_size: int, context: int, d_model: int, n_heads: int, n_
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Build the NumPy transformer and run it once "
-                                                 "forward and backward, printing every shape.")
-    parser.add_argument("--vocab-size", type=positive_int, default=65,
-                        help="tokens in the vocabulary (default: 65, Tiny Shakespeare's chars)")
-    parser.add_argument("--context", type=positive_int, default=16,
-                        help="longest sequence (default: 16)")
-    parser.add_argument("--d-model", type=positive_int, default=32, help="width (default: 32)")
-    parser.add_argument("--n-heads", type=positive_int, default=4, help="heads (default: 4)")
-    parser.add_argument("--n-layers", type=positive_int, default=2, help="blocks (default: 2)")
-    parser.add_argument("--positions", choices=POSITIONS, default="learned",
-                        help="position information (default: learned, as GPT-2)")
-    parser.add_argument("--untied", action="store_true", help="a separate output matrix")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         config = TransformerConfig(args.vocab_size, args.context, args.d_model, args.n_heads,
@@ -427,6 +415,36 @@ def main(argv: list[str] | None = None) -> None:
         print(f"   d loss / d {name:26s} norm {norms[name]:.4f}")
     print(f"   all {len(norms)} gradients filled and finite: "
           f"{all(np.isfinite(v) and v > 0 for v in norms.values())}")
+
+
+def add_shape_flags(parser: argparse.ArgumentParser, context: int, d_model: int, n_heads: int,
+                    n_layers: int, positions: bool = True) -> None:
+    """Give a script the flags that shape a TransformerConfig, with these defaults: the longest
+    sequence, the width, the heads, the blocks and, with positions=True, how positions are told
+    (`--positions`) and whether the output matrix is the embedding's (`--untied`)."""
+    parser.add_argument("--context", type=positive_int, default=context,
+                        help=f"longest sequence, in tokens (default: {context})")
+    parser.add_argument("--d-model", type=positive_int, default=d_model,
+                        help=f"width (default: {d_model})")
+    parser.add_argument("--n-heads", type=positive_int, default=n_heads,
+                        help=f"heads (default: {n_heads})")
+    parser.add_argument("--n-layers", type=positive_int, default=n_layers,
+                        help=f"blocks (default: {n_layers})")
+    if positions:
+        parser.add_argument("--positions", choices=POSITIONS, default="learned",
+                            help="position information (default: learned, as GPT-2)")
+        parser.add_argument("--untied", action="store_true",
+                            help="a separate output matrix instead of reusing the embedding")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Build the NumPy transformer and run it once "
+                                                 "forward and backward, printing every shape.")
+    parser.add_argument("--vocab-size", type=positive_int, default=65,
+                        help="tokens in the vocabulary (default: 65, Tiny Shakespeare's chars)")
+    add_shape_flags(parser, context=16, d_model=32, n_heads=4, n_layers=2)
+    add_seed_flag(parser)
+    return parser
 
 
 if __name__ == "__main__":
