@@ -166,19 +166,6 @@ def load_text(corpus: str = "tinyshakespeare", path: Path | None = None,
     return stdlib_corpus(), "Python standard library source (fallback: no Tiny Shakespeare)"
 
 
-def add_corpus_flags(parser: argparse.ArgumentParser, purpose: str = "") -> None:
-    """Give a script the two flags that choose its text, as load_text takes them: `--corpus`, a
-    built-in one, or `--path`, a learner's own file (which wins when given).
-
-    purpose: what the script does with the text, if saying it helps (" to take the vocabulary
-    from"); it ends the help of --corpus.
-    """
-    parser.add_argument("--corpus", choices=CORPORA, default="tinyshakespeare",
-                        help=f"built-in corpus{purpose} (default: tinyshakespeare)")
-    parser.add_argument("--path", type=Path, default=None,
-                        help="a local UTF-8 text file instead of a built-in corpus")
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -193,6 +180,19 @@ def main(argv: list[str] | None = None) -> None:
     print(f"lines:             {text.count(chr(10)):,}")
     print("first 200 characters:")
     print(text[:200])
+
+
+def add_corpus_flags(parser: argparse.ArgumentParser, purpose: str = "") -> None:
+    """Give a script the two flags that choose its text, as load_text takes them: `--corpus`, a
+    built-in one, or `--path`, a learner's own file (which wins when given).
+
+    purpose: what the script does with the text, if saying it helps (" to take the vocabulary
+    from"); it ends the help of --corpus.
+    """
+    parser.add_argument("--corpus", choices=CORPORA, default="tinyshakespeare",
+                        help=f"built-in corpus{purpose} (default: tinyshakespeare)")
+    parser.add_argument("--path", type=Path, default=None,
+                        help="a local UTF-8 text file instead of a built-in corpus")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -140,15 +140,6 @@ def plot_fit(X: np.ndarray, y: np.ndarray, fits: dict[str, tuple[np.ndarray, flo
     return fig
 
 
-def add_descent_flags(parser: argparse.ArgumentParser, lr: float, epochs: int) -> None:
-    """Give a script the two knobs of gradient descent on a whole dataset: the step size `--lr`
-    and `--epochs`, how many passes over the data (each pass one step, unless mini-batched)."""
-    parser.add_argument("--lr", type=positive_float, default=lr,
-                        help=f"learning rate (default: {lr})")
-    parser.add_argument("--epochs", type=positive_int, default=epochs,
-                        help=f"passes over the training data (default: {epochs})")
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -186,6 +177,15 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nFigures")
     plot_fit(X, y, {"descent": (w_gd, b_gd), "closed form": (w_cf, b_cf)}, losses, args.out)
+
+
+def add_descent_flags(parser: argparse.ArgumentParser, lr: float, epochs: int) -> None:
+    """Give a script the two knobs of gradient descent on a whole dataset: the step size `--lr`
+    and `--epochs`, how many passes over the data (each pass one step, unless mini-batched)."""
+    parser.add_argument("--lr", type=positive_float, default=lr,
+                        help=f"learning rate (default: {lr})")
+    parser.add_argument("--epochs", type=positive_int, default=epochs,
+                        help=f"passes over the training data (default: {epochs})")
 
 
 def build_parser() -> argparse.ArgumentParser:

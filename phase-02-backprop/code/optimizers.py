@@ -423,17 +423,24 @@ def main(argv: list[str] | None = None) -> None:
     plot_race(rosen, mlp, args.out)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="SGD, momentum, RMSProp, Adam and AdamW "
-                                                 "compared.")
+def add_race_flags(parser: argparse.ArgumentParser) -> None:
+    """Give a script the flags of an optimizer race on the Rosenbrock valley: which optimizers
+    run, for how many steps, and one learning rate for all of them instead of each one's tuned
+    rate (DEFAULT_LRS)."""
     parser.add_argument("--optimizers", nargs="+", choices=sorted(OPTIMIZERS),
                         default=list(OPTIMIZERS), help="which to race (default: all five)")
-    parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam",
-                        help="the one whose first step is printed in part 1 (default: adam)")
     parser.add_argument("--lr", type=positive_float, default=None,
                         help="one learning rate for every optimizer (default: a tuned one each)")
     parser.add_argument("--steps", type=positive_int, default=3000,
                         help="Rosenbrock steps (default: 3000)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="SGD, momentum, RMSProp, Adam and AdamW "
+                                                 "compared.")
+    add_race_flags(parser)
+    parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam",
+                        help="the one whose first step is printed in part 1 (default: adam)")
     parser.add_argument("--epochs", type=positive_int, default=300,
                         help="MLP epochs per optimizer (default: 300)")
     add_seed_flag(parser)

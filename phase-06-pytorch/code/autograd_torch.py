@@ -34,9 +34,9 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from phase00.figures import save_figure, scratch_dir
-from phase00.flags import finite_float, nonnegative_int, output_folder
-from phase02.autograd import Value, neuron_with_loss
+from phase00.figures import add_out_flag, save_figure
+from phase00.flags import add_seed_flag
+from phase02.autograd import Value, add_neuron_flags, neuron_with_loss
 from phase06.device import limit_cpu_threads
 
 LEAVES = ("x", "w", "b", "y")
@@ -216,16 +216,7 @@ def gradient_step(w: torch.Tensor, lr: float) -> torch.Tensor:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="PyTorch autograd against phase 02's Value "
-                                                 "engine.")
-    parser.add_argument("--x", type=finite_float, default=1.5, help="input (default: 1.5)")
-    parser.add_argument("--w", type=finite_float, default=-0.8, help="weight (default: -0.8)")
-    parser.add_argument("--b", type=finite_float, default=0.3, help="bias (default: 0.3)")
-    parser.add_argument("--y", type=finite_float, default=0.5, help="target (default: 0.5)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     limit_cpu_threads(1)  # tiny tensors: one thread is faster (device.py explains)
     point = (args.x, args.w, args.b, args.y)
 
@@ -293,6 +284,15 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nFigures")
     plot_graphs(L_v, L_t, names, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="PyTorch autograd against phase 02's Value "
+                                                 "engine.")
+    add_neuron_flags(parser)
+    add_seed_flag(parser)
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

@@ -29,14 +29,13 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_int, output_folder, positive_int, thread_count
+from phase00.figures import add_out_flag, save_figure
+from phase00.flags import add_seed_flag, positive_int, thread_count
 from phase02.optimizers import AdamW
 from phase05.train_transformer import clip_gradients, decay_groups
 from phase05.transformer import Transformer, TransformerConfig
 from phase06.device import (
-    DEVICE_CHOICES,
-    DEVICE_HELP,
+    add_device_flag,
     describe_device,
     limit_cpu_threads,
     pick_device,
@@ -150,18 +149,7 @@ def plot_speed(results: dict[str, dict[str, float]], out_dir: Path | None = None
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Time one training step of phase 05's "
-                                                 "transformer in NumPy and in PyTorch.")
-    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help=DEVICE_HELP)
-    parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES),
-                        help="model sizes to time (default: all)")
-    parser.add_argument("--threads", nargs="+", type=thread_count, default=[1],
-                        help="CPU thread counts to try, for both libraries (default: 1)")
-    parser.add_argument("--repeats", type=positive_int, default=5,
-                        help="timed steps per entry (default: 5)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         device = pick_device(args.device)
@@ -193,6 +181,21 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nFigures")
     plot_speed(results, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Time one training step of phase 05's "
+                                                 "transformer in NumPy and in PyTorch.")
+    add_device_flag(parser)
+    parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES),
+                        help="model sizes to time (default: all)")
+    parser.add_argument("--threads", nargs="+", type=thread_count, default=[1],
+                        help="CPU thread counts to try, for both libraries (default: 1)")
+    parser.add_argument("--repeats", type=positive_int, default=5,
+                        help="timed steps per entry (default: 5)")
+    add_seed_flag(parser)
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

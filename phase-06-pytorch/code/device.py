@@ -6,8 +6,8 @@ Metal Performance Shaders ("MPS") on Apple silicon such as the M4 Max this cours
 `torch.device` names where a tensor lives; moving a model there (`model.to(device)`) moves its
 parameters, and every batch must follow (`x.to(device)`).
 
-Every later script of the course picks its device through this file, with a `--device` flag
-whose choices are DEVICE_CHOICES:
+Every later script of the course picks its device through this file, with the `--device` flag
+that add_device_flag gives it, whose choices are DEVICE_CHOICES:
 
 - "auto" (the default) takes the best this machine has: MPS, then CUDA, then the CPU. The
   environment variable TFS_DEVICE overrides "auto" (`TFS_DEVICE=cpu python ...` to compare).
@@ -47,14 +47,13 @@ from collections.abc import Callable
 
 import torch
 
-from phase00.flags import check_fits_in_memory, gib, positive_int
+from phase00.flags import check_fits_in_memory, gib, positive_int, thread_count
 from phase00.threads import limit_blas_threads
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 ENV_VAR = "TFS_DEVICE"  # overrides "auto" when set, e.g. TFS_DEVICE=cpu
 MPS_FALLBACK_VAR = "PYTORCH_ENABLE_MPS_FALLBACK"
-# The help text of every script's --device flag, written out in each script as
-#   parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help=DEVICE_HELP)
+# The help text of every script's --device flag (add_device_flag)
 DEVICE_HELP = (f"where to compute (default: auto = {ENV_VAR} if set, else MPS, then CUDA, "
                f"then CPU)")
 
@@ -248,13 +247,7 @@ def limit_cpu_threads(n: int = 1) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Pick a device, time on it honestly, report "
-                                                 "its memory.")
-    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help=DEVICE_HELP)
-    parser.add_argument("--size", type=positive_int, default=1024,
-                        help="n for the n x n matrix product that is timed (default: 1024)")
-    parser.add_argument("--repeats", type=positive_int, default=5,
-                        help="timed repetitions (default: 5)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:  # A, B and the product, n x n float32 each
         check_fits_in_memory(3 * args.size**2 * 4, f"--size {args.size}")
@@ -301,6 +294,35 @@ def main(argv: list[str] | None = None) -> None:
     else:
         print("   On a GPU the second only measures queueing the work: always synchronize "
               "before reading a clock.")
+
+
+def add_device_flag(parser: argparse.ArgumentParser, default: str = "auto") -> None:
+    """Give a script `--device`, read by pick_device. A benchmark that must compare like with
+    like on any machine passes default="cpu"; "auto" is still one flag away."""
+    said = DEVICE_HELP.replace("default: auto", f"default: {default}; auto")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default=default,
+                        help=DEVICE_HELP if default == "auto" else said)
+
+
+def add_threads_flag(parser: argparse.ArgumentParser, default: int | None = 1,
+                     why: str = "") -> None:
+    """Give a script `--threads`: the CPU threads it may use (limit_cpu_threads), refused above
+    this machine's cores. None leaves PyTorch's own choice; `why` gives a reason for the default
+    in the help ("; for a model this small, more threads cost more than they save")."""
+    shown = "PyTorch's choice" if default is None else default
+    parser.add_argument("--threads", type=thread_count, default=default,
+                        help=f"CPU threads, 1 to this machine's cores (default: {shown}{why})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Pick a device, time on it honestly, report "
+                                                 "its memory.")
+    add_device_flag(parser)
+    parser.add_argument("--size", type=positive_int, default=1024,
+                        help="n for the n x n matrix product that is timed (default: 1024)")
+    parser.add_argument("--repeats", type=positive_int, default=5,
+                        help="timed repetitions (default: 5)")
+    return parser
 
 
 if __name__ == "__main__":

@@ -22,17 +22,19 @@ Run:  python phase-06-pytorch/code/lm_torch.py --steps 2000 --batch 1024
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from phase00.corpus import CORPORA, load_text
-from phase00.flags import check_fits_in_memory, nonnegative_int, positive_float, positive_int
+from phase00.corpus import add_corpus_flags, load_text
+from phase00.flags import (
+    add_seed_flag,
+    check_fits_in_memory,
+)
 from phase02.layers import SoftmaxCrossEntropy
-from phase03.bigram import bigram_counts, bigram_probs, log_of, mean_nll
+from phase03.bigram import add_step_flags, bigram_counts, bigram_probs, log_of, mean_nll
 from phase03.char_tokenizer import training_tokenizer
 from phase03.embeddings import Embedding, one_hot
 from phase03.mlp_lm import MLPLanguageModel
@@ -184,19 +186,7 @@ def train_torch_bigram(train_ids: np.ndarray, vocab_size: int, steps: int, batch
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="phase 03's embedding, bigram and MLP LM in "
-                                                 "PyTorch.")
-    parser.add_argument("--steps", type=positive_int, default=2000,
-                        help="training steps of the PyTorch bigram (default: 2000)")
-    parser.add_argument("--batch", type=positive_int, default=1024,
-                        help="character pairs per step (default: 1024)")
-    parser.add_argument("--lr", type=positive_float, default=0.1,
-                        help="Adam's starting learning rate, decayed to 0 (default: 0.1)")
-    parser.add_argument("--corpus", choices=CORPORA, default="tinyshakespeare",
-                        help="built-in corpus (default: tinyshakespeare)")
-    parser.add_argument("--path", type=Path, default=None,
-                        help="a local UTF-8 text file instead of a built-in corpus")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         text, source = load_text(args.corpus, args.path)
@@ -272,6 +262,15 @@ def main(argv: list[str] | None = None) -> None:
     back = mlp_lm_to_numpy(torch_lm)
     print(f"   round trip keeps every weight: "
           f"{all(np.array_equal(v, back.params[k]) for k, v in lm.params.items())}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="phase 03's embedding, bigram and MLP LM in "
+                                                 "PyTorch.")
+    add_step_flags(parser, steps=2000, batch=1024, lr=0.1, batch_of="character pairs")
+    add_corpus_flags(parser)
+    add_seed_flag(parser)
+    return parser
 
 
 if __name__ == "__main__":

@@ -40,20 +40,18 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import nn
 
-from phase00.figures import save_figure, scratch_dir
+from phase00.figures import add_out_flag, save_figure
 from phase00.flags import (
+    add_seed_flag,
     check_fits_in_memory,
-    nonnegative_int,
-    output_folder,
-    positive_float,
     positive_int,
-    thread_count,
 )
+from phase00.linear_regression import add_descent_flags
 from phase01.activations import ACTIVATIONS
 from phase02.layers import MLP, Dense, SoftmaxCrossEntropy, mlp_from_weights
 from phase02.mlp_numpy import make_problem
 from phase02.optimizers import OPTIMIZERS
-from phase06.device import limit_cpu_threads
+from phase06.device import add_threads_flag, limit_cpu_threads
 from phase06.optimizers_torch import torch_twin
 from phase06.tensors import Parity, max_abs_diff, to_array, to_tensor
 
@@ -254,24 +252,7 @@ def plot_training(run: dict[str, object], title: str, out_dir: Path | None = Non
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="phase 02's MLP rebuilt as an nn.Module and "
-                                                 "checked against NumPy.")
-    parser.add_argument("--activation", choices=sorted(ACTIVATIONS), default="tanh",
-                        help="hidden activation (default: tanh)")
-    parser.add_argument("--hidden", type=positive_int, default=16,
-                        help="units per hidden layer (default: 16)")
-    parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam",
-                        help="optimizer of the training race (default: adam)")
-    parser.add_argument("--lr", type=positive_float, default=0.02,
-                        help="learning rate (default: 0.02)")
-    parser.add_argument("--epochs", type=positive_int, default=300,
-                        help="full-batch epochs (default: 300)")
-    parser.add_argument("--threads", type=thread_count, default=1,
-                        help="CPU threads for PyTorch and NumPy (default: 1: for a model this "
-                             "small, more threads cost more than they save)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:  # the (hidden, hidden) matrix, float64, about ten times over: NumPy's and PyTorch's
         # weights, gradients and Adam's two moments
@@ -327,6 +308,23 @@ def main(argv: list[str] | None = None) -> None:
     print("\nFigures")
     plot_training(run, f"moons, 2-{args.hidden}-{args.hidden}-2 {args.activation}, "
                        f"{args.optimizer} lr {args.lr}: the two curves coincide", args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="phase 02's MLP rebuilt as an nn.Module and "
+                                                 "checked against NumPy.")
+    parser.add_argument("--activation", choices=sorted(ACTIVATIONS), default="tanh",
+                        help="hidden activation (default: tanh)")
+    parser.add_argument("--hidden", type=positive_int, default=16,
+                        help="units per hidden layer (default: 16)")
+    parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam",
+                        help="optimizer of the training race (default: adam)")
+    add_descent_flags(parser, lr=0.02, epochs=300)
+    add_threads_flag(parser,
+                     why="; for a model this small, more threads cost more than they save")
+    add_seed_flag(parser)
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

@@ -32,8 +32,8 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from phase00.figures import save_figure, scratch_dir
-from phase00.flags import check_fits_in_memory, output_folder, positive_float, positive_int
+from phase00.figures import add_out_flag, save_figure
+from phase00.flags import check_fits_in_memory
 from phase02.optimizers import (
     DEFAULT_LRS,
     OPTIMIZERS,
@@ -44,6 +44,7 @@ from phase02.optimizers import (
     Optimizer,
     RMSProp,
     Rosenbrock,
+    add_race_flags,
     make_optimizer,
 )
 from phase06.device import limit_cpu_threads
@@ -141,15 +142,7 @@ def plot_race(paths: dict[str, tuple[np.ndarray, np.ndarray]],
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="phase 02's optimizers against torch.optim.")
-    parser.add_argument("--optimizers", nargs="+", choices=sorted(OPTIMIZERS),
-                        default=list(OPTIMIZERS), help="which to compare (default: all five)")
-    parser.add_argument("--steps", type=positive_int, default=3000,
-                        help="Rosenbrock steps (default: 3000)")
-    parser.add_argument("--lr", type=positive_float, default=None,
-                        help="one learning rate for all (default: phase 02's tuned ones)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:  # every step's (x, y), ours and torch's, for each optimizer: kept for the figure
         check_fits_in_memory(64 * 2 * args.steps * len(args.optimizers),
@@ -202,6 +195,13 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nFigures")
     plot_race(paths, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="phase 02's optimizers against torch.optim.")
+    add_race_flags(parser)
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

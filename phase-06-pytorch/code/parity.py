@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import save_figure, scratch_dir
-from phase00.flags import nonnegative_int, output_folder, positive_int
+from phase00.figures import add_out_flag, save_figure
+from phase00.flags import add_seed_flag, positive_int
 from phase02.mlp_numpy import make_problem
 from phase03.embeddings import Embedding
 from phase03.mlp_lm import MLPLanguageModel
@@ -150,14 +150,7 @@ def plot_parity(rows: list[Parity], out_dir: Path | None = None) -> Figure:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="The parity table: phases 02-05 in NumPy "
-                                                 "against their PyTorch rebuilds.")
-    parser.add_argument("--steps", type=positive_int, default=10,
-                        help="training steps of the optimizer comparisons (default: 10)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     limit_cpu_threads(1)  # small tensors: one thread is faster (device.py explains)
 
     print(f"Parity in float64: forward bar {FORWARD_TOL:g}, gradient bar {GRAD_TOL:g}\n")
@@ -174,6 +167,16 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nFigures")
     plot_parity(rows, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="The parity table: phases 02-05 in NumPy "
+                                                 "against their PyTorch rebuilds.")
+    parser.add_argument("--steps", type=positive_int, default=10,
+                        help="training steps of the optimizer comparisons (default: 10)")
+    add_seed_flag(parser)
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

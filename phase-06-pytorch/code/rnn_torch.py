@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from phase00.flags import check_fits_in_memory, nonnegative_int, positive_int
+from phase00.flags import add_seed_flag, check_fits_in_memory, positive_int
 from phase04.gru import GRU
 from phase04.lstm import LSTM
 from phase04.rnn import RNN, RecurrentLayer
@@ -204,17 +204,7 @@ def nn_twin_gap(layer: RecurrentLayer, x: np.ndarray, s0: np.ndarray) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="phase 04's recurrent layers rebuilt in "
-                                                 "PyTorch, BPTT by autograd.")
-    parser.add_argument("--seq-len", type=positive_int, default=6,
-                        help="time steps (default: 6)")
-    parser.add_argument("--hidden", type=positive_int, default=4,
-                        help="hidden units H (default: 4)")
-    parser.add_argument("--inputs", type=positive_int, default=3,
-                        help="input size D (default: 3)")
-    parser.add_argument("--batch", type=positive_int, default=2,
-                        help="sequences per batch (default: 2)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     B, T, D, H = args.batch, args.seq_len, args.inputs, args.hidden
     try:  # float64: an LSTM's four gates and states at every step, kept for BPTT by both
@@ -251,6 +241,21 @@ def main(argv: list[str] | None = None) -> None:
           "here there is none.")
     print("   The loop over time is still there: the recurrence cannot be turned into one "
           "matrix product,\n   which is why RNNs are slow on long sequences (phase 05).")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="phase 04's recurrent layers rebuilt in "
+                                                 "PyTorch, BPTT by autograd.")
+    parser.add_argument("--seq-len", type=positive_int, default=6,
+                        help="time steps (default: 6)")
+    parser.add_argument("--hidden", type=positive_int, default=4,
+                        help="hidden units H (default: 4)")
+    parser.add_argument("--inputs", type=positive_int, default=3,
+                        help="input size D (default: 3)")
+    parser.add_argument("--batch", type=positive_int, default=2,
+                        help="sequences per batch (default: 2)")
+    add_seed_flag(parser)
+    return parser
 
 
 if __name__ == "__main__":

@@ -41,8 +41,12 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from phase00.figures import save_figure, scratch_dir
-from phase00.flags import check_fits_in_memory, nonnegative_int, output_folder, positive_int
+from phase00.figures import add_out_flag, save_figure
+from phase00.flags import (
+    add_seed_flag,
+    check_fits_in_memory,
+    positive_int,
+)
 from phase00.probability import softmax
 
 
@@ -144,13 +148,7 @@ def plot_gap(sizes: list[int], gaps: list[dict[str, float]],
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Tensors against NumPy arrays: same numbers, "
-                                                 "new container.")
-    parser.add_argument("--width", type=positive_int, default=1024,
-                        help="largest layer width in the precision experiment (default: 1024)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:  # the precision experiment's (width, width) matrix: float64, and a float32 copy
         check_fits_in_memory(12 * args.width**2 + 8 * 64 * 8 * args.width,
@@ -230,6 +228,16 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nFigures")
     plot_gap(sizes, gaps, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Tensors against NumPy arrays: same numbers, "
+                                                 "new container.")
+    parser.add_argument("--width", type=positive_int, default=1024,
+                        help="largest layer width in the precision experiment (default: 1024)")
+    add_seed_flag(parser)
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

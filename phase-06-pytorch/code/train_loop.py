@@ -48,24 +48,25 @@ import torch
 from matplotlib.figure import Figure
 from torch.utils.data import DataLoader, Dataset
 
-from phase00.corpus import CORPORA
-from phase00.figures import save_figure, scratch_dir
+from phase00.corpus import add_corpus_flags
+from phase00.figures import add_out_flag, save_figure, scratch_dir
 from phase00.flags import (
-    nonnegative_float,
-    nonnegative_int,
+    add_seed_flag,
     output_file,
-    output_folder,
-    positive_float,
     positive_int,
-    thread_count,
-    unit_float,
 )
 from phase03.char_tokenizer import sample_start
-from phase05.train_transformer import lr_at, training_text
-from phase05.transformer import TransformerConfig, training_bytes
+from phase05.train_transformer import (
+    add_adamw_flags,
+    add_loop_flags,
+    add_sampling_flags,
+    lr_at,
+    training_text,
+)
+from phase05.transformer import TransformerConfig, add_shape_flags, training_bytes
 from phase06.device import (
-    DEVICE_CHOICES,
-    DEVICE_HELP,
+    add_device_flag,
+    add_threads_flag,
     autocast_dtype,
     check_fits_on_device,
     describe_device,
@@ -222,52 +223,7 @@ def plot_losses(history: dict[str, list[float]], title: str,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Train phase 05's transformer in PyTorch: "
-                                                 "a complete training loop.")
-    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help=DEVICE_HELP)
-    parser.add_argument("--steps", type=positive_int, default=600,
-                        help="optimizer steps (default: 600, as phase 05)")
-    parser.add_argument("--batch", type=positive_int, default=32,
-                        help="sequences per batch (default: 32)")
-    parser.add_argument("--context", type=positive_int, default=64,
-                        help="characters per sequence (default: 64)")
-    parser.add_argument("--d-model", type=positive_int, default=128, help="width (default: 128)")
-    parser.add_argument("--n-heads", type=positive_int, default=4, help="heads (default: 4)")
-    parser.add_argument("--n-layers", type=positive_int, default=4, help="blocks (default: 4)")
-    parser.add_argument("--lr", type=positive_float, default=3e-3,
-                        help="peak learning rate (default: 3e-3)")
-    parser.add_argument("--warmup", type=positive_int, default=50,
-                        help="warmup steps (default: 50)")
-    parser.add_argument("--weight-decay", type=nonnegative_float, default=0.1,
-                        help="AdamW decay on weight matrices (default: 0.1)")
-    parser.add_argument("--beta2", type=unit_float, default=0.99,
-                        help="Adam's beta2 (default: 0.99)")
-    parser.add_argument("--clip", type=nonnegative_float, default=1.0,
-                        help="clip the gradient's global norm to this; 0 = off (default: 1)")
-    parser.add_argument("--eval-every", type=positive_int, default=100,
-                        help="steps between validation losses (default: 100)")
-    parser.add_argument("--eval-batches", type=positive_int, default=10,
-                        help="batches per validation loss (default: 10)")
-    parser.add_argument("--max-seconds", type=positive_float, default=None,
-                        help="stop after this much training time (default: no limit)")
-    parser.add_argument("--amp", action="store_true",
-                        help="autocast to the device's bf16 where it has one (device.py)")
-    parser.add_argument("--threads", type=thread_count, default=1,
-                        help="CPU threads for PyTorch (default: 1, steadiest on a busy machine)")
-    parser.add_argument("--sample-chars", type=nonnegative_int, default=200,
-                        help="characters to sample at the end (default: 200)")
-    parser.add_argument("--temperature", type=positive_float, default=0.8,
-                        help="sampling temperature (default: 0.8)")
-    parser.add_argument("--corpus", choices=CORPORA, default="tinyshakespeare",
-                        help="built-in corpus (default: tinyshakespeare)")
-    parser.add_argument("--path", type=Path, default=None, help="train on this text file")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--save", type=output_file,
-                        default=scratch_dir(__file__) / "train_loop_state.pt",
-                        help="where to save the trained weights (default: in the git-ignored "
-                             "scratch/ folder)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.warmup > args.steps:  # as phase 07: a run that ends inside its warmup is a mistake
         parser.error(f"--warmup ({args.warmup}) is longer than the run (--steps {args.steps}): "
@@ -390,6 +346,29 @@ def main(argv: list[str] | None = None) -> None:
     print("\nFigures")
     plot_losses(history, f"{config.n_layers} blocks x width {config.d_model}, {model.n_params:,} "
                          f"parameters, {B} x {T} characters per step", args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Train phase 05's transformer in PyTorch: "
+                                                 "a complete training loop.")
+    add_device_flag(parser)
+    add_shape_flags(parser, context=64, d_model=128, n_heads=4, n_layers=4, positions=False)
+    add_loop_flags(parser, steps=600)
+    add_adamw_flags(parser, lr=3e-3, beta2=True)
+    parser.add_argument("--eval-batches", type=positive_int, default=10,
+                        help="batches per validation loss (default: 10)")
+    parser.add_argument("--amp", action="store_true",
+                        help="autocast to the device's bf16 where it has one (device.py)")
+    add_threads_flag(parser, why="; steadiest on a busy machine")
+    add_sampling_flags(parser, chars=200)
+    add_corpus_flags(parser)
+    add_seed_flag(parser)
+    parser.add_argument("--save", type=output_file,
+                        default=scratch_dir(__file__) / "train_loop_state.pt",
+                        help="where to save the trained weights (default: in the git-ignored "
+                             "scratch/ folder)")
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":

@@ -40,17 +40,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from phase00.flags import check_fits_in_memory, nonnegative_int, positive_float, positive_int
+from phase00.flags import (
+    add_seed_flag,
+    check_fits_in_memory,
+    positive_float,
+    positive_int,
+)
 from phase03.char_tokenizer import CharTokenizer
 from phase05.attention import MultiHeadAttention
 from phase05.layernorm import LayerNorm
 from phase05.positional import sinusoidal_encoding
 from phase05.transformer import (
     GPT2_NAMES,
-    POSITIONS,
     Block,
     Transformer,
     TransformerConfig,
+    add_shape_flags,
     training_bytes,
 )
 from phase06.device import limit_cpu_threads
@@ -333,24 +338,7 @@ def compare_transformer(model: Transformer, ids: np.ndarray, targets: np.ndarray
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="phase 05's transformer rebuilt in PyTorch "
-                                                 "with the same names and weights.")
-    parser.add_argument("--vocab-size", type=positive_int, default=11,
-                        help="tokens in the vocabulary (default: 11)")
-    parser.add_argument("--context", type=positive_int, default=8,
-                        help="longest sequence (default: 8)")
-    parser.add_argument("--d-model", type=positive_int, default=16, help="width (default: 16)")
-    parser.add_argument("--n-heads", type=positive_int, default=2, help="heads (default: 2)")
-    parser.add_argument("--n-layers", type=positive_int, default=2, help="blocks (default: 2)")
-    parser.add_argument("--positions", choices=POSITIONS, default="learned",
-                        help="position information (default: learned, as GPT-2)")
-    parser.add_argument("--untied", action="store_true", help="a separate output matrix")
-    parser.add_argument("--model", type=Path, default=None,
-                        help="a model saved by phase 05's train_transformer.py: run it in "
-                             "PyTorch and sample from it")
-    parser.add_argument("--temperature", type=positive_float, default=0.8,
-                        help="sampling temperature with --model (default: 0.8)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         config = TransformerConfig(args.vocab_size, args.context, args.d_model, args.n_heads,
@@ -441,6 +429,21 @@ def main(argv: list[str] | None = None) -> None:
         sample = torch_trained.generate(tok.encode(start), 200, args.temperature,
                                         torch.Generator().manual_seed(args.seed))
         print("   sampled by PyTorch:\n   | " + tok.decode(sample).replace("\n", "\n   | "))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="phase 05's transformer rebuilt in PyTorch "
+                                                 "with the same names and weights.")
+    parser.add_argument("--vocab-size", type=positive_int, default=11,
+                        help="tokens in the vocabulary (default: 11)")
+    add_shape_flags(parser, context=8, d_model=16, n_heads=2, n_layers=2)
+    parser.add_argument("--model", type=Path, default=None,
+                        help="a model saved by phase 05's train_transformer.py: run it in "
+                             "PyTorch and sample from it")
+    parser.add_argument("--temperature", type=positive_float, default=0.8,
+                        help="sampling temperature with --model (default: 0.8)")
+    add_seed_flag(parser)
+    return parser
 
 
 if __name__ == "__main__":
