@@ -33,9 +33,9 @@ from pathlib import Path
 import torch
 
 from phase00.figures import scratch_dir
-from phase00.flags import nonnegative_int, positive_float, positive_int, unit_float
+from phase00.flags import add_seed_flag, positive_float, positive_int, unit_float
 from phase03.char_tokenizer import CharTokenizer
-from phase06.device import DEVICE_CHOICES, pick_device, synchronize
+from phase06.device import add_device_flag, pick_device, synchronize
 from phase07.model import GPT, GPTConfig, preset
 
 DEFAULT_MODEL = scratch_dir(__file__) / "char_gpt.pt"
@@ -136,29 +136,7 @@ def compare_cache(model: GPT, prompt: torch.Tensor, n: int, seed: int, device: t
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Sample from a GPT and measure the KV cache.")
-    parser.add_argument("--model", type=Path, default=None,
-                        help=f"a model saved by train_char.py, or a character-level checkpoint "
-                             f"of phase 08 (default: {DEFAULT_MODEL} if it exists, else an "
-                             "untrained char-1m model, fine for timing)")
-    parser.add_argument("--prompt", default=None,
-                        help=f"text to continue (default: {DEFAULT_PROMPT!r}, or a newline or "
-                             f"the model's first character if it does not know those)")
-    parser.add_argument("--tokens", type=positive_int, default=200,
-                        help="tokens to generate (default: 200)")
-    parser.add_argument("--temperature", type=positive_float, default=0.8,
-                        help="softmax temperature (default: 0.8)")
-    parser.add_argument("--top-k", type=positive_int, default=None,
-                        help="keep the k most likely tokens (default: all)")
-    parser.add_argument("--top-p", type=unit_float, default=None,
-                        help="keep the smallest set with probability >= p, 0 < p < 1 "
-                             "(default: off)")
-    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
-                        help="where to run (default: auto)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--repeats", type=positive_int, default=5,
-                        help="timed runs of each path, after one warm-up run each; the median "
-                             "is reported (default: 5)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.top_p is not None and args.top_p == 0:
         parser.error("--top-p must be above 0")
@@ -196,6 +174,32 @@ def main(argv: list[str] | None = None) -> None:
     if total > model.config.context:
         print(f"(the text grew past the context of {model.config.context}: from there on the "
               f"window slides and every step recomputes it, with or without the cache)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Sample from a GPT and measure the KV cache.")
+    parser.add_argument("--model", type=Path, default=None,
+                        help=f"a model saved by train_char.py, or a character-level checkpoint "
+                             f"of phase 08 (default: {DEFAULT_MODEL} if it exists, else an "
+                             "untrained char-1m model, fine for timing)")
+    parser.add_argument("--prompt", default=None,
+                        help=f"text to continue (default: {DEFAULT_PROMPT!r}, or a newline or "
+                             f"the model's first character if it does not know those)")
+    parser.add_argument("--tokens", type=positive_int, default=200,
+                        help="tokens to generate (default: 200)")
+    parser.add_argument("--temperature", type=positive_float, default=0.8,
+                        help="softmax temperature (default: 0.8)")
+    parser.add_argument("--top-k", type=positive_int, default=None,
+                        help="keep the k most likely tokens (default: all)")
+    parser.add_argument("--top-p", type=unit_float, default=None,
+                        help="keep the smallest set with probability >= p, 0 < p < 1 "
+                             "(default: off)")
+    add_device_flag(parser)
+    add_seed_flag(parser)
+    parser.add_argument("--repeats", type=positive_int, default=5,
+                        help="timed runs of each path, after one warm-up run each; the median "
+                             "is reported (default: 5)")
+    return parser
 
 
 if __name__ == "__main__":

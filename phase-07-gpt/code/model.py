@@ -389,13 +389,7 @@ def parameter_table(model: GPT) -> list[tuple[str, tuple[int, ...], int]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Build a GPT from a preset and count its "
-                                                 "parameters and FLOPs.")
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="gpt2-124m",
-                        help="model shape (default: gpt2-124m)")
-    parser.add_argument("--context", type=positive_int, default=None,
-                        help="override the context length (default: the preset's)")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     overrides = {} if args.context is None else {"context": args.context}
     config = preset(args.preset, **overrides)
     with torch.device("meta"):  # shapes only: no memory, no time spent drawing weights
@@ -423,6 +417,46 @@ def main(argv: list[str] | None = None) -> None:
         when = f"{hours:,.0f} hours" if hours >= 10 else f"{hours * 60:,.0f} minutes"
         print(f"   {tokens / 1e9:.0f}B tokens: {per_token * tokens:.2e} FLOPs; at 10 TFLOP/s "
               f"sustained, {when}")
+
+
+def add_preset_flag(parser: argparse.ArgumentParser, default: str,
+                    names: list[str] | None = None) -> None:
+    """Give a script `--preset`: which of PRESETS (or of `names`) shapes its model."""
+    shape = PRESETS[default]
+    parser.add_argument("--preset", choices=names or sorted(PRESETS), default=default,
+                        help=f"model shape (default: {default}: {shape.n_layer} layers, "
+                             f"{shape.n_head} heads, {shape.n_embd} wide)")
+
+
+def add_context_flag(parser: argparse.ArgumentParser, default: int | None = None) -> None:
+    """Give a script `--context`: the longest sequence the model reads. None keeps the preset's
+    (or the config's) own."""
+    shown = "the preset's" if default is None else default
+    parser.add_argument("--context", type=positive_int, default=default,
+                        help=f"tokens per sequence, the most the model reads (default: {shown})")
+
+
+def add_gpt_shape_flags(parser: argparse.ArgumentParser, n_layer: int | None = None,
+                        n_head: int | None = None, n_embd: int | None = None,
+                        context: int | None = None) -> None:
+    """Give a script the four numbers that shape a GPTConfig besides its vocabulary: blocks,
+    heads, width and context. A default of None keeps the preset's value, so the flag is an
+    override."""
+    for flag, default, meaning in (("--n-layer", n_layer, "transformer blocks"),
+                                   ("--n-head", n_head, "attention heads per block"),
+                                   ("--n-embd", n_embd, "width, the size of every token vector")):
+        shown = "the preset's" if default is None else default
+        parser.add_argument(flag, type=positive_int, default=default,
+                            help=f"{meaning} (default: {shown})")
+    add_context_flag(parser, context)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Build a GPT from a preset and count its "
+                                                 "parameters and FLOPs.")
+    add_preset_flag(parser, "gpt2-124m")
+    add_context_flag(parser)
+    return parser
 
 
 if __name__ == "__main__":

@@ -29,27 +29,35 @@ import torch
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
-from phase00.corpus import CORPORA
-from phase00.figures import save_figure, scratch_dir
+from phase00.corpus import add_corpus_flags
+from phase00.figures import add_out_flag, save_figure, scratch_dir
 from phase00.flags import (
+    add_seed_flag,
     nonnegative_float,
     nonnegative_int,
     output_file,
-    output_folder,
-    positive_float,
     positive_int,
-    thread_count,
 )
 from phase03.char_tokenizer import CharTokenizer, sample_start
-from phase05.train_transformer import draw_attention_maps, training_text
+from phase05.train_transformer import (
+    add_adamw_flags,
+    add_sampling_flags,
+    draw_attention_maps,
+    training_text,
+)
 from phase05.transformer import training_bytes
-from phase06.device import DEVICE_CHOICES, check_fits_on_device, pick_device, synchronize
-from phase07.model import GPT, PRESETS, GPTConfig, preset
+from phase06.device import (
+    add_device_flag,
+    add_threads_flag,
+    check_fits_on_device,
+    pick_device,
+    synchronize,
+)
+from phase07.model import GPT, PRESETS, GPTConfig, add_gpt_shape_flags, add_preset_flag, preset
 
 # The tuned CPU recipe of the default preset. Every field but min_lr_ratio has a flag.
 DEFAULTS = {"preset": "char-1m", "batch": 32, "steps": 680, "lr": 5e-3,
-            "warmup": 50, "min_lr_ratio": 0.1, "weight_decay": 0.1, "clip": 1.0,
-            "eval_every": 340}
+            "warmup": 50, "min_lr_ratio": 0.1, "eval_every": 340}
 
 
 def get_batch(data: torch.Tensor, batch: int, T: int, generator: torch.Generator,
@@ -144,53 +152,7 @@ def plot_attention(model: GPT, tokenizer: CharTokenizer, text: str, device: torc
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Train a character-level GPT.")
-    parser.add_argument("--preset", choices=sorted(p for p in PRESETS if p.startswith("char")),
-                        default=DEFAULTS["preset"], help="model shape (default: char-1m)")
-    parser.add_argument("--n-layer", type=positive_int, default=None, help="override blocks")
-    parser.add_argument("--n-head", type=positive_int, default=None, help="override heads")
-    parser.add_argument("--n-embd", type=positive_int, default=None, help="override width")
-    parser.add_argument("--dropout", type=nonnegative_float, default=None,
-                        help="override dropout (the presets: 0 for char-1m, 0.2 for char-10m)")
-    parser.add_argument("--context", type=positive_int, default=None,
-                        help="characters per training window (default: the preset's, 64 for "
-                             "char-1m)")
-    parser.add_argument("--batch", type=positive_int, default=DEFAULTS["batch"],
-                        help="windows per step (default: 32)")
-    parser.add_argument("--steps", type=positive_int, default=DEFAULTS["steps"],
-                        help="optimizer steps (default: %(default)s)")
-    parser.add_argument("--lr", type=positive_float, default=DEFAULTS["lr"],
-                        help="peak learning rate (default: %(default)s)")
-    parser.add_argument("--warmup", type=nonnegative_int, default=DEFAULTS["warmup"],
-                        help="linear warmup steps (default: 50)")
-    parser.add_argument("--weight-decay", type=nonnegative_float,
-                        default=DEFAULTS["weight_decay"], help="AdamW decay (default: 0.1)")
-    parser.add_argument("--clip", type=nonnegative_float, default=DEFAULTS["clip"],
-                        help="clip the global gradient norm; 0 = off (default: 1.0)")
-    parser.add_argument("--eval-every", type=positive_int, default=DEFAULTS["eval_every"],
-                        help="steps between validation losses (default: %(default)s)")
-    parser.add_argument("--eval-batches", type=positive_int, default=20,
-                        help="batches per validation loss (default: 20)")
-    parser.add_argument("--attention", choices=["fast", "hand"], default="fast",
-                        help="attention path (default: fast)")
-    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
-                        help="where to train (default: auto = mps, then cuda, then cpu)")
-    parser.add_argument("--threads", type=thread_count, default=None,
-                        help="CPU threads for PyTorch (default: PyTorch's choice)")
-    parser.add_argument("--sample-chars", type=nonnegative_int, default=300,
-                        help="characters to sample at the end (default: 300)")
-    parser.add_argument("--temperature", type=positive_float, default=0.8,
-                        help="sampling temperature (default: 0.8)")
-    parser.add_argument("--corpus", choices=CORPORA, default="tinyshakespeare",
-                        help="built-in corpus (default: tinyshakespeare)")
-    parser.add_argument("--path", type=Path, default=None, help="train on this text file")
-    parser.add_argument("--save", type=output_file, default=None,
-                        help="where to write the trained model (default: scratch/phase-07-gpt/"
-                             "char_gpt.pt)")
-    parser.add_argument("--seed", type=nonnegative_int, default=1337,
-                        help="random seed (default: 1337)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for figures (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.dropout is not None and args.dropout >= 1:
         parser.error(f"--dropout must be below 1, got {args.dropout}")
@@ -294,6 +256,38 @@ def main(argv: list[str] | None = None) -> None:
     print("\nFigures")
     plot_losses(history, args.out)
     plot_attention(model, tokenizer, text[:min(T, 40)], device, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Train a character-level GPT.")
+    add_preset_flag(parser, DEFAULTS["preset"],
+                    [name for name in sorted(PRESETS) if name.startswith("char")])
+    add_gpt_shape_flags(parser)
+    parser.add_argument("--dropout", type=nonnegative_float, default=None,
+                        help="override dropout (the presets: 0 for char-1m, 0.2 for char-10m)")
+    parser.add_argument("--batch", type=positive_int, default=DEFAULTS["batch"],
+                        help="windows per step (default: 32)")
+    parser.add_argument("--steps", type=positive_int, default=DEFAULTS["steps"],
+                        help="optimizer steps (default: %(default)s)")
+    add_adamw_flags(parser, lr=DEFAULTS["lr"])
+    parser.add_argument("--warmup", type=nonnegative_int, default=DEFAULTS["warmup"],
+                        help="linear warmup steps (default: 50)")
+    parser.add_argument("--eval-every", type=positive_int, default=DEFAULTS["eval_every"],
+                        help="steps between validation losses (default: %(default)s)")
+    parser.add_argument("--eval-batches", type=positive_int, default=20,
+                        help="batches per validation loss (default: 20)")
+    parser.add_argument("--attention", choices=["fast", "hand"], default="fast",
+                        help="attention path (default: fast)")
+    add_device_flag(parser)
+    add_threads_flag(parser, None)
+    add_sampling_flags(parser, chars=300)
+    add_corpus_flags(parser)
+    parser.add_argument("--save", type=output_file, default=None,
+                        help="where to write the trained model (default: scratch/phase-07-gpt/"
+                             "char_gpt.pt)")
+    add_seed_flag(parser, 1337)
+    add_out_flag(parser, __file__)
+    return parser
 
 
 if __name__ == "__main__":
