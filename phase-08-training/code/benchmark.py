@@ -42,18 +42,17 @@ from phase00.flags import (
     nonnegative_int,
     positive_float,
     positive_int,
-    thread_count,
 )
 from phase06.device import (
-    DEVICE_CHOICES,
-    DEVICE_HELP,
+    add_device_flag,
+    add_threads_flag,
     autocast,
     describe_device,
     memory_report,
     pick_device,
     synchronize,
 )
-from phase07.model import GPT, GPTConfig
+from phase07.model import GPT, GPTConfig, add_context_flag
 from phase08.budget import Shape
 from phase08.config import DTYPES, PRESETS, TrainConfig, make_config
 from phase08.train import clip_gradients, make_optimizer, precision
@@ -135,37 +134,7 @@ def markdown_table(results: list[Result], flops_per_token: int, peak: float | No
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Measure training tokens/s and MFU of a "
-                                                 "preset's model on this device.")
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="gpt2-124m",
-                        help="whose model shape to time (default: gpt2-124m)")
-    parser.add_argument("--micro-batch", type=positive_int, default=None,
-                        help="sequences per step (default: the preset's)")
-    parser.add_argument("--context", type=positive_int, default=None,
-                        help="tokens per sequence (default: the preset's)")
-    parser.add_argument("--steps", type=positive_int, default=10,
-                        help="timed steps per variant (default: 10)")
-    parser.add_argument("--warmup-steps", type=nonnegative_int, default=3,
-                        help="untimed steps first (default: 3)")
-    parser.add_argument("--compile", choices=["off", "on", "both"], default="off",
-                        help="torch.compile the model: off, on, or time both (default: off)")
-    parser.add_argument("--dtype", choices=DTYPES, default="auto",
-                        help="auto (bfloat16 where supported), float32 or bfloat16")
-    parser.add_argument("--attention", choices=["fast", "hand"], default="fast",
-                        help="attention path (default: fast)")
-    parser.add_argument("--pad-vocab", type=positive_int, default=1,
-                        help="round the vocabulary up to a multiple of this (64 gives 50,304: "
-                             "friendlier matrix shapes; default: 1 = GPT-2's 50,257)")
-    parser.add_argument("--peak-flops", type=positive_float, default=None,
-                        help="the device's peak FLOP/s in this precision, for MFU (default: "
-                             "known data-sheet values for some NVIDIA GPUs)")
-    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help=DEVICE_HELP)
-    parser.add_argument("--threads", type=thread_count, default=None,
-                        help="CPU threads, 1 to this machine's cores (default: PyTorch's "
-                             "choice)")
-    parser.add_argument("--quick", action="store_true",
-                        help="a tiny model (2 layers x 64), micro-batch 2, one warm-up and two "
-                             "timed steps, whatever --steps says: checks that everything runs")
+    parser = build_parser()
     args = parser.parse_args(argv)
 
     try:
@@ -217,6 +186,38 @@ def main(argv: list[str] | None = None) -> None:
         print(f"   timed {results[-1].variant}: {results[-1].tokens_per_s:,.0f} tokens/s")
     print("\n2. Results (median step)\n")
     print(markdown_table(results, flops_per_token, peak))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Measure training tokens/s and MFU of a "
+                                                 "preset's model on this device.")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="gpt2-124m",
+                        help="whose model shape to time (default: gpt2-124m)")
+    parser.add_argument("--micro-batch", type=positive_int, default=None,
+                        help="sequences per step (default: the preset's)")
+    add_context_flag(parser)
+    parser.add_argument("--steps", type=positive_int, default=10,
+                        help="timed steps per variant (default: 10)")
+    parser.add_argument("--warmup-steps", type=nonnegative_int, default=3,
+                        help="untimed steps first (default: 3)")
+    parser.add_argument("--compile", choices=["off", "on", "both"], default="off",
+                        help="torch.compile the model: off, on, or time both (default: off)")
+    parser.add_argument("--dtype", choices=DTYPES, default="auto",
+                        help="auto (bfloat16 where supported), float32 or bfloat16")
+    parser.add_argument("--attention", choices=["fast", "hand"], default="fast",
+                        help="attention path (default: fast)")
+    parser.add_argument("--pad-vocab", type=positive_int, default=1,
+                        help="round the vocabulary up to a multiple of this (64 gives 50,304: "
+                             "friendlier matrix shapes; default: 1 = GPT-2's 50,257)")
+    parser.add_argument("--peak-flops", type=positive_float, default=None,
+                        help="the device's peak FLOP/s in this precision, for MFU (default: "
+                             "known data-sheet values for some NVIDIA GPUs)")
+    add_device_flag(parser)
+    add_threads_flag(parser, None)
+    parser.add_argument("--quick", action="store_true",
+                        help="a tiny model (2 layers x 64), micro-batch 2, one warm-up and two "
+                             "timed steps, whatever --steps says: checks that everything runs")
+    return parser
 
 
 if __name__ == "__main__":

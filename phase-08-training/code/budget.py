@@ -43,8 +43,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import save_figure, scratch_dir
-from phase00.flags import output_folder, positive_float, positive_int
+from phase00.figures import add_out_flag, save_figure
+from phase00.flags import positive_float, positive_int
 
 MAC_TOKENS_PER_S = 5_000  # GPT-2 small, M4 Max, PyTorch MPS, float32, B=4, T=1024 (public report)
 MAC_TOKENS_PER_STEP = 8 * 8 * 1024  # the Mac presets: micro-batch 8 x 8 accumulation x 1024
@@ -235,21 +235,7 @@ def plot_budget(tokens_per_s: float, hours: list[float], out_dir: Path | None) -
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Tokens, hours and model sizes of a training "
-                                                 "budget, from a measured token rate.")
-    parser.add_argument("--tokens-per-s", type=positive_float, default=MAC_TOKENS_PER_S,
-                        help="GPT-2 small training tokens per second, measured on your machine "
-                             "(default: 5,000, an M4 Max with MPS in float32)")
-    parser.add_argument("--hours", type=positive_float, nargs="+", default=list(BUDGET_HOURS),
-                        help="budgets to plan, in hours (default: 24 48 72)")
-    parser.add_argument("--throttle", type=positive_float, default=1.0,
-                        help="multiply the rate by this for a machine that slows when hot "
-                             "(e.g. 0.6; default: 1)")
-    parser.add_argument("--tokens-per-step", type=positive_int, default=MAC_TOKENS_PER_STEP,
-                        help="tokens per optimizer step in the table (default: 65,536 = 64 "
-                             "sequences of 1024, the Mac presets)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for the figure (default: the git-ignored scratch/)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.throttle > 1:
         parser.error(f"--throttle is a slow-down factor in (0, 1], got {args.throttle}")
@@ -263,6 +249,24 @@ def main(argv: list[str] | None = None) -> None:
     report(args.tokens_per_s, args.hours, args.throttle, args.tokens_per_step)
     print("\nFigure")
     plot_budget(args.tokens_per_s * args.throttle, args.hours, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Tokens, hours and model sizes of a training "
+                                                 "budget, from a measured token rate.")
+    parser.add_argument("--tokens-per-s", type=positive_float, default=MAC_TOKENS_PER_S,
+                        help="GPT-2 small training tokens per second, measured on your machine "
+                             "(default: 5,000, an M4 Max with MPS in float32)")
+    parser.add_argument("--hours", type=positive_float, nargs="+", default=list(BUDGET_HOURS),
+                        help="budgets to plan, in hours (default: 24 48 72)")
+    parser.add_argument("--throttle", type=positive_float, default=1.0,
+                        help="multiply the rate by this for a machine that slows when hot "
+                             "(e.g. 0.6; default: 1)")
+    parser.add_argument("--tokens-per-step", type=positive_int, default=MAC_TOKENS_PER_STEP,
+                        help="tokens per optimizer step in the table (default: 65,536 = 64 "
+                             "sequences of 1024, the Mac presets)")
+    add_out_flag(parser, __file__, "the figure")
+    return parser
 
 
 if __name__ == "__main__":

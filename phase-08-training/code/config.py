@@ -246,13 +246,7 @@ def differences(cfg: TrainConfig) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Show a preset, with overrides, as the "
-                                                 "training script would run it.")
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="shakespeare-char",
-                        help="a named recipe (default: shakespeare-char)")
-    parser.add_argument("--set", dest="overrides", type=assignment, action="append",
-                        default=[], metavar="FIELD=VALUE",
-                        help="override any field, e.g. --set lr=1e-3 (repeatable)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         cfg = make_config(args.preset, dict(args.overrides))
@@ -267,6 +261,24 @@ def main(argv: list[str] | None = None) -> None:
     tokens = cfg.micro_batch * cfg.grad_accum * cfg.context
     print(f"tokens per optimizer step: {cfg.micro_batch} x {cfg.grad_accum} x {cfg.context} "
           f"= {tokens:,}; over {cfg.steps:,} steps: {tokens * cfg.steps:,} tokens")
+
+
+def add_preset_flags(parser: argparse.ArgumentParser) -> None:
+    """Give a script the two flags that choose a TrainConfig: `--preset`, a named recipe, and
+    any number of `--set FIELD=VALUE` overrides, checked as make_config checks them."""
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="shakespeare-char",
+                        help="a named recipe (default: shakespeare-char)")
+    parser.add_argument("--set", dest="overrides", type=assignment, action="append",
+                        default=[], metavar="FIELD=VALUE",
+                        help="override any config field, e.g. --set lr=1e-3 (repeatable; "
+                             "python phase-08-training/code/config.py lists them)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Show a preset, with overrides, as the "
+                                                 "training script would run it.")
+    add_preset_flags(parser)
+    return parser
 
 
 if __name__ == "__main__":

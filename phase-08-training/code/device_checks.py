@@ -39,8 +39,13 @@ from dataclasses import dataclass
 import torch
 
 from phase00.flags import positive_int
-from phase06.device import DEVICE_CHOICES, DEVICE_HELP, autocast, pick_device, synchronize
-from phase07.model import GPT, GPTConfig, KVCache
+from phase06.device import (
+    add_device_flag,
+    autocast,
+    pick_device,
+    synchronize,
+)
+from phase07.model import GPT, GPTConfig, KVCache, add_gpt_shape_flags
 
 # How far apart two results may be, relative to the largest value (bf16 keeps ~3 digits).
 TOLERANCE = {torch.float32: 1e-3, torch.bfloat16: 5e-2}
@@ -206,22 +211,7 @@ def choose_dtype(model: GPT, device: torch.device, micro_batch: int,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Check the fast attention path and the LM head "
-                                                 "on a device, and time float32 vs bfloat16.")
-    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help=DEVICE_HELP)
-    parser.add_argument("--n-layer", type=positive_int, default=12, help="blocks (default: 12)")
-    parser.add_argument("--n-head", type=positive_int, default=12, help="heads (default: 12)")
-    parser.add_argument("--n-embd", type=positive_int, default=768, help="width (default: 768)")
-    parser.add_argument("--context", type=positive_int, default=1024,
-                        help="tokens per sequence (default: 1024)")
-    parser.add_argument("--micro-batch", type=positive_int, default=8,
-                        help="sequences per micro-step, the size the head is checked at "
-                             "(default: 8)")
-    parser.add_argument("--vocab", type=positive_int, default=50_257,
-                        help="vocabulary size (default: 50,257, GPT-2's)")
-    parser.add_argument("--threads", type=positive_int, default=1,
-                        help="CPU threads (default: 1; timings on a busy CPU swing widely "
-                             "with more)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.n_embd % args.n_head:
@@ -240,6 +230,22 @@ def main(argv: list[str] | None = None) -> None:
     path, micro_batch, checks = self_check(model, device, dtype, args.micro_batch)
     verdict = "all agree" if all(c.ok for c in checks) else "fallbacks used"
     print(f"\n   {verdict}: attention path {path!r}, micro-batch {micro_batch}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Check the fast attention path and the LM head "
+                                                 "on a device, and time float32 vs bfloat16.")
+    add_device_flag(parser)
+    add_gpt_shape_flags(parser, n_layer=12, n_head=12, n_embd=768, context=1024)
+    parser.add_argument("--micro-batch", type=positive_int, default=8,
+                        help="sequences per micro-step, the size the head is checked at "
+                             "(default: 8)")
+    parser.add_argument("--vocab", type=positive_int, default=50_257,
+                        help="vocabulary size (default: 50,257, GPT-2's)")
+    parser.add_argument("--threads", type=positive_int, default=1,
+                        help="CPU threads (default: 1; timings on a busy CPU swing widely "
+                             "with more)")
+    return parser
 
 
 if __name__ == "__main__":

@@ -179,10 +179,7 @@ def barrier(world: World) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="A two-line demo of DDP on CPU: run it under "
-                                                 "torchrun --nproc_per_node=2.")
-    parser.add_argument("--width", type=positive_int, default=4, help="the toy layer's width")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     world = world_from_environment()
     if not world.distributed:
         print("One process. Start several with:\n  torchrun --standalone --nproc_per_node=2 "
@@ -199,6 +196,13 @@ def main(argv: list[str] | None = None) -> None:
     del model  # DDP's gradient machinery goes first, then the process group it talks through
     stop()
     leave(world)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="A two-line demo of DDP on CPU: run it under "
+                                                 "torchrun --nproc_per_node=2.")
+    parser.add_argument("--width", type=positive_int, default=4, help="the toy layer's width")
+    return parser
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ from tqdm import tqdm
 
 from phase00.corpus import DATA_DIR, read_text_file
 from phase00.flags import nonnegative_int
-from phase06.device import DEVICE_CHOICES, DEVICE_HELP, autocast, pick_device
+from phase06.device import add_device_flag, autocast, pick_device
 from phase07.model import GPT
 from phase08.prepare_data import Codec
 
@@ -223,18 +223,7 @@ def accuracy(counts: dict) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Score a checkpoint on HellaSwag (acc and "
-                                                 "acc_norm).")
-    parser.add_argument("--checkpoint", type=Path, required=True,
-                        help="a checkpoint written by train.py (best.pt or last.pt)")
-    parser.add_argument("--split", choices=SPLITS[:2], default="val",
-                        help="which split (default: val, the one results are quoted on)")
-    parser.add_argument("--path", type=Path, default=None,
-                        help="a local HellaSwag JSONL file instead of the downloaded one")
-    parser.add_argument("--limit", type=nonnegative_int, default=0,
-                        help="score only the first N examples (default: 0 = all)")
-    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help=DEVICE_HELP)
-    parser.add_argument("--offline", action="store_true", help="never use the network")
+    parser = build_parser()
     args = parser.parse_args(argv)
 
     from phase08.sample import load_for_sampling  # train imports this file; sample imports train
@@ -260,6 +249,22 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\n2. acc {acc:.4f} ({counts['correct']}/{counts['n']}), acc_norm {acc_norm:.4f} "
           f"({counts['correct_norm']}/{counts['n']}) in {time.perf_counter() - start:.1f} s")
     print("   chance is 0.25; OpenAI's GPT-2 124M scores about 0.295 acc_norm on all of val")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Score a checkpoint on HellaSwag (acc and "
+                                                 "acc_norm).")
+    parser.add_argument("--checkpoint", type=Path, required=True,
+                        help="a checkpoint written by train.py (best.pt or last.pt)")
+    parser.add_argument("--split", choices=SPLITS[:2], default="val",
+                        help="which split (default: val, the one results are quoted on)")
+    parser.add_argument("--path", type=Path, default=None,
+                        help="a local HellaSwag JSONL file instead of the downloaded one")
+    parser.add_argument("--limit", type=nonnegative_int, default=0,
+                        help="score only the first N examples (default: 0 = all)")
+    add_device_flag(parser)
+    parser.add_argument("--offline", action="store_true", help="never use the network")
+    return parser
 
 
 if __name__ == "__main__":

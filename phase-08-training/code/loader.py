@@ -342,21 +342,7 @@ class BatchLoader:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Read batches from token shards, as two ranks "
-                                                 "would.")
-    parser.add_argument("--data", type=Path, default=TOKENS_DIR / "tinyshakespeare-char",
-                        help="a folder written by prepare_data.py (default: "
-                             "data/tokens/tinyshakespeare-char)")
-    parser.add_argument("--batch", type=positive_int, default=2, help="sequences per batch "
-                                                                     "(default: 2)")
-    parser.add_argument("--context", type=positive_int, default=16,
-                        help="tokens per sequence (default: 16)")
-    parser.add_argument("--world", type=positive_int, default=2,
-                        help="ranks sharing the data (default: 2)")
-    parser.add_argument("--steps", type=positive_int, default=2, help="batches to show "
-                                                                     "(default: 2)")
-    parser.add_argument("--position", type=nonnegative_int, default=0,
-                        help="start here, as a resumed run would (default: 0)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     B, T, W = args.batch, args.context, args.world
     try:  # each rank's batch: B * T + 1 tokens as int64, then inputs and targets beside them
@@ -390,6 +376,25 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\n3. The state a checkpoint keeps: {state}")
     print(f"   epoch {loaders[0].epoch:.6f}: {loaders[0].position:,} of {len(train):,} tokens "
           f"read once")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Read batches from token shards, as two ranks "
+                                                 "would.")
+    parser.add_argument("--data", type=Path, default=TOKENS_DIR / "tinyshakespeare-char",
+                        help="a folder written by prepare_data.py (default: "
+                             "data/tokens/tinyshakespeare-char)")
+    parser.add_argument("--batch", type=positive_int, default=2, help="sequences per batch "
+                                                                     "(default: 2)")
+    parser.add_argument("--context", type=positive_int, default=16,
+                        help="tokens per sequence (default: 16)")
+    parser.add_argument("--world", type=positive_int, default=2,
+                        help="ranks sharing the data (default: 2)")
+    parser.add_argument("--steps", type=positive_int, default=2, help="batches to show "
+                                                                     "(default: 2)")
+    parser.add_argument("--position", type=nonnegative_int, default=0,
+                        help="start here, as a resumed run would (default: 0)")
+    return parser
 
 
 if __name__ == "__main__":

@@ -31,12 +31,12 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from phase00.figures import save_figure, scratch_dir
-from phase00.flags import output_folder, positive_float, positive_int
+from phase00.figures import add_out_flag, save_figure
+from phase00.flags import positive_float, positive_int
 from phase07.train_char import lr_at
 from phase08.config import TrainConfig, make_config
 from phase08.loader import BatchLoader, TokenShards
-from phase08.prepare_data import TOKENS_DIR
+from phase08.prepare_data import add_data_dir_flag
 from phase08.train import (
     accumulate_gradients,
     autocast,
@@ -168,24 +168,7 @@ def plot_pieces(lr: np.ndarray, warmup: int, curves: dict[str, np.ndarray], bad_
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Each piece of the training loop, on its own.")
-    parser.add_argument("--steps", type=positive_int, default=200,
-                        help="steps of the small runs (default: 200)")
-    parser.add_argument("--bad-step", type=positive_int, default=80,
-                        help="the step whose gradient is blown up (default: 80)")
-    parser.add_argument("--bad-factor", type=positive_float, default=1000.0,
-                        help="how much the bad batch multiplies the gradient (default: 1000)")
-    parser.add_argument("--clip", type=positive_float, default=1.0,
-                        help="the gradient norm limit (default: 1.0)")
-    parser.add_argument("--stop-at", type=positive_int, default=25,
-                        help="the step at which the resume demo presses Ctrl-C (default: 25)")
-    parser.add_argument("--data", type=Path, default=None,
-                        help="a prepared folder (default: Tiny Shakespeare as characters, "
-                             "prepared if needed)")
-    parser.add_argument("--data-dir", type=output_folder, default=TOKENS_DIR,
-                        help=f"where prepared datasets live (default: {TOKENS_DIR})")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for the figure (default: the git-ignored scratch/)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     for flag, value in (("--stop-at", args.stop_at), ("--bad-step", args.bad_step)):
         if value >= args.steps:
@@ -272,6 +255,26 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nFigure")
     plot_pieces(lr, cfg.warmup, curves, args.bad_step, whole, resumed, args.stop_at, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Each piece of the training loop, on its own.")
+    parser.add_argument("--steps", type=positive_int, default=200,
+                        help="steps of the small runs (default: 200)")
+    parser.add_argument("--bad-step", type=positive_int, default=80,
+                        help="the step whose gradient is blown up (default: 80)")
+    parser.add_argument("--bad-factor", type=positive_float, default=1000.0,
+                        help="how much the bad batch multiplies the gradient (default: 1000)")
+    parser.add_argument("--clip", type=positive_float, default=1.0,
+                        help="the gradient norm limit (default: 1.0)")
+    parser.add_argument("--stop-at", type=positive_int, default=25,
+                        help="the step at which the resume demo presses Ctrl-C (default: 25)")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="a prepared folder (default: Tiny Shakespeare as characters, "
+                             "prepared if needed)")
+    add_data_dir_flag(parser)
+    add_out_flag(parser, __file__, "the figure")
+    return parser
 
 
 if __name__ == "__main__":

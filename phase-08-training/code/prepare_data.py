@@ -640,39 +640,7 @@ def describe(meta: dict, folder: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Tokenise text into uint16 shards + meta.json.")
-    parser.add_argument("--tokenizer", choices=TOKENIZERS, default="gpt2",
-                        help="gpt2 (tiktoken, 50,257 ids) or char (default: gpt2)")
-    parser.add_argument("--source", choices=CORPORA, default="tinyshakespeare",
-                        help="built-in corpus (default: tinyshakespeare)")
-    parser.add_argument("--path", type=Path, nargs="+", default=None,
-                        help="local text files or folders (their .txt/.md files) instead")
-    parser.add_argument("--hf-dataset", default=None,
-                        help="a Hugging Face dataset to stream, e.g. HuggingFaceFW/fineweb-edu "
-                             "(needs a network; gpt2 tokens only)")
-    parser.add_argument("--hf-config", default=None, help="its config, e.g. sample-10BT")
-    parser.add_argument("--hf-split", default="train", help="its split (default: train)")
-    parser.add_argument("--hf-text-field", default="text",
-                        help="the field holding the text (default: text)")
-    parser.add_argument("--max-tokens", type=positive_int, default=100_000_000,
-                        help="stop a stream after this many tokens (default: 100,000,000)")
-    parser.add_argument("--val-tokens", type=positive_int, default=1_000_000,
-                        help="a stream's first tokens kept for validation (default: 1,000,000)")
-    parser.add_argument("--val-fraction", type=unit_float, default=0.1,
-                        help="share of a local source's tokens, at its end, kept for "
-                             "validation (default: 0.1)")
-    parser.add_argument("--shard-tokens", type=positive_int, default=SHARD_TOKENS,
-                        help=f"tokens per shard file, at least {MIN_SHARD_TOKENS:,} (default: "
-                             f"{SHARD_TOKENS:,} = 200 MB)")
-    parser.add_argument("--workers", type=positive_int, default=min(8, os.cpu_count() or 1),
-                        help="processes that tokenise large sources (default: CPU cores, up "
-                             "to 8)")
-    parser.add_argument("--name", default=None,
-                        help="dataset name (default: from the source), written to "
-                             "<data-dir>/<name>-<tokenizer>/")
-    parser.add_argument("--data-dir", type=output_folder, default=TOKENS_DIR,
-                        help=f"where datasets go (default: {TOKENS_DIR})")
-    parser.add_argument("--offline", action="store_true", help="never use the network")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.val_fraction == 0:
         parser.error("--val-fraction must be above 0: training needs a validation split")
@@ -736,6 +704,49 @@ def main(argv: list[str] | None = None) -> None:
         print(f"   ({ENDOFTEXT} = {codec.eot} opens every document)")
     print("\nTrain on it: python phase-08-training/code/train.py --preset shakespeare-"
           f"{args.tokenizer} --data {folder}")
+
+
+def add_data_dir_flag(parser: argparse.ArgumentParser) -> None:
+    """Give a script `--data-dir`: the folder that holds the prepared datasets, one sub-folder
+    <name>-<tokenizer>/ each (TOKENS_DIR unless told otherwise)."""
+    parser.add_argument("--data-dir", type=output_folder, default=TOKENS_DIR,
+                        help=f"where prepared datasets live (default: {TOKENS_DIR})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Tokenise text into uint16 shards + meta.json.")
+    parser.add_argument("--tokenizer", choices=TOKENIZERS, default="gpt2",
+                        help="gpt2 (tiktoken, 50,257 ids) or char (default: gpt2)")
+    parser.add_argument("--source", choices=CORPORA, default="tinyshakespeare",
+                        help="built-in corpus (default: tinyshakespeare)")
+    parser.add_argument("--path", type=Path, nargs="+", default=None,
+                        help="local text files or folders (their .txt/.md files) instead")
+    parser.add_argument("--hf-dataset", default=None,
+                        help="a Hugging Face dataset to stream, e.g. HuggingFaceFW/fineweb-edu "
+                             "(needs a network; gpt2 tokens only)")
+    parser.add_argument("--hf-config", default=None, help="its config, e.g. sample-10BT")
+    parser.add_argument("--hf-split", default="train", help="its split (default: train)")
+    parser.add_argument("--hf-text-field", default="text",
+                        help="the field holding the text (default: text)")
+    parser.add_argument("--max-tokens", type=positive_int, default=100_000_000,
+                        help="stop a stream after this many tokens (default: 100,000,000)")
+    parser.add_argument("--val-tokens", type=positive_int, default=1_000_000,
+                        help="a stream's first tokens kept for validation (default: 1,000,000)")
+    parser.add_argument("--val-fraction", type=unit_float, default=0.1,
+                        help="share of a local source's tokens, at its end, kept for "
+                             "validation (default: 0.1)")
+    parser.add_argument("--shard-tokens", type=positive_int, default=SHARD_TOKENS,
+                        help=f"tokens per shard file, at least {MIN_SHARD_TOKENS:,} (default: "
+                             f"{SHARD_TOKENS:,} = 200 MB)")
+    parser.add_argument("--workers", type=positive_int, default=min(8, os.cpu_count() or 1),
+                        help="processes that tokenise large sources (default: CPU cores, up "
+                             "to 8)")
+    parser.add_argument("--name", default=None,
+                        help="dataset name (default: from the source), written to "
+                             "<data-dir>/<name>-<tokenizer>/")
+    add_data_dir_flag(parser)
+    parser.add_argument("--offline", action="store_true", help="never use the network")
+    return parser
 
 
 if __name__ == "__main__":

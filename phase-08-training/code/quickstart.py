@@ -28,17 +28,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from phase00.figures import scratch_dir
-from phase00.flags import nonnegative_int, positive_int
+from phase00.flags import add_seed_flag, nonnegative_int, positive_int
 from phase03.bigram import bigram_counts, bigram_probs, log_of
-from phase06.device import DEVICE_CHOICES, pick_device
+from phase06.device import add_device_flag, pick_device
 from phase07.model import GPT
 from phase08.config import make_config
 from phase08.loader import BatchLoader, TokenShards
-from phase08.prepare_data import TOKENS_DIR, dataset_folder, local_documents, prepare_local
+from phase08.prepare_data import dataset_folder, local_documents, prepare_local
 from phase08.runfolder import check_folder
 from phase08.sample import load_for_sampling
-from phase08.train import RUNS_DIR, CheckpointError, TrainingDiverged, sample_text, train
+from phase08.train import (
+    RUNS_DIR,
+    CheckpointError,
+    TrainingDiverged,
+    add_run_flags,
+    sample_text,
+    train,
+)
 
 MARGIN = 0.3  # nats per character: "clearly below the bigram"
 
@@ -84,31 +90,7 @@ def bigram_loss(train_ids: np.ndarray, val_ids: np.ndarray, vocab_size: int,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Prepare Tiny Shakespeare, train a small GPT, "
-                                                 "sample, and beat a bigram.")
-    parser.add_argument("--smoke", action="store_true",
-                        help="the tiny cpu-smoke preset: seconds, to check the pipeline")
-    parser.add_argument("--steps", type=positive_int, default=None,
-                        help="optimizer steps (default: the preset's, 1200; smoke 40)")
-    parser.add_argument("--samples", type=nonnegative_int, default=2,
-                        help="samples to print at the end (default: 2)")
-    parser.add_argument("--seed", type=nonnegative_int, default=1337,
-                        help="random seed (default: 1337)")
-    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
-                        help="where to train (default: auto = mps, cuda, then cpu)")
-    parser.add_argument("--path", type=Path, default=None,
-                        help="train on this text file instead of Tiny Shakespeare")
-    parser.add_argument("--offline", action="store_true", help="never use the network")
-    parser.add_argument("--data-dir", type=Path, default=TOKENS_DIR,
-                        help=f"where prepared datasets live (default: {TOKENS_DIR})")
-    parser.add_argument("--run-dir", type=Path, default=None,
-                        help="checkpoints and log (default: runs/quickstart/, or "
-                             "runs/quickstart-smoke/)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace the run already in the run folder (without this, a "
-                             "folder that holds a run is refused)")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
-                        help="folder for the loss plot (default: the git-ignored scratch/)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     start = time.perf_counter()
     preset = "cpu-smoke" if args.smoke else "shakespeare-char"
@@ -180,6 +162,23 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\nDone in {time.perf_counter() - start:.0f} s. More text (other seeds than the "
           f"samples above): python phase-08-training/code/sample.py --checkpoint "
           f"{run_dir / 'best.pt'} --seed {args.seed + args.samples}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Prepare Tiny Shakespeare, train a small GPT, "
+                                                 "sample, and beat a bigram.")
+    parser.add_argument("--smoke", action="store_true",
+                        help="the tiny cpu-smoke preset: seconds, to check the pipeline")
+    parser.add_argument("--steps", type=positive_int, default=None,
+                        help="optimizer steps (default: the preset's, 1200; smoke 40)")
+    parser.add_argument("--samples", type=nonnegative_int, default=2,
+                        help="samples to print at the end (default: 2)")
+    add_seed_flag(parser, 1337)
+    add_device_flag(parser)
+    parser.add_argument("--path", type=Path, default=None,
+                        help="train on this text file instead of Tiny Shakespeare")
+    add_run_flags(parser, __file__, run_dir="runs/quickstart/, or runs/quickstart-smoke/")
+    return parser
 
 
 if __name__ == "__main__":

@@ -373,11 +373,7 @@ def describe(folder: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Show what a run folder holds: each "
-                                                 "checkpoint's step and checksum, the log, "
-                                                 "and whether a run is writing to it now.")
-    parser.add_argument("folder", type=Path, nargs="?", default=Path("runs/quickstart"),
-                        help="a run folder (default: runs/quickstart)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     if not args.folder.is_dir():
         parser.exit(1, f"error: {args.folder} is not a folder: give a run folder, e.g. "
@@ -385,6 +381,15 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{args.folder}:")
     for line in describe(args.folder):
         print(f"  {line}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Show what a run folder holds: each "
+                                                 "checkpoint's step and checksum, the log, "
+                                                 "and whether a run is writing to it now.")
+    parser.add_argument("folder", type=Path, nargs="?", default=Path("runs/quickstart"),
+                        help="a run folder (default: runs/quickstart)")
+    return parser
 
 
 if __name__ == "__main__":

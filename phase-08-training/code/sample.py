@@ -29,14 +29,14 @@ import torch
 from tqdm import tqdm
 
 from phase00.flags import (
+    add_seed_flag,
     check_fits_in_memory,
     nonnegative_int,
     positive_float,
     positive_int,
-    thread_count,
     unit_float,
 )
-from phase06.device import DEVICE_CHOICES, pick_device
+from phase06.device import add_device_flag, add_threads_flag, pick_device
 from phase07.model import GPT, GPTConfig
 from phase08.prepare_data import Codec, make_codec
 from phase08.train import RUNS_DIR, CheckpointError, load_checkpoint
@@ -173,30 +173,7 @@ def generate(model: GPT, ids: list[int], n_tokens: int, device: torch.device, se
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Sample text from a train.py checkpoint.")
-    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
-                        help="a checkpoint of train.py, or a model of phase 07's train_char.py "
-                             "(default: runs/quickstart/best.pt)")
-    parser.add_argument("--prompt", default="", help="text to continue (default: a new "
-                                                     "document)")
-    parser.add_argument("--tokens", type=positive_int, default=300,
-                        help="tokens to generate per sample (default: 300)")
-    parser.add_argument("--samples", type=positive_int, default=1,
-                        help="how many samples (default: 1)")
-    parser.add_argument("--temperature", type=positive_float, default=0.8,
-                        help="below 1 safer, above 1 wilder (default: 0.8)")
-    parser.add_argument("--top-k", type=nonnegative_int, default=0,
-                        help="keep the k most likely tokens; 0 = all (default: 0)")
-    parser.add_argument("--top-p", type=unit_float, default=0.0,
-                        help="keep the smallest set with this much probability; 0 = off "
-                             "(default: 0)")
-    parser.add_argument("--seed", type=nonnegative_int, default=1337,
-                        help="random seed (default: 1337)")
-    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
-                        help="where to compute (default: auto = mps, cuda, then cpu)")
-    parser.add_argument("--threads", type=thread_count, default=1,
-                        help="CPU threads (default: 1; as in train.py's presets, a small model "
-                             "is often slower on more)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     try:  # one sample is held in memory at a time, as ids and then as text
@@ -225,6 +202,31 @@ def main(argv: list[str] | None = None) -> None:
             parser.exit(1, f"error: {err}\n")
         text = codec.decode(new)
         print(f"\n2.{i + 1} ---\n{args.prompt + text if args.prompt else text}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Sample text from a train.py checkpoint.")
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
+                        help="a checkpoint of train.py, or a model of phase 07's train_char.py "
+                             "(default: runs/quickstart/best.pt)")
+    parser.add_argument("--prompt", default="", help="text to continue (default: a new "
+                                                     "document)")
+    parser.add_argument("--tokens", type=positive_int, default=300,
+                        help="tokens to generate per sample (default: 300)")
+    parser.add_argument("--samples", type=positive_int, default=1,
+                        help="how many samples (default: 1)")
+    parser.add_argument("--temperature", type=positive_float, default=0.8,
+                        help="below 1 safer, above 1 wilder (default: 0.8)")
+    parser.add_argument("--top-k", type=nonnegative_int, default=0,
+                        help="keep the k most likely tokens; 0 = all (default: 0)")
+    parser.add_argument("--top-p", type=unit_float, default=0.0,
+                        help="keep the smallest set with this much probability; 0 = off "
+                             "(default: 0)")
+    add_seed_flag(parser, 1337)
+    add_device_flag(parser)
+    add_threads_flag(parser,
+                     why="; as in train.py's presets, a small model is often slower on more")
+    return parser
 
 
 if __name__ == "__main__":

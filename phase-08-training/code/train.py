@@ -76,16 +76,15 @@ from phase06.device import (
     pick_device,
     synchronize,
 )
-from phase07.model import GPT, GPTConfig
+from phase07.model import GPT, GPTConfig, add_gpt_shape_flags
 from phase07.train_char import lr_at, param_groups
 from phase08 import hellaswag
 from phase08.config import (
     DTYPES,
-    PRESETS,
     SOURCES,
     TOKENIZERS,
     TrainConfig,
-    assignment,
+    add_preset_flags,
     check_config,
     config_from_dict,
     make_config,
@@ -961,68 +960,7 @@ FLAG_FIELDS = ("steps", "lr", "micro_batch", "grad_accum", "warmup", "context", 
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line and hand over to train(); every failure is one line, not a
     traceback (exit 1), and a run stopped by Ctrl-C or SIGTERM exits with 130."""
-    parser = argparse.ArgumentParser(
-        description="Train a GPT from a preset: accumulation, AdamW, warmup + cosine, clipping, "
-                    "mixed precision, checkpoints, exact resume.")
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="shakespeare-char",
-                        help="a named recipe (default: shakespeare-char)")
-    parser.add_argument("--set", dest="overrides", type=assignment, action="append",
-                        default=[], metavar="FIELD=VALUE",
-                        help="override any config field, e.g. --set lr=1e-3 (repeatable; "
-                             "python phase-08-training/code/config.py lists them)")
-    parser.add_argument("--steps", type=positive_int, help="optimizer steps")
-    parser.add_argument("--lr", type=positive_float, help="peak learning rate")
-    parser.add_argument("--micro-batch", type=positive_int, help="sequences per micro-step")
-    parser.add_argument("--grad-accum", type=positive_int, help="micro-steps per step")
-    parser.add_argument("--warmup", type=nonnegative_int, help="linear warmup steps")
-    parser.add_argument("--context", type=positive_int, help="tokens per sequence")
-    parser.add_argument("--n-layer", type=positive_int, help="transformer blocks")
-    parser.add_argument("--n-head", type=positive_int, help="attention heads")
-    parser.add_argument("--n-embd", type=positive_int, help="width")
-    parser.add_argument("--dropout", type=nonnegative_float, help="dropout probability")
-    parser.add_argument("--weight-decay", type=nonnegative_float, help="AdamW decay")
-    parser.add_argument("--clip", type=nonnegative_float, help="gradient norm limit (0 = off)")
-    parser.add_argument("--eval-every", type=positive_int, help="steps between evaluations")
-    parser.add_argument("--eval-batches", type=positive_int, help="batches per evaluation")
-    parser.add_argument("--sample-every", type=nonnegative_int,
-                        help="steps between samples (0 = at the end only)")
-    parser.add_argument("--sample-tokens", type=nonnegative_int, help="tokens per sample")
-    parser.add_argument("--log-every", type=positive_int, help="steps between progress lines")
-    parser.add_argument("--checkpoint-every", type=nonnegative_int,
-                        help="steps between saves of last.pt (0 = at every evaluation)")
-    parser.add_argument("--checkpoint-minutes", type=nonnegative_float,
-                        help="save last.pt at least this often, in minutes of wall time, "
-                             "whatever a step costs (0 = only by steps)")
-    parser.add_argument("--seed", type=nonnegative_int, help="random seed")
-    parser.add_argument("--threads", type=nonnegative_int,
-                        help="CPU threads, at most this machine's cores (0 = PyTorch's choice)")
-    parser.add_argument("--device", choices=DEVICE_CHOICES, help="where to train (default: "
-                                                                 "auto = mps, cuda, then cpu)")
-    parser.add_argument("--dtype", choices=DTYPES,
-                        help="auto (what the device supports), float32 or bfloat16")
-    parser.add_argument("--compile", action="store_const", const=True,
-                        help="torch.compile the training model")
-    parser.add_argument("--data", help="a folder written by prepare_data.py")
-    parser.add_argument("--source", choices=SOURCES, help="built-in text, prepared on first use")
-    parser.add_argument("--tokenizer", choices=TOKENIZERS, help="char or gpt2")
-    parser.add_argument("--shuffle", type=nonnegative_int,
-                        help="deal out each window of this many sequences in a random order "
-                             "(0 = read in order)")
-    parser.add_argument("--resume", nargs="?", const="last", default=None, metavar="CHECKPOINT",
-                        help="continue a run: from <run-dir>/last.pt, or the file given")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="start a new run in a --run-dir that holds one, deleting it "
-                             "(without this, such a folder is refused)")
-    parser.add_argument("--run-dir", type=Path, default=None,
-                        help="checkpoints and log (default: runs/<preset>/, git-ignored)")
-    parser.add_argument("--data-dir", type=Path, default=TOKENS_DIR,
-                        help=f"where prepared datasets live (default: {TOKENS_DIR})")
-    parser.add_argument("--peak-flops", type=positive_float, default=None,
-                        help="your device's peak FLOP/s in the training dtype, for MFU (e.g. "
-                             "9.895e14 for an H100's bf16); without it MFU is not shown")
-    parser.add_argument("--offline", action="store_true", help="never use the network")
-    parser.add_argument("--out", type=Path, default=scratch_dir(__file__),
-                        help="folder for the loss plot (default: the git-ignored scratch/)")
+    parser = build_parser()
     args = parser.parse_args(argv)
 
     overrides = dict(args.overrides)
@@ -1060,6 +998,72 @@ def main(argv: list[str] | None = None) -> None:
     leave(world, 130 if result["interrupted"] else 0)  # several processes: exit here
     if result["interrupted"]:
         raise SystemExit(130)  # the shell's code for "stopped by Ctrl-C" (or SIGTERM)
+
+
+def add_run_flags(parser: argparse.ArgumentParser, script_file: str, run_dir: str) -> None:
+    """Give a script the flags of where a training run reads and writes, as train() takes them:
+    the run folder (`run_dir` says its default), permission to replace a run already there,
+    the prepared data, the network, and the folder of the loss plot (the script's scratch
+    folder). The folders are checked by main(), which says which flag names a file."""
+    parser.add_argument("--run-dir", type=Path, default=None,
+                        help=f"checkpoints and log (default: {run_dir})")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start a new run in a --run-dir that holds one, deleting it "
+                             "(without this, such a folder is refused)")
+    parser.add_argument("--data-dir", type=Path, default=TOKENS_DIR,
+                        help=f"where prepared datasets live (default: {TOKENS_DIR})")
+    parser.add_argument("--offline", action="store_true", help="never use the network")
+    parser.add_argument("--out", type=Path, default=scratch_dir(script_file),
+                        help="folder for the loss plot (default: the git-ignored scratch/)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="Train a GPT from a preset: accumulation, AdamW, warmup + cosine, clipping, "
+                    "mixed precision, checkpoints, exact resume.")
+    add_preset_flags(parser)
+    parser.add_argument("--steps", type=positive_int, help="optimizer steps")
+    parser.add_argument("--lr", type=positive_float, help="peak learning rate")
+    parser.add_argument("--micro-batch", type=positive_int, help="sequences per micro-step")
+    parser.add_argument("--grad-accum", type=positive_int, help="micro-steps per step")
+    parser.add_argument("--warmup", type=nonnegative_int, help="linear warmup steps")
+    add_gpt_shape_flags(parser)
+    parser.add_argument("--dropout", type=nonnegative_float, help="dropout probability")
+    parser.add_argument("--weight-decay", type=nonnegative_float, help="AdamW decay")
+    parser.add_argument("--clip", type=nonnegative_float, help="gradient norm limit (0 = off)")
+    parser.add_argument("--eval-every", type=positive_int, help="steps between evaluations")
+    parser.add_argument("--eval-batches", type=positive_int, help="batches per evaluation")
+    parser.add_argument("--sample-every", type=nonnegative_int,
+                        help="steps between samples (0 = at the end only)")
+    parser.add_argument("--sample-tokens", type=nonnegative_int, help="tokens per sample")
+    parser.add_argument("--log-every", type=positive_int, help="steps between progress lines")
+    parser.add_argument("--checkpoint-every", type=nonnegative_int,
+                        help="steps between saves of last.pt (0 = at every evaluation)")
+    parser.add_argument("--checkpoint-minutes", type=nonnegative_float,
+                        help="save last.pt at least this often, in minutes of wall time, "
+                             "whatever a step costs (0 = only by steps)")
+    parser.add_argument("--seed", type=nonnegative_int, help="random seed")
+    parser.add_argument("--threads", type=nonnegative_int,
+                        help="CPU threads, at most this machine's cores (0 = PyTorch's choice)")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, help="where to train (default: "
+                                                                 "auto = mps, cuda, then cpu)")
+    parser.add_argument("--dtype", choices=DTYPES,
+                        help="auto (what the device supports), float32 or bfloat16")
+    parser.add_argument("--compile", action="store_const", const=True,
+                        help="torch.compile the training model")
+    parser.add_argument("--data", help="a folder written by prepare_data.py")
+    parser.add_argument("--source", choices=SOURCES, help="built-in text, prepared on first use")
+    parser.add_argument("--tokenizer", choices=TOKENIZERS, help="char or gpt2")
+    parser.add_argument("--shuffle", type=nonnegative_int,
+                        help="deal out each window of this many sequences in a random order "
+                             "(0 = read in order)")
+    parser.add_argument("--resume", nargs="?", const="last", default=None, metavar="CHECKPOINT",
+                        help="continue a run: from <run-dir>/last.pt, or the file given")
+    add_run_flags(parser, __file__, run_dir="runs/<preset>/, git-ignored")
+    parser.add_argument("--peak-flops", type=positive_float, default=None,
+                        help="your device's peak FLOP/s in the training dtype, for MFU (e.g. "
+                             "9.895e14 for an H100's bf16); without it MFU is not shown")
+    return parser
 
 
 if __name__ == "__main__":
