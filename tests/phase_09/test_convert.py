@@ -34,7 +34,7 @@ from phase09.convert import (
     to_numpy,
 )
 from phase09.export_hf import check_export, export, load_our_checkpoint
-from phase09.numpy_to_gpt2 import carry
+from phase09.numpy_to_gpt2 import carry, numpy_stages
 
 # Two random configs: neither is GPT-2 small (context < 1024, vocabulary != 50,257).
 CONFIGS = {
@@ -138,6 +138,32 @@ def test_config_conversion_and_refusals() -> None:
         setattr(other, name, value)
         with pytest.raises(ValueError, match=name):
             our_config(other)
+
+
+def test_gpt2model_keys_get_our_prefix_and_the_tied_head() -> None:
+    ours = model(CONFIGS["3-layers-4-heads"])
+    state = ours.state_dict()
+    bare = {name.removeprefix("transformer."): w for name, w in to_hf_state(state).items()
+            if name != "lm_head.weight"}  # GPT2Model's keys, as phase 05's NumPy model has them
+    back = from_hf_state(bare)
+    assert set(back) == set(state)
+    for name, w in state.items():
+        assert torch.equal(back[name], w), name
+    assert torch.equal(back["lm_head.weight"], back["transformer.wte.weight"])
+
+
+def test_the_numpy_stages_end_in_the_models_own_logits() -> None:
+    config = GPTConfig(vocab_size=50, context=12, n_layer=2, n_head=2, n_embd=16)
+    numpy_model = Transformer(numpy_config(config), seed=3, dtype=np.float64)
+    ids = np.random.default_rng(0).integers(0, 50, (2, 12))
+    stages = numpy_stages(numpy_model, ids)
+    assert [s.shape for s in stages] == [(2, 12, 16)] * 4 + [(2, 12, 50)]  # emb, 2 blocks, ln_f
+    wte, wpe = numpy_model.wte.params["W"], numpy_model.wpe.params["W"]
+    np.testing.assert_array_equal(stages[0], wte[ids] + wpe[:12])  # a lookup and a sum
+    for i, block in enumerate(numpy_model.blocks):
+        np.testing.assert_array_equal(stages[i + 1], block.forward(stages[i]))
+    np.testing.assert_array_equal(stages[3], numpy_model.ln_f.forward(stages[2]))
+    np.testing.assert_allclose(stages[4], numpy_model.forward(ids), rtol=0, atol=1e-12)
 
 
 def test_mask_buffers_are_ignored() -> None:

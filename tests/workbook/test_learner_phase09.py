@@ -1,6 +1,6 @@
-"""A simulated learner in phase 09: with the config and the way back written, the way to
-Hugging Face's layout written as a loop passes the course's tests; the classic bug (the square
-attn.c_proj left untransposed, since its shape cannot tell) fails them, by name."""
+"""A simulated learner in phase 09: with the config written, the way to Hugging Face's layout
+written as a loop passes the course's tests; the classic bug (the square attn.c_proj left
+untransposed, since its shape cannot tell) fails them, by name."""
 
 from tests.workbook.conftest import solve_then_break
 
@@ -14,18 +14,6 @@ return GPT2Config(vocab_size=config.vocab_size, n_positions=config.context,
                   scale_attn_weights=True, scale_attn_by_inverse_layer_idx=False,
                   reorder_and_upcast_attn=False, bos_token_id=last, eos_token_id=last,
                   attn_implementation=attn_implementation)
-"""
-
-FROM_HF_STATE = """
-out = {}
-for name, w in state.items():
-    if name.endswith(NON_PARAMETERS):
-        continue
-    if not name.startswith(("transformer.", "lm_head.")):
-        name = f"transformer.{name}"
-    out[name] = (w.t() if is_conv1d(name) else w).detach().clone()
-out.setdefault("lm_head.weight", out["transformer.wte.weight"])
-return out
 """
 
 A_LOOP = """
@@ -47,6 +35,5 @@ return {name: (w.t() if name.endswith(rectangular) else w).detach().clone()
 
 def test_a_loop_passes_and_an_untransposed_square_matrix_fails(learner) -> None:
     assert learner.run("start", "09").returncode == 0
-    learner.write("09.hf-config", HF_CONFIG)  # done before, as the manifest's order has it
-    learner.write("09.from-hf-state", FROM_HF_STATE)
+    learner.write("09.hf-config", HF_CONFIG)  # the exercise before it, done
     solve_then_break(learner, "09.to-hf-state", A_LOOP, SQUARE_ONE_FORGOTTEN)
