@@ -45,11 +45,24 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from phase00.flags import check_fits_in_memory, nonnegative_int, positive_int, thread_count
-from phase06.device import DEVICE_CHOICES, DEVICE_HELP, limit_cpu_threads, pick_device
+from phase00.flags import (
+    check_fits_in_memory,
+    positive_int,
+)
+from phase06.device import (
+    limit_cpu_threads,
+    pick_device,
+)
 from phase07.model import CausalSelfAttention, GPTConfig
 from phase09.convert import max_abs_diff
-from phase09.timing import machine, markdown_table, refuse_quick_overrides, spread, take_turns
+from phase09.timing import (
+    add_benchmark_flags,
+    machine,
+    markdown_table,
+    refuse_quick_overrides,
+    spread,
+    take_turns,
+)
 
 HAND_CORE = "ours, hand formula"
 SDPA_CAUSAL = "F.scaled_dot_product_attention"
@@ -182,23 +195,7 @@ def attention_memory_bytes(B: int, H: int, T: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Time causal self-attention: our hand and fast "
-                                                 "paths, nn.MultiheadAttention, SDPA.")
-    parser.add_argument("--lengths", nargs="+", type=positive_int, default=[64, 256, 1024],
-                        help="sequence lengths T (default: 64 256 1024)")
-    parser.add_argument("--batch", type=positive_int, default=4, help="sequences (default: 4)")
-    parser.add_argument("--n-embd", type=positive_int, default=128, help="width (default: 128)")
-    parser.add_argument("--n-head", type=positive_int, default=4, help="heads (default: 4)")
-    parser.add_argument("--repeats", type=positive_int, default=7,
-                        help="timed passes per entry; the median is shown (default: 7)")
-    parser.add_argument("--quick", action="store_true",
-                        help="lengths 32 and 64, batch 2, 3 repeats: seconds, for a smoke test; "
-                             "refuses --lengths, --batch, --repeats")
-    parser.add_argument("--threads", type=thread_count, default=1,
-                        help="CPU threads (default: 1)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--device", choices=DEVICE_CHOICES, default="cpu",
-                        help=DEVICE_HELP.replace("default: auto", "default: cpu; auto"))
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.n_embd % args.n_head:
         parser.error(f"--n-embd {args.n_embd} must be divisible by --n-head {args.n_head}")
@@ -243,6 +240,20 @@ def main(argv: list[str] | None = None) -> None:
               f"{t[HAND_CORE] / t[SDPA_FULL]:.2f}x; SDPA without / with the mask (the work the "
               f"mask lets it skip) {t[SDPA_FULL] / t[SDPA_CAUSAL]:.2f}x; together "
               f"{t[HAND_CORE] / t[SDPA_CAUSAL]:.2f}x")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Time causal self-attention: our hand and fast "
+                                                 "paths, nn.MultiheadAttention, SDPA.")
+    parser.add_argument("--lengths", nargs="+", type=positive_int, default=[64, 256, 1024],
+                        help="sequence lengths T (default: 64 256 1024)")
+    parser.add_argument("--batch", type=positive_int, default=4, help="sequences (default: 4)")
+    parser.add_argument("--n-embd", type=positive_int, default=128, help="width (default: 128)")
+    parser.add_argument("--n-head", type=positive_int, default=4, help="heads (default: 4)")
+    add_benchmark_flags(parser, repeats=7, device=True,
+                        quick="lengths 32 and 64, batch 2, 3 repeats: seconds, for a smoke "
+                              "test; refuses --lengths, --batch, --repeats")
+    return parser
 
 
 if __name__ == "__main__":

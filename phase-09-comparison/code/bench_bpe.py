@@ -35,12 +35,11 @@ import argparse
 import json
 import statistics
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from tokenizers import Encoding, Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from phase00.corpus import CORPORA, load_text
+from phase00.corpus import add_corpus_flags, load_text
 from phase00.flags import positive_int, thread_count
 from phase03.bpe import BPETokenizer, pretokenize, train_fast
 from phase03.gpt2_tokenizer import (
@@ -164,21 +163,7 @@ def keeping(results: dict[str, Any], name: str, fn: Callable[[], Any]) -> Callab
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Time BPE training and encoding: ours, "
-                                                 "tiktoken and Hugging Face's tokenizers.")
-    parser.add_argument("--vocab-size", type=positive_int, default=1024,
-                        help="vocabulary both trainers learn (default: 1024)")
-    parser.add_argument("--repeats", type=positive_int, default=3,
-                        help="runs per timing; the median is reported (default: 3)")
-    parser.add_argument("--quick", action="store_true",
-                        help="the first 20,000 characters, vocabulary 300, 1 run; refuses "
-                             "--vocab-size, --repeats")
-    parser.add_argument("--threads", type=thread_count, default=1,
-                        help="threads of Hugging Face's Rust tokenizers library, the only "
-                             "contender here that can use more than one (default: 1)")
-    parser.add_argument("--corpus", choices=CORPORA, default="tinyshakespeare",
-                        help="built-in corpus (default: tinyshakespeare)")
-    parser.add_argument("--path", type=Path, default=None, help="benchmark on this text file")
+    parser = build_parser()
     args = parser.parse_args(argv)
     refuse_quick_overrides(parser, args, argv, ("vocab_size", "repeats"))
     if args.vocab_size < 257:
@@ -262,6 +247,23 @@ def main(argv: list[str] | None = None) -> None:
           f"with neither stage, {rest:.3f} s ({rest / p[WHOLE]:.0%})")
     print(f"   its pieces, split beforehand and then merged, give the whole encode's ids: "
           f"{'yes' if same else 'NO'}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Time BPE training and encoding: ours, "
+                                                 "tiktoken and Hugging Face's tokenizers.")
+    parser.add_argument("--vocab-size", type=positive_int, default=1024,
+                        help="vocabulary both trainers learn (default: 1024)")
+    parser.add_argument("--repeats", type=positive_int, default=3,
+                        help="runs per timing; the median is reported (default: 3)")
+    parser.add_argument("--quick", action="store_true",
+                        help="the first 20,000 characters, vocabulary 300, 1 run; refuses "
+                             "--vocab-size, --repeats")
+    parser.add_argument("--threads", type=thread_count, default=1,
+                        help="threads of Hugging Face's Rust tokenizers library, the only "
+                             "contender here that can use more than one (default: 1)")
+    add_corpus_flags(parser)
+    return parser
 
 
 if __name__ == "__main__":

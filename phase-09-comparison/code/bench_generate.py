@@ -24,16 +24,18 @@ from collections.abc import Callable
 
 import torch
 
-from phase00.flags import check_fits_in_memory, nonnegative_int, positive_int, thread_count
+from phase00.flags import (
+    check_fits_in_memory,
+    positive_int,
+)
 from phase06.device import (
-    DEVICE_CHOICES,
-    DEVICE_HELP,
     limit_cpu_threads,
     pick_device,
 )
-from phase07.model import GPT, GPTConfig
+from phase07.model import GPT, GPTConfig, add_gpt_shape_flags
 from phase09.convert import greedy_hf, greedy_ours, to_hf
 from phase09.timing import (
+    add_benchmark_flags,
     gpt_memory_bytes,
     machine,
     markdown_table,
@@ -57,32 +59,7 @@ def warm_up_and_check(runs: dict[str, Callable[[], torch.Tensor]]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Tokens per second of greedy generation: our "
-                                                 "GPT with and without its KV cache, and "
-                                                 "Hugging Face's generate().")
-    parser.add_argument("--n-layer", type=positive_int, default=4, help="blocks (default: 4)")
-    parser.add_argument("--n-head", type=positive_int, default=4, help="heads (default: 4)")
-    parser.add_argument("--n-embd", type=positive_int, default=128, help="width (default: 128)")
-    parser.add_argument("--context", type=positive_int, default=256,
-                        help="context length (default: 256)")
-    parser.add_argument("--vocab-size", type=positive_int, default=512,
-                        help="vocabulary (default: 512)")
-    parser.add_argument("--prompt-len", type=positive_int, default=16,
-                        help="prompt tokens (default: 16)")
-    parser.add_argument("--tokens", type=positive_int, default=200,
-                        help="new tokens per run (default: 200)")
-    parser.add_argument("--batch", type=positive_int, default=1, help="prompts (default: 1)")
-    parser.add_argument("--repeats", type=positive_int, default=3,
-                        help="timed runs; the median is shown (default: 3)")
-    parser.add_argument("--quick", action="store_true",
-                        help="a tiny model (2 layers x 2 heads x 32, context 48, vocabulary "
-                             "64), an 8-token prompt, 20 tokens, 2 repeats: seconds, for a "
-                             "smoke test; refuses the flags it sets")
-    parser.add_argument("--threads", type=thread_count, default=1,
-                        help="CPU threads (default: 1)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--device", choices=DEVICE_CHOICES, default="cpu",
-                        help=DEVICE_HELP.replace("default: auto", "default: cpu; auto"))
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         device = pick_device(args.device)
@@ -145,6 +122,25 @@ def main(argv: list[str] | None = None) -> None:
     print(markdown_table(["run", "time (median)", "fastest-slowest (ms)", "new tokens/s",
                           "speed vs ours without cache", "speed vs its own library without "
                           "cache", "same tokens"], rows))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Tokens per second of greedy generation: our "
+                                                 "GPT with and without its KV cache, and "
+                                                 "Hugging Face's generate().")
+    add_gpt_shape_flags(parser, n_layer=4, n_head=4, n_embd=128, context=256)
+    parser.add_argument("--vocab-size", type=positive_int, default=512,
+                        help="vocabulary (default: 512)")
+    parser.add_argument("--prompt-len", type=positive_int, default=16,
+                        help="prompt tokens (default: 16)")
+    parser.add_argument("--tokens", type=positive_int, default=200,
+                        help="new tokens per run (default: 200)")
+    parser.add_argument("--batch", type=positive_int, default=1, help="prompts (default: 1)")
+    add_benchmark_flags(parser, repeats=3, device=True,
+                        quick="a tiny model (2 layers x 2 heads x 32, context 48, vocabulary "
+                              "64), an 8-token prompt, 20 tokens, 2 repeats: seconds, for a "
+                              "smoke test; refuses the flags it sets")
+    return parser
 
 
 if __name__ == "__main__":

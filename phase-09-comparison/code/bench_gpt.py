@@ -38,11 +38,18 @@ from collections.abc import Callable
 import torch
 import torch.nn as nn
 
-from phase00.flags import check_fits_in_memory, nonnegative_int, positive_int, thread_count
-from phase06.device import DEVICE_CHOICES, DEVICE_HELP, limit_cpu_threads, pick_device
-from phase07.model import GPT, PRESETS, GPTConfig, preset
+from phase00.flags import (
+    check_fits_in_memory,
+    positive_int,
+)
+from phase06.device import (
+    limit_cpu_threads,
+    pick_device,
+)
+from phase07.model import GPT, GPTConfig, add_context_flag, add_preset_flag, preset
 from phase09.convert import max_abs_diff, to_hf
 from phase09.timing import (
+    add_benchmark_flags,
     gpt_memory_bytes,
     machine,
     markdown_table,
@@ -129,36 +136,7 @@ def measure(config: GPTConfig, batch: int, device: torch.device, repeats: int, w
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Tokens per second of a training pass: our GPT "
-                                                 "against GPT2LMHeadModel at equal settings.")
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="char-1m",
-                        help="model shape (default: char-1m: 4 layers, 4 heads, 144 wide)")
-    parser.add_argument("--vocab-size", type=positive_int, default=None,
-                        help="override the vocabulary (default: the preset's)")
-    parser.add_argument("--context", type=positive_int, default=None,
-                        help="override the context, = tokens per sequence (default: preset's)")
-    parser.add_argument("--long-context", action="store_true",
-                        help=f"allow a --context above {MAX_CONTEXT} (GPT-2's); the eager "
-                             f"attention's score tables grow with its square")
-    parser.add_argument("--batch", type=positive_int, default=32,
-                        help="sequences per pass (default: 32)")
-    parser.add_argument("--repeats", type=positive_int, default=10,
-                        help="timed passes; the median is shown (default: 10)")
-    parser.add_argument("--warmup", type=positive_int, default=2,
-                        help="untimed passes first (default: 2; compile happens here)")
-    parser.add_argument("--compile", action="store_true", help="torch.compile every model")
-    parser.add_argument("--autocast", choices=AUTOCAST, default="none",
-                        help="bf16 autocast for every model, or none (default: none)")
-    parser.add_argument("--hand", action="store_true", help="also time our hand attention path")
-    parser.add_argument("--quick", action="store_true",
-                        help="a tiny model (2 layers x 2 heads x 32, context 32), batch 4, 2 "
-                             "repeats, 1 warm-up: seconds, for a smoke test; refuses --preset, "
-                             "--vocab-size, --context, --batch, --repeats, --warmup")
-    parser.add_argument("--threads", type=thread_count, default=1,
-                        help="CPU threads for every model (default: 1)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--device", choices=DEVICE_CHOICES, default="cpu",
-                        help=DEVICE_HELP.replace("default: auto", "default: cpu; auto"))
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         device = pick_device(args.device)
@@ -214,6 +192,31 @@ def main(argv: list[str] | None = None) -> None:
     best = min((name for name in times if name.startswith("GPT2LMHeadModel")), key=times.get)
     print(f"\n   our GPT / GPT2LMHeadModel throughput, against its faster variant here "
           f"({best.split()[-1].strip('()')}): {times[best] / ours:.2f}x")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Tokens per second of a training pass: our GPT "
+                                                 "against GPT2LMHeadModel at equal settings.")
+    add_preset_flag(parser, "char-1m")
+    parser.add_argument("--vocab-size", type=positive_int, default=None,
+                        help="override the vocabulary (default: the preset's)")
+    add_context_flag(parser)
+    parser.add_argument("--long-context", action="store_true",
+                        help=f"allow a --context above {MAX_CONTEXT} (GPT-2's); the eager "
+                             f"attention's score tables grow with its square")
+    parser.add_argument("--batch", type=positive_int, default=32,
+                        help="sequences per pass (default: 32)")
+    add_benchmark_flags(parser, repeats=10, device=True,
+                        quick="a tiny model (2 layers x 2 heads x 32, context 32), batch 4, "
+                              "2 repeats, 1 warm-up: seconds, for a smoke test; refuses "
+                              "--preset, --vocab-size, --context, --batch, --repeats, --warmup")
+    parser.add_argument("--warmup", type=positive_int, default=2,
+                        help="untimed passes first (default: 2; compile happens here)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile every model")
+    parser.add_argument("--autocast", choices=AUTOCAST, default="none",
+                        help="bf16 autocast for every model, or none (default: none)")
+    parser.add_argument("--hand", action="store_true", help="also time our hand attention path")
+    return parser
 
 
 if __name__ == "__main__":

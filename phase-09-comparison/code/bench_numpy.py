@@ -25,13 +25,19 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from phase00.flags import nonnegative_int, positive_int, thread_count
 from phase05.transformer import Transformer
 from phase06.benchmark import SIZES, VOCAB
 from phase06.device import limit_cpu_threads
 from phase07.model import GPT, GPTConfig
 from phase09.convert import from_numpy_state, max_abs_diff, numpy_config, to_numpy_state
-from phase09.timing import machine, markdown_table, refuse_quick_overrides, spread, take_turns
+from phase09.timing import (
+    add_benchmark_flags,
+    machine,
+    markdown_table,
+    refuse_quick_overrides,
+    spread,
+    take_turns,
+)
 
 
 def twin_models(size: str, dtype: type, seed: int) -> tuple[Transformer, GPT]:
@@ -86,17 +92,7 @@ def parity(size: str, seed: int) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Time one training pass of the NumPy "
-                                                 "transformer and of our PyTorch GPT.")
-    parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES),
-                        help="model sizes (default: all)")
-    parser.add_argument("--repeats", type=positive_int, default=20,
-                        help="timed passes; the median is shown (default: 20)")
-    parser.add_argument("--quick", action="store_true",
-                        help="the tiny size, 3 repeats; refuses --sizes, --repeats")
-    parser.add_argument("--threads", type=thread_count, default=1,
-                        help="CPU threads for NumPy and PyTorch alike (default: 1)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     refuse_quick_overrides(parser, args, argv, ("sizes", "repeats"))
     limit_cpu_threads(args.threads)
@@ -123,6 +119,16 @@ def main(argv: list[str] | None = None) -> None:
     print(markdown_table(["size", "parameters", "NumPy (phase 05): median (fastest-slowest)",
                           "PyTorch (phase 07): median (fastest-slowest)",
                           "NumPy time / PyTorch time", "loss diff", "max grad diff"], rows))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Time one training pass of the NumPy "
+                                                 "transformer and of our PyTorch GPT.")
+    parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES),
+                        help="model sizes (default: all)")
+    add_benchmark_flags(parser, repeats=20,
+                        quick="the tiny size, 3 repeats; refuses --sizes, --repeats")
+    return parser
 
 
 if __name__ == "__main__":

@@ -230,14 +230,7 @@ def check_export(model: GPT, folder: Path, seed: int = 0) -> tuple[float, float]
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Export a phase 07 or 08 checkpoint to a "
-                                                 "folder GPT2LMHeadModel.from_pretrained loads.")
-    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_MODEL,
-                        help=f"a train_char.py model file or a train.py checkpoint "
-                             f"(default: {DEFAULT_MODEL})")
-    parser.add_argument("--to", type=output_folder, default=scratch_dir(__file__) / "hf_export",
-                        help="the folder to write (default: scratch/phase-09-comparison/"
-                             "hf_export)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     limit_cpu_threads(1)
     try:  # both checked before any work: the folder first, it costs nothing
@@ -263,6 +256,18 @@ def main(argv: list[str] | None = None) -> None:
           f"relative to it, the difference is {diff / size:.1e}")
     print("   In Python:  from transformers import GPT2LMHeadModel; "
           f"GPT2LMHeadModel.from_pretrained({str(folder)!r})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Export a phase 07 or 08 checkpoint to a "
+                                                 "folder GPT2LMHeadModel.from_pretrained loads.")
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_MODEL,
+                        help=f"a train_char.py model file or a train.py checkpoint "
+                             f"(default: {DEFAULT_MODEL})")
+    parser.add_argument("--to", type=output_folder, default=scratch_dir(__file__) / "hf_export",
+                        help="the folder to write (default: scratch/phase-09-comparison/"
+                             "hf_export)")
+    return parser
 
 
 if __name__ == "__main__":

@@ -42,17 +42,15 @@ import torch
 import torch.nn as nn
 from matplotlib.figure import Figure
 
-from phase00.figures import save_figure, scratch_dir
+from phase00.figures import add_out_flag, save_figure
 from phase00.flags import (
+    add_seed_flag,
     check_fits_in_memory,
-    nonnegative_int,
-    output_folder,
     positive_int,
-    thread_count,
 )
 from phase05.transformer import Transformer
-from phase06.device import limit_cpu_threads
-from phase07.model import GPT, GPTConfig
+from phase06.device import add_threads_flag, limit_cpu_threads
+from phase07.model import GPT, GPTConfig, add_gpt_shape_flags
 from phase09.convert import (
     PretrainedUnavailable,
     from_hf_state,
@@ -195,28 +193,7 @@ def plot_stages(diffs: dict[str, list[float]], names: list[str], out_dir: Path |
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Carry one set of GPT-2 weights through the "
-                                                 "NumPy transformer, our GPT and Hugging "
-                                                 "Face's, comparing every stage.")
-    parser.add_argument("--n-layer", type=positive_int, default=4, help="blocks (default: 4)")
-    parser.add_argument("--n-head", type=positive_int, default=4, help="heads (default: 4)")
-    parser.add_argument("--n-embd", type=positive_int, default=64, help="width (default: 64)")
-    parser.add_argument("--context", type=positive_int, default=32,
-                        help="positions in the table (default: 32)")
-    parser.add_argument("--vocab-size", type=positive_int, default=500,
-                        help="tokens in the vocabulary (default: 500)")
-    parser.add_argument("--batch", type=positive_int, default=2, help="sequences (default: 2)")
-    parser.add_argument("--seq-len", type=positive_int, default=None,
-                        help=f"tokens per sequence (default: the whole context; "
-                             f"{PRETRAINED_SEQ_LEN} with --pretrained)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--pretrained", default=None, metavar="NAME",
-                        help="use this pretrained model's weights (e.g. gpt2; needs a network "
-                             "once) instead of a random NumPy model")
-    parser.add_argument("--threads", type=thread_count, default=1,
-                        help="CPU threads (default: 1)")
-    parser.add_argument("--out", type=output_folder, default=scratch_dir(__file__),
-                        help="folder for the figure (default: the git-ignored scratch/ folder)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     limit_cpu_threads(args.threads)
     shape_flags = flags_typed(parser, argv, SHAPE_FLAGS)
@@ -284,6 +261,26 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nFigure")
     plot_stages(diffs, names, args.out, sizes)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Carry one set of GPT-2 weights through the "
+                                                 "NumPy transformer, our GPT and Hugging "
+                                                 "Face's, comparing every stage.")
+    add_gpt_shape_flags(parser, n_layer=4, n_head=4, n_embd=64, context=32)
+    parser.add_argument("--vocab-size", type=positive_int, default=500,
+                        help="tokens in the vocabulary (default: 500)")
+    parser.add_argument("--batch", type=positive_int, default=2, help="sequences (default: 2)")
+    parser.add_argument("--seq-len", type=positive_int, default=None,
+                        help=f"tokens per sequence (default: the whole context; "
+                             f"{PRETRAINED_SEQ_LEN} with --pretrained)")
+    add_seed_flag(parser)
+    parser.add_argument("--pretrained", default=None, metavar="NAME",
+                        help="use this pretrained model's weights (e.g. gpt2; needs a network "
+                             "once) instead of a random NumPy model")
+    add_threads_flag(parser)
+    add_out_flag(parser, __file__, "the figure")
+    return parser
 
 
 if __name__ == "__main__":

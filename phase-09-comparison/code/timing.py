@@ -33,8 +33,14 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from phase00.flags import check_fits_in_memory, nonnegative_int, positive_int, thread_count
-from phase06.device import describe_device, limit_cpu_threads, synchronize
+from phase00.flags import add_seed_flag, check_fits_in_memory, nonnegative_int, positive_int
+from phase06.device import (
+    add_device_flag,
+    add_threads_flag,
+    describe_device,
+    limit_cpu_threads,
+    synchronize,
+)
 from phase07.model import GPTConfig
 
 
@@ -163,16 +169,7 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Show why benchmarks warm up, repeat and take "
-                                                 "the median.")
-    parser.add_argument("--size", type=positive_int, default=256,
-                        help="n for the n x n matrix product timed (default: 256)")
-    parser.add_argument("--repeats", type=positive_int, default=15,
-                        help="timed calls (default: 15)")
-    parser.add_argument("--warmup", type=nonnegative_int, default=1,
-                        help="untimed calls first (default: 1)")
-    parser.add_argument("--threads", type=thread_count, default=1,
-                        help="CPU threads (default: 1)")
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:  # A, B and their product: three n x n float32 matrices
         check_fits_in_memory(3 * 4 * args.size**2, f"--size {args.size}")
@@ -193,6 +190,34 @@ def main(argv: list[str] | None = None) -> None:
           f"{statistics.median(ms):.3f}, mean {statistics.mean(ms):.3f}, max {max(ms):.3f} ms")
     print("   The median ignores the odd slow call; the mean does not. Report the median, "
           "and the machine.")
+
+
+def add_benchmark_flags(parser: argparse.ArgumentParser, repeats: int, quick: str,
+                        device: bool = False) -> None:
+    """Give a benchmark the flags every timing of this phase takes: how many timed `--repeats`
+    (the median is shown), `--quick`, a smoke test of seconds (`quick` says what it sets), the
+    CPU `--threads`, the `--seed` of the random weights and, with device=True, `--device`: the
+    CPU by default, so that every machine compares like with like."""
+    parser.add_argument("--repeats", type=positive_int, default=repeats,
+                        help=f"timed runs; the median is shown (default: {repeats})")
+    parser.add_argument("--quick", action="store_true", help=quick)
+    add_threads_flag(parser)
+    add_seed_flag(parser)
+    if device:
+        add_device_flag(parser, "cpu")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Show why benchmarks warm up, repeat and take "
+                                                 "the median.")
+    parser.add_argument("--size", type=positive_int, default=256,
+                        help="n for the n x n matrix product timed (default: 256)")
+    parser.add_argument("--repeats", type=positive_int, default=15,
+                        help="timed calls (default: 15)")
+    parser.add_argument("--warmup", type=nonnegative_int, default=1,
+                        help="untimed calls first (default: 1)")
+    add_threads_flag(parser)
+    return parser
 
 
 if __name__ == "__main__":

@@ -87,11 +87,7 @@ def first_difference(a: list[int], b: list[int]) -> int | None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Encode one text with our BPE, tiktoken and "
-                                                 "Hugging Face's GPT-2 tokenizer; compare ids.")
-    source = parser.add_mutually_exclusive_group()  # one text: both given is a usage error
-    source.add_argument("--text", default=None, help="text to encode (default: a varied text)")
-    source.add_argument("--path", type=Path, default=None, help="encode this text file instead")
+    parser = build_parser()
     args = parser.parse_args(argv)
     text = VARIED_TEXT if args.text is None else replace_lone_surrogates(args.text)
     if args.text is not None and text != args.text:
@@ -128,6 +124,15 @@ def main(argv: list[str] | None = None) -> None:
     print(f"   ours:         {ours.encode(special, allowed_special={ENDOFTEXT})}")
     print(f"   tiktoken:     {tik.encode(special, allowed_special={ENDOFTEXT})}")
     print(f"   Hugging Face: {hf.encode(special)}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Encode one text with our BPE, tiktoken and "
+                                                 "Hugging Face's GPT-2 tokenizer; compare ids.")
+    source = parser.add_mutually_exclusive_group()  # one text: both given is a usage error
+    source.add_argument("--text", default=None, help="text to encode (default: a varied text)")
+    source.add_argument("--path", type=Path, default=None, help="encode this text file instead")
+    return parser
 
 
 if __name__ == "__main__":
