@@ -36,11 +36,11 @@ def module_of(script: Path) -> ModuleType:
 def parser_of(script: Path) -> argparse.ArgumentParser:
     """The parser the script's main() reads its command line with (built once per run)."""
     module = module_of(script)
-    if not hasattr(module, "build_parser"):  # TRANSITION: until every script has one
-        return _captured_parser(module)
+    assert hasattr(module, "build_parser"), (
+        f"{script.name} needs a build_parser() -> argparse.ArgumentParser that main() uses")
     parser = module.build_parser()
-    assert isinstance(parser, argparse.ArgumentParser), f"{script.name}: build_parser() returned " \
-                                                        f"{type(parser).__name__}"
+    assert isinstance(parser, argparse.ArgumentParser), (
+        f"{script.name}: build_parser() returned a {type(parser).__name__}")
     return parser
 
 
@@ -54,21 +54,3 @@ def flag_names(script: Path) -> set[str]:
     """Every --flag a script's parser declares."""
     return set(flags_of(script))
 
-
-class _Captured(Exception):
-    pass
-
-
-def _captured_parser(module: ModuleType) -> argparse.ArgumentParser:
-    """TRANSITION: the parser main() builds, caught at its parse_args call."""
-    from unittest import mock
-
-    def capture(self: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
-        raise _Captured(self)
-
-    with mock.patch.object(argparse.ArgumentParser, "parse_args", capture):
-        try:
-            module.main([])
-        except _Captured as caught:
-            return caught.args[0]
-    raise AssertionError(f"{module.__name__}.main() never parsed a command line")

@@ -190,6 +190,20 @@ def test_script_is_a_runnable_lesson(script: Path) -> None:
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=ids(SCRIPTS))
+def test_main_reads_the_command_line_of_build_parser(script: Path) -> None:
+    """The tests ask build_parser() what a script accepts, so main() must parse with it."""
+    tree = source_tree(script)
+    functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert "build_parser" in functions, f"{script.name} needs a build_parser() for its flags"
+    calls = [node.func.id for node in ast.walk(functions["main"]) if isinstance(node, ast.Call)
+             and isinstance(node.func, ast.Name)]
+    assert "build_parser" in calls, f"{script.name}: main() must parse with build_parser()"
+    assert not any(isinstance(node, ast.Attribute) and node.attr == "ArgumentParser"
+                   for node in ast.walk(functions["main"])), (
+        f"{script.name}: main() builds its own parser; build_parser() is the one")
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=ids(SCRIPTS))
 def test_script_help_works(script: Path) -> None:
     result = subprocess.run([sys.executable, str(script), "--help"], capture_output=True,
                             text=True, timeout=120, cwd=REPO_ROOT)
