@@ -159,18 +159,10 @@ def verify_reference(phase: str) -> list[str]:
             for o in outcomes for nodeid, r in o.failures]
 
 
-def verify_untouched(phase: str) -> list[str]:
+def untouched_problems(outcomes: list[Outcome]) -> list[str]:
     """On a folder just started, every exercise must fail on its own stub or wait on an EARLIER
     exercise's: a learner working in order is never sent ahead."""
-    exercises = [e for e in all_exercises() if e.phase == phase]
-    with tempfile.TemporaryDirectory(prefix="workbook-verify-") as tmp:
-        folder = Path(tmp)
-        (folder / f"phase{phase}").mkdir()
-        for module in {e.module for e in exercises}:
-            (folder / f"phase{phase}" / f"{module}.py").write_text(
-                stubbed_module(phase, module), encoding="utf-8")
-        outcomes, _ = check(exercises, {phase}, folder)
-    order = [e.id for e in exercises]
+    order = [o.exercise.id for o in outcomes]
     problems = []
     for o in outcomes:
         earlier = o.waiting_on in order and order.index(o.waiting_on) < order.index(o.exercise.id)
@@ -179,6 +171,19 @@ def verify_untouched(phase: str) -> list[str]:
                             + (f" on {o.waiting_on}" if o.waiting_on else "")
                             + ", not 'not written' or waiting on an earlier exercise")
     return problems
+
+
+def verify_in_one_process(phase: str) -> list[str]:
+    """Each stub alone, then all of them, in one process (workbook/inprocess.py)."""
+    env = {k: v for k, v in os.environ.items() if k not in (ENV_PHASES, ENV_FOLDER)}
+    proc = subprocess.run([sys.executable, "-m", "workbook.inprocess", phase], cwd=REPO_ROOT,
+                          env=env, capture_output=True, text=True, check=False)
+    marker = "WORKBOOK-RESULT "
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(marker)]
+    if not lines:
+        return [f"phase {phase}: the in-process proof did not finish:\n"
+                + proc.stdout[-2000:] + proc.stderr[-2000:]]
+    return json.loads(lines[-1].removeprefix(marker))["problems"]
 
 
 def verify_in_order(exercise: Exercise) -> list[str]:
@@ -209,9 +214,7 @@ def verify(phase: str, workers: int = 2, in_order: bool = False) -> list[str]:
     the slower proof that no exercise's tests need a later exercise."""
     exercises = [e for e in all_exercises() if e.phase == phase]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        jobs = [pool.submit(verify_exercise, e) for e in exercises]
-        jobs.append(pool.submit(verify_reference, phase))
-        jobs.append(pool.submit(verify_untouched, phase))
+        jobs = [pool.submit(verify_in_one_process, phase), pool.submit(verify_reference, phase)]
         if in_order:
             jobs.extend(pool.submit(verify_in_order, e) for e in exercises)
         return [problem for job in jobs for problem in job.result()]

@@ -5,6 +5,7 @@ rest of a module (its comments, its other functions, its script part) is copied 
 """
 
 import ast
+import textwrap
 from pathlib import Path
 
 from workbook.manifest import Exercise, ManifestError, all_exercises, module_file
@@ -64,8 +65,9 @@ def _cut_point(fn: ast.FunctionDef, keep: int | None) -> int:
 
 def stub_body(exercise: Exercise, indent: str) -> list[str]:
     """The lines that stand where the exercise's code was."""
+    title = textwrap.wrap(f"Exercise {exercise.id}: {exercise.title}", 96 - len(indent))
     return [
-        f"{indent}# Exercise {exercise.id}: {exercise.title}",
+        *(f"{indent}# {line}" for line in title),
         f"{indent}# Taught in {exercise.notes_path}",
         f"{indent}# python -m workbook hint {exercise.id}   |   "
         f"python -m workbook check {exercise.id}",
@@ -82,6 +84,8 @@ def stub_function(source: str, exercise: Exercise) -> str:
     start = first_cut.lineno
     if start == fn.lineno:
         raise ManifestError(f"{exercise.id}: the body of '{fn.name}' must start on its own line")
+    while start - 2 > fn.lineno - 1 and lines[start - 2].strip().startswith("#"):
+        start -= 1  # the comments just above the first cut line go with it
     if cut > 0:  # cut from the line after the last kept statement, comments included
         start = (fn.body[cut - 1].end_lineno or start) + 1
     end = fn.end_lineno or first_cut.lineno

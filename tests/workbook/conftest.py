@@ -38,8 +38,9 @@ class Learner:
         path = self.file(exercise_id)
         source = path.read_text(encoding="utf-8")
         stub = re.compile(
-            rf"((?:[ \t]*# .*\n){{3}})([ \t]*)raise NotImplementedError\(\"exercise "
-            rf"{re.escape(exercise_id)} is yours to write\"\)\n")
+            rf"([ \t]*# Exercise {re.escape(exercise_id)}:.*\n(?:[ \t]*# .*\n)*?)"
+            rf"([ \t]*)raise NotImplementedError\(\"exercise {re.escape(exercise_id)} "
+            rf"is yours to write\"\)\n")
         match = stub.search(source)
         assert match, f"the stub of {exercise_id} is not in {path}"
         indent = match.group(2)
@@ -50,6 +51,21 @@ class Learner:
 @pytest.fixture
 def learner(tmp_path: Path) -> Learner:
     return Learner(tmp_path / "my-code")
+
+
+def solve_with_the_reference(learner: Learner, exercise_ids: list[str]) -> None:
+    """Start the phase and put the reference where the stubs of `exercise_ids` are: the
+    exercises the one under test leans on, written (correctly) before it."""
+    from workbook.manifest import find
+    from workbook.stubs import reference_function, replace_function
+
+    assert learner.run("start", exercise_ids[0][:2]).returncode == 0
+    for exercise_id in exercise_ids:
+        e = find(exercise_id)[0]
+        path = learner.file(exercise_id)
+        source = path.read_text(encoding="utf-8")
+        path.write_text(replace_function(source, e.qualname, reference_function(e)),
+                        encoding="utf-8")
 
 
 def solve_then_break(learner: Learner, exercise_id: str, solution: str, bug: str) -> None:

@@ -5,9 +5,7 @@ perceptron's update, instead of the gradient's p - y) fails them, by name.
 The gradient's tests also use the sigmoid and the loss, so the learner has written those first.
 """
 
-from tests.workbook.conftest import Learner, solve_then_break
-from workbook.manifest import find
-from workbook.stubs import reference_function, replace_function
+from tests.workbook.conftest import Learner, solve_then_break, solve_with_the_reference
 
 LOOP_OVER_EXAMPLES = """
 N = X.shape[0]
@@ -27,17 +25,6 @@ dL_dz = (y - p) / N
 return X.T @ dL_dz, float(dL_dz.sum())
 """
 
-
-def solve_with_the_reference(learner: Learner, exercise_ids: list[str]) -> None:
-    """Start the phase and put the reference where the stubs of `exercise_ids` are: the
-    exercises the one under test leans on, written (correctly) before it."""
-    assert learner.run("start", exercise_ids[0][:2]).returncode == 0
-    for exercise_id in exercise_ids:
-        e = find(exercise_id)[0]
-        path = learner.file(exercise_id)
-        source = path.read_text(encoding="utf-8")
-        path.write_text(replace_function(source, e.qualname, reference_function(e)),
-                        encoding="utf-8")
 
 
 def test_a_loop_passes_and_a_flipped_sign_fails(learner: Learner) -> None:

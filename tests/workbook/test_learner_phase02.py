@@ -6,9 +6,7 @@ backward's tests build graphs with the operators and walk them in topological or
 learner has written those first.
 """
 
-from tests.workbook.conftest import Learner, solve_then_break
-from workbook.manifest import find
-from workbook.stubs import reference_function, replace_function
+from tests.workbook.conftest import Learner, solve_then_break, solve_with_the_reference
 
 BLAME_IN_A_DICT = """
 order = self.topological_order()
@@ -31,17 +29,6 @@ for node in reversed(order):
         parent.grad = local * node.grad
 """
 
-
-def solve_with_the_reference(learner: Learner, exercise_ids: list[str]) -> None:
-    """Start the phase and put the reference where the stubs of `exercise_ids` are: the
-    exercises the one under test leans on, written (correctly) before it."""
-    assert learner.run("start", exercise_ids[0][:2]).returncode == 0
-    for exercise_id in exercise_ids:
-        e = find(exercise_id)[0]
-        path = learner.file(exercise_id)
-        source = path.read_text(encoding="utf-8")
-        path.write_text(replace_function(source, e.qualname, reference_function(e)),
-                        encoding="utf-8")
 
 
 def test_a_dictionary_of_blame_passes_and_a_forgotten_accumulation_fails(
