@@ -27,7 +27,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from phase00.flags import output_folder
+from phase00.flags import add_seed_flag, output_folder
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRATCH_ROOT = Path(os.environ.get("TFS_SCRATCH_DIR", REPO_ROOT / "scratch"))
@@ -51,6 +51,14 @@ def add_out_flag(parser: argparse.ArgumentParser, script_file: str | Path,
     """
     parser.add_argument("--out", type=output_folder, default=scratch_dir(script_file),
                         help=f"folder for {what} (default: the git-ignored scratch/ folder)")
+
+
+def add_seed_and_out_flags(parser: argparse.ArgumentParser, script_file: str | Path,
+                           seed: int = 0) -> None:
+    """The two flags most experiments end with: `--seed` (phase00.flags.add_seed_flag), then
+    `--out` for the figures (add_out_flag)."""
+    add_seed_flag(parser, seed)
+    add_out_flag(parser, script_file)
 
 
 def blog_figures_dir(phase_folder: Path) -> Path:

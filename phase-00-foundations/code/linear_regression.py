@@ -22,9 +22,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import add_out_flag, save_figure
+from phase00.figures import add_seed_and_out_flags, save_figure
 from phase00.flags import (
-    add_seed_flag,
     nonnegative_float,
     positive_float,
     positive_int,
@@ -200,8 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_descent_flags(parser, lr=0.05, epochs=200)
     parser.add_argument("--no-bias", action="store_true",
                         help="fit a line through the origin (the data still has b = 1.5)")
-    add_seed_flag(parser)
-    add_out_flag(parser, __file__)
+    add_seed_and_out_flags(parser, __file__)
     return parser
 
 

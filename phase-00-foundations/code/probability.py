@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import add_out_flag, save_figure
+from phase00.figures import add_seed_and_out_flags, save_figure
 from phase00.flags import (
-    add_seed_flag,
     finite_float,
     positive_float,
     positive_int,
@@ -331,8 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="temperature to compare against T=1 (default: 0.5)")
     parser.add_argument("--samples", type=positive_int, default=10_000,
                         help="how many draws to check sampling against (default: 10000)")
-    add_seed_flag(parser)
-    add_out_flag(parser, __file__)
+    add_seed_and_out_flags(parser, __file__)
     return parser
 
 
