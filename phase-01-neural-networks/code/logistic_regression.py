@@ -27,9 +27,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.derivatives import numerical_gradient, relative_error
-from phase00.figures import add_out_flag, save_figure
+from phase00.figures import add_seed_and_out_flags, save_figure
 from phase00.flags import (
-    add_seed_flag,
     nonnegative_float,
     positive_int,
 )
@@ -283,8 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_descent_flags(parser, lr=0.5, epochs=300)
     parser.add_argument("--no-bias", action="store_true",
                         help="freeze b at 0: the boundary must pass through the origin")
-    add_seed_flag(parser)
-    add_out_flag(parser, __file__)
+    add_seed_and_out_flags(parser, __file__)
     return parser
 
 

@@ -27,9 +27,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from phase00.figures import add_out_flag, save_figure
+from phase00.figures import add_seed_and_out_flags, save_figure
 from phase00.flags import (
-    add_seed_flag,
     positive_float,
     positive_int,
 )
@@ -363,8 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="set every bias of the random MLP to 0")
     parser.add_argument("--steepness", type=positive_float, default=10.0,
                         help="weight scale of the sigmoid XOR network (default: 10)")
-    add_seed_flag(parser)
-    add_out_flag(parser, __file__)
+    add_seed_and_out_flags(parser, __file__)
     return parser
 
 
