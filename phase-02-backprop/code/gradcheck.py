@@ -36,9 +36,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.derivatives import numerical_gradient
-from phase00.figures import add_out_flag, save_figure
+from phase00.figures import add_seed_and_out_flags, save_figure
 from phase00.flags import (
-    add_seed_flag,
     positive_float,
     positive_int,
 )
@@ -331,8 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="examples per batch (default: 4)")
     parser.add_argument("--h", type=positive_float, default=1e-5,
                         help="finite-difference step (default: 1e-5)")
-    add_seed_flag(parser)
-    add_out_flag(parser, __file__)
+    add_seed_and_out_flags(parser, __file__)
     return parser
 
 

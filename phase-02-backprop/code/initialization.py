@@ -36,9 +36,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import add_out_flag, save_figure
+from phase00.figures import add_seed_and_out_flags, save_figure
 from phase00.flags import (
-    add_seed_flag,
     positive_int,
 )
 from phase00.linear_regression import add_descent_flags
@@ -224,8 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--train-depth", type=positive_int, default=6,
                         help="hidden layers of the MLP trained on moons (default: 6)")
     add_descent_flags(parser, lr=0.5, epochs=300)
-    add_seed_flag(parser)
-    add_out_flag(parser, __file__)
+    add_seed_and_out_flags(parser, __file__)
     return parser
 
 

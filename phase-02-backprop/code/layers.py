@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import add_out_flag, save_figure
-from phase00.flags import add_seed_flag, positive_int
+from phase00.figures import add_seed_and_out_flags, save_figure
+from phase00.flags import positive_int
 from phase00.probability import cross_entropy_from_logits, softmax
 from phase01 import mlp as phase01_mlp
 from phase01.activations import ACTIVATIONS
@@ -348,8 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch", type=positive_int, default=5,
                         help="examples per batch (default: 5)")
     add_network_flags(parser, hidden=4, activation="tanh")
-    add_seed_flag(parser)
-    add_out_flag(parser, __file__)
+    add_seed_and_out_flags(parser, __file__)
     return parser
 
 

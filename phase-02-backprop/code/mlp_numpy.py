@@ -22,9 +22,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import add_out_flag, save_figure
+from phase00.figures import add_seed_and_out_flags, save_figure
 from phase00.flags import (
-    add_seed_flag,
     nonnegative_int,
 )
 from phase00.linear_regression import add_descent_flags
@@ -211,8 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_descent_flags(parser, lr=0.02, epochs=500)
     parser.add_argument("--batch-size", type=nonnegative_int, default=0,
                         help="mini-batch size; 0 = full batch (default: 0)")
-    add_seed_flag(parser)
-    add_out_flag(parser, __file__)
+    add_seed_and_out_flags(parser, __file__)
     return parser
 
 

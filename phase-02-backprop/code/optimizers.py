@@ -35,9 +35,8 @@ from typing import Protocol
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import add_out_flag, save_figure
+from phase00.figures import add_seed_and_out_flags, save_figure
 from phase00.flags import (
-    add_seed_flag,
     positive_float,
     positive_int,
 )
@@ -443,8 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the one whose first step is printed in part 1 (default: adam)")
     parser.add_argument("--epochs", type=positive_int, default=300,
                         help="MLP epochs per optimizer (default: 300)")
-    add_seed_flag(parser)
-    add_out_flag(parser, __file__)
+    add_seed_and_out_flags(parser, __file__)
     return parser
 
 

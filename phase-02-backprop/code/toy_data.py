@@ -21,9 +21,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import add_out_flag, save_figure
+from phase00.figures import add_seed_and_out_flags, save_figure
 from phase00.flags import (
-    add_seed_flag,
     nonnegative_float,
     positive_int,
 )
@@ -188,8 +187,7 @@ def add_toy_data_flags(parser: argparse.ArgumentParser, n_samples: int,
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Generate and draw the 2-D toy sets.")
     add_toy_data_flags(parser, n_samples=200, dataset=None)
-    add_seed_flag(parser)
-    add_out_flag(parser, __file__)
+    add_seed_and_out_flags(parser, __file__)
     return parser
 
 

@@ -23,10 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from phase00.figures import add_out_flag
-from phase00.flags import (
-    add_seed_flag,
-)
+from phase00.figures import add_seed_and_out_flags
 from phase00.linear_regression import add_descent_flags
 from phase00.probability import softmax
 from phase02.autograd import Value
@@ -233,8 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_toy_data_flags(parser, n_samples=100)
     add_network_flags(parser, hidden=8, activation="relu", depth=2, activations=VALUE_ACTIVATIONS)
     add_descent_flags(parser, lr=1.0, epochs=100)
-    add_seed_flag(parser)
-    add_out_flag(parser, __file__)
+    add_seed_and_out_flags(parser, __file__)
     return parser
 
 
