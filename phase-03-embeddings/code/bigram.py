@@ -37,9 +37,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.corpus import add_corpus_flags, load_text
-from phase00.figures import add_out_flag, save_figure
+from phase00.figures import add_seed_and_out_flags, save_figure
 from phase00.flags import (
-    add_seed_flag,
     check_fits_in_memory,
     nonnegative_float,
     positive_float,
@@ -351,8 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="characters to generate from each model (default: 200)")
     parser.add_argument("--top", type=positive_int, default=20,
                         help="characters shown in the count heatmap (default: 20)")
-    add_seed_flag(parser)
-    add_out_flag(parser, __file__)
+    add_seed_and_out_flags(parser, __file__)
     return parser
 
 

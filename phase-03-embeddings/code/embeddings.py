@@ -36,9 +36,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.corpus import add_corpus_flags, load_text
-from phase00.figures import add_out_flag, save_figure
+from phase00.figures import add_seed_and_out_flags, save_figure
 from phase00.flags import (
-    add_seed_flag,
     check_fits_in_memory,
     positive_int,
 )
@@ -307,8 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timing-dim", type=positive_int, default=256,
                         help="embedding size in the timing of part 3 (default: 256)")
     add_corpus_flags(parser, " whose ids part 3 looks up")
-    add_seed_flag(parser)
-    add_out_flag(parser, __file__)
+    add_seed_and_out_flags(parser, __file__)
     return parser
 
 
