@@ -38,9 +38,8 @@ from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from phase00.corpus import add_corpus_flags, load_text
-from phase00.figures import add_out_flag, save_figure
+from phase00.figures import add_seed_and_out_flags, save_figure
 from phase00.flags import (
-    add_seed_flag,
     check_fits_in_memory,
     nonnegative_float,
     positive_float,
@@ -442,8 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"text the sample starts from (default: {DEFAULT_PROMPT!r}, or the "
                              f"text's first character if it cannot spell that)")
     add_corpus_flags(parser)
-    add_seed_flag(parser)
-    add_out_flag(parser, __file__)
+    add_seed_and_out_flags(parser, __file__)
     return parser
 
 

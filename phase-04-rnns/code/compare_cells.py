@@ -29,9 +29,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.corpus import add_corpus_flags, load_text
-from phase00.figures import add_out_flag, save_figure
+from phase00.figures import add_seed_and_out_flags, save_figure
 from phase00.flags import (
-    add_seed_flag,
     check_fits_in_memory,
     positive_int,
 )
@@ -177,8 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"text each model's sample starts from (default: {DEFAULT_PROMPT!r}, "
                              f"or the text's first character if it cannot spell that)")
     add_corpus_flags(parser)
-    add_seed_flag(parser)
-    add_out_flag(parser, __file__)
+    add_seed_and_out_flags(parser, __file__)
     return parser
 
 

@@ -34,9 +34,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import add_out_flag, save_figure
+from phase00.figures import add_seed_and_out_flags, save_figure
 from phase00.flags import (
-    add_seed_flag,
     finite_float,
     nonnegative_float,
     positive_int,
@@ -189,8 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "part (default: 1)")
     parser.add_argument("--batch", type=positive_int, default=32,
                         help="sequences averaged over (default: 32)")
-    add_seed_flag(parser)
-    add_out_flag(parser, __file__)
+    add_seed_and_out_flags(parser, __file__)
     return parser
 
 

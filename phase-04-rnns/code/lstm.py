@@ -44,8 +44,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import add_out_flag, save_figure
-from phase00.flags import add_seed_flag, finite_float, positive_int
+from phase00.figures import add_seed_and_out_flags, save_figure
+from phase00.flags import finite_float, positive_int
 from phase01.activations import sigmoid
 from phase02.gradcheck import TOLERANCE
 from phase04.rnn import RNN, Cache, RecurrentLayer, check_recurrent_sizes, gradcheck_recurrent
@@ -245,8 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="hidden units in part 4 (default: 32)")
     parser.add_argument("--batch", type=positive_int, default=3,
                         help="sequences per batch in the gradient check (default: 3)")
-    add_seed_flag(parser)
-    add_out_flag(parser, __file__)
+    add_seed_and_out_flags(parser, __file__)
     return parser
 
 

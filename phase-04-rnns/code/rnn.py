@@ -47,9 +47,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
 from phase00.derivatives import numerical_gradient
-from phase00.figures import add_out_flag, save_figure
+from phase00.figures import add_seed_and_out_flags, save_figure
 from phase00.flags import (
-    add_seed_flag,
     check_fits_in_memory,
     finite_float,
     positive_int,
@@ -474,8 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="hidden units of the vectorised layer (default: 6)")
     parser.add_argument("--batch", type=positive_int, default=3,
                         help="sequences per batch of the vectorised layer (default: 3)")
-    add_seed_flag(parser)
-    add_out_flag(parser, __file__)
+    add_seed_and_out_flags(parser, __file__)
     return parser
 
 

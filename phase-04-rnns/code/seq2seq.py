@@ -42,9 +42,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
-from phase00.figures import add_out_flag, save_figure
+from phase00.figures import add_seed_and_out_flags, save_figure
 from phase00.flags import (
-    add_seed_flag,
     check_fits_in_memory,
     positive_int,
 )
@@ -376,8 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--min-len", type=positive_int, default=1,
                         help="shortest training sequence (default: 1)")
     add_seq2seq_flags(parser, steps=3000, lr=1e-2)
-    add_seed_flag(parser)
-    add_out_flag(parser, __file__)
+    add_seed_and_out_flags(parser, __file__)
     return parser
 
 
