@@ -34,9 +34,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import add_out_flag, save_figure
+from phase00.figures import add_seed_and_out_flags, save_figure
 from phase00.flags import (
-    add_seed_flag,
     check_fits_in_memory,
     positive_int,
 )
@@ -304,8 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seq-len", type=positive_int, default=6,
                         help="positions in the demos (default: 6)")
     parser.add_argument("--no-mask", action="store_true", help="let positions see the future")
-    add_seed_flag(parser)
-    add_out_flag(parser, __file__)
+    add_seed_and_out_flags(parser, __file__)
     return parser
 
 

@@ -34,9 +34,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import add_out_flag, save_figure
+from phase00.figures import add_seed_and_out_flags, save_figure
 from phase00.flags import (
-    add_seed_flag,
     check_fits_in_memory,
     positive_int,
 )
@@ -279,8 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--attn", type=positive_int, default=32,
                         help="size A of the attention's hidden layer (default: 32)")
     add_seq2seq_flags(parser, steps=1500, lr=5e-3)
-    add_seed_flag(parser)
-    add_out_flag(parser, __file__)
+    add_seed_and_out_flags(parser, __file__)
     return parser
 
 

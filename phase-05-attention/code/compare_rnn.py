@@ -39,9 +39,8 @@ from matplotlib.ticker import FuncFormatter
 from tqdm import tqdm
 
 from phase00.corpus import add_corpus_flags
-from phase00.figures import add_out_flag, save_figure
+from phase00.figures import add_seed_and_out_flags, save_figure
 from phase00.flags import (
-    add_seed_flag,
     check_fits_in_memory,
     positive_int,
 )
@@ -345,8 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true",
                         help="a run of seconds: small defaults for the flags above")
     add_corpus_flags(parser)
-    add_seed_flag(parser)
-    add_out_flag(parser, __file__)
+    add_seed_and_out_flags(parser, __file__)
     return parser
 
 

@@ -30,9 +30,8 @@ from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from phase00.corpus import add_corpus_flags, load_text
-from phase00.figures import add_out_flag, save_figure, scratch_dir
+from phase00.figures import add_seed_and_out_flags, save_figure, scratch_dir
 from phase00.flags import (
-    add_seed_flag,
     check_fits_in_memory,
     nonnegative_float,
     nonnegative_int,
@@ -351,8 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--save", type=output_file, default=None,
                         help="where to write the model (default: scratch/phase-05-attention/"
                              "transformer.npz)")
-    add_seed_flag(parser)
-    add_out_flag(parser, __file__)
+    add_seed_and_out_flags(parser, __file__)
     return parser
 
 
