@@ -34,8 +34,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from phase00.figures import add_out_flag, save_figure
-from phase00.flags import add_seed_flag
+from phase00.figures import add_seed_and_out_flags, save_figure
 from phase02.autograd import Value, add_neuron_flags, neuron_with_loss
 from phase06.device import limit_cpu_threads
 
@@ -290,8 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="PyTorch autograd against phase 02's Value "
                                                  "engine.")
     add_neuron_flags(parser)
-    add_seed_flag(parser)
-    add_out_flag(parser, __file__)
+    add_seed_and_out_flags(parser, __file__)
     return parser
 
 

@@ -29,8 +29,8 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from phase00.figures import add_out_flag, save_figure
-from phase00.flags import add_seed_flag, positive_int, thread_count
+from phase00.figures import add_seed_and_out_flags, save_figure
+from phase00.flags import positive_int, thread_count
 from phase02.optimizers import AdamW
 from phase05.train_transformer import clip_gradients, decay_groups
 from phase05.transformer import Transformer, TransformerConfig
@@ -193,8 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="CPU thread counts to try, for both libraries (default: 1)")
     parser.add_argument("--repeats", type=positive_int, default=5,
                         help="timed steps per entry (default: 5)")
-    add_seed_flag(parser)
-    add_out_flag(parser, __file__)
+    add_seed_and_out_flags(parser, __file__)
     return parser
 
 

@@ -40,9 +40,8 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import nn
 
-from phase00.figures import add_out_flag, save_figure
+from phase00.figures import add_seed_and_out_flags, save_figure
 from phase00.flags import (
-    add_seed_flag,
     check_fits_in_memory,
     positive_int,
 )
@@ -322,8 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_descent_flags(parser, lr=0.02, epochs=300)
     add_threads_flag(parser,
                      why="; for a model this small, more threads cost more than they save")
-    add_seed_flag(parser)
-    add_out_flag(parser, __file__)
+    add_seed_and_out_flags(parser, __file__)
     return parser
 
 

@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from phase00.figures import add_out_flag, save_figure
-from phase00.flags import add_seed_flag, positive_int
+from phase00.figures import add_seed_and_out_flags, save_figure
+from phase00.flags import positive_int
 from phase02.mlp_numpy import make_problem
 from phase03.embeddings import Embedding
 from phase03.mlp_lm import MLPLanguageModel
@@ -174,8 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "against their PyTorch rebuilds.")
     parser.add_argument("--steps", type=positive_int, default=10,
                         help="training steps of the optimizer comparisons (default: 10)")
-    add_seed_flag(parser)
-    add_out_flag(parser, __file__)
+    add_seed_and_out_flags(parser, __file__)
     return parser
 
 

@@ -41,9 +41,8 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from phase00.figures import add_out_flag, save_figure
+from phase00.figures import add_seed_and_out_flags, save_figure
 from phase00.flags import (
-    add_seed_flag,
     check_fits_in_memory,
     positive_int,
 )
@@ -235,8 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "new container.")
     parser.add_argument("--width", type=positive_int, default=1024,
                         help="largest layer width in the precision experiment (default: 1024)")
-    add_seed_flag(parser)
-    add_out_flag(parser, __file__)
+    add_seed_and_out_flags(parser, __file__)
     return parser
 
 
