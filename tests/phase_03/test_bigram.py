@@ -19,7 +19,6 @@ from phase03.bigram import (
 from phase03.char_tokenizer import CharTokenizer
 from tests.phase_03.test_char_tokenizer import (
     assert_one_line_error,
-    bad_text_files,
     many_characters,
 )
 
@@ -119,24 +118,6 @@ def test_main_refuses_a_bad_split(tmp_path: Path, tiny_text: str) -> None:
 
 # Bad input: a one-line error before any work, or a normal run where the text is usable.
 
-@pytest.mark.parametrize("kind", ["empty", "binary", "latin-1", "folder"])
-def test_main_refuses_a_file_that_is_not_text(tmp_path: Path, capsys: pytest.CaptureFixture,
-                                              kind: str) -> None:
-    path = bad_text_files(tmp_path / "in")[kind]
-    with pytest.raises(SystemExit) as stop:
-        main(["--path", str(path), "--out", str(tmp_path / "out")])
-    assert_one_line_error(capsys, stop, path.name)
-
-
-def test_main_refuses_a_text_of_one_repeated_character(tmp_path: Path,
-                                                       capsys: pytest.CaptureFixture) -> None:
-    corpus = tmp_path / "a.txt"
-    corpus.write_text("a" * 500, encoding="utf-8")
-    with pytest.raises(SystemExit) as stop:
-        main(["--path", str(corpus), "--out", str(tmp_path)])
-    assert_one_line_error(capsys, stop, "single distinct character", "nothing to learn")
-
-
 def test_main_samples_a_text_without_a_newline(tmp_path: Path, figures_dir: Path,
                                                capsys: pytest.CaptureFixture) -> None:
     corpus = tmp_path / "line.txt"
@@ -155,16 +136,5 @@ def test_main_refuses_a_vocabulary_whose_table_cannot_fit(
     with pytest.raises(SystemExit) as stop:
         main(["--path", str(corpus), "--out", str(tmp_path)])
     assert_one_line_error(capsys, stop, "V = 70,000", "GiB", "16.0 GiB")
-
-
-def test_main_refuses_a_batch_that_cannot_fit(tmp_path: Path, tiny_text: str,
-                                              capsys: pytest.CaptureFixture,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("phase00.flags.machine_memory_bytes", lambda: 16 * 2**30)
-    corpus = tmp_path / "tiny.txt"
-    corpus.write_text(tiny_text, encoding="utf-8")
-    with pytest.raises(SystemExit) as stop:
-        main(["--path", str(corpus), "--batch", "1000000000", "--out", str(tmp_path)])
-    assert_one_line_error(capsys, stop, "--batch 1000000000", "GiB")
 
 

@@ -149,15 +149,6 @@ def assert_one_line_error(capsys: pytest.CaptureFixture, stop: pytest.ExceptionI
     return last
 
 
-@pytest.mark.parametrize("kind", ["empty", "binary", "latin-1", "folder", "missing"])
-def test_main_refuses_a_file_that_is_not_text(tmp_path: Path, capsys: pytest.CaptureFixture,
-                                              kind: str) -> None:
-    path = bad_text_files(tmp_path / "in")[kind]
-    with pytest.raises(SystemExit) as stop:
-        main(["--path", str(path), "--out", str(tmp_path / "out")])
-    assert_one_line_error(capsys, stop, path.name)
-
-
 def test_main_uses_the_texts_own_start_when_it_cannot_spell_the_default(
         tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     corpus = tmp_path / "one.txt"

@@ -8,7 +8,7 @@ import pytest
 
 from phase02.gradcheck import check_gradients
 from phase03.embeddings import Embedding, main, one_hot
-from tests.phase_03.test_char_tokenizer import assert_one_line_error, bad_text_files
+from tests.phase_03.test_char_tokenizer import assert_one_line_error
 
 TOL = 1e-6
 
@@ -105,16 +105,6 @@ def test_main_runs(tmp_path: Path, tiny_text: str, figures_dir: Path,
 
 # Bad input: a one-line error before any work.
 
-@pytest.mark.parametrize("kind", ["empty", "binary", "latin-1", "folder", "missing"])
-def test_main_refuses_a_file_that_is_not_text(tmp_path: Path, capsys: pytest.CaptureFixture,
-                                              kind: str) -> None:
-    path = bad_text_files(tmp_path / "in")[kind]
-    with pytest.raises(SystemExit) as stop:
-        main(["--path", str(path), "--out", str(tmp_path / "out")])
-    assert_one_line_error(capsys, stop, path.name)
-    assert not (tmp_path / "out" / "one_hot_lookup.png").exists()  # refused before any work
-
-
 @pytest.mark.parametrize(("flags", "fragment"), [
     (["--text", ""], "--text is empty"),
     (["--text", "x" * 101], "--text has 101 characters"),
@@ -125,16 +115,5 @@ def test_main_refuses_an_example_it_cannot_draw(tmp_path: Path, capsys: pytest.C
     with pytest.raises(SystemExit) as stop:
         main([*flags, "--out", str(tmp_path)])
     assert_one_line_error(capsys, stop, fragment)
-
-
-def test_main_refuses_a_timing_that_cannot_fit(tmp_path: Path, tiny_text: str,
-                                               capsys: pytest.CaptureFixture,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("phase00.flags.machine_memory_bytes", lambda: 16 * 2**30)
-    corpus = tmp_path / "tiny.txt"
-    corpus.write_text(tiny_text, encoding="utf-8")
-    with pytest.raises(SystemExit) as stop:
-        main(["--path", str(corpus), "--timing-dim", "100000000", "--out", str(tmp_path)])
-    assert_one_line_error(capsys, stop, "--timing-dim 100000000", "GiB")
 
 

@@ -21,7 +21,6 @@ from phase03.mlp_lm import (
 )
 from tests.phase_03.test_char_tokenizer import (
     assert_one_line_error,
-    bad_text_files,
     many_characters,
 )
 
@@ -126,24 +125,6 @@ def test_main_refuses_a_context_longer_than_the_text(tmp_path: Path, tiny_text: 
 
 
 # Bad input: a one-line error before any work, or a normal run where the text is usable.
-
-@pytest.mark.parametrize("kind", ["empty", "binary", "latin-1", "folder"])
-def test_main_refuses_a_file_that_is_not_text(tmp_path: Path, capsys: pytest.CaptureFixture,
-                                              kind: str) -> None:
-    path = bad_text_files(tmp_path / "in")[kind]
-    with pytest.raises(SystemExit) as stop:
-        main(["--path", str(path), "--no-progress", "--out", str(tmp_path / "out")])
-    assert_one_line_error(capsys, stop, path.name)
-
-
-def test_main_refuses_a_text_of_one_repeated_character(tmp_path: Path,
-                                                       capsys: pytest.CaptureFixture) -> None:
-    corpus = tmp_path / "a.txt"
-    corpus.write_text("a" * 500, encoding="utf-8")
-    with pytest.raises(SystemExit) as stop:
-        main(["--path", str(corpus), "--no-progress", "--out", str(tmp_path)])
-    assert_one_line_error(capsys, stop, "single distinct character")
-
 
 def test_main_says_which_split_the_context_cannot_fill(tmp_path: Path, tiny_text: str,
                                                        capsys: pytest.CaptureFixture) -> None:

@@ -19,7 +19,7 @@ from phase03.word2vec import (
     train,
     words_of,
 )
-from tests.phase_03.test_char_tokenizer import assert_one_line_error, bad_text_files
+from tests.phase_03.test_char_tokenizer import assert_one_line_error
 
 TOL = 1e-6
 
@@ -174,15 +174,6 @@ def test_main_explains_an_empty_vocabulary(tmp_path: Path, tiny_text: str) -> No
 
 # Bad input: a one-line error before any work, or a normal run where the input is usable.
 
-@pytest.mark.parametrize("kind", ["empty", "binary", "latin-1", "folder"])
-def test_main_refuses_a_file_that_is_not_text(tmp_path: Path, capsys: pytest.CaptureFixture,
-                                              kind: str) -> None:
-    path = bad_text_files(tmp_path / "in")[kind]
-    with pytest.raises(SystemExit) as stop:
-        main(["--path", str(path), "--no-progress", "--out", str(tmp_path / "out")])
-    assert_one_line_error(capsys, stop, path.name)
-
-
 def test_main_refuses_a_text_with_fewer_pairs_than_one_batch(
         tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     corpus = tmp_path / "two.txt"
@@ -211,17 +202,5 @@ def test_pca_2d_of_one_dimension_pads_the_second_coordinate() -> None:
     np.testing.assert_allclose(explained, [1.0, 0.0])
     coords, explained = pca_2d(np.ones((3, 4)))  # every row the same point: no spread at all
     assert np.all(coords == 0) and np.all(explained == 0)
-
-
-def test_main_refuses_sizes_that_cannot_fit(tmp_path: Path, tiny_text: str,
-                                            capsys: pytest.CaptureFixture,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("phase00.flags.machine_memory_bytes", lambda: 16 * 2**30)
-    corpus = tmp_path / "tiny.txt"
-    corpus.write_text(tiny_text, encoding="utf-8")
-    with pytest.raises(SystemExit) as stop:
-        main(["--path", str(corpus), "--min-count", "1", "--dim", "1000000000",
-              "--no-progress", "--out", str(tmp_path)])
-    assert_one_line_error(capsys, stop, "--dim 1000000000", "GiB")
 
 
