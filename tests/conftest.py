@@ -4,6 +4,7 @@ Tests never touch the network and never read anything outside the repository: te
 are made here, small and on the spot.
 """
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,18 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PHASE_DIRS = sorted(p for p in REPO_ROOT.glob("phase-[0-9][0-9]-*") if p.is_dir())
+
+
+def one_torch_thread() -> Iterator[None]:
+    """PyTorch on one CPU thread while some tests run, then as before. Small models run faster
+    and steadier so on a busy machine, and float sums come out the same every run
+    (phase-00-foundations/code/threads.py explains why). Phase conftests make it a fixture."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture

@@ -10,8 +10,11 @@ import argparse
 import functools
 import importlib
 import re
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+
+import pytest
 
 from tests.conftest import PHASE_DIRS, REPO_ROOT
 
@@ -54,3 +57,15 @@ def flag_names(script: Path) -> set[str]:
     """Every --flag a script's parser declares."""
     return set(flags_of(script))
 
+
+
+def refused(main: Callable[[list[str]], object], argv: list[str],
+            capsys: pytest.CaptureFixture[str], code: int = 2) -> str:
+    """Run a script's main(argv), expect SystemExit(code) and no traceback; return the last line
+    of the error, the one the learner reads."""
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err.strip().splitlines()[-1]

@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, one_torch_thread
 from tests.scripts import SCRIPTS, flag_names, module_of
 
 LIMIT_S = 30  # a case that takes longer has hung, or trains on what it should have refused
@@ -177,11 +177,7 @@ def time_limit() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _one_thread() -> Iterator[None]:
-    """Small models on one CPU thread: faster and steadier on a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    yield from one_torch_thread()
 
 
 def temporary_files(folder: Path) -> list[str]:

@@ -17,20 +17,10 @@ from phase05.sample_transformer import main as sample_main
 from phase05.train_transformer import main as train_main
 from phase05.train_transformer import text_problem, training_text
 from phase05.transformer import Transformer, TransformerConfig, training_bytes
+from tests.scripts import refused
 
 TINY = ["--steps", "1", "--batch", "2", "--context", "8", "--d-model", "16", "--n-layers", "1",
         "--sample-chars", "5"]
-
-
-def refused(call: object, argv: list[str], capsys: pytest.CaptureFixture[str],
-            code: int = 2) -> str:
-    """Run main(argv), expect SystemExit(code); return the error's last line."""
-    with pytest.raises(SystemExit) as stop:
-        call(argv)
-    assert stop.value.code == code
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return err.strip().splitlines()[-1]
 
 
 def test_output_path_types(tmp_path: Path) -> None:

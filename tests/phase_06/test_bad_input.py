@@ -13,20 +13,11 @@ import numpy as np
 import pytest
 
 from phase06 import lm_torch, mlp_torch, train_loop, transformer_torch
+from tests.scripts import refused
 
 TINY_LOOP = ["--steps", "2", "--warmup", "1", "--batch", "2", "--context", "8", "--d-model", "16",
              "--n-layers", "1", "--n-heads", "2", "--eval-batches", "1", "--sample-chars", "5",
              "--device", "cpu"]
-
-
-def refused(main: object, argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    """Run main(argv), expect SystemExit(2) without a traceback; return the error's last line."""
-    with pytest.raises(SystemExit) as stop:
-        main(argv)
-    assert stop.value.code == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return err.strip().splitlines()[-1]
 
 
 @pytest.mark.parametrize("content, expected", [

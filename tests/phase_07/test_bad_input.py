@@ -21,21 +21,12 @@ from phase07.generate import main as generate_main
 from phase07.model import GPT, preset
 from phase07.train_char import main as train_main
 from phase07.train_char import save_model
+from tests.scripts import refused
 
 TINY = ["--device", "cpu", "--steps", "2", "--batch", "2", "--context", "8", "--n-layer", "1",
         "--n-embd", "16", "--n-head", "2", "--warmup", "1", "--eval-every", "1",
         "--eval-batches", "1", "--sample-chars", "5"]
 CHARS = list("\nabcdefgh")
-
-
-def refused(main: object, argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    """Run main(argv), expect SystemExit(2) without a traceback; return the error's last line."""
-    with pytest.raises(SystemExit) as stop:
-        main(argv)
-    assert stop.value.code == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return err.strip().splitlines()[-1]
 
 
 @pytest.mark.parametrize("content, expected", [

@@ -4,18 +4,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 
 from phase08.prepare_data import prepare_local
+from tests.conftest import one_torch_thread
 
 
 @pytest.fixture(autouse=True)
 def _one_thread() -> Iterator[None]:
-    """One CPU thread: steadier timings on a shared machine, and the same float sums every run."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    yield from one_torch_thread()
 
 
 @pytest.fixture
