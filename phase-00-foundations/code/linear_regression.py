@@ -23,11 +23,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import (
-    nonnegative_float,
-    positive_float,
-    positive_int,
-)
+from phase00.flags import nonnegative_float, positive_float, positive_int
 
 
 def make_data(n_samples: int, w_true: np.ndarray, b_true: float, noise: float,

@@ -19,11 +19,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import (
-    finite_float,
-    positive_float,
-    positive_int,
-)
+from phase00.flags import finite_float, positive_float, positive_int
 
 
 def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
