@@ -28,10 +28,7 @@ from matplotlib.figure import Figure
 
 from phase00.derivatives import numerical_gradient, relative_error
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import (
-    nonnegative_float,
-    positive_int,
-)
+from phase00.flags import nonnegative_float, positive_int
 from phase00.gradient_descent import gradient_descent
 from phase00.linear_regression import (
     add_descent_flags,

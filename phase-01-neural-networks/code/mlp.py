@@ -28,10 +28,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import (
-    positive_float,
-    positive_int,
-)
+from phase00.flags import positive_float, positive_int
 from phase01.activations import ACTIVATIONS, get_activation
 from phase01.perceptron import GATES, X_GATE
 
