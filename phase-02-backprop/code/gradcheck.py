@@ -37,10 +37,7 @@ from matplotlib.figure import Figure
 
 from phase00.derivatives import numerical_gradient
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import (
-    positive_float,
-    positive_int,
-)
+from phase00.flags import positive_float, positive_int
 from phase01.activations import ACTIVATIONS
 from phase02.layers import (
     Activation,

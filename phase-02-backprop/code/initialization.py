@@ -37,9 +37,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import (
-    positive_int,
-)
+from phase00.flags import positive_int
 from phase00.linear_regression import add_descent_flags
 from phase01.activations import ACTIVATIONS
 from phase02.layers import INIT_SCHEMES, MLP, Activation, Dense, init_std

@@ -23,9 +23,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import (
-    nonnegative_int,
-)
+from phase00.flags import nonnegative_int
 from phase00.linear_regression import add_descent_flags
 from phase00.probability import softmax
 from phase02.gradcheck import TOLERANCE, gradcheck_model

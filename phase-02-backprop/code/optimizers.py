@@ -36,10 +36,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import (
-    positive_float,
-    positive_int,
-)
+from phase00.flags import positive_float, positive_int
 
 
 class HasParams(Protocol):

@@ -22,10 +22,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import (
-    nonnegative_float,
-    positive_int,
-)
+from phase00.flags import nonnegative_float, positive_int
 
 CLASS_COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]
 
