@@ -39,12 +39,7 @@ from tqdm import tqdm
 
 from phase00.corpus import add_corpus_flags, load_text
 from phase00.figures import add_out_flag, save_figure
-from phase00.flags import (
-    add_seed_flag,
-    check_fits_in_memory,
-    positive_float,
-    positive_int,
-)
+from phase00.flags import add_seed_flag, check_fits_in_memory, positive_float, positive_int
 from phase00.probability import sample, softmax
 from phase00.threads import limit_blas_threads
 from phase02.layers import Dense, SoftmaxCrossEntropy, build_mlp
