@@ -39,12 +39,7 @@ from tqdm import tqdm
 
 from phase00.corpus import add_corpus_flags, load_text
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import (
-    check_fits_in_memory,
-    nonnegative_float,
-    positive_float,
-    positive_int,
-)
+from phase00.flags import check_fits_in_memory, nonnegative_float, positive_float, positive_int
 from phase00.probability import entropy, sample, softmax_with_temperature
 from phase00.threads import limit_blas_threads
 from phase02.layers import Dense, SoftmaxCrossEntropy

@@ -30,10 +30,7 @@ from matplotlib.figure import Figure
 
 from phase00.corpus import add_corpus_flags, load_text
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import (
-    check_fits_in_memory,
-    positive_int,
-)
+from phase00.flags import check_fits_in_memory, positive_int
 from phase00.threads import limit_blas_threads
 from phase03.char_tokenizer import training_tokenizer
 from phase04.char_rnn import (

@@ -35,11 +35,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import (
-    finite_float,
-    nonnegative_float,
-    positive_int,
-)
+from phase00.flags import finite_float, nonnegative_float, positive_int
 from phase00.threads import limit_blas_threads
 from phase04.gru import GRU
 from phase04.lstm import LSTM

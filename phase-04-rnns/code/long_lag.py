@@ -48,11 +48,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_out_flag, save_figure
-from phase00.flags import (
-    finite_float,
-    nonnegative_int,
-    positive_int,
-)
+from phase00.flags import finite_float, nonnegative_int, positive_int
 from phase00.threads import limit_blas_threads
 from phase01.activations import sigmoid
 from phase02.layers import Dense, SoftmaxCrossEntropy

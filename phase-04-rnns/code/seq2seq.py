@@ -43,10 +43,7 @@ from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import (
-    check_fits_in_memory,
-    positive_int,
-)
+from phase00.flags import check_fits_in_memory, positive_int
 from phase00.threads import limit_blas_threads
 from phase02.layers import Dense, SoftmaxCrossEntropy
 from phase02.optimizers import Adam
