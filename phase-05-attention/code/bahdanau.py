@@ -35,10 +35,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import (
-    check_fits_in_memory,
-    positive_int,
-)
+from phase00.flags import check_fits_in_memory, positive_int
 from phase00.probability import softmax
 from phase00.threads import limit_blas_threads
 from phase02.layers import Dense

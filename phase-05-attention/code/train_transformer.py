@@ -43,12 +43,7 @@ from phase00.flags import (
 from phase00.threads import limit_blas_threads
 from phase02.optimizers import AdamW
 from phase03.char_tokenizer import CharTokenizer, sample_start, training_tokenizer
-from phase05.transformer import (
-    Transformer,
-    TransformerConfig,
-    add_shape_flags,
-    training_bytes,
-)
+from phase05.transformer import Transformer, TransformerConfig, add_shape_flags, training_bytes
 
 
 class ParamGroup:
