@@ -41,10 +41,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import (
-    check_fits_in_memory,
-    positive_int,
-)
+from phase00.flags import check_fits_in_memory, positive_int
 from phase00.linear_regression import add_descent_flags
 from phase01.activations import ACTIVATIONS
 from phase02.layers import MLP, Dense, SoftmaxCrossEntropy, mlp_from_weights

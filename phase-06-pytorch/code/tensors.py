@@ -42,10 +42,7 @@ import torch
 from matplotlib.figure import Figure
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import (
-    check_fits_in_memory,
-    positive_int,
-)
+from phase00.flags import check_fits_in_memory, positive_int
 from phase00.probability import softmax
 
 

@@ -50,11 +50,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from phase00.corpus import add_corpus_flags
 from phase00.figures import add_out_flag, save_figure, scratch_dir
-from phase00.flags import (
-    add_seed_flag,
-    output_file,
-    positive_int,
-)
+from phase00.flags import add_seed_flag, output_file, positive_int
 from phase03.char_tokenizer import sample_start
 from phase05.train_transformer import (
     add_adamw_flags,

@@ -40,12 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from phase00.flags import (
-    add_seed_flag,
-    check_fits_in_memory,
-    positive_float,
-    positive_int,
-)
+from phase00.flags import add_seed_flag, check_fits_in_memory, positive_float, positive_int
 from phase03.char_tokenizer import CharTokenizer
 from phase05.attention import MultiHeadAttention
 from phase05.layernorm import LayerNorm
