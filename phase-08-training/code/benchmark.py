@@ -37,12 +37,7 @@ from dataclasses import dataclass
 
 import torch
 
-from phase00.flags import (
-    check_fits_in_memory,
-    nonnegative_int,
-    positive_float,
-    positive_int,
-)
+from phase00.flags import check_fits_in_memory, nonnegative_int, positive_float, positive_int
 from phase06.device import (
     add_device_flag,
     add_threads_flag,

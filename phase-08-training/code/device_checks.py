@@ -39,12 +39,7 @@ from dataclasses import dataclass
 import torch
 
 from phase00.flags import positive_int
-from phase06.device import (
-    add_device_flag,
-    autocast,
-    pick_device,
-    synchronize,
-)
+from phase06.device import add_device_flag, autocast, pick_device, synchronize
 from phase07.model import GPT, GPTConfig, KVCache, add_gpt_shape_flags
 
 # How far apart two results may be, relative to the largest value (bf16 keeps ~3 digits).

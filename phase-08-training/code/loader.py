@@ -52,14 +52,7 @@ import numpy as np
 import torch
 
 from phase00.flags import check_fits_in_memory, nonnegative_int, positive_int
-from phase08.prepare_data import (
-    FORMAT,
-    META_FILE,
-    TOKEN_DTYPE,
-    TOKENS_DIR,
-    VERIFY_FILE,
-    make_codec,
-)
+from phase08.prepare_data import FORMAT, META_FILE, TOKEN_DTYPE, TOKENS_DIR, VERIFY_FILE, make_codec
 
 
 def read_meta(folder: Path) -> dict:

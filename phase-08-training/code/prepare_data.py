@@ -55,14 +55,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from phase00.corpus import (
-    CORPORA,
-    DATA_DIR,
-    NotTextError,
-    load_text,
-    read_text_file,
-    stdlib_corpus,
-)
+from phase00.corpus import CORPORA, DATA_DIR, NotTextError, load_text, read_text_file, stdlib_corpus
 from phase00.flags import output_folder, positive_int, unit_float
 from phase03.bpe import ENDOFTEXT
 from phase03.char_tokenizer import CharTokenizer
