@@ -45,14 +45,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from phase00.flags import (
-    check_fits_in_memory,
-    positive_int,
-)
-from phase06.device import (
-    limit_cpu_threads,
-    pick_device,
-)
+from phase00.flags import check_fits_in_memory, positive_int
+from phase06.device import limit_cpu_threads, pick_device
 from phase07.model import CausalSelfAttention, GPTConfig
 from phase09.convert import max_abs_diff
 from phase09.timing import (

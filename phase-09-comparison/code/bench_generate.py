@@ -24,14 +24,8 @@ from collections.abc import Callable
 
 import torch
 
-from phase00.flags import (
-    check_fits_in_memory,
-    positive_int,
-)
-from phase06.device import (
-    limit_cpu_threads,
-    pick_device,
-)
+from phase00.flags import check_fits_in_memory, positive_int
+from phase06.device import limit_cpu_threads, pick_device
 from phase07.model import GPT, GPTConfig, add_gpt_shape_flags
 from phase09.convert import greedy_hf, greedy_ours, to_hf
 from phase09.timing import (

@@ -38,14 +38,8 @@ from collections.abc import Callable
 import torch
 import torch.nn as nn
 
-from phase00.flags import (
-    check_fits_in_memory,
-    positive_int,
-)
-from phase06.device import (
-    limit_cpu_threads,
-    pick_device,
-)
+from phase00.flags import check_fits_in_memory, positive_int
+from phase06.device import limit_cpu_threads, pick_device
 from phase07.model import GPT, GPTConfig, add_context_flag, add_preset_flag, preset
 from phase09.convert import max_abs_diff, to_hf
 from phase09.timing import (

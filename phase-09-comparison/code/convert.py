@@ -47,11 +47,7 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 from transformers.utils import logging as hf_logging
 
-from phase00.flags import (
-    add_seed_flag,
-    check_fits_in_memory,
-    positive_int,
-)
+from phase00.flags import add_seed_flag, check_fits_in_memory, positive_int
 from phase05.transformer import Transformer, TransformerConfig
 from phase06.device import add_threads_flag, limit_cpu_threads
 from phase07.model import GPT, GPTConfig

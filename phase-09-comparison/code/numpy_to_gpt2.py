@@ -43,11 +43,7 @@ import torch.nn as nn
 from matplotlib.figure import Figure
 
 from phase00.figures import add_out_flag, save_figure
-from phase00.flags import (
-    add_seed_flag,
-    check_fits_in_memory,
-    positive_int,
-)
+from phase00.flags import add_seed_flag, check_fits_in_memory, positive_int
 from phase05.transformer import Transformer
 from phase06.device import add_threads_flag, limit_cpu_threads
 from phase07.model import GPT, GPTConfig, add_gpt_shape_flags
