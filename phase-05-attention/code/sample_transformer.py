@@ -49,6 +49,15 @@ def main(argv: list[str] | None = None) -> None:
     print(tokenizer.decode(out))
 
 
+def add_temperature_and_top_k_flags(parser: argparse.ArgumentParser) -> None:
+    """Give a script the two knobs of how each next token is drawn: the softmax `--temperature`
+    and `--top-k`, which keeps only the k most likely tokens (all of them by default)."""
+    parser.add_argument("--temperature", type=positive_float, default=0.8,
+                        help="softmax temperature (default: 0.8)")
+    parser.add_argument("--top-k", type=positive_int, default=None,
+                        help="sample only among the k most likely tokens (default: all)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Sample from a saved NumPy transformer.")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
@@ -58,10 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "character if the text had no newline)")
     parser.add_argument("--chars", type=positive_int, default=400,
                         help="characters to generate (default: 400)")
-    parser.add_argument("--temperature", type=positive_float, default=0.8,
-                        help="softmax temperature (default: 0.8)")
-    parser.add_argument("--top-k", type=positive_int, default=None,
-                        help="sample only among the k most likely characters (default: all)")
+    add_temperature_and_top_k_flags(parser)
     add_seed_flag(parser)
     return parser
 

@@ -33,8 +33,9 @@ from pathlib import Path
 import torch
 
 from phase00.figures import scratch_dir
-from phase00.flags import add_seed_flag, positive_float, positive_int, unit_float
+from phase00.flags import add_seed_flag, positive_int, unit_float
 from phase03.char_tokenizer import CharTokenizer
+from phase05.sample_transformer import add_temperature_and_top_k_flags
 from phase06.device import add_device_flag, pick_device, synchronize
 from phase07.model import GPT, GPTConfig, preset
 
@@ -187,10 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
                              f"the model's first character if it does not know those)")
     parser.add_argument("--tokens", type=positive_int, default=200,
                         help="tokens to generate (default: 200)")
-    parser.add_argument("--temperature", type=positive_float, default=0.8,
-                        help="softmax temperature (default: 0.8)")
-    parser.add_argument("--top-k", type=positive_int, default=None,
-                        help="keep the k most likely tokens (default: all)")
+    add_temperature_and_top_k_flags(parser)
     parser.add_argument("--top-p", type=unit_float, default=None,
                         help="keep the smallest set with probability >= p, 0 < p < 1 "
                              "(default: off)")
