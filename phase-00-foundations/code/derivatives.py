@@ -173,10 +173,7 @@ def plot_tangent(f: ScalarFn, df: ScalarFn, x: float, name: str,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.h <= 0:
-        parser.error(f"--h must be > 0, got {args.h}")
+    args = build_parser().parse_args(argv)
     f, df, formula = FUNCTIONS[args.function]
 
     print(f"1. One input: {formula}, at x = {args.x}")

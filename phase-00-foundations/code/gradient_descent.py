@@ -116,10 +116,7 @@ def plot_2d(lrs: list[float], start: np.ndarray, steps: int,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.lr <= 0:
-        parser.error(f"--lr must be > 0, got {args.lr}")
+    args = build_parser().parse_args(argv)
 
     print(f"1. f(x) = (x - 3)^2 from x = {args.start:g} with lr = {args.lr:g}")
     traj = gradient_descent(bowl_1d_gradient, args.start, args.lr, args.steps)

@@ -233,10 +233,7 @@ def plot_surprise(out_dir: Path | None = None) -> Figure:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.temperature <= 0:
-        parser.error(f"--temperature must be > 0, got {args.temperature}")
+    args = build_parser().parse_args(argv)
     z = np.array(args.logits)
 
     print("1. Softmax, step by step")
