@@ -227,10 +227,7 @@ def plot_activations(out_dir: Path | None = None) -> Figure:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.h <= 0:
-        parser.error(f"--h must be > 0, got {args.h}")
+    args = build_parser().parse_args(argv)
     names = list(ACTIVATIONS) if args.activation == "all" else [args.activation]
     x = np.array(args.x, dtype=np.float64)
 

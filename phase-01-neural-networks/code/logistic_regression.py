@@ -189,10 +189,7 @@ def plot_logistic_regression(X: np.ndarray, y: np.ndarray, model: LogisticFit,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.n_samples < 1 or args.epochs < 1 or args.lr <= 0:
-        parser.error("need --n-samples >= 1, --epochs >= 1 and --lr > 0")
+    args = build_parser().parse_args(argv)
     rng = np.random.default_rng(args.seed)
 
     if args.data == "xor":

@@ -292,10 +292,7 @@ def plot_random_functions(hidden: list[int], rng_seed: int, use_bias: bool,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.batch < 1 or min(args.hidden) < 1 or args.steepness <= 0:
-        parser.error("need --batch >= 1, hidden sizes >= 1 and --steepness > 0")
+    args = build_parser().parse_args(argv)
     rng = np.random.default_rng(args.seed)
 
     print("1. One dense layer, by the numbers: x (1, 2) @ W (2, 3) + b (3,)")

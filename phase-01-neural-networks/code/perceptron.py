@@ -250,10 +250,7 @@ def plot_mistakes(runs: dict[str, PerceptronRun], out_dir: Path | None = None) -
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.lr <= 0 or args.epochs < 1:
-        parser.error("need --lr > 0 and --epochs >= 1")
+    args = build_parser().parse_args(argv)
     rng = None if args.seed is None else np.random.default_rng(args.seed)
     gates = list(GATES) if args.gate == "all" else [args.gate]
 
