@@ -260,10 +260,7 @@ def plot_error_vs_step_size(hs: np.ndarray, curves: dict[str, np.ndarray],
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.batch < 1 or args.h <= 0:
-        parser.error("need --batch >= 1 and --h > 0")
+    args = build_parser().parse_args(argv)
     rng = np.random.default_rng(args.seed)
     x = rng.normal(size=(args.batch, 3))
 

@@ -153,13 +153,7 @@ def plot_histograms(stats: dict[tuple[str, str], dict[str, np.ndarray]], activat
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if min(args.depth, args.hidden, args.n_samples, args.train_depth) < 1 or args.epochs < 0:
-        parser.error("--depth, --hidden, --n-samples and --train-depth must be >= 1, "
-                     "--epochs >= 0")
-    if args.lr <= 0:
-        parser.error(f"--lr must be > 0, got {args.lr}")
+    args = build_parser().parse_args(argv)
 
     print(f"1. Weight std per scheme for a {args.hidden} -> {args.hidden} layer")
     for init in args.init:

@@ -267,10 +267,7 @@ def plot_backward_shapes(x: np.ndarray, W: np.ndarray, delta: np.ndarray,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.batch < 1 or args.hidden < 1:
-        parser.error("--batch and --hidden must be >= 1")
+    args = build_parser().parse_args(argv)
     rng = np.random.default_rng(args.seed)
 
     print("1. The 2-2-1 network of chain_rule.py, as layers, on a batch of one")

@@ -331,10 +331,7 @@ def steps_on_a_ramp(name: str, lr: float, g: float = 2.0, p0: float = 1.0,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.lr is not None and args.lr <= 0:
-        parser.error(f"--lr must be > 0, got {args.lr}")
+    args = build_parser().parse_args(argv)
 
     p0, g0 = np.array([1.0, 1.0, 1.0]), np.array([0.5, -2.0, 1e-3])
     lr = args.lr or 0.1
