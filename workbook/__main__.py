@@ -114,7 +114,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(wrap(e.statement))
     print(f"\n  where:   {shown(learner_file(folder, e))}, {e.qualname}")
     print(f"  taught:  {e.notes_path}")
-    print(f"  checked: {len(e.tests)} test(s): " + ", ".join(t.split('::')[-1] for t in e.tests))
+    names = ", ".join(t.split("::")[-1] for t in e.tests)
+    print(f"  checked: {plural(len(e.tests), 'test')}: {names}")
     print(f"\n  python -m workbook check {e.id}   |   python -m workbook hint {e.id}")
     return 0
 
@@ -168,13 +169,17 @@ def started_phases(folder: Path, wanted: set[str]) -> None:
                           f"{phase}` first")
 
 
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def describe(o: Outcome) -> str:
     if o.status == "waiting":
         return f"waiting on {o.waiting_on}"
     if o.status == "failing":
-        return f"failing ({len(o.failures)} of {o.ran} tests)"
+        return f"failing ({len(o.failures)} of {plural(o.ran, 'test')})"
     if o.status == "passing":
-        return f"passing ({o.passed} tests)"
+        return f"passing ({plural(o.passed, 'test')})"
     return o.status
 
 
@@ -209,7 +214,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     started_phases(folder, mine)
     n_tests = len({t for e in chosen for t in e.tests})
     whose = ", ".join(f"{shown(folder / f'phase{p}')}/" for p in sorted(mine))
-    what = f"all of phase {phase}'s tests" if args.full else f"{n_tests} course tests"
+    what = f"all of phase {phase}'s tests" if args.full else plural(n_tests, "course test")
     print(f"Running {what} on your code in {whose} ...", flush=True)
     start = time.perf_counter()
     outcomes, data = check(chosen, mine, folder, full=args.full, timeout=args.timeout)
