@@ -18,7 +18,11 @@ BLOG_FIGURES: list[tuple[str, list[str]]] = [
 ]
 
 # `python -m workbook` can put the learner's own modules (my-code/phaseXX/) in front of these;
-# it never does unless asked (workbook/overlay.py says when).
-from workbook.overlay import overlay_path  # noqa: E402
-
-__path__ = overlay_path(__path__, __name__)
+# it never does unless asked (workbook/overlay.py says when). An install made before the
+# workbook existed lacks it until `pip install -e ".[dev]"` is run again: the course still works.
+try:
+    from workbook.overlay import overlay_path
+except ModuleNotFoundError:
+    pass
+else:
+    __path__ = overlay_path(__path__, __name__)
