@@ -37,8 +37,8 @@ from phase05.transformer import Transformer, TransformerConfig
 from phase06.device import (
     add_device_flag,
     describe_device,
+    device_from_flag,
     limit_cpu_threads,
-    pick_device,
     synchronize,
 )
 from phase06.train_loop import configure_optimizer
@@ -151,10 +151,7 @@ def plot_speed(results: dict[str, dict[str, float]], out_dir: Path | None = None
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        device = pick_device(args.device)
-    except (ValueError, RuntimeError) as err:
-        parser.error(str(err))
+    device = device_from_flag(parser, args.device)
 
     limit_cpu_threads(args.threads[0])
     print(f"Device: {describe_device(device)} (each row below sets its own count, 't'); "

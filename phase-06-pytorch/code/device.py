@@ -262,10 +262,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"   cpu: always; available, best first: {', '.join(available_devices())}")
     print(f"   {ENV_VAR} = {os.environ.get(ENV_VAR)!r};  {MPS_FALLBACK_VAR} = "
           f"{os.environ.get(MPS_FALLBACK_VAR)!r}")
-    try:
-        device = pick_device(args.device)
-    except (ValueError, RuntimeError) as err:
-        parser.error(str(err))
+    device = device_from_flag(parser, args.device)
     print(f"\n2. --device {args.device} -> {device}")
     print(f"   {describe_device(device)}")
     print(f"   autocast dtype here: {autocast_dtype(device)}")
@@ -302,6 +299,15 @@ def add_device_flag(parser: argparse.ArgumentParser, default: str = "auto") -> N
     said = DEVICE_HELP.replace("default: auto", f"default: {default}; auto")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default=default,
                         help=DEVICE_HELP if default == "auto" else said)
+
+
+def device_from_flag(parser: argparse.ArgumentParser, requested: str) -> torch.device:
+    """pick_device for the `--device` a script was given. A name that is no device here (typed,
+    or from TFS_DEVICE) stops the script with a usage error that lists the ones there are."""
+    try:
+        return pick_device(requested)
+    except (ValueError, RuntimeError) as err:
+        parser.error(str(err))
 
 
 def add_threads_flag(parser: argparse.ArgumentParser, default: int | None = 1,
