@@ -46,7 +46,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from phase00.flags import check_fits_in_memory, positive_int
-from phase06.device import limit_cpu_threads, pick_device
+from phase06.device import device_from_flag, limit_cpu_threads
 from phase07.model import CausalSelfAttention, GPTConfig
 from phase09.convert import max_abs_diff
 from phase09.timing import (
@@ -193,10 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.n_embd % args.n_head:
         parser.error(f"--n-embd {args.n_embd} must be divisible by --n-head {args.n_head}")
-    try:
-        device = pick_device(args.device)
-    except (ValueError, RuntimeError) as err:
-        parser.error(str(err))
+    device = device_from_flag(parser, args.device)
     refuse_quick_overrides(parser, args, argv, ("lengths", "batch", "repeats"))
     limit_cpu_threads(args.threads)
     lengths, B, repeats = args.lengths, args.batch, args.repeats

@@ -25,7 +25,7 @@ from collections.abc import Callable
 import torch
 
 from phase00.flags import check_fits_in_memory, positive_int
-from phase06.device import limit_cpu_threads, pick_device
+from phase06.device import device_from_flag, limit_cpu_threads
 from phase07.model import GPT, GPTConfig, add_gpt_shape_flags
 from phase09.convert import greedy_hf, greedy_ours, to_hf
 from phase09.timing import (
@@ -55,10 +55,7 @@ def warm_up_and_check(runs: dict[str, Callable[[], torch.Tensor]]) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        device = pick_device(args.device)
-    except (ValueError, RuntimeError) as err:
-        parser.error(str(err))
+    device = device_from_flag(parser, args.device)
     refuse_quick_overrides(parser, args, argv, ("n_layer", "n_head", "n_embd", "context",
                                           "vocab_size", "prompt_len", "tokens", "repeats"))
     limit_cpu_threads(args.threads)

@@ -39,7 +39,7 @@ import torch
 import torch.nn as nn
 
 from phase00.flags import check_fits_in_memory, positive_int
-from phase06.device import limit_cpu_threads, pick_device
+from phase06.device import device_from_flag, limit_cpu_threads
 from phase07.model import GPT, GPTConfig, add_context_flag, add_preset_flag, preset
 from phase09.convert import max_abs_diff, to_hf
 from phase09.timing import (
@@ -132,10 +132,7 @@ def measure(config: GPTConfig, batch: int, device: torch.device, repeats: int, w
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        device = pick_device(args.device)
-    except (ValueError, RuntimeError) as err:
-        parser.error(str(err))
+    device = device_from_flag(parser, args.device)
     refuse_quick_overrides(parser, args, argv, ("preset", "vocab_size", "context", "batch",
                                                 "repeats", "warmup"))
     limit_cpu_threads(args.threads)
