@@ -8,6 +8,7 @@
     python -m workbook hint 02.value-add        the next hint (the idea, the math, the code's shape)
     python -m workbook compare 02.value-add     once it passes: yours beside ours (--give-up: now)
     python -m workbook reset 02.value-add       put the stub back (asks first, keeps a backup)
+    python -m workbook update 02                the course's newer code, your exercises kept
     python -m workbook run 02 value_mlp [ARGS]  run one of the phase's scripts on your code
     python -m workbook verify [02]              prove every exercise's tests can fail (authors)
 
@@ -37,6 +38,7 @@ from workbook.manifest import (
 from workbook.overlay import ENV_FOLDER, ENV_PHASES, REPO_ROOT, learner_folder
 from workbook.state import State, fingerprint
 from workbook.stubs import (
+    function_span,
     learner_function,
     reference_function,
     replace_function,
@@ -141,7 +143,8 @@ def cmd_start(args: argparse.Namespace) -> int:
                 continue
             if state.written.get(rel) != fingerprint(current):
                 print(f"  kept {shown(path)}: you have changed it, and start never overwrites "
-                      "your work (reset one exercise with `python -m workbook reset ID`)")
+                      f"your work (`python -m workbook update {phase}` brings in the course's "
+                      "newer code around your exercises)")
                 continue
             action = "refreshed (you had not changed it)"
         else:
@@ -343,6 +346,49 @@ def cmd_reset(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_update(args: argparse.Namespace) -> int:
+    """Rewrite each started file of a phase from the course's current code, with the learner's
+    exercise functions carried over. The old file is kept in .backups/ (edits made outside the
+    exercises live only there)."""
+    phase = find(args.phase)[0].phase
+    folder = learner_folder()
+    state = State(folder)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for module in dict.fromkeys(e.module for e in find(phase)):
+        path = folder / f"phase{phase}" / f"{module}.py"
+        if not path.is_file():
+            continue
+        current = path.read_text(encoding="utf-8")
+        fresh = stubbed_module(phase, module)
+        kept = []
+        for e in (e for e in find(phase) if e.module == module):
+            mine = learner_function(folder, e)
+            if mine is None and current.strip():
+                try:
+                    function_span(current, e.qualname)
+                except SyntaxError:
+                    raise Refusal(f"{shown(path)} does not parse: fix it before "
+                                  "updating") from None
+                except LookupError:
+                    pass  # the learner removed it: the fresh stub comes back
+            if mine is not None and mine != stub_of(e):
+                fresh = replace_function(fresh, e.qualname, mine)
+                kept.append(e.id)
+        if fresh == current:
+            print(f"  {shown(path)} is up to date")
+            continue
+        backup = folder / ".backups" / f"phase{phase}-{module}-{stamp}.py"
+        backup.parent.mkdir(parents=True, exist_ok=True)
+        backup.write_text(current, encoding="utf-8")
+        path.write_text(fresh, encoding="utf-8")
+        if not kept:
+            state.written[f"phase{phase}/{module}.py"] = fingerprint(fresh)
+        print(f"  updated {shown(path)}, keeping your " + (", ".join(kept) or "(no exercise yet)")
+              + f"; the old file is {shown(backup)}")
+    state.save()
+    return 0
+
+
 # --- run, verify ------------------------------------------------------------------------------
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -415,6 +461,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("exercise")
     p.add_argument("--yes", action="store_true", help="do not ask")
     p.set_defaults(run=cmd_reset)
+    p = sub.add_parser("update", help="the course's newer code, with your exercises kept")
+    p.add_argument("phase", help="a phase number, e.g. 02")
+    p.set_defaults(run=cmd_update)
     p = sub.add_parser("run", help="run a script of a phase on your code")
     p.add_argument("phase")
     p.add_argument("script", help="the script's name, e.g. value_mlp")

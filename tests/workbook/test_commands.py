@@ -176,3 +176,22 @@ def test_mine_needs_the_earlier_phase_started(learner) -> None:
     result = learner.run("check", "00", "--mine", "01")
     assert result.returncode == 2
     assert "phase 01 is not started" in result.stderr and "workbook start 01" in result.stderr
+
+
+def test_update_brings_the_courses_code_around_the_learners_exercises(learner) -> None:
+    learner.run("start", "00")
+    learner.write("00.softmax", SOFTMAX)
+    path = learner.file("00.softmax")
+    old = path.read_text().replace("def softmax_naive(", "# an old line\ndef softmax_naive(")
+    path.write_text(old)
+    mine = learner_function(learner.folder, find("00.softmax")[0])
+    result = learner.run("update", "00")
+    assert result.returncode == 0, result.stderr
+    assert "keeping your 00.softmax" in result.stdout
+    assert learner_function(learner.folder, find("00.softmax")[0]) == mine
+    assert "# an old line" not in path.read_text()
+    backups = list((learner.folder / ".backups").glob("phase00-probability-*.py"))
+    assert [b.read_text() for b in backups] == [old]
+    assert learner.run("check", "00.softmax").returncode == 0
+    again = learner.run("update", "00")
+    assert "updated" not in again.stdout and "up to date" in again.stdout
