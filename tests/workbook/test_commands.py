@@ -195,3 +195,15 @@ def test_update_brings_the_courses_code_around_the_learners_exercises(learner) -
     assert learner.run("check", "00.softmax").returncode == 0
     again = learner.run("update", "00")
     assert "updated" not in again.stdout and "up to date" in again.stdout
+
+
+def test_mine_runs_a_later_phase_on_the_learners_earlier_code(learner) -> None:
+    """Phase 06's autograd test compares PyTorch with the learner's own Value engine."""
+    from tests.workbook.conftest import solve_with_the_reference
+    learner.run("start", "02")
+    solve_with_the_reference(learner, ["06.torch-neuron"])
+    assert learner.run("check", "06.torch-neuron").returncode == 0  # the course's phase 02
+    theirs = learner.run("check", "06.torch-neuron", "--mine", "02")
+    assert theirs.returncode == 1
+    assert re.search(r"06\.torch-neuron\s+waiting on 02\.", theirs.stdout), theirs.stdout
+    assert "my-code/phase02/" in theirs.stdout or "phase02/" in theirs.stdout
