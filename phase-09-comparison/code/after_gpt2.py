@@ -1,0 +1,460 @@
+"""What changed after GPT-2 (2019), each change switched on by itself and measured.
+
+Phase 07 wrote GPT-2 by hand. Models built since (Llama, Qwen, the nanoGPT "speedruns") keep
+its skeleton but change several pieces. Each change here is an OPTION of a model that reuses
+phase 07's GPT, Block, CausalSelfAttention and MLP unchanged (phase 07's model.py stays exactly
+GPT-2); an option only swaps one small part in:
+
+- rope: rotary position embeddings (Su et al. 2021, "RoFormer"): no position table; each query
+  and key is rotated by an angle proportional to its position, so q.k depends on the offset.
+- rmsnorm: RMSNorm (Zhang & Sennrich 2019) instead of LayerNorm: divide by the root mean square,
+  no mean subtracted, no shift.
+- qk_norm: RMSNorm on every head's queries and keys before their dot product (Henry et al.
+  2020, "Query-Key Normalization"; Dehghani et al. 2023 at 22B parameters): scores stay bounded.
+- activation "relu2": squared ReLU in the MLP (So et al. 2021, "Primer"); "swiglu": a gated MLP,
+  silu(x W) * (x V) (Shazeer 2020, "GLU Variants Improve Transformer"), its hidden width 8C/3 so
+  the parameter count stays GPT-2's.
+- untied: the output head is its own matrix, not the token embedding table.
+- bias=False (phase 07's own GPTConfig field): no biases in Linear layers and norms.
+- Muon (Jordan et al. 2024): for the hidden 2-D matrices, SGD momentum, then the update is
+  replaced by the nearest orthogonal matrix (Newton-Schulz iteration, no SVD); AdamW keeps the
+  embeddings, the head, the norms and the biases.
+
+With every option off, ModernGPT IS phase 07's GPT: the same modules, the same weights, the same
+logits (tested), so phase 09's Hugging Face parity still holds for it.
+
+The ablation trains each row on the char task of phase 07 (Tiny Shakespeare, train_char.py's
+batches, schedule and evaluation), over several seeds, and prints one table: validation loss at
+equal steps, and the GPT-2 recipe given the same wall-clock seconds as the full modern recipe.
+
+Run:  python phase-09-comparison/code/after_gpt2.py                 (about 25 minutes on 2 cores)
+      python phase-09-comparison/code/after_gpt2.py --quick         (a tiny smoke run)
+"""
+
+import argparse
+import math
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+from matplotlib.figure import Figure
+
+from phase00.corpus import add_corpus_flags
+from phase00.figures import add_out_flag, save_figure
+from phase00.flags import (
+    add_seed_flag,
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+)
+from phase05.train_transformer import training_text
+from phase06.device import add_threads_flag
+from phase07.model import GPT, PRESETS, GPTConfig, KVCache
+from phase07.train_char import evaluate, get_batch, lr_at, param_groups
+from phase09.timing import refuse_quick_overrides
+
+ACTIVATIONS = ("gelu", "relu2", "swiglu")
+
+
+@dataclass(frozen=True)
+class ModernConfig(GPTConfig):
+    """Phase 07's GPTConfig plus one switch per post-2019 change; all off is GPT-2."""
+
+    rope: bool = False
+    rmsnorm: bool = False
+    qk_norm: bool = False
+    activation: str = "gelu"
+    untied: bool = False
+    rope_base: float = 10000.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {self.activation!r}; choose one of "
+                             f"{list(ACTIVATIONS)}")
+        if self.rope and self.head_dim % 2:
+            raise ValueError(f"rotary embeddings turn pairs of numbers: the head size "
+                             f"n_embd / n_head must be even, got {self.head_dim}")
+
+
+class RMSNorm(nn.Module):
+    """x / sqrt(mean(x^2) + eps) * g: LayerNorm without the mean and without the shift."""
+
+    def __init__(self, dim: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+def rotary_tables(head_dim: int, length: int, base: float = 10000.0
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin of position * frequency, (length, head_dim / 2): pair i turns at base^(-2i/d)."""
+    freqs = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)
+    angles = torch.arange(length, dtype=torch.float64)[:, None] * freqs[None, :]
+    return angles.cos(), angles.sin()
+
+
+def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Turn each pair (x[i], x[i + d/2]) of x (..., T, d) by its position's angle."""
+    half = x.shape[-1] // 2
+    x1, x2 = x[..., :half], x[..., half:]
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)
+    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
+
+
+class RotaryQKV(nn.Linear):
+    """Phase 07's c_attn (x -> [q | k | v]), with q and k then normalised and/or rotated.
+
+    CausalSelfAttention.forward calls self.c_attn(x) and splits the result, so swapping this in
+    changes nothing else in attention: the cache, the mask and both attention paths are phase
+    07's. `offset` is the position of the first row of x (ModernGPT sets it from the KV cache).
+    """
+
+    def __init__(self, config: ModernConfig) -> None:
+        super().__init__(config.n_embd, 3 * config.n_embd, bias=config.bias)
+        self.n_head, self.head_dim, self.rope = config.n_head, config.head_dim, config.rope
+        self.q_norm = RMSNorm(config.head_dim) if config.qk_norm else None
+        self.k_norm = RMSNorm(config.head_dim) if config.qk_norm else None
+        cos, sin = rotary_tables(config.head_dim, config.context, config.rope_base)
+        self.register_buffer("cos", cos.float(), persistent=False)
+        self.register_buffer("sin", sin.float(), persistent=False)
+        self.offset = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, C = x.shape
+        q, k, v = super().forward(x).split(C, dim=2)
+        q, k = (t.view(B, T, self.n_head, self.head_dim) for t in (q, k))
+        if self.q_norm is not None:
+            q, k = self.q_norm(q), self.k_norm(k)
+        if self.rope:
+            cos = self.cos[self.offset:self.offset + T, None, :]  # (T, 1, d/2): every head
+            sin = self.sin[self.offset:self.offset + T, None, :]
+            q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+        return torch.cat([q.reshape(B, T, C), k.reshape(B, T, C), v], dim=2)
+
+
+class ReLUSquared(nn.Module):
+    """max(0, x)^2 (So et al. 2021)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(x).square()
+
+
+class SwiGLU(nn.Module):
+    """[a | b] -> silu(a) * b: the first half gates the second (Shazeer 2020)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = x.chunk(2, dim=-1)
+        return nn.functional.silu(a) * b
+
+
+class NoPositions(nn.Module):
+    """Stands where the position table was: adds zeros (RoPE puts positions inside attention)."""
+
+    def __init__(self, n_embd: int) -> None:
+        super().__init__()
+        self.n_embd = n_embd
+
+    def forward(self, pos: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(len(pos), self.n_embd, device=pos.device)
+
+
+class ModernGPT(GPT):
+    """Phase 07's GPT with the options of ModernConfig swapped in; all off, it is GPT itself."""
+
+    def __init__(self, config: ModernConfig) -> None:
+        super().__init__(config)
+        C = config.n_embd
+        changed = config.rope or config.rmsnorm or config.qk_norm or config.untied
+        changed = changed or config.activation != "gelu"
+        for block in self.transformer.h:
+            if config.rmsnorm:
+                block.ln_1, block.ln_2 = RMSNorm(C), RMSNorm(C)
+            if config.rope or config.qk_norm:
+                block.attn.c_attn = RotaryQKV(config)
+            if config.activation == "relu2":
+                block.mlp.gelu = ReLUSquared()
+            elif config.activation == "swiglu":  # 3 C h weights = GPT-2's 8 C^2 at h = 8C/3
+                hidden = round(8 * C / 3)
+                block.mlp.c_fc = nn.Linear(C, 2 * hidden, bias=config.bias)
+                block.mlp.gelu = SwiGLU()
+                block.mlp.c_proj = nn.Linear(hidden, C, bias=config.bias)
+        if config.rmsnorm:
+            self.transformer.ln_f = RMSNorm(C)
+        if config.rope:
+            self.transformer.wpe = NoPositions(C)
+        if config.untied:
+            self.lm_head = nn.Linear(C, config.vocab_size, bias=False)
+        if changed:
+            self.init_weights()  # phase 07's initialisation, over the swapped-in parts too
+
+    def n_params(self, include_positions: bool = True) -> int:
+        n = sum(p.numel() for p in self.parameters())
+        if include_positions or not isinstance(self.transformer.wpe, nn.Embedding):
+            return n
+        return n - self.transformer.wpe.weight.numel()
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
+                cache: KVCache | None = None) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        offset = 0 if cache is None else cache.length  # where the new tokens' positions start
+        for block in self.transformer.h:
+            if isinstance(block.attn.c_attn, RotaryQKV):
+                block.attn.c_attn.offset = offset
+        return super().forward(idx, targets, cache)
+
+
+# ---------------------------------------------------------------------------------------------
+# Muon: momentum, then the update orthogonalised.
+
+NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)  # Jordan et al. 2024's quintic
+
+
+def newton_schulz(G: torch.Tensor, steps: int = 5,
+                  coefficients: tuple[float, float, float] = NS_COEFFICIENTS) -> torch.Tensor:
+    """An approximation of U V^T for G = U S V^T, with no SVD: scale G so every singular value
+    is at most 1, then apply X <- a X + b (X X^T) X + c (X X^T)^2 X, which maps each singular
+    value s to a s + b s^3 + c s^5 and leaves U and V alone. Jordan's coefficients push every s
+    into roughly [0.7, 1.2] in 5 steps; (1.5, -0.5, 0) converges to exactly 1, more slowly."""
+    a, b, c = coefficients
+    X = G / (G.norm() + 1e-7)  # Frobenius norm >= the largest singular value
+    tall = X.size(0) > X.size(1)
+    if tall:  # work on the wide side: X X^T is then the smaller matrix
+        X = X.T
+    for _ in range(steps):
+        A = X @ X.T
+        X = a * X + (b * A + c * A @ A) @ X
+    return X.T if tall else X
+
+
+class Muon(torch.optim.Optimizer):
+    """For 2-D weight matrices: m <- mu m + g; u = g + mu m (Nesterov); W <- W - lr s NS(u),
+    with s = sqrt(max(1, rows / cols)) so a tall matrix's update has a comparable size."""
+
+    def __init__(self, params: list[nn.Parameter], lr: float = 0.02, momentum: float = 0.95,
+                 ns_steps: int = 5) -> None:
+        super().__init__(params, {"lr": lr, "momentum": momentum, "ns_steps": ns_steps})
+        for group in self.param_groups:
+            if any(p.dim() != 2 for p in group["params"]):
+                raise ValueError("Muon updates matrices only; give other tensors to AdamW")
+
+    @torch.no_grad()
+    def step(self) -> None:
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if "momentum" not in state:
+                    state["momentum"] = torch.zeros_like(p)
+                m = state["momentum"].mul_(group["momentum"]).add_(p.grad)
+                update = newton_schulz(p.grad + group["momentum"] * m, group["ns_steps"])
+                scale = max(1.0, p.size(0) / p.size(1)) ** 0.5
+                p.add_(update.to(p.dtype), alpha=-group["lr"] * scale)
+
+
+def hidden_matrices(model: GPT) -> list[nn.Parameter]:
+    """The 2-D weights inside the blocks: what Muon updates (not the embeddings or head)."""
+    return [p for p in model.transformer.h.parameters() if p.dim() == 2]
+
+
+def make_optimizers(model: GPT, use_muon: bool, lr: float, muon_lr: float,
+                    weight_decay: float) -> list[torch.optim.Optimizer]:
+    """Phase 07's AdamW over everything, or Muon on the hidden matrices plus AdamW on the rest."""
+    if not use_muon:
+        return [torch.optim.AdamW(param_groups(model, weight_decay), lr=lr, betas=(0.9, 0.99))]
+    hidden = {id(p) for p in hidden_matrices(model)}
+    rest = [p for p in model.parameters() if id(p) not in hidden]
+    adamw_groups = [{"params": [p for p in rest if p.dim() >= 2], "weight_decay": weight_decay},
+                    {"params": [p for p in rest if p.dim() < 2], "weight_decay": 0.0}]
+    return [Muon(hidden_matrices(model), lr=muon_lr),
+            torch.optim.AdamW(adamw_groups, lr=lr, betas=(0.9, 0.99))]
+
+
+# ---------------------------------------------------------------------------------------------
+# The ablation.
+
+# (row name, the options it switches on, Muon or not). Singles first, then one at a time.
+ROWS: list[tuple[str, dict, bool]] = [
+    ("GPT-2 (phase 07)", {}, False),
+    ("+ RoPE", {"rope": True}, False),
+    ("+ RMSNorm", {"rmsnorm": True}, False),
+    ("+ QK-norm", {"qk_norm": True}, False),
+    ("+ ReLU^2", {"activation": "relu2"}, False),
+    ("+ SwiGLU", {"activation": "swiglu"}, False),
+    ("+ untied head", {"untied": True}, False),
+    ("+ no biases", {"bias": False}, False),
+    ("+ Muon", {}, True),
+    ("RoPE + RMSNorm", {"rope": True, "rmsnorm": True}, False),
+    ("  + QK-norm", {"rope": True, "rmsnorm": True, "qk_norm": True}, False),
+    ("  + ReLU^2", {"rope": True, "rmsnorm": True, "qk_norm": True, "activation": "relu2"},
+     False),
+    ("  + untied, no biases", {"rope": True, "rmsnorm": True, "qk_norm": True,
+                               "activation": "relu2", "untied": True, "bias": False}, False),
+    ("  + Muon (all)", {"rope": True, "rmsnorm": True, "qk_norm": True, "activation": "relu2",
+                        "untied": True, "bias": False}, True),
+]
+
+
+# Single changes that --core leaves out, to fit a busy laptop's time budget.
+OPTIONAL_ROWS = ("+ SwiGLU", "+ untied head", "+ no biases")
+
+
+def train_once(config: ModernConfig, use_muon: bool, data: tuple[torch.Tensor, torch.Tensor],
+               args: argparse.Namespace, steps: int, seed: int) -> tuple[float, float, int]:
+    """Train one model with train_char.py's recipe; (validation loss, seconds, parameters)."""
+    train_data, val_data = data
+    torch.manual_seed(seed)
+    model = ModernGPT(config)
+    optimizers = make_optimizers(model, use_muon, args.lr, args.muon_lr, args.weight_decay)
+    peaks = [[group["lr"] for group in opt.param_groups] for opt in optimizers]
+    generator = torch.Generator().manual_seed(seed)
+    cpu = torch.device("cpu")
+    warmup = min(args.warmup, steps)
+    start = time.perf_counter()
+    for step in range(steps):
+        for opt, opt_peaks in zip(optimizers, peaks, strict=True):
+            for group, peak in zip(opt.param_groups, opt_peaks, strict=True):
+                group["lr"] = lr_at(step, peak, warmup, steps, 0.1)
+        x, y = get_batch(train_data, args.batch, config.context, generator, cpu)
+        _, loss = model(x, y)
+        for opt in optimizers:
+            opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        for opt in optimizers:
+            opt.step()
+        if not math.isfinite(loss.item()):
+            raise FloatingPointError(f"the loss became {loss.item()} at step {step}")
+    seconds = time.perf_counter() - start
+    val = evaluate(model, val_data, args.batch, config.context, args.eval_batches, cpu, seed=2)
+    return val, seconds, model.n_params()
+
+
+def spread(values: list[float]) -> str:
+    """mean +- half the range over seeds (the range is honest for 2 or 3 seeds)."""
+    if len(values) == 1:
+        return f"{values[0]:.3f}"
+    return f"{np.mean(values):.3f} ± {(max(values) - min(values)) / 2:.3f}"
+
+
+def plot_rows(names: list[str], losses: list[list[float]], out_dir: Path | None) -> Figure:
+    fig = Figure(figsize=(8, 5))
+    ax = fig.add_subplot()
+    y = np.arange(len(names))[::-1]
+    means = [float(np.mean(v)) for v in losses]
+    ax.barh(y, means, color=["0.6"] + ["tab:blue"] * (len(names) - 1))
+    for yi, v in zip(y, losses, strict=True):
+        ax.plot(v, [yi] * len(v), "k.", ms=4)
+    ax.set_yticks(y, names)
+    ax.set_xlim(min(min(v) for v in losses) - 0.05, max(max(v) for v in losses) + 0.05)
+    ax.axvline(means[0], color="0.4", ls=":", lw=1)
+    ax.set_xlabel("validation loss (nats per character; dots: seeds)")
+    ax.set_title("After GPT-2: each change on the char task")
+    fig.tight_layout()
+    save_figure(fig, out_dir, "after_gpt2.png")
+    return fig
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    refuse_quick_overrides(parser, args, argv, ("steps", "warmup", "eval_batches", "batch"))
+    if args.quick:
+        args.steps, args.warmup, args.eval_batches, args.batch = 3, 1, 1, 4
+        shape = {"n_layer": 1, "n_head": 2, "n_embd": 16, "context": 16}
+    else:
+        base = PRESETS["char-1m"]
+        shape = {"n_layer": base.n_layer, "n_head": base.n_head, "n_embd": base.n_embd,
+                 "context": base.context}
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        text, source, tokenizer = training_text(args.corpus, args.path, shape["context"])
+    except (FileNotFoundError, ValueError) as err:
+        parser.exit(2, f"error: {err}\n")
+    data = torch.tensor(tokenizer.encode(text), dtype=torch.long)
+    n_val = len(data) // 10
+    split = (data[:-n_val], data[-n_val:])
+    base_config = ModernConfig(vocab_size=tokenizer.vocab_size, **shape)
+    seeds = [args.seed + i for i in range(args.seeds)]
+    print(f"1. {source}: {len(text):,} characters; {shape['n_layer']} layers x "
+          f"{shape['n_head']} heads x {shape['n_embd']}, context {shape['context']}, batch "
+          f"{args.batch}, {args.steps} steps, AdamW lr {args.lr} (Muon lr {args.muon_lr}), "
+          f"seeds {seeds}, {torch.get_num_threads()} CPU threads")
+    results = []
+    rows = [row for row in ROWS if not (args.core and row[0] in OPTIONAL_ROWS)]
+    for name, options, use_muon in rows:
+        runs = [train_once(replace(base_config, **options), use_muon, split, args, args.steps,
+                           seed) for seed in seeds]
+        losses = [r[0] for r in runs]
+        results.append((name, losses, float(np.mean([r[1] for r in runs])), runs[0][2]))
+        print(f"   {name:24s} val {spread(losses):15s} {results[-1][2]:6.1f} s", flush=True)
+
+    base_s, all_s = results[0][2], results[-1][2]
+    equal_steps = max(1, round(args.steps * all_s / base_s))
+    runs = [train_once(base_config, False, split, args, equal_steps, seed) for seed in seeds]
+    same_time = ([r[0] for r in runs], float(np.mean([r[1] for r in runs])))
+    print(f"   GPT-2 for {equal_steps} steps  val {spread(same_time[0]):15s} "
+          f"{same_time[1]:6.1f} s")
+
+    base_loss = float(np.mean(results[0][1]))
+    print(f"\n2. Validation loss (mean ± half the range over {len(seeds)} seeds), {args.steps} "
+          f"steps each; change = against GPT-2's {base_loss:.3f}")
+    print("| model | parameters | val loss | change | seconds |")
+    print("|---|---|---|---|---|")
+    for name, losses, seconds, n in results:
+        print(f"| {name.strip()} | {n:,} | {spread(losses)} | "
+              f"{np.mean(losses) - base_loss:+.3f} | {seconds:.1f} |")
+    print(f"| GPT-2, same seconds as 'all' ({equal_steps} steps) | {results[0][3]:,} | "
+          f"{spread(same_time[0])} | {np.mean(same_time[0]) - base_loss:+.3f} | "
+          f"{same_time[1]:.1f} |")
+    gap = float(np.mean(results[-1][1]) - np.mean(same_time[0]))
+    print(f"\n   at equal wall time the full recipe is {gap:+.3f} nats against GPT-2's "
+          f"({'better' if gap < 0 else 'not better'}); a change is within noise where its "
+          f"change is smaller than the seeds' spread")
+    print("\nFigures")
+    plot_rows([r[0].strip() for r in results] + [f"GPT-2, {equal_steps} steps"],
+              [r[1] for r in results] + [same_time[0]], args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Train GPT-2 and each post-2019 change on the "
+                                                 "char task; print validation losses.")
+    parser.add_argument("--steps", type=positive_int, default=680,
+                        help="optimizer steps per run (default: 680, train_char.py's)")
+    parser.add_argument("--seeds", type=positive_int, default=2,
+                        help="seeds per row (default: 2)")
+    parser.add_argument("--batch", type=positive_int, default=32,
+                        help="windows per step (default: 32)")
+    parser.add_argument("--lr", type=positive_float, default=5e-3,
+                        help="AdamW peak learning rate (default: 5e-3, train_char.py's)")
+    parser.add_argument("--muon-lr", type=positive_float, default=0.02,
+                        help="Muon peak learning rate (default: 0.02)")
+    parser.add_argument("--weight-decay", type=nonnegative_float, default=0.1,
+                        help="AdamW weight decay on matrices (default: 0.1)")
+    parser.add_argument("--warmup", type=nonnegative_int, default=50,
+                        help="linear warmup steps (default: 50)")
+    parser.add_argument("--eval-batches", type=positive_int, default=80,
+                        help="batches for the final validation loss (default: 80)")
+    parser.add_argument("--core", action="store_true",
+                        help=f"skip the single-change rows {', '.join(OPTIONAL_ROWS)} (they "
+                             f"stay in the cumulative rows): 6 runs fewer")
+    parser.add_argument("--quick", action="store_true",
+                        help="a tiny model (1 layer, width 16, context 16), 3 steps of batch 4: "
+                             "checks the script runs (for tests)")
+    add_threads_flag(parser, None)
+    add_corpus_flags(parser)
+    add_seed_flag(parser, 1337)
+    add_out_flag(parser, __file__)
+    return parser
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,271 @@
+"""The post-GPT-2 changes of after_gpt2.py: each piece against its formula, the options model
+against phase 07's GPT, Muon's update against the SVD, and the ablation in --quick mode."""
+
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+import torch
+
+from phase07.model import GPT, GPTConfig, KVCache
+from phase09.after_gpt2 import (
+    ModernConfig,
+    ModernGPT,
+    Muon,
+    RMSNorm,
+    RotaryQKV,
+    hidden_matrices,
+    main,
+    make_optimizers,
+    newton_schulz,
+    rotary_tables,
+    rotate,
+)
+from tests.scripts import refused
+
+SMALL = {"vocab_size": 11, "context": 12, "n_layer": 2, "n_head": 2, "n_embd": 16}
+ALL_ON = {"rope": True, "rmsnorm": True, "qk_norm": True, "activation": "relu2",
+          "untied": True, "bias": False}
+ONE_AT_A_TIME = [{"rope": True}, {"rmsnorm": True}, {"qk_norm": True}, {"activation": "relu2"},
+                 {"activation": "swiglu"}, {"untied": True}, {"bias": False}, ALL_ON,
+                 {**ALL_ON, "activation": "swiglu"}]
+
+
+def ids_of(options: dict) -> str:
+    return ",".join(f"{k}={v}" for k, v in options.items())
+
+
+# --- RoPE ------------------------------------------------------------------------------------
+
+def test_rope_scores_depend_only_on_the_offset() -> None:
+    """q at position m and k at position n: (R_m q).(R_n k) is the same for every (m, n) with
+    the same m - n, and differs between offsets."""
+    torch.manual_seed(0)
+    d = 8
+    q, k = torch.randn(d, dtype=torch.float64), torch.randn(d, dtype=torch.float64)
+    cos, sin = rotary_tables(d, 40)
+
+    def score(m: int, n: int) -> float:
+        return float(rotate(q, cos[m], sin[m]) @ rotate(k, cos[n], sin[n]))
+
+    for offset in (0, 1, 5, 17):
+        scores = [score(n + offset, n) for n in range(0, 40 - offset, 3)]
+        assert max(scores) - min(scores) < 1e-12, (offset, scores)
+    assert abs(score(5, 0) - score(6, 0)) > 1e-3
+    assert abs(score(0, 0) - float(q @ k)) < 1e-12  # position 0 is not turned at all
+
+
+def test_rope_keeps_lengths() -> None:
+    """A rotation: every vector keeps its length."""
+    x = torch.randn(3, 10, 8, dtype=torch.float64)
+    cos, sin = rotary_tables(8, 10)
+    assert torch.allclose(rotate(x, cos, sin).norm(dim=-1), x.norm(dim=-1))
+
+
+# --- RMSNorm and QK-norm ---------------------------------------------------------------------
+
+def test_rmsnorm_by_hand() -> None:
+    """[3, 4]: mean square (9 + 16) / 2 = 12.5, so the output is [3, 4] / sqrt(12.5 + eps)."""
+    norm = RMSNorm(2, eps=1e-5)
+    out = norm(torch.tensor([[3.0, 4.0]]))
+    expected = torch.tensor([[3.0, 4.0]]) / (12.5 + 1e-5) ** 0.5
+    assert torch.allclose(out, expected, atol=1e-7)
+    with torch.no_grad():
+        norm.weight.copy_(torch.tensor([2.0, -1.0]))
+    assert torch.allclose(norm(torch.tensor([[3.0, 4.0]])), expected * torch.tensor([2.0, -1.0]))
+
+
+def test_rmsnorm_formula_and_no_mean_subtracted() -> None:
+    x = torch.randn(4, 5, 32, dtype=torch.float64) + 3.0
+    norm = RMSNorm(32, eps=1e-6).double()
+    expected = x / torch.sqrt((x ** 2).mean(-1, keepdim=True) + 1e-6)
+    assert torch.allclose(norm(x), expected)
+    assert norm(x).mean() > 0.5  # LayerNorm would have centred it at 0
+
+
+def test_qk_norm_gives_every_head_unit_rms_queries_and_keys() -> None:
+    """With qk_norm (and no rope), each head's q and k leave c_attn with mean square 1; v is
+    untouched."""
+    config = ModernConfig(**SMALL, qk_norm=True)
+    torch.manual_seed(1)
+    layer = RotaryQKV(config).double()
+    x = torch.randn(2, 5, 16, dtype=torch.float64)
+    q, k, v = layer(x).split(16, dim=2)
+    raw_q, raw_k, raw_v = torch.nn.functional.linear(x, layer.weight, layer.bias).split(16, dim=2)
+    for got, raw in ((q, raw_q), (k, raw_k)):
+        heads, raw_heads = got.view(2, 5, 2, 8), raw.view(2, 5, 2, 8)
+        expected = raw_heads / torch.sqrt((raw_heads ** 2).mean(-1, keepdim=True) + 1e-5)
+        assert torch.allclose(heads, expected)
+        assert torch.allclose((heads ** 2).mean(-1), torch.ones(2, 5, 2, dtype=torch.float64),
+                              atol=1e-3)
+    assert torch.equal(v, raw_v)
+
+
+# --- the options model against phase 07 ------------------------------------------------------
+
+def test_everything_off_is_phase_07s_gpt_exactly() -> None:
+    """Same seed -> the same parameter names, shapes and values, and the same logits; phase
+    07's weights load into it and give phase 07's logits (Hugging Face parity carries over)."""
+    config = GPTConfig(**SMALL)
+    torch.manual_seed(3)
+    gpt = GPT(config)
+    torch.manual_seed(3)
+    modern = ModernGPT(ModernConfig(**asdict(config)))
+    ours, theirs = modern.state_dict(), gpt.state_dict()
+    assert list(ours) == list(theirs)
+    assert all(torch.equal(ours[name], theirs[name]) for name in ours)
+    idx = torch.randint(0, 11, (2, 12))
+    assert torch.equal(modern(idx), gpt(idx))
+    torch.manual_seed(4)
+    other = ModernGPT(ModernConfig(**SMALL))
+    other.load_state_dict(gpt.state_dict())
+    assert torch.equal(other(idx), gpt(idx))
+    assert modern.n_params() == gpt.n_params()
+    assert modern.flops_per_token() == gpt.flops_per_token()
+
+
+@pytest.mark.parametrize("options", ONE_AT_A_TIME, ids=[ids_of(o) for o in ONE_AT_A_TIME])
+def test_each_option_changes_the_model(options: dict) -> None:
+    torch.manual_seed(5)
+    gpt = GPT(GPTConfig(**SMALL))
+    torch.manual_seed(5)
+    modern = ModernGPT(ModernConfig(**SMALL, **options))
+    idx = torch.randint(0, 11, (1, 12))
+    assert not torch.allclose(modern(idx), gpt(idx))
+
+
+@pytest.mark.parametrize("options", ONE_AT_A_TIME, ids=[ids_of(o) for o in ONE_AT_A_TIME])
+def test_options_model_is_causal(options: dict) -> None:
+    """Changing the tokens after position t changes no logit at positions <= t."""
+    torch.manual_seed(6)
+    model = ModernGPT(ModernConfig(**SMALL, **options)).double().eval()
+    idx = torch.randint(0, 11, (2, 12))
+    changed = idx.clone()
+    changed[:, 7:] = (changed[:, 7:] + 1) % 11
+    a, b = model(idx), model(changed)
+    assert torch.allclose(a[:, :7], b[:, :7], atol=1e-12)
+    assert not torch.allclose(a[:, 7:], b[:, 7:])
+
+
+@pytest.mark.parametrize("options", [ALL_ON, {"rope": True}], ids=["all", "rope"])
+def test_kv_cache_and_hand_path_agree_with_the_full_pass(options: dict) -> None:
+    """Rotary positions continue after the cached ones: one token at a time through the cache
+    gives the full pass's logits; the hand attention path gives the fast path's."""
+    torch.manual_seed(7)
+    config = ModernConfig(**SMALL, **options)
+    model = ModernGPT(config).double().eval()
+    idx = torch.randint(0, 11, (2, 12))
+    full = model(idx)
+    cache = KVCache(config, 2, idx.device, torch.float64)
+    steps = [model(idx[:, :5], cache=cache)] + [model(idx[:, t:t + 1], cache=cache)
+                                                 for t in range(5, 12)]
+    assert torch.allclose(torch.cat(steps, dim=1), full, atol=1e-10)
+    for block in model.transformer.h:
+        block.attn.attention = "hand"
+    assert torch.allclose(model(idx), full, atol=1e-10)
+
+
+def test_options_structure() -> None:
+    """RoPE drops the position table, untied gets its own head, SwiGLU keeps GPT-2's MLP size."""
+    torch.manual_seed(8)
+    gpt = GPT(GPTConfig(**SMALL))
+    rope = ModernGPT(ModernConfig(**SMALL, rope=True, untied=True))
+    assert not any("wpe" in name for name in rope.state_dict())
+    assert rope.lm_head.weight is not rope.transformer.wte.weight
+    assert rope.n_params() == gpt.n_params() - 12 * 16 + 11 * 16
+    swiglu = ModernGPT(ModernConfig(**{**SMALL, "n_embd": 24}, activation="swiglu"))
+    mlp = swiglu.transformer.h[0].mlp
+    assert mlp.c_fc.weight.shape == (2 * 64, 24) and mlp.c_proj.weight.shape == (24, 64)
+    assert mlp.c_fc.weight.numel() + mlp.c_proj.weight.numel() == 8 * 24 * 24
+    with pytest.raises(ValueError, match="activation"):
+        ModernConfig(**SMALL, activation="tanh")
+    with pytest.raises(ValueError, match="even"):
+        ModernConfig(vocab_size=5, n_embd=6, n_head=2, rope=True)
+
+
+# --- Muon ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", [(32, 32), (48, 16), (16, 48)])
+def test_newton_schulz_is_nearly_orthogonal_and_points_like_u_vt(shape: tuple[int, int]) -> None:
+    """Jordan's 5 quintic steps put every singular value within [0.6, 1.25] (the iteration's own
+    tolerance: it trades exactness for speed) and keep the direction of U V^T; the classical
+    cubic (1.5, -0.5) converges to U V^T itself."""
+    torch.manual_seed(9)
+    G = torch.randn(*shape, dtype=torch.float64)
+    U, _, Vt = torch.linalg.svd(G, full_matrices=False)
+    target = U @ Vt
+    X = newton_schulz(G)
+    assert X.shape == G.shape
+    s = torch.linalg.svdvals(X)
+    assert s.min() > 0.6 and s.max() < 1.25, s
+    cosine = (X * target).sum() / (X.norm() * target.norm())
+    assert cosine > 0.97, cosine
+    exact = newton_schulz(G, steps=60, coefficients=(1.5, -0.5, 0.0))
+    assert torch.allclose(exact, target, atol=1e-6)
+
+
+def test_newton_schulz_does_not_care_about_the_gradient_s_size() -> None:
+    G = torch.randn(8, 6, dtype=torch.float64)
+    assert torch.allclose(newton_schulz(G), newton_schulz(1000 * G), atol=1e-9)
+
+
+def test_muon_step_is_the_orthogonalised_momentum() -> None:
+    """First step: m = g, u = g + mu g, so W moves by -lr * sqrt(max(1, rows/cols)) * NS(g);
+    the second step uses the momentum of both gradients."""
+    torch.manual_seed(10)
+    W = torch.nn.Parameter(torch.randn(12, 4, dtype=torch.float64))
+    before = W.detach().clone()
+    opt = Muon([W], lr=0.1, momentum=0.9)
+    g1 = torch.randn(12, 4, dtype=torch.float64)
+    W.grad = g1.clone()
+    opt.step()
+    assert torch.allclose(W.detach(), before - 0.1 * 3 ** 0.5 * newton_schulz(g1), atol=1e-12)
+    g2 = torch.randn(12, 4, dtype=torch.float64)
+    W.grad = g2.clone()
+    middle = W.detach().clone()
+    opt.step()
+    m = 0.9 * g1 + g2
+    assert torch.allclose(W.detach(), middle - 0.1 * 3 ** 0.5 * newton_schulz(g2 + 0.9 * m),
+                          atol=1e-12)
+
+
+def test_muon_takes_only_the_hidden_matrices() -> None:
+    model = ModernGPT(ModernConfig(**SMALL, untied=True))
+    muon, adamw = make_optimizers(model, True, 1e-3, 0.02, 0.1)
+    in_muon = {id(p) for g in muon.param_groups for p in g["params"]}
+    in_adamw = {id(p) for g in adamw.param_groups for p in g["params"]}
+    assert in_muon == {id(p) for p in hidden_matrices(model)}
+    assert not in_muon & in_adamw
+    assert in_muon | in_adamw == {id(p) for p in model.parameters()}
+    for name in ("transformer.wte.weight", "lm_head.weight", "transformer.wpe.weight",
+                 "transformer.h.0.ln_1.weight", "transformer.h.0.attn.c_attn.bias"):
+        assert id(model.get_parameter(name)) in in_adamw, name
+    with pytest.raises(ValueError, match="matrices only"):
+        Muon([torch.nn.Parameter(torch.ones(3))])
+
+
+# --- the ablation script ---------------------------------------------------------------------
+
+def test_ablation_quick(tmp_path: Path, tiny_text: str,
+                        capsys: pytest.CaptureFixture[str]) -> None:
+    text = tmp_path / "tiny.txt"
+    text.write_text(tiny_text * 2, encoding="utf-8")
+    main(["--quick", "--path", str(text), "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "| model | parameters | val loss | change | seconds |" in out
+    for row in ("GPT-2 (phase 07)", "+ RoPE", "+ Muon (all)", "same seconds as 'all'"):
+        assert row in out
+    assert (tmp_path / "after_gpt2.png").is_file()
+
+
+def test_ablation_refuses_a_text_too_short(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    short = tmp_path / "short.txt"
+    short.write_text("abcab" * 10, encoding="utf-8")
+    line = refused(main, ["--quick", "--path", str(short), "--out", str(tmp_path)], capsys)
+    assert "too short" in line
+
+
+def test_quick_refuses_the_flags_it_sets(capsys: pytest.CaptureFixture[str]) -> None:
+    line = refused(main, ["--quick", "--steps", "680"], capsys)
+    assert "--quick sets its own --steps" in line
