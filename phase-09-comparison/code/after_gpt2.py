@@ -27,7 +27,7 @@ The ablation trains each row on the char task of phase 07 (Tiny Shakespeare, tra
 batches, schedule and evaluation), over several seeds, and prints one table: validation loss at
 equal steps, and the GPT-2 recipe given the same wall-clock seconds as the full modern recipe.
 
-Run:  python phase-09-comparison/code/after_gpt2.py                 (about 25 minutes on 2 cores)
+Run:  python phase-09-comparison/code/after_gpt2.py                 (phase 07's 680 steps, 31 runs)
       python phase-09-comparison/code/after_gpt2.py --quick         (a tiny smoke run)
 """
 
@@ -55,7 +55,7 @@ from phase05.train_transformer import training_text
 from phase06.device import add_threads_flag
 from phase07.model import GPT, PRESETS, GPTConfig, KVCache
 from phase07.train_char import evaluate, get_batch, lr_at, param_groups
-from phase09.timing import refuse_quick_overrides
+from phase09.timing import refuse_quick_overrides, take_turns
 
 ACTIVATIONS = ("gelu", "relu2", "swiglu")
 
@@ -337,6 +337,32 @@ def train_once(config: ModernConfig, use_muon: bool, data: tuple[torch.Tensor, t
     return val, seconds, model.n_params()
 
 
+def step_times(base: ModernConfig, modern: ModernConfig,
+               data: tuple[torch.Tensor, torch.Tensor], args: argparse.Namespace,
+               repeats: int = 20) -> tuple[float, float]:
+    """Median seconds of one training step of GPT-2 (AdamW) and of the full recipe (Muon),
+    timed in turns (phase 09's take_turns), so a busy machine slows both alike. The rows'
+    own seconds are each timed alone, and a shared laptop's load moves them."""
+    generator = torch.Generator().manual_seed(0)
+    x, y = get_batch(data[0], args.batch, base.context, generator, torch.device("cpu"))
+    steps = {}
+    for name, config, use_muon in (("base", base, False), ("modern", modern, True)):
+        model = ModernGPT(config)
+        optimizers = make_optimizers(model, use_muon, args.lr, args.muon_lr, args.weight_decay)
+
+        def step(model: ModernGPT = model, optimizers: list = optimizers) -> None:
+            _, loss = model(x, y)
+            for opt in optimizers:
+                opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            for opt in optimizers:
+                opt.step()
+        steps[name] = step
+    runs = take_turns(steps, 2 if args.quick else repeats, warmup=1 if args.quick else 3)
+    return float(np.median(runs["base"])), float(np.median(runs["modern"]))
+
+
 def spread(values: list[float]) -> str:
     """mean +- half the range over seeds (the range is honest for 2 or 3 seeds)."""
     if len(values) == 1:
@@ -397,8 +423,12 @@ def main(argv: list[str] | None = None) -> None:
         results.append((name, losses, float(np.mean([r[1] for r in runs])), runs[0][2]))
         print(f"   {name:24s} val {spread(losses):15s} {results[-1][2]:6.1f} s", flush=True)
 
-    base_s, all_s = results[0][2], results[-1][2]
-    equal_steps = max(1, round(args.steps * all_s / base_s))
+    base_step, all_step = step_times(base_config, replace(base_config, **rows[-1][1]), split,
+                                     args)
+    equal_steps = max(1, round(args.steps * all_step / base_step))
+    print(f"   one step, timed in turns (median): GPT-2 {base_step * 1e3:.1f} ms, all "
+          f"{all_step * 1e3:.1f} ms ({all_step / base_step:.2f}x): GPT-2 gets {equal_steps} "
+          f"steps for the same seconds")
     runs = [train_once(base_config, False, split, args, equal_steps, seed) for seed in seeds]
     same_time = ([r[0] for r in runs], float(np.mean([r[1] for r in runs])))
     print(f"   GPT-2 for {equal_steps} steps  val {spread(same_time[0]):15s} "
@@ -412,7 +442,8 @@ def main(argv: list[str] | None = None) -> None:
     for name, losses, seconds, n in results:
         print(f"| {name.strip()} | {n:,} | {spread(losses)} | "
               f"{np.mean(losses) - base_loss:+.3f} | {seconds:.1f} |")
-    print(f"| GPT-2, same seconds as 'all' ({equal_steps} steps) | {results[0][3]:,} | "
+    print(f"| GPT-2, same seconds as 'all' ({equal_steps} steps, "
+          f"{all_step / base_step:.2f}x) | {results[0][3]:,} | "
           f"{spread(same_time[0])} | {np.mean(same_time[0]) - base_loss:+.3f} | "
           f"{same_time[1]:.1f} |")
     gap = float(np.mean(results[-1][1]) - np.mean(same_time[0]))
