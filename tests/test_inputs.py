@@ -35,7 +35,7 @@ LIMIT_S = 30  # a case that takes longer has hung, or trains on what it should h
 
 TEXT_FLAGS = ("--path",)
 MODEL_FLAGS = ("--model", "--checkpoint", "--load", "--resume", "--weights", "--tokenizer-file",
-               "--pretrained")
+               "--pretrained", "--init-from")
 FOLDER_OUTPUT_FLAGS = ("--out", "--run-dir", "--to", "--into", "--data-dir")
 FILE_OUTPUT_FLAGS = ("--save",)
 
@@ -67,6 +67,11 @@ SMALL: dict[str, list[str]] = {
                    "--n-layer", "1", "--n-head", "2", "--n-embd", "8", "--eval-every", "1",
                    "--eval-batches", "1", "--sample-chars", "10", "--device", "cpu"],
     "hellaswag": ["--checkpoint", "{model}", "--limit", "1", "--device", "cpu", "--offline"],
+    "pretrained": ["--offline"],
+    "val_loss": ["--offline", "--device", "cpu", "--batches", "1", "--data", "{tmp}/tokens/x"],
+    # a tiny experiment; every case refuses its input before any training starts
+    "transfer": ["--pretrain-steps", "2", "--steps", "2", "--eval-every", "1", "--offline",
+                 "--device", "cpu", "--data-dir", "{tmp}/tokens", "--run-dir", "{tmp}/runs"],
     "pieces": ["--steps", "24", "--bad-step", "22", "--stop-at", "23", "--data-dir",
                "{tmp}/tokens"],
     "prepare_data": ["--tokenizer", "char", "--offline", "--data-dir", "{tmp}/tokens"],
@@ -273,6 +278,7 @@ def test_every_kind_of_input_is_covered() -> None:
     for expected in (("bigram", "--path"), ("generate", "--model"), ("sample", "--checkpoint"),
                      ("train", "--resume"), ("export_hf", "--checkpoint"),
                      ("convert", "--pretrained"), ("train_char", "--save"),
+                     ("train", "--init-from"), ("val_loss", "--model"),
                      ("quickstart", "--run-dir"), ("export_hf", "--to"), ("bigram", "--out")):
         assert expected in by_flag, f"no cases for {expected}"
     assert all(script.is_relative_to(REPO_ROOT) for script, _, _ in CASES)

@@ -6,6 +6,7 @@ from pathlib import Path
 # The blog's quickstart run goes to a folder of its own (named quickstart, which names the
 # figure), never into the learner's runs/quickstart/, which the quickstart would refuse to reuse.
 BLOG_RUN = Path(tempfile.gettempdir()) / "tfs-blog-figures" / "quickstart"
+BLOG_TRANSFER_RUNS = Path(tempfile.gettempdir()) / "tfs-blog-figures" / "transfer"
 
 # The blog's figures, and the exact settings the post describes: (script, flags).
 # `python phase-00-foundations/code/figures.py --phase 08` redraws them into blog/figures/;
@@ -15,6 +16,9 @@ BLOG_FIGURES: list[tuple[str, list[str]]] = [
     # quickstart_loss.png: the README's main run (about 5 minutes)
     ("quickstart", ["--run-dir", str(BLOG_RUN), "--overwrite"]),
     ("budget", []),  # budget_tokens.png: tokens against days at 5,000 tokens/s (blog 02)
+    # transfer_curves.png: pretrain on the stdlib, fine-tune on Shakespeare, against random
+    # weights (blog 03; about 15 minutes)
+    ("transfer", ["--run-dir", str(BLOG_TRANSFER_RUNS), "--overwrite"]),
 ]
 
 # `python -m workbook` can put the learner's own modules (my-code/phaseXX/) in front of these;

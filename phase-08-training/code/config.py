@@ -57,6 +57,7 @@ class TrainConfig:
     tokenizer: str = "char"
     shuffle: int = 16384  # deal out each window of this many sequences at random; 0 = in order
     # model (phase 07's GPT; vocab_size comes from the data)
+    init_from: str = ""  # "" = random weights; or trained ones: gpt2, a folder, a checkpoint
     n_layer: int = 4
     n_head: int = 4
     n_embd: int = 144
@@ -76,6 +77,7 @@ class TrainConfig:
     beta2: float = 0.99
     clip: float = 1.0  # 0 = no clipping
     # evaluation and samples
+    eval_at_start: bool = False  # also evaluate before the first step: where the run starts
     eval_every: int = 200
     eval_batches: int = 20
     sample_every: int = 0  # 0 = only at the end
@@ -138,6 +140,20 @@ PRESETS: dict[str, dict[str, object]] = {
     # (~20 tokens per parameter) instead of GPT-2 small on 3.5 tokens per parameter.
     "gpt-51m-mac-24h": {**GPT2_SMALL_RUN, **MAC_RUN, "n_layer": 8, "n_head": 8, "n_embd": 512,
                         "steps": mac_plans()["gpt-51m-mac-24h"].steps},
+    # Fine-tuning (notes/10): OpenAI's GPT-2 small, from its own weights, on Tiny Shakespeare's
+    # GPT-2 tokens (shakespeare-gpt2's data). The shape is GPT-2's; the context is cropped to
+    # 256 (a play's lines are short, and a step costs a quarter). A learning rate 20 times
+    # below pretraining's and a short warmup: the weights are already good, and large steps
+    # would wash out what they know. 300 steps of 2,048 tokens: about two passes over the
+    # 304,223 training tokens. Evaluated before the first step, and HellaSwag before and after.
+    "finetune-shakespeare": {"init_from": "gpt2", "eval_at_start": True, "tokenizer": "gpt2",
+                             "context": 256, "micro_batch": 8, "grad_accum": 1, "steps": 300,
+                             "lr": 3e-5, "warmup": 20, "min_lr_ratio": 0.1, "beta2": 0.95,
+                             "weight_decay": 0.1, "dropout": 0.1, "eval_every": 25,
+                             "eval_batches": 8, "hellaswag_every": 300, "hellaswag_limit": 2000,
+                             "sample_every": 100, "sample_tokens": 100, "temperature": 0.8,
+                             "top_k": 50, "threads": 0, "log_every": 10,
+                             "checkpoint_every": 100},
 }
 
 
@@ -167,6 +183,7 @@ def any_text(text: str) -> str:
 # How the text of `--set field=value` becomes a checked value, field by field.
 FIELD_TYPES: dict[str, Callable[[str], object]] = {
     "data": any_text, "source": choice(*SOURCES), "tokenizer": choice(*TOKENIZERS),
+    "init_from": any_text, "eval_at_start": boolean,
     "shuffle": nonnegative_int,
     "n_layer": positive_int, "n_head": positive_int, "n_embd": positive_int,
     "context": positive_int, "dropout": nonnegative_float, "bias": boolean,

@@ -26,8 +26,12 @@ the same idea, a slightly different number. Compare like with like.)
 The validation file is downloaded once from the dataset's public repository into
 data/hellaswag/ (git-ignored). Offline, the program says where to put it.
 
-Run:  python phase-08-training/code/hellaswag.py --checkpoint runs/gpt2-124m/best.pt
-      python phase-08-training/code/hellaswag.py --checkpoint runs/gpt2-124m/best.pt --limit 500
+The model is any source val_loss.py and train.py --init-from read: a checkpoint of ours,
+a Hugging Face folder, or OpenAI's GPT-2 by name (`--model gpt2`, downloaded once), so the
+reference point itself can be measured: GPT-2 before and after fine-tuning (notes/10).
+
+Run:  python phase-08-training/code/hellaswag.py --model runs/gpt2-124m/best.pt
+      python phase-08-training/code/hellaswag.py --model gpt2 --limit 500
 """
 
 import argparse
@@ -46,6 +50,7 @@ from phase00.flags import nonnegative_int
 from phase06.device import add_device_flag, autocast, pick_device
 from phase07.model import GPT
 from phase08.prepare_data import Codec
+from phase08.pretrained import source_name
 
 SPLITS = ("train", "val", "test")
 URL = "https://raw.githubusercontent.com/rowanz/hellaswag/master/data/hellaswag_{split}.jsonl"
@@ -226,23 +231,22 @@ def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
 
-    from phase08.sample import load_for_sampling  # train imports this file; sample imports train
-    from phase08.train import CheckpointError
+    from phase08.train import CheckpointError  # train imports this file: import it here
+    from phase08.val_loss import load_any
 
     try:
         path = args.path or hellaswag_file(args.split, download=not args.offline)
         examples = read_examples(path, args.limit)
         device = pick_device(args.device)
-        model, codec, state = load_for_sampling(args.checkpoint, device)
+        model, codec, what = load_any(args.model, device, args.offline)
         if codec.name != "gpt2":
-            raise ValueError(f"{args.checkpoint} was trained on {codec.name} tokens; "
-                             f"HellaSwag's English needs a model trained on the gpt2 tokenizer")
+            raise ValueError(f"{args.model} was trained on {codec.name} tokens; HellaSwag's "
+                             f"English needs a model trained on the gpt2 tokenizer")
         rendered = render_all(examples, codec, model.config.context)  # a too-long ending: now
     except (FileNotFoundError, ValueError, CheckpointError, RuntimeError) as err:
         parser.exit(1, f"error: {err}\n")
     print(f"1. {len(examples):,} HellaSwag examples from {path}")
-    step = "a phase 07 model" if state.get("step") is None else f"step {state['step']:,}"
-    print(f"   model: {step} of {args.checkpoint}, {model.n_params():,} parameters, on {device}")
+    print(f"   model: {what}, {model.n_params():,} parameters, on {device}")
     start = time.perf_counter()
     counts = evaluate(model, codec, rendered, device, progress=True)
     acc, acc_norm = accuracy(counts)
@@ -252,10 +256,15 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Score a checkpoint on HellaSwag (acc and "
-                                                 "acc_norm).")
-    parser.add_argument("--checkpoint", type=Path, required=True,
-                        help="a checkpoint written by train.py (best.pt or last.pt)")
+    parser = argparse.ArgumentParser(description="Score a model on HellaSwag (acc and "
+                                                 "acc_norm): a checkpoint, a Hugging Face "
+                                                 "folder, or gpt2.")
+    parser.add_argument("--model", "--checkpoint", dest="model", type=source_name,
+                        required=True, metavar="SOURCE",
+                        help="a train.py checkpoint (best.pt or last.pt), a Hugging Face folder "
+                             "(config.json + model.safetensors), or gpt2, gpt2-medium, "
+                             "gpt2-large, gpt2-xl (downloaded once); --checkpoint is its "
+                             "older name")
     parser.add_argument("--split", choices=SPLITS[:2], default="val",
                         help="which split (default: val, the one results are quoted on)")
     parser.add_argument("--path", type=Path, default=None,

@@ -63,12 +63,14 @@ def prepare(path: Path | None, data_dir: Path, offline: bool) -> Path:
 
 @torch.no_grad()
 def full_val_loss(model: GPT, shards: TokenShards, batch: int, context: int,
-                  device: torch.device) -> tuple[float, int]:
+                  device: torch.device, max_batches: int = 0) -> tuple[float, int]:
     """The model's mean loss over the whole validation split, read once in order; and how
-    many tokens that is (whole batches only: batch * context * n)."""
+    many tokens that is (whole batches only: batch * context * n). max_batches > 0 reads only
+    the first that many batches (val_loss.py's --batches, for a split of millions of tokens)."""
     model.eval()
     loader = BatchLoader(shards, batch, context)
     n = max(1, (len(shards) - 1) // loader.tokens_per_step)
+    n = min(n, max_batches) if max_batches else n
     total = 0.0
     for _ in range(n):
         x, y = loader.next_batch()

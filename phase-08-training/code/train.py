@@ -34,10 +34,15 @@ does. In the order the notes teach them:
 
 Around the loop: `setup` builds the run (data, model, device checks, resume) and `Progress`
 reports it (progress line with tokens/s, MFU, ETA and memory; the JSONL log; the plot).
+A new run may start from trained weights instead of random ones (`--init-from`, notes/10):
+GPT-2 by name, a Hugging Face folder or a checkpoint of ours gives the model its shape
+(`shape_from_source`) and its weights (`start_from`, with pretrained.py), and `eval_at_start`
+measures where the run starts before its first step.
 
 Run:  python phase-08-training/code/train.py --preset cpu-smoke
       python phase-08-training/code/train.py --preset shakespeare-char --device mps
       python phase-08-training/code/train.py --preset shakespeare-char --resume
+      python phase-08-training/code/train.py --preset finetune-shakespeare   (from GPT-2)
 """
 
 import argparse
@@ -48,7 +53,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -81,6 +86,7 @@ from phase07.train_char import lr_at, param_groups
 from phase08 import hellaswag
 from phase08.config import (
     DTYPES,
+    PRESETS,
     SOURCES,
     TOKENIZERS,
     TrainConfig,
@@ -111,6 +117,7 @@ from phase08.prepare_data import (
     make_codec,
     prepare_local,
 )
+from phase08.pretrained import Source, load_weights, open_source, source_name, source_weights
 from phase08.runfolder import (
     CHECKPOINT_FORMAT,
     CheckpointError,
@@ -130,7 +137,9 @@ RUNS_DIR = Path(os.environ.get("TFS_RUNS_DIR", REPO_ROOT / "runs"))  # git-ignor
 # same (runfolder.check_resume refuses otherwise).
 RESUME_SAFE = {"data", "device", "compile", "threads", "eval_every", "sample_every",
                "sample_tokens", "temperature", "top_k", "log_every", "checkpoint_every",
-               "checkpoint_minutes", "micro_batch", "grad_accum"}
+               "checkpoint_minutes", "micro_batch", "grad_accum", "eval_at_start"}
+# The fields that shape the model: with init_from they come from the source (notes/10).
+SHAPE_FIELDS = ("n_layer", "n_head", "n_embd", "context", "bias")
 
 
 class TrainingDiverged(RuntimeError):
@@ -676,6 +685,17 @@ def evaluate_and_report(run: Run, progress: Progress, done: int) -> bool:
     return improved
 
 
+def evaluate_at_start(run: Run, progress: Progress) -> None:
+    """Before the first step: the validation loss (and HellaSwag, if the run scores it) of the
+    weights the run starts from, logged as step 0. For a run from trained weights this is the
+    number every later one is measured against; best.pt starts as these weights."""
+    with progress.paused():
+        if evaluate_and_report(run, progress, 0):
+            save(run, "best.pt", 0)
+        if run.cfg.hellaswag_every:
+            hellaswag_and_report(run, progress, 0)
+
+
 def hellaswag_and_report(run: Run, progress: Progress, done: int) -> None:
     acc, acc_norm, n = score_hellaswag(run.model, run.codec, run.hellaswag_examples, run.device,
                                        run.dtype, run.world)
@@ -824,10 +844,55 @@ def resumed_config(checkpoint: dict, overrides: dict[str, object] | None) -> Tra
     return replace(saved, **changed)
 
 
+def shape_from_source(cfg: TrainConfig, source: Source, given: Collection[str] = ()
+                      ) -> TrainConfig:
+    """The config with the source's shape: its layers, heads, width and biases, and its
+    context unless a shorter one is asked for (the position table is cropped). `given` names
+    the shape fields the learner set (flags, --set, or a preset that starts from a source);
+    one that disagrees with the source is refused, naming each, rather than silently changed.
+    """
+    theirs = {"n_layer": source.config.n_layer, "n_head": source.config.n_head,
+              "n_embd": source.config.n_embd, "bias": source.config.bias,
+              "context": min(cfg.context, source.config.context) if "context" in given
+              else source.config.context}
+    wrong = [f"--{k.replace('_', '-')} {getattr(cfg, k)} ({source.name} has {theirs[k]})"
+             for k in SHAPE_FIELDS if k in given and k != "context"
+             and getattr(cfg, k) != theirs[k]]
+    if "context" in given and cfg.context > source.config.context:
+        wrong.append(f"--context {cfg.context} (longer than the {source.config.context} rows "
+                     f"of {source.name}'s position table: give {source.config.context} or less)")
+    if wrong:
+        raise ValueError(f"--init-from {source.name} brings its own shape, and "
+                         f"{'; '.join(wrong)} disagree with it: the source sets the shape, and "
+                         f"a context may only be cropped")
+    return replace(cfg, **theirs)
+
+
+def start_from(model: GPT, source: Source, codec: Codec, offline: bool,
+               say: Callable[[str], None]) -> None:
+    """Copy a source's weights into a freshly built model of its shape, once its tokenizer is
+    known to be the data's: a token id must mean the same piece of text to both."""
+    theirs, ours = source.tokenizer, codec.spec
+    same = theirs.get("name") == ours["name"] and (
+        ours["name"] != "char" or list(theirs.get("chars") or []) == list(ours["chars"]))
+    if not same or source.config.vocab_size != codec.vocab_size:
+        raise ValueError(f"--init-from {source.name} reads {source.config.vocab_size:,} "
+                         f"{theirs.get('name')} tokens, the data {codec.vocab_size:,} "
+                         f"{ours['name']} tokens{'' if same else ' of another alphabet'}: a "
+                         f"model can only go on reading text cut into its own tokens (prepare "
+                         f"the data with --tokenizer {theirs.get('name')})")
+    load_weights(model, source_weights(source, offline))
+    cropped = (f", its position table cropped from {source.config.context} to "
+               f"{model.config.context} rows" if model.config.context < source.config.context
+               else "")
+    say(f"   starting from {source.describe()}{cropped}")
+
+
 def setup(cfg: TrainConfig, checkpoint: dict | None, resume: Path | None, run_dir: Path,
           device: torch.device, data_root: Path, offline: bool, verbose: bool,
-          world: World) -> Run:
-    """Build the run: data, model, device checks, optimizer, loader, and a resumed state."""
+          world: World, source: Source | None = None) -> Run:
+    """Build the run: data, model, device checks, optimizer, loader, and a resumed state.
+    With a source (a new run with init_from), the model starts from its weights."""
     say = print if verbose and world.is_main else (lambda *a, **k: None)
     dtype, dtype_note = precision(device, cfg.dtype)
     if device.type == "cuda":  # TensorFloat-32 for the float32 products autocast leaves
@@ -857,6 +922,8 @@ def setup(cfg: TrainConfig, checkpoint: dict | None, resume: Path | None, run_di
     np.random.seed(cfg.seed)  # noqa: NPY002 (the global generator, see rng_state)
     random.seed(cfg.seed)
     model = build_model(cfg, codec.vocab_size).to(device)
+    if source is not None:  # trained weights in place of the random ones just drawn
+        start_from(model, source, codec, offline, say)
     if world.distributed:  # the same weights everywhere (DDP also broadcasts rank 0's), but
         torch.manual_seed(cfg.seed + world.rank)  # each rank its own dropout masks
     say(f"\n2. Model and optimizer on {describe_device(device)}"
@@ -914,12 +981,15 @@ def train(cfg: TrainConfig | None, run_dir: Path, data_root: Path = TOKENS_DIR,
           out: Path | None = None, resume: Path | None = None,
           resume_overrides: dict[str, object] | None = None, peak_flops: float | None = None,
           offline: bool = False, on_step: Callable[[int, float], None] | None = None,
-          verbose: bool = True, world: World | None = None, overwrite: bool = False) -> dict:
+          verbose: bool = True, world: World | None = None, overwrite: bool = False,
+          shape_given: Collection[str] = ()) -> dict:
     """Train a new run (cfg) or resume one (resume = a checkpoint); return a summary.
 
     A new run needs an empty or new run_dir (or overwrite=True); a resumed run takes its config
     from the checkpoint, and resume_overrides may change only the RESUME_SAFE fields. on_step
     (step, loss) is called after each completed step (the tests use it to interrupt a run).
+    A new run with cfg.init_from starts from that source's weights and shape (shape_given: the
+    shape fields the learner set, checked against the source's).
 
     world: this process's place among several (DDP, started by torchrun; see distributed.py).
     Every rank runs this function; only rank 0 prints, logs, samples and saves.
@@ -941,17 +1011,25 @@ def train(cfg: TrainConfig | None, run_dir: Path, data_root: Path = TOKENS_DIR,
     except RuntimeError as err:  # a device this machine does not have
         raise ValueError(str(err)) from None
     with claim_folder(run_dir, resume, overwrite, world, device):
-        run = setup(cfg, checkpoint, resume, run_dir, device, data_root, offline, verbose, world)
+        source = None
+        if checkpoint is None and cfg.init_from:  # a resumed run has its weights already
+            source = on_main_first(lambda: open_source(cfg.init_from, offline), world, device)
+            cfg = check_config(shape_from_source(cfg, source, shape_given))
+        run = setup(cfg, checkpoint, resume, run_dir, device, data_root, offline, verbose, world,
+                    source)
         log = (RunLog(run_dir / "log.jsonl", run.start_step if checkpoint else None)
                if world.is_main else NoLog())
         run.saved_at = time.monotonic()
+        progress = Progress(run, log, peak_flops, out)
         run.say(f"\n3. Train from step {run.start_step} to {cfg.steps}")
-        return train_loop(run, Progress(run, log, peak_flops, out), on_step)
+        if checkpoint is None and cfg.eval_at_start:
+            evaluate_at_start(run, progress)
+        return train_loop(run, progress, on_step)
 
 
 # Config fields that also have a flag of their own (every field is reachable through --set).
-FLAG_FIELDS = ("steps", "lr", "micro_batch", "grad_accum", "warmup", "context", "n_layer",
-               "n_head", "n_embd", "dropout", "weight_decay", "clip", "eval_every",
+FLAG_FIELDS = ("init_from", "steps", "lr", "micro_batch", "grad_accum", "warmup", "context",
+               "n_layer", "n_head", "n_embd", "dropout", "weight_decay", "clip", "eval_every",
                "eval_batches", "sample_every", "sample_tokens", "log_every", "checkpoint_every",
                "checkpoint_minutes", "seed", "threads", "device", "dtype", "data", "source",
                "tokenizer", "shuffle")
@@ -971,6 +1049,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.compile:
         overrides["compile"] = True
     run_dir = args.run_dir or RUNS_DIR / args.preset
+    # the shape fields the learner chose (or a preset that starts from a source): checked
+    # against the source's shape, where the others simply take it
+    shape_given = {f for f in SHAPE_FIELDS if f in overrides
+                   or (f in PRESETS[args.preset] and "init_from" in PRESETS[args.preset])}
     resume = None
     if args.resume is not None:
         if args.overwrite:
@@ -988,7 +1070,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cfg = None if resume else make_config(args.preset, overrides)
         result = train(cfg, run_dir, args.data_dir, args.out, resume, overrides,
-                       args.peak_flops, args.offline, world=world, overwrite=args.overwrite)
+                       args.peak_flops, args.offline, world=world, overwrite=args.overwrite,
+                       shape_given=shape_given)
         finished = True
     except (CheckpointError, TrainingDiverged, FileNotFoundError, ValueError,
             ConnectionError, RuntimeError, OSError) as err:
@@ -1022,6 +1105,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a GPT from a preset: accumulation, AdamW, warmup + cosine, clipping, "
                     "mixed precision, checkpoints, exact resume.")
     add_preset_flags(parser)
+    parser.add_argument("--init-from", type=source_name, metavar="SOURCE",
+                        help="start a new run from trained weights instead of random ones: "
+                             "gpt2, gpt2-medium, gpt2-large, gpt2-xl (downloaded once), a "
+                             "Hugging Face folder (config.json + model.safetensors) or a "
+                             "train.py checkpoint (its weights only); the shape is the source's")
     parser.add_argument("--steps", type=positive_int, help="optimizer steps")
     parser.add_argument("--lr", type=positive_float, help="peak learning rate")
     parser.add_argument("--micro-batch", type=positive_int, help="sequences per micro-step")

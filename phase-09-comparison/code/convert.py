@@ -30,16 +30,19 @@ The settings that make the two models the same function, each checked in hf_conf
 Some versions of transformers keep a causal-mask buffer per block (attn.bias, attn.masked_bias)
 in the state dict. It is not a parameter; from_hf_state() drops it.
 
+The way in, from Hugging Face's layout to ours (from_hf_state, the config check config_from_hf),
+is phase 08's `pretrained.py`: phase 08 needed it first, to start a run from GPT-2's weights.
+This file adds the way out (to_hf_state, hf_config) and the comparison of the two models.
+
 Run:  python phase-09-comparison/code/convert.py                    (two random configs)
       python phase-09-comparison/code/convert.py --pretrained gpt2  (GPT-2's weights; online)
 """
 
 import argparse
 import json
-import socket
 import zipfile
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -51,14 +54,18 @@ from phase00.flags import add_seed_flag, check_fits_in_memory, positive_int
 from phase05.transformer import Transformer, TransformerConfig
 from phase06.device import add_threads_flag, limit_cpu_threads
 from phase07.model import GPT, GPTConfig
+from phase08.pretrained import (  # phase 08 reads GPT-2's weights first; phase 09 compares
+    CONV1D_WEIGHTS,  # noqa: F401 (the workbook's to_hf_state may use it, as ours uses is_conv1d)
+    HF_HOST,
+    NON_PARAMETERS,
+    PretrainedUnavailable,
+    config_from_hf,
+    from_hf_state,
+    is_conv1d,
+    network_reachable,
+)
 
-# The four matrices that GPT-2's Conv1D stores as (in, out) and nn.Linear as (out, in).
-CONV1D_WEIGHTS = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight",
-                  "mlp.c_proj.weight")
-# Buffers (not parameters) that some transformers versions put in a GPT-2 state dict.
-NON_PARAMETERS = (".attn.bias", ".attn.masked_bias")
 ATTN_IMPLEMENTATIONS = ("eager", "sdpa")
-HF_HOST = "huggingface.co"
 GPT2_VOCAB_SIZE = 50257  # the ids GPT-2's tokenizer can produce
 # The library warns about settings we choose on purpose (an end token for a tiny vocabulary,
 # the default loss); keep its errors, drop the chatter.
@@ -85,52 +92,23 @@ def hf_config(config: GPTConfig, attn_implementation: str = "eager") -> GPT2Conf
 
 
 def our_config(hf: GPT2Config, attention: str = "fast") -> GPTConfig:
-    """Our GPTConfig from a GPT2Config, refusing the options our model does not have.
+    """Our GPTConfig from a GPT2Config, refusing the options our model does not have (phase
+    08's config_from_hf names them), and its dropout.
 
     Our GPT has one dropout rate for every place (GPTConfig.dropout); a GPT2Config whose three
     rates differ is refused rather than silently reduced to one of them.
     """
-    unsupported = {"activation_function": (hf.activation_function, "gelu_new"),
-                   "n_inner": (hf.n_inner, None),
-                   "layer_norm_epsilon": (hf.layer_norm_epsilon, 1e-5),
-                   "scale_attn_weights": (hf.scale_attn_weights, True),
-                   "attn_pdrop": (hf.attn_pdrop, hf.resid_pdrop),
-                   "embd_pdrop": (hf.embd_pdrop, hf.resid_pdrop),
-                   "scale_attn_by_inverse_layer_idx": (hf.scale_attn_by_inverse_layer_idx, False),
-                   "reorder_and_upcast_attn": (hf.reorder_and_upcast_attn, False),
-                   "tie_word_embeddings": (hf.tie_word_embeddings, True)}
-    for name, (value, ours) in unsupported.items():
-        if value != ours and not (name == "n_inner" and value == 4 * hf.n_embd):
-            raise ValueError(f"GPT2Config.{name} = {value!r}; our GPT implements only {ours!r}")
-    return GPTConfig(vocab_size=hf.vocab_size, context=hf.n_positions, n_layer=hf.n_layer,
-                     n_head=hf.n_head, n_embd=hf.n_embd, dropout=hf.resid_pdrop, bias=True,
-                     attention=attention)
-
-
-def is_conv1d(name: str) -> bool:
-    return name.endswith(CONV1D_WEIGHTS)
+    for name in ("attn_pdrop", "embd_pdrop"):
+        if getattr(hf, name) != hf.resid_pdrop:
+            raise ValueError(f"GPT2Config.{name} = {getattr(hf, name)!r}; our GPT implements "
+                             f"only one dropout rate, resid_pdrop = {hf.resid_pdrop!r}")
+    return replace(config_from_hf(hf.to_dict(), attention), dropout=hf.resid_pdrop)
 
 
 def to_hf_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Our state dict -> GPT2LMHeadModel's: the same names, the four matrices transposed."""
     return {name: (w.t() if is_conv1d(name) else w).detach().clone()
             for name, w in state.items()}
-
-
-def from_hf_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """GPT2LMHeadModel's state dict (or GPT2Model's, without the `transformer.` prefix) -> ours.
-
-    Drops the non-parameter mask buffers; a missing lm_head.weight is the tied embedding.
-    """
-    out = {}
-    for name, w in state.items():
-        if name.endswith(NON_PARAMETERS):
-            continue
-        if not name.startswith(("transformer.", "lm_head.")):
-            name = f"transformer.{name}"  # GPT2Model's keys have no prefix
-        out[name] = (w.t() if is_conv1d(name) else w).detach().clone()
-    out.setdefault("lm_head.weight", out["transformer.wte.weight"])
-    return out
 
 
 def to_hf(model: GPT, attn_implementation: str = "eager") -> GPT2LMHeadModel:
@@ -210,10 +188,6 @@ def greedy_hf(hf: GPT2LMHeadModel, idx: torch.Tensor, n: int, use_cache: bool = 
                        pad_token_id=hf.config.vocab_size - 1)
 
 
-class PretrainedUnavailable(RuntimeError):
-    """GPT-2's weights could not be found in the local cache nor downloaded."""
-
-
 class NotAModelError(ValueError):
     """A file or folder handed to a script as a model that is not the kind of model expected."""
 
@@ -252,15 +226,6 @@ def describe_file(path: Path) -> str:
     if b"\0" not in head:
         return "a text file"
     return "binary data of an unknown kind"
-
-
-def network_reachable(host: str = HF_HOST, timeout: float = 3.0) -> bool:
-    """True when a TCP connection to host:443 opens within `timeout` seconds."""
-    try:
-        with socket.create_connection((host, 443), timeout=timeout):
-            return True
-    except (OSError, RuntimeError):  # no DNS, no route, or a test that forbids the network
-        return False
 
 
 def gpt2_n_params(config: GPT2Config) -> int:
