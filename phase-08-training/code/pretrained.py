@@ -385,14 +385,19 @@ def main(argv: list[str] | None = None) -> None:
     except (PretrainedUnavailable, FileNotFoundError, ValueError, OSError) as err:
         parser.exit(1, f"error: {err}\n")
     if theirs is not None:
-        print("\n3. Their names and layouts -> ours (the embeddings and block 0)")
+        print("\n3. Their tensors -> ours (the embeddings and block 0; each of ours is named "
+              "transformer.<theirs> if theirs is not already)")
         for name, w in source.state.items():
             if ".h." in name and ".h.0." not in name:
                 continue
-            hf = theirs.get(name, theirs.get(name.removeprefix("transformer.")))
-            shape = "(the token table)" if hf is None else str(tuple(hf.shape))
-            print(f"   {shape:18s} -> {name:38s} {str(tuple(w.shape)):14s}"
-                  f"{' transposed' if is_conv1d(name) else ''}")
+            hf_name = name if name in theirs else name.removeprefix("transformer.")
+            if hf_name not in theirs:
+                print(f"   {'(none: the head is the token table)':36s} -> {name} "
+                      f"{tuple(w.shape)}")
+                continue
+            row = (f"   {hf_name:36s} {str(tuple(theirs[hf_name].shape)):13s} -> "
+                   f"{str(tuple(w.shape)):13s} {'transposed' if is_conv1d(name) else ''}")
+            print(row.rstrip())
         dropped = sorted(n for n in theirs if n.endswith(NON_PARAMETERS))
         print(f"   dropped: {len(dropped)} mask buffers, which are not parameters"
               + (f" (e.g. {dropped[0]})" if dropped else ""))
@@ -412,8 +417,8 @@ def show_header(path: Path) -> None:
     print(f"\n2. {path}: 8 bytes say {N:,}, then {N:,} bytes of JSON, then the numbers")
     for name, entry in list(header.items())[:4]:
         begin, end = entry["data_offsets"]
-        print(f"   {name:28s} {entry['dtype']:4s} {str(entry['shape']):14s} bytes {begin:,} to "
-              f"{end:,}")
+        print(f"   {name:36s} {entry['dtype']:4s} {str(entry['shape']):13s} bytes {begin:,} "
+              f"to {end:,}")
     print(f"   ... {len(header)} tensors in all")
 
 
