@@ -855,9 +855,10 @@ def shape_from_source(cfg: TrainConfig, source: Source, given: Collection[str] =
               "n_embd": source.config.n_embd, "bias": source.config.bias,
               "context": min(cfg.context, source.config.context) if "context" in given
               else source.config.context}
-    wrong = [f"--{k.replace('_', '-')} {getattr(cfg, k)} ({source.name} has {theirs[k]})"
-             for k in SHAPE_FIELDS if k in given and k != "context"
-             and getattr(cfg, k) != theirs[k]]
+    said = {k: f"--{k.replace('_', '-')} {getattr(cfg, k)}" for k in SHAPE_FIELDS}
+    said["bias"] = f"--set bias={cfg.bias}"  # the one shape field without a flag of its own
+    wrong = [f"{said[k]} ({source.name} has {theirs[k]})" for k in SHAPE_FIELDS
+             if k in given and k != "context" and getattr(cfg, k) != theirs[k]]
     if "context" in given and cfg.context > source.config.context:
         wrong.append(f"--context {cfg.context} (longer than the {source.config.context} rows "
                      f"of {source.name}'s position table: give {source.config.context} or less)")
