@@ -6,7 +6,11 @@ The only phase that imports Hugging Face's `transformers`: to compare with it, n
 # The blog's figures, and the exact settings the post describes: (script, flags).
 # `python phase-00-foundations/code/figures.py --phase 09` redraws them into blog/figures/;
 # any other run of a script writes to the git-ignored scratch/ folder instead.
-BLOG_FIGURES: list[tuple[str, list[str]]] = [("numpy_to_gpt2", [])]
+BLOG_FIGURES: list[tuple[str, list[str]]] = [
+    ("numpy_to_gpt2", []),
+    # about 30 minutes on a busy 2-core laptop: the run the post and note 04 report
+    ("after_gpt2", ["--steps", "200", "--warmup", "20", "--core", "--threads", "1"]),
+]
 
 # `python -m workbook` can put the learner's own modules (my-code/phaseXX/) in front of these;
 # it never does unless asked (workbook/overlay.py says when). An install made before the
