@@ -43,8 +43,8 @@ from phase06.device import (
     add_threads_flag,
     autocast,
     describe_device,
+    device_from_flag,
     memory_report,
-    pick_device,
     synchronize,
 )
 from phase07.model import GPT, GPTConfig, add_context_flag
@@ -132,10 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
 
-    try:
-        device = pick_device(args.device)
-    except RuntimeError as err:
-        parser.error(str(err))
+    device = device_from_flag(parser, args.device)  # an unknown name is a usage error
     if args.threads:
         torch.set_num_threads(args.threads)
     overrides = dict(QUICK) if args.quick else {}

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import torch
 
 from phase00.flags import positive_int
-from phase06.device import add_device_flag, autocast, pick_device, synchronize
+from phase06.device import add_device_flag, autocast, device_from_flag, synchronize
 from phase07.model import GPT, GPTConfig, KVCache, add_gpt_shape_flags
 
 # How far apart two results may be, relative to the largest value (bf16 keeps ~3 digits).
@@ -211,10 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     if args.n_embd % args.n_head:
         parser.error(f"--n-embd ({args.n_embd}) must be divisible by --n-head ({args.n_head})")
-    try:
-        device = pick_device(args.device)
-    except RuntimeError as err:
-        parser.error(str(err))
+    device = device_from_flag(parser, args.device)  # an unknown name is a usage error
     torch.manual_seed(0)
     model = GPT(GPTConfig(vocab_size=args.vocab, context=args.context, n_layer=args.n_layer,
                           n_head=args.n_head, n_embd=args.n_embd)).to(device)

@@ -60,3 +60,16 @@ def test_pieces_shows_each_piece(char_data: Path, tmp_path: Path,
                           out)
     assert float(clipped.group(1)) < float(unclipped.group(1))
     assert (tmp_path / "training_pieces.png").is_file()
+
+
+@pytest.mark.parametrize("script", ["benchmark", "device_checks"])
+def test_an_unknown_device_in_the_environment_is_a_usage_error(
+        script: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """TFS_DEVICE=banana stops the hardware scripts with a usage line, not a traceback."""
+    import importlib
+    module = importlib.import_module(f"phase08.{script}")
+    monkeypatch.setenv("TFS_DEVICE", "banana")
+    with pytest.raises(SystemExit) as stop:
+        module.main([])
+    assert stop.value.code == 2
+    assert "unknown device 'banana'" in capsys.readouterr().err
