@@ -66,6 +66,18 @@ def wrap(text: str, indent: str = "  ") -> str:
                      for p in text.split("\n\n"))
 
 
+def read_learner(path: Path) -> str:
+    """The text of one of the learner's files, or a Refusal saying why it cannot be read."""
+    if path.is_dir():
+        raise Refusal(f"{shown(path)} is a folder where the workbook keeps a file: move it away "
+                      "(or rename it) and run the command again")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise Refusal(f"{shown(path)} is not UTF-8 text: fix it, or move it away and run "
+                      "`python -m workbook start` again") from None
+
+
 def one_exercise(target: str) -> Exercise:
     chosen = find(target)
     if len(chosen) > 1:
@@ -136,7 +148,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         text = stubbed_module(phase, module)
         names = ", ".join(e.id for e in find(phase) if e.module == module)
         if path.exists():
-            current = path.read_text(encoding="utf-8", errors="replace")
+            current = read_learner(path)
             if current == text:
                 print(f"  {shown(path)} is already there, untouched ({names})")
                 state.written[rel] = fingerprint(text)
@@ -310,14 +322,11 @@ def cmd_reset(args: argparse.Namespace) -> int:
     e = one_exercise(args.exercise)
     folder = learner_folder()
     path = learner_file(folder, e)
-    if not path.is_file():
+    if not path.exists():
         raise Refusal(f"{shown(path)} does not exist: `python -m workbook start {e.phase}` "
                       "writes it")
-    source = path.read_text(encoding="utf-8")
-    try:
-        mine = learner_function(folder, e)
-    except SyntaxError:
-        mine = None
+    source = read_learner(path)
+    mine = learner_function(folder, e)
     if mine is None:
         raise Refusal(f"cannot find {e.qualname} in {shown(path)} (does the file parse?). Fix "
                       "the file, or move it away and run start again")
@@ -356,9 +365,9 @@ def cmd_update(args: argparse.Namespace) -> int:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for module in dict.fromkeys(e.module for e in find(phase)):
         path = folder / f"phase{phase}" / f"{module}.py"
-        if not path.is_file():
+        if not path.exists():
             continue
-        current = path.read_text(encoding="utf-8")
+        current = read_learner(path)
         fresh = stubbed_module(phase, module)
         kept = []
         for e in (e for e in find(phase) if e.module == module):

@@ -144,5 +144,5 @@ def learner_function(folder: Path, exercise: Exercise) -> str | None:
         return None
     try:
         return function_source(path.read_text(encoding="utf-8"), exercise.qualname)
-    except (SyntaxError, LookupError):
-        return None
+    except (SyntaxError, LookupError, UnicodeDecodeError, ValueError):
+        return None  # not Python yet, or not UTF-8 text: `check` says which

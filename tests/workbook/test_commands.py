@@ -207,3 +207,20 @@ def test_mine_runs_a_later_phase_on_the_learners_earlier_code(learner) -> None:
     assert theirs.returncode == 1
     assert re.search(r"06\.torch-neuron\s+waiting on 02\.", theirs.stdout), theirs.stdout
     assert "my-code/phase02/" in theirs.stdout or "phase02/" in theirs.stdout
+
+
+def test_a_learner_file_that_is_not_text_or_is_a_folder_gets_one_line(learner) -> None:
+    learner.run("start", "00")
+    path = learner.file("00.dot-product")
+    path.write_bytes(bytes(range(256)) * 4)
+    for argv in (["start", "00"], ["reset", "00.dot-product", "--yes"], ["update", "00"]):
+        result = learner.run(*argv)
+        assert result.returncode == 2 and "is not UTF-8 text" in result.stderr, argv
+        assert "Traceback" not in result.stderr
+    checked = learner.run("check", "00.dot-product")
+    assert checked.returncode == 1 and "Traceback" not in checked.stdout + checked.stderr
+    assert "does not import" in checked.stdout
+    path.unlink()
+    path.mkdir()
+    result = learner.run("start", "00")
+    assert result.returncode == 2 and "is a folder where the workbook keeps a file" in result.stderr
