@@ -2,19 +2,7 @@
 written as a loop passes the course's tests; the classic bug (the square attn.c_proj left
 untransposed, since its shape cannot tell) fails them, by name."""
 
-from tests.workbook.conftest import solve_then_break
-
-HF_CONFIG = """
-last = config.vocab_size - 1
-return GPT2Config(vocab_size=config.vocab_size, n_positions=config.context,
-                  n_embd=config.n_embd, n_layer=config.n_layer, n_head=config.n_head,
-                  n_inner=None, activation_function="gelu_new", layer_norm_epsilon=1e-5,
-                  resid_pdrop=config.dropout, embd_pdrop=config.dropout,
-                  attn_pdrop=config.dropout, tie_word_embeddings=True,
-                  scale_attn_weights=True, scale_attn_by_inverse_layer_idx=False,
-                  reorder_and_upcast_attn=False, bos_token_id=last, eos_token_id=last,
-                  attn_implementation=attn_implementation)
-"""
+from tests.workbook.conftest import solve_then_break, solve_with_the_reference
 
 A_LOOP = """
 converted = {}
@@ -34,6 +22,5 @@ return {name: (w.t() if name.endswith(rectangular) else w).detach().clone()
 
 
 def test_a_loop_passes_and_an_untransposed_square_matrix_fails(learner) -> None:
-    assert learner.run("start", "09").returncode == 0
-    learner.write("09.hf-config", HF_CONFIG)  # the exercise before it, done
+    solve_with_the_reference(learner, ["09.hf-config"])  # the exercise before it, done
     solve_then_break(learner, "09.to-hf-state", A_LOOP, SQUARE_ONE_FORGOTTEN)
