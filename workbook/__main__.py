@@ -5,7 +5,7 @@
     python -m workbook show 02.value-add        what to write, and where the notes teach it
     python -m workbook check 02                 the course's tests, run on your code
     python -m workbook check 02.value-add       ... on one exercise
-    python -m workbook hint 02.value-add        the next hint (the idea, the math, the code's shape)
+    python -m workbook hint 02.value-add        the next hint (the idea, the math, the code)
     python -m workbook compare 02.value-add     once it passes: yours beside ours (--give-up: now)
     python -m workbook reset 02.value-add       put the stub back (asks first, keeps a backup)
     python -m workbook update 02                the course's newer code, your exercises kept
@@ -46,7 +46,7 @@ from workbook.stubs import (
     stubbed_module,
 )
 
-HINT_NAMES = ("the idea", "the math", "the shape of the code")
+HINT_NAMES = ("the idea", "the math", "the code, nearly the answer: try the first two first")
 
 
 class Refusal(Exception):
@@ -213,8 +213,8 @@ def explain(o: Outcome) -> None:
         print(f"  | {line}")
     if len(lines) > 18:
         print(f"  | ... ({len(lines) - 18} more lines: add --verbose for pytest's full report)")
-    print(f"\n  Read it, try the failing case by hand in Python, print shapes. Stuck? "
-          f"`python -m workbook hint {o.exercise.id}`")
+    print("\n  Read it, then try the failing case by hand in Python and print what you get. "
+          f"Stuck? `python -m workbook hint {o.exercise.id}`")
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -246,7 +246,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"\n{passing} of {len(outcomes)} passing ({seconds:.1f} s).")
     if args.verbose:
         print("\n" + data["output"])
-    failing = [o for o in outcomes if o.status == "failing"]
+    failing = ([o for o in outcomes if o.status == "does not import"][:1]
+               or [o for o in outcomes if o.status == "failing"])
     if failing:
         explain(failing[0])
     elif (todo := [o for o in outcomes if o.status in ("not written", "waiting", "not run")]):

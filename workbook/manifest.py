@@ -116,8 +116,8 @@ def phases() -> list[str]:
 
 
 def normalise_phase(text: str) -> str | None:
-    """"2", "02", "phase02" and "phase-02" all mean "02"; anything else is None."""
-    m = re.fullmatch(r"(?:phase-?)?(\d{1,2})", text.strip().lower())
+    """"2", "02", "phase02", "phase-02" and "phase-02-backprop" all mean "02"; else None."""
+    m = re.fullmatch(r"(?:phase-?)?(\d{1,2})(?:-[a-z-]+)?", text.strip().lower())
     return m.group(1).zfill(2) if m else None
 
 
@@ -132,10 +132,13 @@ def find(target: str) -> list[Exercise]:
             return chosen
         raise KeyError(f"phase {phase} has no exercises; phases with exercises: "
                        f"{', '.join(phases())}")
+    wanted = target.strip().lower()
+    if re.match(r"\d\.", wanted):  # "2.value-add" is "02.value-add"
+        wanted = "0" + wanted
     for e in exercises:
-        if e.id == target.strip().lower():
+        if e.id == wanted:
             return [e]
-    phase = target[:2]
+    phase = wanted[:2]
     same_phase = [e.id for e in exercises if e.phase == phase]
     listed = same_phase or [e.id for e in exercises]
     raise KeyError(f"no exercise called '{target}'. "
