@@ -17,6 +17,7 @@ my-code/README.md explains the loop; the manifests in workbook/exercises/ hold t
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -415,8 +416,37 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise Refusal(f"phase {phase} has no script '{name}'; it has: {', '.join(scripts)}")
     mine = {phase, *(normalise_phase(p) or p for p in args.mine or [])}
     env = {**os.environ, ENV_PHASES: ",".join(sorted(mine)), ENV_FOLDER: str(folder)}
-    return subprocess.run([sys.executable, str(script), *args.args], env=env,
-                          check=False).returncode
+    return run_explaining_stubs([sys.executable, str(script), *args.args], env, script.name)
+
+
+TRACEBACK = b"Traceback (most recent call last):"
+UNWRITTEN = re.compile(rb"NotImplementedError: exercise (\S+) is yours to write\s*\Z")
+
+
+def run_explaining_stubs(command: list[str], env: dict[str, str], name: str) -> int:
+    """Run a script with its output passing through as it comes (progress bars too), except a
+    traceback, which is held back: if it only says that the script reached an exercise not yet
+    written, one line says so and what to do; any other traceback is shown whole."""
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
+    held = b""
+    while chunk := process.stderr.read1(4096):
+        if not held and TRACEBACK in chunk:
+            start = chunk.index(TRACEBACK)
+            chunk, held = chunk[:start], chunk[start:]
+        elif held:
+            chunk, held = b"", held + chunk
+        sys.stderr.buffer.write(chunk)
+        sys.stderr.flush()
+    code = process.wait()
+    unwritten = UNWRITTEN.search(held)
+    if unwritten:
+        exercise = unwritten.group(1).decode()
+        print(f"{name} stopped where it calls exercise {exercise}, which you have not written "
+              f"yet: `python -m workbook show {exercise}` says what it asks, and `python -m "
+              f"workbook check {exercise}` checks it once written.", file=sys.stderr)
+    else:
+        sys.stderr.buffer.write(held)
+    return code
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

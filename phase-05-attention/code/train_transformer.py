@@ -24,6 +24,7 @@ import argparse
 import math
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -43,6 +44,7 @@ from phase00.flags import (
 from phase00.threads import limit_blas_threads
 from phase02.optimizers import AdamW
 from phase03.char_tokenizer import CharTokenizer, sample_start, training_tokenizer
+from phase04.clipping import global_norm
 from phase05.transformer import Transformer, TransformerConfig, add_shape_flags, training_bytes
 
 
@@ -107,8 +109,13 @@ def lr_at(step: int, peak: float, warmup: int, total: int) -> float:
 
 def clip_gradients(grads: dict[str, np.ndarray], max_norm: float) -> float:
     """Scale all gradients down together if their global norm exceeds max_norm; return the norm
-    before clipping. One direction kept, one length capped: a bad batch cannot throw the model."""
-    norm = math.sqrt(sum(float(np.sum(g * g)) for g in grads.values()))
+    before clipping. One direction kept, one length capped: a bad batch cannot throw the model.
+
+    Phase 04's clip_global_norm (clipping.py) for one dict of arrays instead of a list of
+    layers, with the same norm (phase 04's global_norm) and two differences: max_norm 0 turns
+    clipping off, and the scale is max_norm / (norm + 1e-6), the formula of PyTorch's
+    clip_grad_norm_, so that phase 06 can match this model's training to PyTorch's exactly."""
+    norm = global_norm([SimpleNamespace(grads=grads)])  # one "layer" holding every gradient
     if max_norm > 0 and norm > max_norm:
         for g in grads.values():
             g *= max_norm / (norm + 1e-6)

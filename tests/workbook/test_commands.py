@@ -140,7 +140,10 @@ def test_the_learners_own_module_runs_as_a_script_on_their_code(learner) -> None
     assert re.search(r"NotImplementedError: exercise 00\.(softmax|logsumexp|cross-entropy|sample) "
                      r"is yours to write", failed.stderr), failed.stderr[-2000:]
     through_run = learner.run("run", "00", "vectors", "--out", str(learner.folder / "o"))
-    assert "exercise 00.dot-product is yours to write" in through_run.stderr
+    assert through_run.returncode == 1 and "Traceback" not in through_run.stderr
+    assert ("vectors.py stopped where it calls exercise 00.dot-product, which you have not "
+            "written yet") in through_run.stderr
+    assert "1. " in through_run.stdout  # what the script printed before it got there
 
 
 def test_the_stub_keeps_signature_docstring_and_guards() -> None:
