@@ -199,6 +199,25 @@ def describe(o: Outcome) -> str:
     return o.status
 
 
+def where_in_exercise(e: Exercise, result: dict) -> str:
+    """Where the failure is, seen from the exercise: the deepest line of the learner's own
+    function that the error passed through. An error raised inside something that function
+    called (a course helper in the same file, a constructor) is then shown at the learner's
+    call, with the place it was raised after it."""
+    frames = result.get("frames") or []
+    relative = f"phase{e.phase}/{e.module}.py"
+    try:
+        _, first, last = function_span(learner_file(learner_folder(), e).read_text(
+            encoding="utf-8"), e.qualname)
+    except (OSError, SyntaxError, UnicodeDecodeError, LookupError):
+        return result["where"]
+    inside = [line for path, line in frames if path == relative and first <= line <= last]
+    if not inside or [relative, inside[-1]] == frames[-1]:
+        return result["where"]
+    return (f"{relative}, line {inside[-1]} (in {e.qualname}; the error was raised in what it "
+            f"called, {result['where']})")
+
+
 def explain(o: Outcome) -> None:
     """The first real failure of an exercise, in a few lines a learner can act on."""
     real = [f for f in o.failures if not stub_ids(f[1])]
@@ -208,7 +227,7 @@ def explain(o: Outcome) -> None:
     if result.get("line"):
         print(f"  line:  {result['line']}")
     if result.get("where"):
-        print(f"  where: your {result['where']}")
+        print(f"  where: your {where_in_exercise(o.exercise, result)}")
     lines = result.get("explained") or [result.get("message", "")]
     for line in lines[:18]:
         print(f"  | {line}")

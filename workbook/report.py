@@ -24,17 +24,18 @@ def _summary(report: pytest.TestReport | pytest.CollectReport) -> dict:
     explained = textwrap.dedent("\n".join(line[2:] for line in lines if line.startswith("E ")))
     calls = [line[1:].strip() for line in lines if line.startswith(">")]
     mine = str(learner_folder())
-    where = None
+    frames = []  # every frame inside the learner's folder, outermost first: [file, line]
     entries = getattr(getattr(report.longrepr, "reprtraceback", None), "reprentries", [])
-    for entry in entries:  # the last frame inside the learner's folder
+    for entry in entries:
         loc = getattr(getattr(entry, "reprfileloc", None), "path", "")
         if loc and str(Path(loc).resolve()).startswith(mine):
-            where = f"{Path(loc).resolve().relative_to(mine)}, line {entry.reprfileloc.lineno}"
+            frames.append([str(Path(loc).resolve().relative_to(mine)), entry.reprfileloc.lineno])
     return {
         "message": crash.message if crash else text[-500:],
         "explained": explained.splitlines()[:200],
         "line": calls[-1] if calls else None,  # the test's line that failed
-        "where": where,
+        "where": f"{frames[-1][0]}, line {frames[-1][1]}" if frames else None,
+        "frames": frames,
     }
 
 

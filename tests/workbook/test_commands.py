@@ -227,3 +227,19 @@ def test_a_learner_file_that_is_not_text_or_is_a_folder_gets_one_line(learner) -
     path.mkdir()
     result = learner.run("start", "00")
     assert result.returncode == 2 and "is a folder where the workbook keeps a file" in result.stderr
+
+
+def test_an_error_raised_in_what_the_exercise_called_is_shown_at_the_learners_line(
+        learner) -> None:
+    """A Value built from a Value (not a number) fails inside Value.__init__, a course part of
+    the same file: the report points at the learner's line in __add__ first."""
+    learner.run("start", "02")
+    learner.write("02.value-add", "return Value(self, (self, as_value(other)), (1.0, 1.0), '+')")
+    result = learner.run("check", "02.value-add")
+    assert result.returncode == 1
+    source = learner.file("02.value-add").read_text(encoding="utf-8").splitlines()
+    mine = next(i for i, line in enumerate(source, 1) if "Value(self, (self, as_value" in line)
+    init = next(i for i, line in enumerate(source, 1) if "self.data = float(data)" in line)
+    assert (f"where: your phase02/autograd.py, line {mine} (in Value.__add__; the error was "
+            f"raised in what it called, phase02/autograd.py, line {init})") in result.stdout, \
+        result.stdout
