@@ -57,6 +57,7 @@ class TrainConfig:
     tokenizer: str = "char"
     shuffle: int = 16384  # deal out each window of this many sequences at random; 0 = in order
     # model (phase 07's GPT; vocab_size comes from the data)
+    architecture: str = "gpt2"  # phase 07's GPT; a later phase may register another (train.py)
     init_from: str = ""  # "" = random weights; or trained ones: gpt2, a folder, a checkpoint
     n_layer: int = 4
     n_head: int = 4
@@ -183,7 +184,7 @@ def any_text(text: str) -> str:
 # How the text of `--set field=value` becomes a checked value, field by field.
 FIELD_TYPES: dict[str, Callable[[str], object]] = {
     "data": any_text, "source": choice(*SOURCES), "tokenizer": choice(*TOKENIZERS),
-    "init_from": any_text, "eval_at_start": boolean,
+    "architecture": any_text, "init_from": any_text, "eval_at_start": boolean,
     "shuffle": nonnegative_int,
     "n_layer": positive_int, "n_head": positive_int, "n_embd": positive_int,
     "context": positive_int, "dropout": nonnegative_float, "bias": boolean,

@@ -316,6 +316,10 @@ def open_source(name: str, offline: bool = False) -> Source:
         raise FileNotFoundError(f"{name} is neither a model of the Hub ({', '.join(HUB_MODELS)})"
                                 f" nor a file or folder here")
     checkpoint = load_checkpoint(path)  # a train.py checkpoint, checksum checked
+    arch = checkpoint.get("config", {}).get("architecture", "gpt2")
+    if arch != "gpt2":
+        raise ValueError(f"{path} holds a model of the architecture {arch!r}, not GPT-2's: "
+                         f"only a GPT-2-shaped checkpoint can be a source")
     known = {f.name for f in fields(GPTConfig)}
     try:
         config = GPTConfig(**{k: v for k, v in checkpoint["model_config"].items() if k in known})

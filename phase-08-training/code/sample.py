@@ -37,9 +37,9 @@ from phase00.flags import (
     unit_float,
 )
 from phase06.device import add_device_flag, add_threads_flag, pick_device
-from phase07.model import GPT, GPTConfig
+from phase07.model import GPT
 from phase08.prepare_data import Codec, make_codec
-from phase08.train import RUNS_DIR, CheckpointError, load_checkpoint
+from phase08.train import RUNS_DIR, CheckpointError, architecture, load_checkpoint
 
 DEFAULT_CHECKPOINT = RUNS_DIR / "quickstart" / "best.pt"
 PHASE07_KEYS = {"model", "config", "chars"}  # what phase 07's train_char.py saves
@@ -65,10 +65,16 @@ def phase07_checkpoint(path: Path, device: torch.device) -> dict | None:
 
 
 def build_model(checkpoint: dict, path: Path, device: torch.device) -> GPT:
-    """Phase 07's GPT in the checkpoint's shape, with its weights; a CheckpointError in one
-    line if the shape is not a GPT's or the weights do not fit it."""
+    """The checkpoint's model (phase 07's GPT, or an architecture a later phase registered) in
+    its shape, with its weights; a CheckpointError in one line if the architecture is unknown
+    here, the shape is not a GPT's or the weights do not fit it."""
+    name = checkpoint.get("config", {}).get("architecture", "gpt2")
     try:
-        model = GPT(GPTConfig(**checkpoint["model_config"]))
+        arch = architecture(name)
+    except ValueError as err:
+        raise CheckpointError(f"{path}: {err}") from None
+    try:
+        model = arch.model(dict(checkpoint["model_config"]))
         model.load_state_dict(checkpoint["model"])
     except (TypeError, ValueError, RuntimeError) as err:  # unknown fields, bad sizes, keys
         lines = [line.strip() for line in str(err).splitlines() if line.strip()] or [""]

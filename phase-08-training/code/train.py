@@ -54,7 +54,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Collection, Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -200,10 +200,12 @@ def check_memory(cfg: TrainConfig, vocab_size: int, device: torch.device) -> Non
 
 
 def build_model(cfg: TrainConfig, vocab_size: int) -> GPT:
-    """Phase 07's GPT in the shape the config asks for."""
-    return GPT(GPTConfig(vocab_size=vocab_size, context=cfg.context, n_layer=cfg.n_layer,
-                         n_head=cfg.n_head, n_embd=cfg.n_embd, dropout=cfg.dropout,
-                         bias=cfg.bias, attention=cfg.attention))
+    """The config's architecture (phase 07's GPT unless a later phase registered another) in
+    the shape the config asks for."""
+    arch = architecture(cfg.architecture)
+    return arch.model({"vocab_size": vocab_size, "context": cfg.context, "n_layer": cfg.n_layer,
+                       "n_head": cfg.n_head, "n_embd": cfg.n_embd, "dropout": cfg.dropout,
+                       "bias": cfg.bias, "attention": cfg.attention, **arch.options})
 
 
 def fused_adamw_supported(device: torch.device) -> bool:
@@ -231,6 +233,40 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig,
                        f"{cfg.weight_decay} on {len(groups[0]['params'])} tensors "
                        f"({n_decay:,} weights), none on {len(groups[1]['params'])} "
                        f"({n_plain:,})")
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A model a run can train. `model` builds it from a model_config dict (the shape fields of
+    the config, plus `options`; a checkpoint stores that dict, so a resume rebuilds the same
+    model), `optimizer` gives its optimizer and a line describing it, and `command` is the
+    script that knows it (for messages)."""
+
+    model: Callable[[dict], GPT]
+    optimizer: Callable[[torch.nn.Module, TrainConfig, torch.device],
+                        tuple[torch.optim.Optimizer, str]]
+    command: str
+    options: dict = field(default_factory=dict)
+
+
+# The architectures this process knows, by the name in TrainConfig.architecture. Phase 08 trains
+# GPT-2 only; phase 09's after_gpt2.py adds "modern" (the changes made since GPT-2, and Muon)
+# when its train_modern.py runs this script, so that the whole pipeline (resume, evaluation,
+# samples) serves it without phase 08 knowing the model.
+ARCHITECTURES: dict[str, Architecture] = {
+    "gpt2": Architecture(lambda config: GPT(GPTConfig(**config)), make_optimizer,
+                         "phase-08-training/code/train.py"),
+}
+
+
+def architecture(name: str) -> Architecture:
+    """The registered architecture called `name`, or a ValueError naming the ones known."""
+    if name not in ARCHITECTURES:
+        raise ValueError(f"the architecture {name!r} is not known to this script (it knows "
+                         f"{sorted(ARCHITECTURES)}); a later phase's script registers it: "
+                         f"run it there (phase 09's \"modern\": "
+                         f"python phase-09-comparison/code/train_modern.py)")
+    return ARCHITECTURES[name]
 
 
 def precision(device: torch.device, requested: str) -> tuple[torch.dtype, str]:
@@ -297,9 +333,10 @@ def load_hellaswag(cfg: TrainConfig, offline: bool, codec: Codec) -> list[hellas
 # --- the pieces of one step (notes/02 and notes/03) ----------------------------------------------
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
-    """Give every parameter group this step's learning rate (from the schedule, lr_at)."""
+    """Give every parameter group this step's learning rate (from the schedule, lr_at). A
+    group may carry an "lr_scale" (phase 09's Muon runs at a multiple of AdamW's rate)."""
     for group in optimizer.param_groups:
-        group["lr"] = lr
+        group["lr"] = lr * group.get("lr_scale", 1.0)
 
 
 def accumulate_gradients(model: torch.nn.Module, loader: BatchLoader, n_micro: int,
@@ -937,7 +974,7 @@ def setup(cfg: TrainConfig, checkpoint: dict | None, resume: Path | None, run_di
         say(f"   this run was trained on {checkpoint['device_type']}; check {device.type} too")
     if checkpoint is None or moved:
         cfg, dtype, dtype_note = check_device(model, cfg, device, dtype, dtype_note, say, world)
-    optimizer, optimizer_note = make_optimizer(model, cfg, device)
+    optimizer, optimizer_note = architecture(cfg.architecture).optimizer(model, cfg, device)
     loader = BatchLoader(train_shards, cfg.micro_batch, cfg.context, world.rank, world.size,
                          shuffle=cfg.shuffle, seed=cfg.seed)
     run = Run(cfg, world, device, dtype, model, model, None, optimizer, loader, val_shards,
@@ -1003,6 +1040,11 @@ def train(cfg: TrainConfig | None, run_dir: Path, data_root: Path = TOKENS_DIR,
     if cfg is None:
         raise ValueError("give a config for a new run, or a checkpoint to resume")
     check_config(cfg)  # a resumed run's changes too (e.g. more threads than this machine has)
+    architecture(cfg.architecture)  # one this script knows, before the folder is touched
+    if cfg.init_from and cfg.architecture != "gpt2" and checkpoint is None:
+        raise ValueError(f"init_from copies GPT-2's weights into phase 07's GPT; the "
+                         f"architecture {cfg.architecture!r} has other parts: start it from "
+                         f"random weights (init_from \"\")")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     try:
@@ -1036,17 +1078,18 @@ FLAG_FIELDS = ("init_from", "steps", "lr", "micro_batch", "grad_accum", "warmup"
                "tokenizer", "shuffle")
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None) -> None:
     """Parse the command line and hand over to train(); every failure is one line, not a
-    traceback (exit 1), and a run stopped by Ctrl-C or SIGTERM exits with 130."""
-    parser = build_parser()
+    traceback (exit 1), and a run stopped by Ctrl-C or SIGTERM exits with 130. A later phase's
+    script may pass its own parser (build_parser's, with its defaults)."""
+    parser = parser or build_parser()
     args = parser.parse_args(argv)
 
     overrides = dict(args.overrides)
-    for field in FLAG_FIELDS:
-        value = getattr(args, field)
+    for name in FLAG_FIELDS:
+        value = getattr(args, name)
         if value is not None:
-            overrides[field] = value
+            overrides[name] = value
     if args.compile:
         overrides["compile"] = True
     run_dir = args.run_dir or RUNS_DIR / args.preset

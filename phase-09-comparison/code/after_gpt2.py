@@ -55,6 +55,9 @@ from phase05.train_transformer import training_text
 from phase06.device import add_threads_flag
 from phase07.model import GPT, PRESETS, GPTConfig, KVCache
 from phase07.train_char import evaluate, get_batch, lr_at, param_groups
+from phase08.config import PRESETS as PRESETS_08
+from phase08.config import TrainConfig
+from phase08.train import ARCHITECTURES, Architecture
 from phase09.timing import refuse_quick_overrides, take_turns
 
 ACTIVATIONS = ("gelu", "relu2", "swiglu")
@@ -265,45 +268,111 @@ def hidden_matrices(model: GPT) -> list[nn.Parameter]:
 
 
 def make_optimizers(model: GPT, use_muon: bool, lr: float, muon_lr: float,
-                    weight_decay: float) -> list[torch.optim.Optimizer]:
+                    weight_decay: float, betas: tuple[float, float] = (0.9, 0.99)
+                    ) -> list[torch.optim.Optimizer]:
     """Phase 07's AdamW over everything, or Muon on the hidden matrices plus AdamW on the rest."""
     if not use_muon:
-        return [torch.optim.AdamW(param_groups(model, weight_decay), lr=lr, betas=(0.9, 0.99))]
+        return [torch.optim.AdamW(param_groups(model, weight_decay), lr=lr, betas=betas)]
     hidden = {id(p) for p in hidden_matrices(model)}
     rest = [p for p in model.parameters() if id(p) not in hidden]
     adamw_groups = [{"params": [p for p in rest if p.dim() >= 2], "weight_decay": weight_decay},
                     {"params": [p for p in rest if p.dim() < 2], "weight_decay": 0.0}]
     return [Muon(hidden_matrices(model), lr=muon_lr),
-            torch.optim.AdamW(adamw_groups, lr=lr, betas=(0.9, 0.99))]
+            torch.optim.AdamW(adamw_groups, lr=lr, betas=betas)]
+
+
+# ---------------------------------------------------------------------------------------------
+# The modern recipe in phase 08's pipeline (train_modern.py): one architecture, registered.
+
+MODERN_OPTIONS = {"rope": True, "rmsnorm": True, "qk_norm": True, "activation": "relu2",
+                  "untied": True}  # every change; "no biases" is the preset's bias=False
+MUON_LR_SCALE = 4.0  # Muon's rate as a multiple of AdamW's: the ablation's 0.02 against 5e-3
+
+
+class OptimizerPair:
+    """Muon and AdamW driven as one optimizer: the four things phase 08's loop asks of one
+    (param_groups for the schedule, step, zero_grad, and a state_dict for exact resume)."""
+
+    def __init__(self, muon: Muon, adamw: torch.optim.AdamW) -> None:
+        self.optimizers = (muon, adamw)
+
+    @property
+    def param_groups(self) -> list[dict]:
+        return [group for opt in self.optimizers for group in opt.param_groups]
+
+    def step(self) -> None:
+        for opt in self.optimizers:
+            opt.step()
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for opt in self.optimizers:
+            opt.zero_grad(set_to_none=set_to_none)
+
+    def state_dict(self) -> dict:
+        return {"muon": self.optimizers[0].state_dict(), "adamw": self.optimizers[1].state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.optimizers[0].load_state_dict(state["muon"])
+        self.optimizers[1].load_state_dict(state["adamw"])
+
+
+def modern_optimizer(model: nn.Module, cfg: TrainConfig, device: torch.device
+                     ) -> tuple[OptimizerPair, str]:
+    """Phase 08's optimizer hook for the modern recipe: Muon at MUON_LR_SCALE x the schedule's
+    rate on the hidden matrices (its group carries lr_scale, which phase 08's set_lr applies),
+    and AdamW with the config's betas and decay on the rest."""
+    muon, adamw = make_optimizers(model, True, cfg.lr, cfg.lr * MUON_LR_SCALE,
+                                  cfg.weight_decay, (cfg.beta1, cfg.beta2))
+    for group in muon.param_groups:
+        group["lr_scale"] = MUON_LR_SCALE
+    n_muon = sum(p.numel() for p in hidden_matrices(model))
+    n_adamw = sum(p.numel() for p in model.parameters()) - n_muon
+    return OptimizerPair(muon, adamw), (
+        f"Muon (lr {MUON_LR_SCALE:g} x the schedule's, momentum 0.95, 5 Newton-Schulz steps) on "
+        f"{len(muon.param_groups[0]['params'])} hidden matrices ({n_muon:,} weights); AdamW, "
+        f"betas ({cfg.beta1}, {cfg.beta2}), decay {cfg.weight_decay} on the rest ({n_adamw:,})")
+
+
+def register_modern() -> None:
+    """Teach phase 08's train.py the "modern" architecture and two presets, `modern-char` and
+    `modern-gpt2`: phase 08's shakespeare-char and shakespeare-gpt2 recipes with every change
+    and Muon, nothing else changed. Idempotent."""
+    ARCHITECTURES["modern"] = Architecture(
+        lambda config: ModernGPT(ModernConfig(**config)), modern_optimizer,
+        "phase-09-comparison/code/train_modern.py", MODERN_OPTIONS)
+    for ours, theirs in (("modern-char", "shakespeare-char"), ("modern-gpt2", "shakespeare-gpt2")):
+        PRESETS_08[ours] = {**PRESETS_08[theirs], "architecture": "modern", "bias": False}
 
 
 # ---------------------------------------------------------------------------------------------
 # The ablation.
 
-# (row name, the options it switches on, Muon or not). Singles first, then one at a time.
+# (row name, the options it switches on, Muon or not). First each change alone on GPT-2, then a
+# stack that adds them one at a time (each stack row keeps every change of the rows above it).
 ROWS: list[tuple[str, dict, bool]] = [
     ("GPT-2 (phase 07)", {}, False),
-    ("+ RoPE", {"rope": True}, False),
-    ("+ RMSNorm", {"rmsnorm": True}, False),
-    ("+ QK-norm", {"qk_norm": True}, False),
-    ("+ ReLU^2", {"activation": "relu2"}, False),
-    ("+ SwiGLU", {"activation": "swiglu"}, False),
-    ("+ untied head", {"untied": True}, False),
-    ("+ no biases", {"bias": False}, False),
-    ("+ Muon", {}, True),
-    ("RoPE + RMSNorm", {"rope": True, "rmsnorm": True}, False),
-    ("  + QK-norm", {"rope": True, "rmsnorm": True, "qk_norm": True}, False),
-    ("  + ReLU^2", {"rope": True, "rmsnorm": True, "qk_norm": True, "activation": "relu2"},
+    ("only RoPE", {"rope": True}, False),
+    ("only RMSNorm", {"rmsnorm": True}, False),
+    ("only QK-norm", {"qk_norm": True}, False),
+    ("only ReLU^2", {"activation": "relu2"}, False),
+    ("only SwiGLU", {"activation": "swiglu"}, False),
+    ("only untied head", {"untied": True}, False),
+    ("only no biases", {"bias": False}, False),
+    ("only Muon", {}, True),
+    ("stack: RoPE + RMSNorm", {"rope": True, "rmsnorm": True}, False),
+    ("stack: + QK-norm", {"rope": True, "rmsnorm": True, "qk_norm": True}, False),
+    ("stack: + ReLU^2", {"rope": True, "rmsnorm": True, "qk_norm": True,
+                         "activation": "relu2"}, False),
+    ("stack: + untied, no biases", {"rope": True, "rmsnorm": True, "qk_norm": True,
+                                    "activation": "relu2", "untied": True, "bias": False},
      False),
-    ("  + untied, no biases", {"rope": True, "rmsnorm": True, "qk_norm": True,
-                               "activation": "relu2", "untied": True, "bias": False}, False),
-    ("  + Muon (all)", {"rope": True, "rmsnorm": True, "qk_norm": True, "activation": "relu2",
-                        "untied": True, "bias": False}, True),
+    ("stack: + Muon (all)", {"rope": True, "rmsnorm": True, "qk_norm": True,
+                             "activation": "relu2", "untied": True, "bias": False}, True),
 ]
 
 
 # Single changes that --core leaves out, to fit a busy laptop's time budget.
-OPTIONAL_ROWS = ("+ SwiGLU", "+ untied head", "+ no biases")
+OPTIONAL_ROWS = ("only SwiGLU", "only untied head", "only no biases")
 
 
 def train_once(config: ModernConfig, use_muon: bool, data: tuple[torch.Tensor, torch.Tensor],
@@ -421,7 +490,7 @@ def main(argv: list[str] | None = None) -> None:
                            seed) for seed in seeds]
         losses = [r[0] for r in runs]
         results.append((name, losses, float(np.mean([r[1] for r in runs])), runs[0][2]))
-        print(f"   {name:24s} val {spread(losses):15s} {results[-1][2]:6.1f} s", flush=True)
+        print(f"   {name:28s} val {spread(losses):15s} {results[-1][2]:6.1f} s", flush=True)
 
     base_step, all_step = step_times(base_config, replace(base_config, **rows[-1][1]), split,
                                      args)
@@ -440,7 +509,7 @@ def main(argv: list[str] | None = None) -> None:
     print("| model | parameters | val loss | change | seconds |")
     print("|---|---|---|---|---|")
     for name, losses, seconds, n in results:
-        print(f"| {name.strip()} | {n:,} | {spread(losses)} | "
+        print(f"| {name} | {n:,} | {spread(losses)} | "
               f"{np.mean(losses) - base_loss:+.3f} | {seconds:.1f} |")
     print(f"| GPT-2, same seconds as 'all' ({equal_steps} steps, "
           f"{all_step / base_step:.2f}x) | {results[0][3]:,} | "
@@ -451,7 +520,7 @@ def main(argv: list[str] | None = None) -> None:
           f"({'better' if gap < 0 else 'not better'}); a change is within noise where its "
           f"change is smaller than the seeds' spread")
     print("\nFigures")
-    plot_rows([r[0].strip() for r in results] + [f"GPT-2, {equal_steps} steps"],
+    plot_rows([r[0] for r in results] + [f"GPT-2, {equal_steps} steps"],
               [r[1] for r in results] + [same_time[0]], args.out)
 
 

@@ -253,7 +253,7 @@ def test_ablation_quick(tmp_path: Path, tiny_text: str,
     main(["--quick", "--path", str(text), "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert "| model | parameters | val loss | change | seconds |" in out
-    for row in ("GPT-2 (phase 07)", "+ RoPE", "+ Muon (all)", "same seconds as 'all'"):
+    for row in ("GPT-2 (phase 07)", "only RoPE", "stack: + Muon (all)", "same seconds as 'all'"):
         assert row in out
     assert (tmp_path / "after_gpt2.png").is_file()
 
