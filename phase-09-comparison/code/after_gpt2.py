@@ -33,7 +33,10 @@ Run:  python phase-09-comparison/code/after_gpt2.py                 (phase 07's 
 
 import argparse
 import math
+import multiprocessing
 import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -52,7 +55,7 @@ from phase00.flags import (
     positive_int,
 )
 from phase05.train_transformer import training_text
-from phase06.device import add_threads_flag
+from phase06.device import add_threads_flag, thread_count
 from phase07.model import GPT, PRESETS, GPTConfig, KVCache
 from phase07.train_char import evaluate, get_batch, lr_at, param_groups
 from phase08.config import PRESETS as PRESETS_08
@@ -406,6 +409,23 @@ def train_once(config: ModernConfig, use_muon: bool, data: tuple[torch.Tensor, t
     return val, seconds, model.n_params()
 
 
+def train_task(task: tuple) -> tuple[float, float, int]:
+    """train_once on a tuple of its arguments, one thread (a worker process of run_all)."""
+    torch.set_num_threads(1)
+    return train_once(*task)
+
+
+def run_all(tasks: list[tuple], pool: ProcessPoolExecutor | None
+            ) -> Iterator[tuple[float, float, int]]:
+    """train_once on every task, in order: one after another, or spread over the pool's worker
+    processes of one thread each (--jobs). A run's losses depend only on its task and its
+    thread count, so --jobs 4 gives the losses of --threads 1 (tested); the seconds then
+    include the other jobs' share of the machine."""
+    if pool is None:
+        return (train_once(*task) for task in tasks)
+    return pool.map(train_task, tasks)  # in the tasks' order, each as soon as it is done
+
+
 def step_times(base: ModernConfig, modern: ModernConfig,
                data: tuple[torch.Tensor, torch.Tensor], args: argparse.Namespace,
                repeats: int = 20) -> tuple[float, float]:
@@ -468,8 +488,11 @@ def main(argv: list[str] | None = None) -> None:
         base = PRESETS["char-1m"]
         shape = {"n_layer": base.n_layer, "n_head": base.n_head, "n_embd": base.n_embd,
                  "context": base.context}
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if args.jobs > 1 and args.threads not in (None, 1):
+        parser.error(f"--jobs runs every training on one thread; --threads {args.threads} "
+                     f"would time the steps on another number: leave --threads out")
+    if args.threads or args.jobs > 1:
+        torch.set_num_threads(1 if args.jobs > 1 else args.threads)
     try:
         text, source, tokenizer = training_text(args.corpus, args.path, shape["context"])
     except (FileNotFoundError, ValueError) as err:
@@ -485,20 +508,29 @@ def main(argv: list[str] | None = None) -> None:
           f"seeds {seeds}, {torch.get_num_threads()} CPU threads")
     results = []
     rows = [row for row in ROWS if not (args.core and row[0] in OPTIONAL_ROWS)]
-    for name, options, use_muon in rows:
-        runs = [train_once(replace(base_config, **options), use_muon, split, args, args.steps,
-                           seed) for seed in seeds]
-        losses = [r[0] for r in runs]
-        results.append((name, losses, float(np.mean([r[1] for r in runs])), runs[0][2]))
-        print(f"   {name:28s} val {spread(losses):15s} {results[-1][2]:6.1f} s", flush=True)
+    tasks = [(replace(base_config, **options), use_muon, split, args, args.steps, seed)
+             for _, options, use_muon in rows for seed in seeds]
+    pool = (ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn"))
+            if args.jobs > 1 else None)  # workers wait idle (no CPU) while steps are timed
+    try:
+        done = run_all(tasks, pool)
+        for name, _, _ in rows:
+            runs = [next(done) for _ in seeds]  # in order: each row's seeds, then the next row
+            losses = [r[0] for r in runs]
+            results.append((name, losses, float(np.mean([r[1] for r in runs])), runs[0][2]))
+            print(f"   {name:28s} val {spread(losses):15s} {results[-1][2]:6.1f} s", flush=True)
 
-    base_step, all_step = step_times(base_config, replace(base_config, **rows[-1][1]), split,
-                                     args)
-    equal_steps = max(1, round(args.steps * all_step / base_step))
-    print(f"   one step, timed in turns (median): GPT-2 {base_step * 1e3:.1f} ms, all "
-          f"{all_step * 1e3:.1f} ms ({all_step / base_step:.2f}x): GPT-2 gets {equal_steps} "
-          f"steps for the same seconds")
-    runs = [train_once(base_config, False, split, args, equal_steps, seed) for seed in seeds]
+        base_step, all_step = step_times(base_config, replace(base_config, **rows[-1][1]), split,
+                                         args)
+        equal_steps = max(1, round(args.steps * all_step / base_step))
+        print(f"   one step, timed in turns (median): GPT-2 {base_step * 1e3:.1f} ms, all "
+              f"{all_step * 1e3:.1f} ms ({all_step / base_step:.2f}x): GPT-2 gets {equal_steps} "
+              f"steps for the same seconds")
+        equal = [(base_config, False, split, args, equal_steps, seed) for seed in seeds]
+        runs = list(run_all(equal, pool))
+    finally:  # on an error too: queued runs are dropped, not trained before the exit
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     same_time = ([r[0] for r in runs], float(np.mean([r[1] for r in runs])))
     print(f"   GPT-2 for {equal_steps} steps  val {spread(same_time[0]):15s} "
           f"{same_time[1]:6.1f} s")
@@ -549,6 +581,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true",
                         help="a tiny model (1 layer, width 16, context 16), 3 steps of batch 4: "
                              "checks the script runs (for tests)")
+    parser.add_argument("--jobs", type=thread_count, default=1,
+                        help="train this many runs at once, each in its own process on one "
+                             "thread (default: 1; on a machine with N cores try N, and the "
+                             "losses are those of --threads 1)")
     add_threads_flag(parser, None)
     add_corpus_flags(parser)
     add_seed_flag(parser, 1337)

@@ -9,6 +9,7 @@ import torch
 
 from phase07.model import GPT, GPTConfig, KVCache
 from phase09.after_gpt2 import (
+    ROWS,
     ModernConfig,
     ModernGPT,
     Muon,
@@ -269,3 +270,22 @@ def test_ablation_refuses_a_text_too_short(tmp_path: Path,
 def test_quick_refuses_the_flags_it_sets(capsys: pytest.CaptureFixture[str]) -> None:
     line = refused(main, ["--quick", "--steps", "680"], capsys)
     assert "--quick sets its own --steps" in line
+
+
+def test_parallel_jobs_give_the_losses_of_one_thread(tmp_path: Path, tiny_text: str,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    text = tmp_path / "tiny.txt"
+    text.write_text(tiny_text * 2, encoding="utf-8")
+    tables = []
+    for extra in (["--threads", "1"], ["--jobs", "2"]):
+        main(["--quick", "--core", "--seeds", "1", "--path", str(text), "--out", str(tmp_path),
+              *extra])
+        out = capsys.readouterr().out
+        tables.append([line.split("|")[3] for line in out.splitlines()
+                       if line.startswith("| ") and "same seconds" not in line][1:])
+    assert tables[0] == tables[1] and len(tables[0]) == len(ROWS) - 3
+
+
+def test_jobs_refuses_another_thread_count(capsys: pytest.CaptureFixture[str]) -> None:
+    line = refused(main, ["--quick", "--jobs", "2", "--threads", "2"], capsys)
+    assert "--jobs runs every training on one thread" in line
