@@ -207,6 +207,14 @@ class ModernGPT(GPT):
             return n
         return n - self.transformer.wpe.weight.numel()
 
+    def flops_per_token(self, T: int | None = None) -> int:
+        """Phase 07's count, less the token table when the head is untied: the table is then
+        only looked up (no multiply-adds), and the head's matrix is counted as lm_head."""
+        flops = super().flops_per_token(T)
+        if self.config.untied:
+            flops -= 6 * self.transformer.wte.weight.numel()
+        return flops
+
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
                 cache: KVCache | None = None) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         offset = 0 if cache is None else cache.length  # where the new tokens' positions start

@@ -289,3 +289,10 @@ def test_parallel_jobs_give_the_losses_of_one_thread(tmp_path: Path, tiny_text: 
 def test_jobs_refuses_another_thread_count(capsys: pytest.CaptureFixture[str]) -> None:
     line = refused(main, ["--quick", "--jobs", "2", "--threads", "2"], capsys)
     assert "--jobs runs every training on one thread" in line
+
+
+def test_an_untied_head_adds_parameters_but_no_flops() -> None:
+    tied = ModernGPT(ModernConfig(**SMALL, bias=False))
+    untied = ModernGPT(ModernConfig(**SMALL, bias=False, untied=True))
+    assert untied.n_params() == tied.n_params() + SMALL["vocab_size"] * SMALL["n_embd"]
+    assert untied.flops_per_token() == tied.flops_per_token()
