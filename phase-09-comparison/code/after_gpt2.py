@@ -32,6 +32,7 @@ Run:  python phase-09-comparison/code/after_gpt2.py                 (phase 07's 
 """
 
 import argparse
+import functools
 import math
 import multiprocessing
 import time
@@ -386,6 +387,19 @@ ROWS: list[tuple[str, dict, bool]] = [
 OPTIONAL_ROWS = ("only SwiGLU", "only untied head", "only no biases")
 
 
+def train_step(model: ModernGPT, optimizers: list[torch.optim.Optimizer], x: torch.Tensor,
+               y: torch.Tensor) -> torch.Tensor:
+    """One step of train_char.py's recipe: loss, gradients, clipping at 1, every optimizer."""
+    _, loss = model(x, y)
+    for opt in optimizers:
+        opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    for opt in optimizers:
+        opt.step()
+    return loss
+
+
 def train_once(config: ModernConfig, use_muon: bool, data: tuple[torch.Tensor, torch.Tensor],
                args: argparse.Namespace, steps: int, seed: int) -> tuple[float, float, int]:
     """Train one model with train_char.py's recipe; (validation loss, seconds, parameters)."""
@@ -403,13 +417,7 @@ def train_once(config: ModernConfig, use_muon: bool, data: tuple[torch.Tensor, t
             for group, peak in zip(opt.param_groups, opt_peaks, strict=True):
                 group["lr"] = lr_at(step, peak, warmup, steps, 0.1)
         x, y = get_batch(train_data, args.batch, config.context, generator, cpu)
-        _, loss = model(x, y)
-        for opt in optimizers:
-            opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        for opt in optimizers:
-            opt.step()
+        loss = train_step(model, optimizers, x, y)
         if not math.isfinite(loss.item()):
             raise FloatingPointError(f"the loss became {loss.item()} at step {step}")
     seconds = time.perf_counter() - start
@@ -446,16 +454,7 @@ def step_times(base: ModernConfig, modern: ModernConfig,
     for name, config, use_muon in (("base", base, False), ("modern", modern, True)):
         model = ModernGPT(config)
         optimizers = make_optimizers(model, use_muon, args.lr, args.muon_lr, args.weight_decay)
-
-        def step(model: ModernGPT = model, optimizers: list = optimizers) -> None:
-            _, loss = model(x, y)
-            for opt in optimizers:
-                opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            for opt in optimizers:
-                opt.step()
-        steps[name] = step
+        steps[name] = functools.partial(train_step, model, optimizers, x, y)
     runs = take_turns(steps, 2 if args.quick else repeats, warmup=1 if args.quick else 3)
     return float(np.median(runs["base"])), float(np.median(runs["modern"]))
 
