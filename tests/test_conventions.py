@@ -198,7 +198,8 @@ def test_main_reads_the_command_line_of_build_parser(script: Path) -> None:
     calls = [node.func.id for node in ast.walk(functions["main"]) if isinstance(node, ast.Call)
              and isinstance(node.func, ast.Name)]
     assert "build_parser" in calls, f"{script.name}: main() must parse with build_parser()"
-    assert not any(isinstance(node, ast.Attribute) and node.attr == "ArgumentParser"
+    assert not any(isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                   and node.func.attr == "ArgumentParser"
                    for node in ast.walk(functions["main"])), (
         f"{script.name}: main() builds its own parser; build_parser() is the one")
 

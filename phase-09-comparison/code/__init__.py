@@ -8,8 +8,9 @@ The only phase that imports Hugging Face's `transformers`: to compare with it, n
 # any other run of a script writes to the git-ignored scratch/ folder instead.
 BLOG_FIGURES: list[tuple[str, list[str]]] = [
     ("numpy_to_gpt2", []),
-    # about 30 minutes on a busy 2-core laptop: the run the post and note 04 report
-    ("after_gpt2", ["--steps", "200", "--warmup", "20", "--core", "--threads", "1"]),
+    # about two hours on a busy 2-core laptop (31 runs of 680 steps): the run the post and note
+    # 04 report; the same losses come faster with --jobs N on a machine with N cores
+    ("after_gpt2", ["--threads", "1"]),
 ]
 
 # `python -m workbook` can put the learner's own modules (my-code/phaseXX/) in front of these;
