@@ -1,11 +1,11 @@
 """Phase 08's train.py, training the modern recipe of after_gpt2.py instead of GPT-2.
 
 after_gpt2.py measures each post-2019 change in a loop of its own. A recipe worth keeping must
-also work in the real pipeline: checkpoints, exact resume, evaluation, samples, several
-processes. This script registers the "modern" architecture with phase 08 (every change of
-after_gpt2.py: RoPE, RMSNorm, QK-norm, squared ReLU, an untied head, no biases, and Muon for the
-hidden matrices) and the presets `modern-char` and `modern-gpt2` (phase 08's shakespeare-char
-and shakespeare-gpt2 with that model), then hands over to phase 08's train.py: every flag of
+also work in the real pipeline: checkpoints, exact resume, evaluation, samples. This script
+registers the "modern" architecture with phase 08 (every change of after_gpt2.py: RoPE,
+RMSNorm, QK-norm, squared ReLU, an untied head, no biases, and Muon for the hidden matrices)
+and the presets `modern-char` and `modern-gpt2` (phase 08's shakespeare-char and
+shakespeare-gpt2 with that model), then hands over to phase 08's train.py: every flag of
 train.py works the same here.
 
 Run:  python phase-09-comparison/code/train_modern.py --preset modern-char
