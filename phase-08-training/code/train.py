@@ -239,13 +239,11 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig,
 class Architecture:
     """A model a run can train. `model` builds it from a model_config dict (the shape fields of
     the config, plus `options`; a checkpoint stores that dict, so a resume rebuilds the same
-    model), `optimizer` gives its optimizer and a line describing it, and `command` is the
-    script that knows it (for messages)."""
+    model), and `optimizer` gives its optimizer and a line describing it."""
 
     model: Callable[[dict], GPT]
     optimizer: Callable[[torch.nn.Module, TrainConfig, torch.device],
                         tuple[torch.optim.Optimizer, str]]
-    command: str
     options: dict = field(default_factory=dict)
 
 
@@ -254,8 +252,7 @@ class Architecture:
 # when its train_modern.py runs this script, so that the whole pipeline (resume, evaluation,
 # samples) serves it without phase 08 knowing the model.
 ARCHITECTURES: dict[str, Architecture] = {
-    "gpt2": Architecture(lambda config: GPT(GPTConfig(**config)), make_optimizer,
-                         "phase-08-training/code/train.py"),
+    "gpt2": Architecture(lambda config: GPT(GPTConfig(**config)), make_optimizer),
 }
 
 

@@ -350,8 +350,7 @@ def register_modern() -> None:
     `modern-gpt2`: phase 08's shakespeare-char and shakespeare-gpt2 recipes with every change
     and Muon, nothing else changed. Idempotent."""
     ARCHITECTURES["modern"] = Architecture(
-        lambda config: ModernGPT(ModernConfig(**config)), modern_optimizer,
-        "phase-09-comparison/code/train_modern.py", MODERN_OPTIONS)
+        lambda config: ModernGPT(ModernConfig(**config)), modern_optimizer, MODERN_OPTIONS)
     for ours, theirs in (("modern-char", "shakespeare-char"), ("modern-gpt2", "shakespeare-gpt2")):
         PRESETS_08[ours] = {**PRESETS_08[theirs], "architecture": "modern", "bias": False}
 
