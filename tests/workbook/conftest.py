@@ -5,9 +5,11 @@ Every test works in a temporary folder named by WORKBOOK_DIR, never in my-code/.
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -70,16 +72,18 @@ def solve_with_the_reference(learner: Learner, exercise_ids: list[str]) -> None:
 
 def solve_then_break(learner: Learner, exercise_id: str, solution: str, bug: str) -> None:
     """The simulated learner of one phase: start it, write `solution` (written differently
-    from the reference) and see it pass, then plant `bug` and see it fail, by name."""
+    from the reference) and see it pass; in a copy of the same folder, plant `bug` and see it
+    fail, by name. The two checks run side by side (two processes on two cores)."""
     phase = exercise_id[:2]
     assert learner.run("start", phase).returncode == 0
+    twin = Learner(learner.folder.with_name(learner.folder.name + "-with-a-bug"))
+    shutil.copytree(learner.folder, twin.folder)
     learner.write(exercise_id, solution)
-    done = learner.run("check", exercise_id)
+    twin.write(exercise_id, bug)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done, broken = pool.map(lambda who: who.run("check", exercise_id), (learner, twin))
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(rf"{re.escape(exercise_id)}\s+passing", done.stdout), done.stdout
-    assert learner.run("reset", exercise_id, "--yes").returncode == 0
-    learner.write(exercise_id, bug)
-    broken = learner.run("check", exercise_id)
     assert broken.returncode == 1, broken.stdout + broken.stderr
     assert re.search(rf"{re.escape(exercise_id)}\s+failing", broken.stdout), broken.stdout
     assert f"First failure: {exercise_id}" in broken.stdout
