@@ -245,6 +245,7 @@ class Architecture:
     optimizer: Callable[[torch.nn.Module, TrainConfig, torch.device],
                         tuple[torch.optim.Optimizer, str]]
     options: dict = field(default_factory=dict)
+    fixed: dict = field(default_factory=dict)  # config fields it needs at one value, e.g. bias
 
 
 # The architectures this process knows, by the name in TrainConfig.architecture. Phase 08 trains
@@ -259,11 +260,23 @@ ARCHITECTURES: dict[str, Architecture] = {
 def architecture(name: str) -> Architecture:
     """The registered architecture called `name`, or a ValueError naming the ones known."""
     if name not in ARCHITECTURES:
+        where = ("" if "modern" in ARCHITECTURES else  # already in train_modern.py: no hint
+                 "; a later phase's script registers others: run it there (phase 09's "
+                 "\"modern\": python phase-09-comparison/code/train_modern.py)")
         raise ValueError(f"the architecture {name!r} is not known to this script (it knows "
-                         f"{sorted(ARCHITECTURES)}); a later phase's script registers it: "
-                         f"run it there (phase 09's \"modern\": "
-                         f"python phase-09-comparison/code/train_modern.py)")
+                         f"{sorted(ARCHITECTURES)}){where}")
     return ARCHITECTURES[name]
+
+
+def check_architecture(cfg: TrainConfig) -> None:
+    """Refuse a config whose architecture is unknown, or that sets a field the architecture
+    fixes (the modern recipe has no biases: bias=true would train something else)."""
+    for key, value in architecture(cfg.architecture).fixed.items():
+        if getattr(cfg, key) != value:
+            setting = str(value).lower() if isinstance(value, bool) else value
+            raise ValueError(f"the architecture {cfg.architecture!r} needs {key}={setting} (it "
+                             f"is one of its changes), and this config has {key}="
+                             f"{getattr(cfg, key)}: add --set {key}={setting}")
 
 
 def precision(device: torch.device, requested: str) -> tuple[torch.dtype, str]:
@@ -1037,7 +1050,7 @@ def train(cfg: TrainConfig | None, run_dir: Path, data_root: Path = TOKENS_DIR,
     if cfg is None:
         raise ValueError("give a config for a new run, or a checkpoint to resume")
     check_config(cfg)  # a resumed run's changes too (e.g. more threads than this machine has)
-    architecture(cfg.architecture)  # one this script knows, before the folder is touched
+    check_architecture(cfg)  # one this script knows, before the folder is touched
     if cfg.init_from and cfg.architecture != "gpt2" and checkpoint is None:
         raise ValueError(f"init_from copies GPT-2's weights into phase 07's GPT; the "
                          f"architecture {cfg.architecture!r} has other parts: start it from "

@@ -8,7 +8,8 @@ The only phase that imports Hugging Face's `transformers`: to compare with it, n
 # any other run of a script writes to the git-ignored scratch/ folder instead.
 BLOG_FIGURES: list[tuple[str, list[str]]] = [
     ("numpy_to_gpt2", []),
-    # about two hours on a busy 2-core laptop (31 runs of 680 steps): the run the post and note
+    ("after_gpt2", ["--newton-schulz"]),  # a few seconds: what Muon does to a real gradient
+    # about two hours on a busy 2-core laptop (30 runs of 680 steps): the run the post and note
     # 04 report; the same losses come faster with --jobs N on a machine with N cores
     ("after_gpt2", ["--threads", "1"]),
 ]

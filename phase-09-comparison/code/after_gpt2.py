@@ -27,8 +27,10 @@ The ablation trains each row on the char task of phase 07 (Tiny Shakespeare, tra
 batches, schedule and evaluation), over several seeds, and prints one table: validation loss at
 equal steps, and the GPT-2 recipe given the same wall-clock seconds as the full modern recipe.
 
-Run:  python phase-09-comparison/code/after_gpt2.py                 (phase 07's 680 steps, 31 runs)
+Run:  python phase-09-comparison/code/after_gpt2.py                 (phase 07's 680 steps, 30 runs)
       python phase-09-comparison/code/after_gpt2.py --quick         (a tiny smoke run)
+      python phase-09-comparison/code/after_gpt2.py --newton-schulz (what Muon does to a real
+                                                                    gradient, in a second)
 """
 
 import argparse
@@ -50,6 +52,7 @@ from phase00.corpus import add_corpus_flags
 from phase00.figures import add_out_flag, save_figure
 from phase00.flags import (
     add_seed_flag,
+    check_fits_in_memory,
     nonnegative_float,
     nonnegative_int,
     positive_float,
@@ -61,7 +64,7 @@ from phase07.model import GPT, PRESETS, GPTConfig, KVCache
 from phase07.train_char import evaluate, get_batch, lr_at, param_groups
 from phase08.config import PRESETS as PRESETS_08
 from phase08.config import TrainConfig
-from phase08.train import ARCHITECTURES, Architecture
+from phase08.train import ARCHITECTURES, Architecture, training_memory
 from phase09.timing import refuse_quick_overrides, take_turns
 
 ACTIVATIONS = ("gelu", "relu2", "swiglu")
@@ -168,9 +171,12 @@ class NoPositions(nn.Module):
     def __init__(self, n_embd: int) -> None:
         super().__init__()
         self.n_embd = n_embd
+        # An empty tensor that follows the model's .to(dtype/device), so the zeros match the
+        # token vectors they are added to (bfloat16 included); not saved in a checkpoint.
+        self.register_buffer("like", torch.zeros(0), persistent=False)
 
     def forward(self, pos: torch.Tensor) -> torch.Tensor:
-        return torch.zeros(len(pos), self.n_embd, device=pos.device)
+        return self.like.new_zeros(len(pos), self.n_embd)
 
 
 class ModernGPT(GPT):
@@ -235,8 +241,10 @@ def newton_schulz(G: torch.Tensor, steps: int = 5,
                   coefficients: tuple[float, float, float] = NS_COEFFICIENTS) -> torch.Tensor:
     """An approximation of U V^T for G = U S V^T, with no SVD: scale G so every singular value
     is at most 1, then apply X <- a X + b (X X^T) X + c (X X^T)^2 X, which maps each singular
-    value s to a s + b s^3 + c s^5 and leaves U and V alone. Jordan's coefficients push every s
-    into roughly [0.7, 1.2] in 5 steps; (1.5, -0.5, 0) converges to exactly 1, more slowly."""
+    value s to a s + b s^3 + c s^5 and leaves U and V alone. With Jordan's coefficients, 5 steps
+    put every s above about 1/700 of the Frobenius norm into [0.6, 1.2]; smaller ones are lifted
+    by about 485 (a^5) and stay below that (singular_value_map). (1.5, -0.5, 0) converges to
+    exactly 1, far more slowly."""
     a, b, c = coefficients
     X = G / (G.norm() + 1e-7)  # Frobenius norm >= the largest singular value
     tall = X.size(0) > X.size(1)
@@ -246,6 +254,87 @@ def newton_schulz(G: torch.Tensor, steps: int = 5,
         A = X @ X.T
         X = a * X + (b * A + c * A @ A) @ X
     return X.T if tall else X
+
+
+def singular_value_map(s: np.ndarray, steps: int = 5,
+                       coefficients: tuple[float, float, float] = NS_COEFFICIENTS) -> np.ndarray:
+    """What `steps` rounds of newton_schulz do to a singular value s of the scaled matrix."""
+    a, b, c = coefficients
+    for _ in range(steps):
+        s = a * s + b * s**3 + c * s**5
+    return s
+
+
+def first_gradients(config: ModernConfig, train_data: torch.Tensor, batch: int,
+                    seed: int) -> dict[str, torch.Tensor]:
+    """The gradient of every hidden matrix (what Muon updates) at step 0 of a run, by name."""
+    torch.manual_seed(seed)
+    model = ModernGPT(config)
+    x, y = get_batch(train_data, batch, config.context, torch.Generator().manual_seed(seed),
+                     torch.device("cpu"))
+    model(x, y)[1].backward()
+    hidden = {id(p) for p in hidden_matrices(model)}
+    return {name: p.grad.double() for name, p in model.named_parameters() if id(p) in hidden}
+
+
+def show_newton_schulz(config: ModernConfig, train_data: torch.Tensor, batch: int, seed: int,
+                       out_dir: Path | None) -> Figure:
+    """Print and draw what 5 Newton-Schulz steps do: to a 2 x 2 example, and to the singular
+    values of a real first gradient of each hidden matrix of the model."""
+    print("\n0. Newton-Schulz, the heart of Muon: G -> about U V^T, with no SVD")
+    G = torch.diag(torch.tensor([3.0, 0.1], dtype=torch.float64))
+    scaled = torch.tensor([3.0, 0.1]) / G.norm().item()
+    steps = [scaled.numpy()]
+    for _ in range(5):
+        steps.append(singular_value_map(steps[-1], 1))
+    print(f"   G = diag(3, 0.1); scaled by its Frobenius norm {G.norm().item():.4f}: "
+          f"s = ({scaled[0]:.4f}, {scaled[1]:.4f})")
+    for k, v in enumerate(steps[1:], 1):
+        print(f"   after step {k}: ({v[0]:.4f}, {v[1]:.4f})")
+    diagonal = ", ".join(f"{v:.4f}" for v in newton_schulz(G).diagonal().tolist())
+    print(f"   newton_schulz(G) = diag({diagonal}): both directions now move by about the same "
+          f"amount")
+    grads = first_gradients(config, train_data, batch, seed)
+    print(f"   the {len(grads)} hidden matrices' first gradients (seed {seed}, batch {batch}); "
+          f"singular values as a share of the Frobenius norm, before and after 5 steps:")
+    curves = {}
+    for name, g in grads.items():
+        before = torch.linalg.svdvals(g / g.norm()).numpy()
+        after = torch.linalg.svdvals(newton_schulz(g)).numpy()
+        inside = float(np.mean((after >= 0.6) & (after <= 1.25)))
+        curves[name] = (before, after)
+        print(f"   {name:34s} {tuple(g.shape)!s:11s} before {before.max():.3f} .. "
+              f"{before.min():.1e}   after {after.max():.2f} .. {after.min():.1e}   "
+              f"{inside:4.0%} in [0.6, 1.25]")
+    return plot_newton_schulz(curves, out_dir)
+
+
+def plot_newton_schulz(curves: dict[str, tuple[np.ndarray, np.ndarray]],
+                       out_dir: Path | None) -> Figure:
+    fig = Figure(figsize=(10, 4))
+    left, right = fig.subplots(1, 2)
+    s = np.logspace(-5, 0, 400)
+    left.semilogx(s, singular_value_map(s), label="Jordan's quintic, 5 steps")
+    left.semilogx(s, singular_value_map(s, 5, (1.5, -0.5, 0.0)), label="classical cubic, 5 steps")
+    left.axhspan(0.6, 1.2, color="0.9")
+    left.axvline(1 / 700, color="0.4", ls=":", lw=1)
+    left.text(1 / 700 * 1.2, 0.3, "above about 1/700:\nlifted into [0.6, 1.2]", fontsize=8)
+    left.set_xlabel("singular value s of G / ||G||_F (log scale)")
+    left.set_ylabel("singular value after Newton-Schulz")
+    left.set_title("The map applied to every singular value", fontsize=10)
+    left.legend(fontsize=8)
+    name = next(iter(curves))  # block 0's query-key-value matrix
+    before, after = curves[name]
+    rank = np.arange(1, len(before) + 1)
+    right.semilogy(rank, before, label="gradient G / ||G||_F")
+    right.semilogy(rank, after, label="after 5 steps (what Muon applies)")
+    right.axhspan(0.6, 1.2, color="0.9")
+    right.set_xlabel("singular value, largest first")
+    right.set_title(f"A real first gradient: {name}", fontsize=10)
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, out_dir, "newton_schulz.png")
+    return fig
 
 
 class Muon(torch.optim.Optimizer):
@@ -350,7 +439,8 @@ def register_modern() -> None:
     `modern-gpt2`: phase 08's shakespeare-char and shakespeare-gpt2 recipes with every change
     and Muon, nothing else changed. Idempotent."""
     ARCHITECTURES["modern"] = Architecture(
-        lambda config: ModernGPT(ModernConfig(**config)), modern_optimizer, MODERN_OPTIONS)
+        lambda config: ModernGPT(ModernConfig(**config)), modern_optimizer, MODERN_OPTIONS,
+        fixed={"bias": False})
     for ours, theirs in (("modern-char", "shakespeare-char"), ("modern-gpt2", "shakespeare-gpt2")):
         PRESETS_08[ours] = {**PRESETS_08[theirs], "architecture": "modern", "bias": False}
 
@@ -458,6 +548,27 @@ def step_times(base: ModernConfig, modern: ModernConfig,
     return float(np.median(runs["base"])), float(np.median(runs["modern"]))
 
 
+def next_run(done: Iterator[tuple[float, float, int]], parser: argparse.ArgumentParser,
+             name: str, seed: int) -> tuple[float, float, int]:
+    """The next finished run; a run whose loss blew up ends the script in one line that names
+    it (the rows above it are printed already)."""
+    try:
+        return next(done)
+    except FloatingPointError as err:
+        parser.exit(1, f"error: {name}, seed {seed}: {err}; try a smaller --lr (or --muon-lr "
+                       f"for the Muon rows)\n")
+
+
+def verdict(gap: float, ours: list[float], theirs: list[float]) -> str:
+    """'better' or 'worse' only when the gap is larger than both rows' seed spreads."""
+    if min(len(ours), len(theirs)) < 2:
+        return "one seed: no spread to compare the gap with"
+    noise = max(max(v) - min(v) for v in (ours, theirs)) / 2
+    if abs(gap) <= noise:
+        return f"within the seeds' spread of ±{noise:.3f}"
+    return "better" if gap < 0 else "worse"
+
+
 def spread(values: list[float]) -> str:
     """mean +- half the range over seeds (the range is honest for 2 or 3 seeds)."""
     if len(values) == 1:
@@ -494,6 +605,9 @@ def main(argv: list[str] | None = None) -> None:
         base = PRESETS["char-1m"]
         shape = {"n_layer": base.n_layer, "n_head": base.n_head, "n_embd": base.n_embd,
                  "context": base.context}
+    if args.warmup > args.steps:
+        parser.error(f"--warmup {args.warmup} is longer than the run (--steps {args.steps}): "
+                     f"the rate would never reach its peak nor decay; choose a shorter warmup")
     if args.jobs > 1 and args.threads not in (None, 1):
         parser.error(f"--jobs runs every training on one thread; --threads {args.threads} "
                      f"would time the steps on another number: leave --threads out")
@@ -501,12 +615,18 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(1 if args.jobs > 1 else args.threads)
     try:
         text, source, tokenizer = training_text(args.corpus, args.path, shape["context"])
+        sizes = TrainConfig(micro_batch=args.batch, **shape)  # phase 08's memory estimate
+        check_fits_in_memory(args.jobs * training_memory(sizes, tokenizer.vocab_size),
+                             f"--batch {args.batch} with {args.jobs} job(s) at once")
     except (FileNotFoundError, ValueError) as err:
         parser.exit(2, f"error: {err}\n")
     data = torch.tensor(tokenizer.encode(text), dtype=torch.long)
     n_val = len(data) // 10
     split = (data[:-n_val], data[-n_val:])
     base_config = ModernConfig(vocab_size=tokenizer.vocab_size, **shape)
+    if args.newton_schulz:
+        show_newton_schulz(base_config, split[0], args.batch, args.seed, args.out)
+        return
     seeds = [args.seed + i for i in range(args.seeds)]
     print(f"1. {source}: {len(text):,} characters; {shape['n_layer']} layers x "
           f"{shape['n_head']} heads x {shape['n_embd']}, context {shape['context']}, batch "
@@ -521,7 +641,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         done = run_all(tasks, pool)
         for name, _, _ in rows:
-            runs = [next(done) for _ in seeds]  # in order: each row's seeds, then the next row
+            runs = [next_run(done, parser, name, seed) for seed in seeds]  # in the tasks' order
             losses = [r[0] for r in runs]
             results.append((name, losses, float(np.mean([r[1] for r in runs])), runs[0][2]))
             print(f"   {name:28s} val {spread(losses):15s} {results[-1][2]:6.1f} s", flush=True)
@@ -533,7 +653,8 @@ def main(argv: list[str] | None = None) -> None:
               f"{all_step * 1e3:.1f} ms ({all_step / base_step:.2f}x): GPT-2 gets {equal_steps} "
               f"steps for the same seconds")
         equal = [(base_config, False, split, args, equal_steps, seed) for seed in seeds]
-        runs = list(run_all(equal, pool))
+        done = run_all(equal, pool)
+        runs = [next_run(done, parser, f"GPT-2 for {equal_steps} steps", seed) for seed in seeds]
     finally:  # on an error too: queued runs are dropped, not trained before the exit
         if pool is not None:
             pool.shutdown(cancel_futures=True)
@@ -555,8 +676,8 @@ def main(argv: list[str] | None = None) -> None:
           f"{same_time[1]:.1f} |")
     gap = float(np.mean(results[-1][1]) - np.mean(same_time[0]))
     print(f"\n   at equal wall time the full recipe is {gap:+.3f} nats against GPT-2's "
-          f"({'better' if gap < 0 else 'not better'}); a change is within noise where its "
-          f"change is smaller than the seeds' spread")
+          f"({verdict(gap, results[-1][1], same_time[0])}); a change is within noise where "
+          f"it is smaller than the seeds' spread (±) of the rows it compares")
     print("\nFigures")
     plot_rows([r[0] for r in results] + [f"GPT-2, {equal_steps} steps"],
               [r[1] for r in results] + [same_time[0]], args.out)
@@ -587,6 +708,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true",
                         help="a tiny model (1 layer, width 16, context 16), 3 steps of batch 4: "
                              "checks the script runs (for tests)")
+    parser.add_argument("--newton-schulz", action="store_true",
+                        help="only show what Muon's Newton-Schulz steps do to a 2 x 2 example "
+                             "and to the model's real first gradients (a second), with a figure")
     parser.add_argument("--jobs", type=thread_count, default=1,
                         help="train this many runs at once, each in its own process on one "
                              "thread (default: 1; on a machine with N cores try N, and the "

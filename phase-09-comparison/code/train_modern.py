@@ -11,7 +11,9 @@ train.py works the same here.
 Run:  python phase-09-comparison/code/train_modern.py --preset modern-char
       python phase-09-comparison/code/train_modern.py --preset modern-char --resume
       python phase-09-comparison/code/train_modern.py --preset modern-gpt2
-      python phase-09-comparison/code/train_modern.py --preset cpu-smoke --set architecture=modern
+      python phase-09-comparison/code/train_modern.py --preset cpu-smoke --set architecture=modern \
+          --set bias=false          (any phase 08 preset, with the modern model: no biases is one
+                                     of its changes, so bias=false must be set with it)
 """
 
 import argparse

@@ -4,6 +4,7 @@ against phase 07's GPT, Muon's update against the SVD, and the ablation in --qui
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -21,6 +22,8 @@ from phase09.after_gpt2 import (
     newton_schulz,
     rotary_tables,
     rotate,
+    singular_value_map,
+    verdict,
 )
 from tests.scripts import refused
 
@@ -186,23 +189,44 @@ def test_options_structure() -> None:
 
 # --- Muon ------------------------------------------------------------------------------------
 
+def matrix_with_singular_values(s: torch.Tensor, rows: int, cols: int,
+                                 seed: int) -> torch.Tensor:
+    """U diag(s) V^T with random orthonormal U (rows x k) and V (cols x k), k = len(s)."""
+    g = torch.Generator().manual_seed(seed)
+    U, _ = torch.linalg.qr(torch.randn(rows, len(s), dtype=torch.float64, generator=g))
+    V, _ = torch.linalg.qr(torch.randn(cols, len(s), dtype=torch.float64, generator=g))
+    return U @ torch.diag(s) @ V.T
+
+
 @pytest.mark.parametrize("shape", [(32, 32), (48, 16), (16, 48)])
-def test_newton_schulz_is_nearly_orthogonal_and_points_like_u_vt(shape: tuple[int, int]) -> None:
-    """Jordan's 5 quintic steps put every singular value within [0.6, 1.25] (the iteration's own
-    tolerance: it trades exactness for speed) and keep the direction of U V^T; the classical
-    cubic (1.5, -0.5) converges to U V^T itself."""
-    torch.manual_seed(9)
-    G = torch.randn(*shape, dtype=torch.float64)
+def test_newton_schulz_maps_each_singular_value_and_keeps_u_and_v(
+        shape: tuple[int, int]) -> None:
+    """NS(U S V^T) = U f(S) V^T, f the scalar map of 5 quintic steps on S / ||S||: every value
+    above about 1/700 of the Frobenius norm lands in [0.6, 1.2]; a tiny one stays small."""
+    k = min(shape)
+    s = torch.cat([torch.logspace(0, -1.5, k - 1, dtype=torch.float64),
+                   torch.tensor([1e-7], dtype=torch.float64)])
+    G = matrix_with_singular_values(s, *shape, seed=9)
     U, _, Vt = torch.linalg.svd(G, full_matrices=False)
-    target = U @ Vt
+    expected = torch.from_numpy(singular_value_map((s / s.norm()).numpy()))
     X = newton_schulz(G)
     assert X.shape == G.shape
-    s = torch.linalg.svdvals(X)
-    assert s.min() > 0.6 and s.max() < 1.25, s
-    cosine = (X * target).sum() / (X.norm() * target.norm())
-    assert cosine > 0.97, cosine
+    assert torch.allclose(X, U @ torch.diag(expected) @ Vt, atol=1e-6)  # 1e-7 added to the norm
+    assert expected[:-1].min() > 0.6 and expected[:-1].max() < 1.21, expected
+    assert expected[-1] < 1e-3  # 1e-7 of the norm, times about 485: still tiny
+
+
+def test_the_classical_cubic_converges_to_u_vt() -> None:
+    G = matrix_with_singular_values(torch.linspace(1, 0.2, 16, dtype=torch.float64), 24, 16, 3)
+    U, _, Vt = torch.linalg.svd(G, full_matrices=False)
     exact = newton_schulz(G, steps=60, coefficients=(1.5, -0.5, 0.0))
-    assert torch.allclose(exact, target, atol=1e-6)
+    assert torch.allclose(exact, U @ Vt, atol=1e-6)
+
+
+def test_singular_value_map_by_hand() -> None:
+    """One quintic step on s = 0.5: 3.4445 * 0.5 - 4.7750 * 0.125 + 2.0315 * 0.03125."""
+    assert singular_value_map(np.array([0.5]), 1)[0] == pytest.approx(1.188859375, abs=1e-12)
+    assert singular_value_map(np.array([1e-5]))[0] == pytest.approx(3.4445**5 * 1e-5, rel=1e-3)
 
 
 def test_newton_schulz_does_not_care_about_the_gradient_s_size() -> None:
@@ -284,6 +308,46 @@ def test_parallel_jobs_give_the_losses_of_one_thread(tmp_path: Path, tiny_text: 
         tables.append([line.split("|")[3] for line in out.splitlines()
                        if line.startswith("| ") and "same seconds" not in line][1:])
     assert tables[0] == tables[1] and len(tables[0]) == len(ROWS) - 3
+
+
+def test_newton_schulz_mode_prints_the_worked_example_and_draws(
+        tmp_path: Path, tiny_text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    text = tmp_path / "tiny.txt"
+    text.write_text(tiny_text * 2, encoding="utf-8")
+    main(["--quick", "--newton-schulz", "--path", str(text), "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "s = (0.9994, 0.0333)" in out and "after step 5: (0.6970, 1.1288)" in out
+    assert "transformer.h.0.attn.c_attn.weight" in out and "| model |" not in out
+    assert (tmp_path / "newton_schulz.png").is_file()
+
+
+def test_a_run_that_blows_up_is_named_in_one_line(tmp_path: Path, tiny_text: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    text = tmp_path / "tiny.txt"
+    text.write_text(tiny_text * 2, encoding="utf-8")
+    line = refused(main, ["--quick", "--lr", "1e9", "--path", str(text), "--out",
+                          str(tmp_path)], capsys, code=1)
+    assert "GPT-2 (phase 07), seed 1337" in line and "try a smaller --lr" in line
+
+
+def test_a_warmup_longer_than_the_run_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    line = refused(main, ["--steps", "40"], capsys)
+    assert "--warmup 50 is longer than the run" in line
+
+
+def test_verdict_waits_for_a_gap_larger_than_the_seeds_spread() -> None:
+    assert verdict(-0.138, [1.606, 1.614], [1.745, 1.751]) == "better"
+    assert verdict(-0.003, [1.606, 1.614], [1.609, 1.617]).startswith("within the seeds'")
+    assert verdict(0.05, [1.7, 1.7], [1.65, 1.65]) == "worse"
+    assert verdict(-0.1, [1.6], [1.7]).startswith("one seed")
+
+
+def test_no_positions_follows_the_model_s_dtype() -> None:
+    model = ModernGPT(ModernConfig(**SMALL, rope=True, rmsnorm=True)).to(torch.bfloat16)
+    ids = torch.zeros(1, 5, dtype=torch.long)
+    logits, loss = model(ids, ids)
+    assert logits.dtype == torch.bfloat16 and torch.isfinite(loss)
+    assert "like" not in "".join(model.state_dict())  # nothing new in a checkpoint
 
 
 def test_jobs_refuses_another_thread_count(capsys: pytest.CaptureFixture[str]) -> None:

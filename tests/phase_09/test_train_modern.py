@@ -112,12 +112,16 @@ def test_init_from_is_refused_for_the_modern_model(char_data: Path, tmp_path: Pa
 
 def test_the_command_line(char_data: Path, tmp_path: Path,
                           capsys: pytest.CaptureFixture[str]) -> None:
-    main(["--preset", "cpu-smoke", "--set", "architecture=modern", "--data", str(char_data),
-          "--device", "cpu", "--steps", "6", "--eval-every", "6", "--run-dir",
-          str(tmp_path / "run"), "--out", str(tmp_path / "out")])
+    smoke = ["--preset", "cpu-smoke", "--set", "architecture=modern", "--data", str(char_data),
+             "--device", "cpu", "--steps", "6", "--eval-every", "6"]
+    main([*smoke, "--set", "bias=false", "--run-dir", str(tmp_path / "run"), "--out",
+          str(tmp_path / "out")])
     out = capsys.readouterr().out
     assert "Muon (lr 4 x the schedule's" in out and "validation loss" in out
+    line = refused(main, [*smoke, "--run-dir", str(tmp_path / "biased")], capsys, code=1)
+    assert "needs bias=false" in line and "add --set bias=false" in line
+    assert not (tmp_path / "biased").exists()  # refused before the folder was touched
     line = refused(main, ["--preset", "cpu-smoke", "--set", "architecture=llama", "--data",
                           str(char_data), "--device", "cpu", "--run-dir",
                           str(tmp_path / "run2")], capsys, code=1)
-    assert "'llama' is not known" in line
+    assert "'llama' is not known" in line and "train_modern.py" not in line  # no circle
