@@ -17,8 +17,9 @@ GPT-2); an option only swaps one small part in:
 - untied: the output head is its own matrix, not the token embedding table.
 - bias=False (phase 07's own GPTConfig field): no biases in Linear layers and norms.
 - Muon (Jordan et al. 2024): for the hidden 2-D matrices, SGD momentum, then the update is
-  replaced by the nearest orthogonal matrix (Newton-Schulz iteration, no SVD); AdamW keeps the
-  embeddings, the head, the norms and the biases.
+  replaced by roughly the nearest orthogonal matrix (Newton-Schulz iteration, no SVD; its
+  strong directions evened out, its near-zero ones left small); AdamW keeps the embeddings, the
+  head, the norms and the biases.
 
 With every option off, ModernGPT IS phase 07's GPT: the same modules, the same weights, the same
 logits (tested), so phase 09's Hugging Face parity still holds for it.
