@@ -577,19 +577,27 @@ def spread(values: list[float]) -> str:
     return f"{np.mean(values):.3f} ± {(max(values) - min(values)) / 2:.3f}"
 
 
+def row_colour(name: str) -> str:
+    """GPT-2's rows grey (the equal-time one lighter), single changes blue, the stack orange."""
+    if name.startswith("GPT-2"):
+        return "0.55" if "phase 07" in name else "0.8"
+    return "tab:blue" if name.startswith("only") else "tab:orange"
+
+
 def plot_rows(names: list[str], losses: list[list[float]], out_dir: Path | None) -> Figure:
     fig = Figure(figsize=(8, 5))
     ax = fig.add_subplot()
     y = np.arange(len(names))[::-1]
     means = [float(np.mean(v)) for v in losses]
-    ax.barh(y, means, color=["0.6"] + ["tab:blue"] * (len(names) - 1))
+    ax.barh(y, means, color=[row_colour(n) for n in names])
     for yi, v in zip(y, losses, strict=True):
         ax.plot(v, [yi] * len(v), "k.", ms=4)
     ax.set_yticks(y, names)
     ax.set_xlim(min(min(v) for v in losses) - 0.05, max(max(v) for v in losses) + 0.05)
     ax.axvline(means[0], color="0.4", ls=":", lw=1)
     ax.set_xlabel("validation loss (nats per character; dots: seeds)")
-    ax.set_title("After GPT-2: each change on the char task")
+    ax.set_title("After GPT-2: each change alone (blue), stacked (orange), on the char task",
+                 fontsize=10)
     fig.tight_layout()
     save_figure(fig, out_dir, "after_gpt2.png")
     return fig
@@ -680,7 +688,7 @@ def main(argv: list[str] | None = None) -> None:
           f"({verdict(gap, results[-1][1], same_time[0])}); a change is within noise where "
           f"it is smaller than the seeds' spread (±) of the rows it compares")
     print("\nFigures")
-    plot_rows([r[0] for r in results] + [f"GPT-2, {equal_steps} steps"],
+    plot_rows([r[0] for r in results] + [f"GPT-2, {equal_steps} steps (equal time)"],
               [r[1] for r in results] + [same_time[0]], args.out)
 
 
