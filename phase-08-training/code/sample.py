@@ -41,7 +41,6 @@ from phase07.model import GPT
 from phase08.prepare_data import Codec, make_codec
 from phase08.train import RUNS_DIR, CheckpointError, architecture, load_checkpoint
 
-DEFAULT_CHECKPOINT = RUNS_DIR / "quickstart" / "best.pt"
 PHASE07_KEYS = {"model", "config", "chars"}  # what phase 07's train_char.py saves
 CHUNK_TOKENS = 100  # generated per call, so a long sample can show its progress
 BYTES_PER_TOKEN = 64  # a generated id as a tensor element, a Python int in a list, its text
@@ -178,8 +177,10 @@ def generate(model: GPT, ids: list[int], n_tokens: int, device: torch.device, se
     return torch.cat(new).tolist()
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = build_parser()
+def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None) -> None:
+    """Sample as the command line asks. `parser`: build_parser()'s, unless a later phase's
+    script hands in its own (phase 09's sample_modern.py, which knows one more architecture)."""
+    parser = parser or build_parser()
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     try:  # one sample is held in memory at a time, as ids and then as text
@@ -210,11 +211,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\n2.{i + 1} ---\n{args.prompt + text if args.prompt else text}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(run: str = "quickstart") -> argparse.ArgumentParser:
+    """The command line; `run` names the folder under runs/ whose best.pt is the default."""
     parser = argparse.ArgumentParser(description="Sample text from a train.py checkpoint.")
-    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
+    parser.add_argument("--checkpoint", type=Path, default=RUNS_DIR / run / "best.pt",
                         help="a checkpoint of train.py, or a model of phase 07's train_char.py "
-                             "(default: runs/quickstart/best.pt)")
+                             f"(default: runs/{run}/best.pt)")
     parser.add_argument("--prompt", default="", help="text to continue (default: a new "
                                                      "document)")
     parser.add_argument("--tokens", type=positive_int, default=300,

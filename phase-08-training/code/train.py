@@ -262,7 +262,8 @@ def architecture(name: str) -> Architecture:
     if name not in ARCHITECTURES:
         where = ("" if "modern" in ARCHITECTURES else  # already in train_modern.py: no hint
                  "; a later phase's script registers others: run it there (phase 09's "
-                 "\"modern\": python phase-09-comparison/code/train_modern.py)")
+                 "\"modern\": phase-09-comparison/code/train_modern.py trains it, "
+                 "sample_modern.py beside it samples it)")
         raise ValueError(f"the architecture {name!r} is not known to this script (it knows "
                          f"{sorted(ARCHITECTURES)}){where}")
     return ARCHITECTURES[name]

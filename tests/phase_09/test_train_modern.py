@@ -14,6 +14,7 @@ from phase08.prepare_data import prepare_local
 from phase08.sample import CheckpointError, load_for_sampling
 from phase08.train import ARCHITECTURES, load_checkpoint, read_log, train
 from phase09.after_gpt2 import MODERN_OPTIONS, MUON_LR_SCALE, ModernGPT, Muon, register_modern
+from phase09.sample_modern import main as sample_main
 from phase09.train_modern import main
 from tests.scripts import refused
 
@@ -103,6 +104,20 @@ def test_a_script_that_does_not_know_the_architecture_says_so(
         train(make_config("cpu-smoke", {"data": str(char_data), "architecture": "modern"}),
               tmp_path / "other", verbose=False)
     assert not (tmp_path / "other").exists()  # refused before the folder was touched
+
+
+def test_sample_modern_continues_a_prompt_where_phase_08s_sample_refuses(
+        char_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    train(modern(char_data, steps=6, eval_every=6), tmp_path / "run", verbose=False)
+    best = str(tmp_path / "run" / "best.pt")
+    sample_main(["--checkpoint", best, "--prompt", "To be", "--tokens", "12", "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert "step 6" in out and "\nTo be" in out
+    monkeypatch.delitem(ARCHITECTURES, "modern")  # phase 08's own sample.py knows only gpt2
+    from phase08.sample import main as phase08_sample
+    line = refused(phase08_sample, ["--checkpoint", best, "--device", "cpu"], capsys, code=1)
+    assert "'modern' is not known" in line and "sample_modern.py" in line
 
 
 def test_init_from_is_refused_for_the_modern_model(char_data: Path, tmp_path: Path) -> None:
