@@ -187,6 +187,22 @@ def test_options_structure() -> None:
         ModernConfig(vocab_size=5, n_embd=6, n_head=2, rope=True)
 
 
+@pytest.mark.parametrize("activation", ["relu2", "swiglu"])
+def test_the_mlp_computes_its_formula(activation: str) -> None:
+    """relu2: W2 relu(x W1 + b1)^2 + b2. swiglu: W2 (silu(x W) * (x V)), W and V the two halves
+    of c_fc's output; checked by hand on one block's MLP."""
+    torch.manual_seed(11)
+    mlp = ModernGPT(ModernConfig(**SMALL, activation=activation, bias=False)).transformer.h[0].mlp
+    x = torch.randn(3, 5, SMALL["n_embd"])
+    h = x @ mlp.c_fc.weight.T
+    if activation == "relu2":
+        hidden = torch.relu(h) ** 2
+    else:
+        gate, value = h.chunk(2, dim=-1)
+        hidden = gate * torch.sigmoid(gate) * value
+    assert torch.allclose(mlp(x), hidden @ mlp.c_proj.weight.T, atol=1e-6)
+
+
 # --- Muon ------------------------------------------------------------------------------------
 
 def matrix_with_singular_values(s: torch.Tensor, rows: int, cols: int,
@@ -280,6 +296,12 @@ def test_ablation_quick(tmp_path: Path, tiny_text: str,
     assert "| model | parameters | val loss | change | seconds |" in out
     for row in ("GPT-2 (phase 07)", "only RoPE", "stack: + Muon (all)", "same seconds as 'all'"):
         assert row in out
+    rows = [line.split(" | ") for line in out.splitlines() if line.startswith("| ")][1:]
+    base = float(rows[0][2].split(" ± ")[0])
+    for row in rows:  # each change is its row's mean minus GPT-2's, to the printed rounding
+        assert float(row[3]) == pytest.approx(float(row[2].split(" ± ")[0]) - base, abs=1.5e-3)
+    equal_steps = int(rows[-1][0].split("(")[1].split(" steps")[0])
+    assert f"GPT-2 gets {equal_steps} steps for the same seconds" in out
     assert (tmp_path / "after_gpt2.png").is_file()
 
 
