@@ -243,9 +243,9 @@ def newton_schulz(G: torch.Tensor, steps: int = 5,
     """An approximation of U V^T for G = U S V^T, with no SVD: scale G so every singular value
     is at most 1, then apply X <- a X + b (X X^T) X + c (X X^T)^2 X, which maps each singular
     value s to a s + b s^3 + c s^5 and leaves U and V alone. With Jordan's coefficients, 5 steps
-    put every s above about 1/700 of the Frobenius norm into [0.6, 1.2]; smaller ones are lifted
-    by about 485 (a^5) and stay below that (singular_value_map). (1.5, -0.5, 0) converges to
-    exactly 1, far more slowly."""
+    put every s above about 1/700 of the Frobenius norm into [0.6, 1.21]; smaller ones are
+    lifted by up to about 485 (a^5) and end below 0.6 (singular_value_map). (1.5, -0.5, 0)
+    converges to exactly 1, far more slowly."""
     a, b, c = coefficients
     X = G / (G.norm() + 1e-7)  # Frobenius norm >= the largest singular value
     tall = X.size(0) > X.size(1)
@@ -255,6 +255,9 @@ def newton_schulz(G: torch.Tensor, steps: int = 5,
         A = X @ X.T
         X = a * X + (b * A + c * A @ A) @ X
     return X.T if tall else X
+
+
+BAND = (0.6, 1.21)  # where 5 quintic steps put every singular value above 1/700 of the norm
 
 
 def singular_value_map(s: np.ndarray, steps: int = 5,
@@ -302,11 +305,11 @@ def show_newton_schulz(config: ModernConfig, train_data: torch.Tensor, batch: in
     for name, g in grads.items():
         before = torch.linalg.svdvals(g / g.norm()).numpy()
         after = torch.linalg.svdvals(newton_schulz(g)).numpy()
-        inside = float(np.mean((after >= 0.6) & (after <= 1.25)))
+        inside = float(np.mean((after >= BAND[0]) & (after <= BAND[1])))
         curves[name] = (before, after)
         print(f"   {name:34s} {tuple(g.shape)!s:11s} before {before.max():.3f} .. "
               f"{before.min():.1e}   after {after.max():.2f} .. {after.min():.1e}   "
-              f"{inside:4.0%} in [0.6, 1.25]")
+              f"{inside:4.0%} in [{BAND[0]}, {BAND[1]}]")
     return plot_newton_schulz(curves, out_dir)
 
 
@@ -317,22 +320,25 @@ def plot_newton_schulz(curves: dict[str, tuple[np.ndarray, np.ndarray]],
     s = np.logspace(-5, 0, 400)
     left.semilogx(s, singular_value_map(s), label="Jordan's quintic, 5 steps")
     left.semilogx(s, singular_value_map(s, 5, (1.5, -0.5, 0.0)), label="classical cubic, 5 steps")
-    left.axhspan(0.6, 1.2, color="0.9")
+    left.axhspan(*BAND, color="0.88")
     left.axvline(1 / 700, color="0.4", ls=":", lw=1)
-    left.text(1 / 700 * 1.2, 0.3, "above about 1/700:\nlifted into [0.6, 1.2]", fontsize=8)
+    left.text(1 / 700 * 1.2, 0.3, f"above about 1/700:\nlifted into {list(BAND)}", fontsize=8)
     left.set_xlabel("singular value s of G / ||G||_F (log scale)")
     left.set_ylabel("singular value after Newton-Schulz")
     left.set_title("The map applied to every singular value", fontsize=10)
     left.legend(fontsize=8)
-    name = next(iter(curves))  # block 0's query-key-value matrix
-    before, after = curves[name]
-    rank = np.arange(1, len(before) + 1)
-    right.semilogy(rank, before, label="gradient G / ||G||_F")
-    right.semilogy(rank, after, label="after 5 steps (what Muon applies)")
-    right.axhspan(0.6, 1.2, color="0.9")
+    attention = next(name for name in curves if "attn.c_attn" in name)  # block 0's q, k, v
+    mlp = next(name for name in curves if "mlp.c_fc" in name)  # block 0's MLP input
+    for name, colour in ((attention, "tab:blue"), (mlp, "tab:green")):
+        before, after = curves[name]
+        rank = np.arange(1, len(before) + 1)
+        short = name.removeprefix("transformer.").removesuffix(".weight")
+        right.semilogy(rank, before, color=colour, lw=1, ls="--", label=f"{short}: G / ||G||_F")
+        right.semilogy(rank, after, color=colour, lw=2, label=f"{short}: after 5 steps")
+    right.axhspan(*BAND, color="0.88")
     right.set_xlabel("singular value, largest first")
-    right.set_title(f"A real first gradient: {name}", fontsize=10)
-    right.legend(fontsize=8)
+    right.set_title(f"Real first gradients, before and after (grey: {list(BAND)})", fontsize=10)
+    right.legend(fontsize=7)
     fig.tight_layout()
     save_figure(fig, out_dir, "newton_schulz.png")
     return fig

@@ -218,7 +218,7 @@ def matrix_with_singular_values(s: torch.Tensor, rows: int, cols: int,
 def test_newton_schulz_maps_each_singular_value_and_keeps_u_and_v(
         shape: tuple[int, int]) -> None:
     """NS(U S V^T) = U f(S) V^T, f the scalar map of 5 quintic steps on S / ||S||: every value
-    above about 1/700 of the Frobenius norm lands in [0.6, 1.2]; a tiny one stays small."""
+    above about 1/700 of the Frobenius norm lands in [0.6, 1.21]; a tiny one stays small."""
     k = min(shape)
     s = torch.cat([torch.logspace(0, -1.5, k - 1, dtype=torch.float64),
                    torch.tensor([1e-7], dtype=torch.float64)])
