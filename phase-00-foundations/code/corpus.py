@@ -117,7 +117,8 @@ def read_text_file(path: Path | str) -> str:
                                 f"text file, or leave --path out to use a built-in corpus "
                                 f"({', '.join(CORPORA)})")
     if not path.is_file():
-        raise NotTextError(f"{path} is a folder, not a text file: pass the path of one file")
+        what = "a folder" if path.is_dir() else "not a regular file (a device, a pipe, ...)"
+        raise NotTextError(f"{path} is {what}, not a text file: pass the path of one file")
     data = path.read_bytes()
     if not data:
         raise NotTextError(f"{path} is empty: a language model needs text to learn from")

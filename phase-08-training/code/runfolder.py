@@ -241,9 +241,12 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     """
     path = Path(path)
     if not path.is_file():
-        what = "a folder" if path.is_dir() else "nothing"
+        what = ("a folder" if path.is_dir() else "something that is not a file" if path.exists()
+                else "nothing")
         raise FileNotFoundError(f"no checkpoint at {path} ({what} there): train first (python "
-                                f"phase-08-training/code/train.py), or give the right --run-dir")
+                                f"phase-08-training/code/train.py, or phase 09's "
+                                f"train_modern.py for the modern recipe), or give the right "
+                                f"--checkpoint or --run-dir")
     others = sorted(p.name for p in path.parent.glob("*.pt") if p != path)
     elsewhere = f"Other checkpoints in {path.parent}: {', '.join(others) or 'none'}"
     try:

@@ -1,6 +1,7 @@
 """The environment checker and the corpus loader: offline behaviour, clear errors, no half files."""
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -201,6 +202,11 @@ def test_a_file_that_is_not_text_is_refused_with_the_reason(tmp_path: Path, cont
         corpus.load_text(path=bad)
     with pytest.raises(corpus.NotTextError, match="is a folder"):
         corpus.load_text(path=tmp_path)
+
+
+def test_a_device_is_not_called_a_folder() -> None:
+    with pytest.raises(corpus.NotTextError, match="not a regular file"):
+        corpus.load_text(path=Path(os.devnull))
 
 
 def test_utf8_text_is_read_as_written_and_a_byte_order_mark_dropped(tmp_path: Path) -> None:
