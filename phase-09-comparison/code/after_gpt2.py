@@ -287,7 +287,7 @@ def show_newton_schulz(config: ModernConfig, train_data: torch.Tensor, batch: in
     values of a real first gradient of each hidden matrix of the model."""
     print("\n0. Newton-Schulz, the heart of Muon: G -> about U V^T, with no SVD")
     G = torch.diag(torch.tensor([3.0, 0.1], dtype=torch.float64))
-    scaled = torch.tensor([3.0, 0.1]) / G.norm().item()
+    scaled = G.diagonal() / G.norm()  # its singular values, scaled as newton_schulz scales them
     steps = [scaled.numpy()]
     for _ in range(5):
         steps.append(singular_value_map(steps[-1], 1))
@@ -296,8 +296,8 @@ def show_newton_schulz(config: ModernConfig, train_data: torch.Tensor, batch: in
     for k, v in enumerate(steps[1:], 1):
         print(f"   after step {k}: ({v[0]:.4f}, {v[1]:.4f})")
     diagonal = ", ".join(f"{v:.4f}" for v in newton_schulz(G).diagonal().tolist())
-    print(f"   newton_schulz(G) = diag({diagonal}): both directions now move by about the same "
-          f"amount")
+    print(f"   newton_schulz(G) = diag({diagonal}): thirty to one has become about two to "
+          f"three (the steps swing; they do not settle on 1)")
     grads = first_gradients(config, train_data, batch, seed)
     print(f"   the {len(grads)} hidden matrices' first gradients (seed {seed}, batch {batch}); "
           f"singular values as a share of the Frobenius norm, before and after 5 steps:")

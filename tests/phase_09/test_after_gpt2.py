@@ -339,6 +339,7 @@ def test_newton_schulz_mode_prints_the_worked_example_and_draws(
     main(["--quick", "--newton-schulz", "--path", str(text), "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert "s = (0.9994, 0.0333)" in out and "after step 5: (0.6970, 1.1288)" in out
+    assert "newton_schulz(G) = diag(0.6970, 1.1288)" in out  # the function agrees with the map
     assert "transformer.h.0.attn.c_attn.weight" in out and "| model |" not in out
     assert (tmp_path / "newton_schulz.png").is_file()
 
