@@ -120,7 +120,7 @@ def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tenso
     return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
 
 
-class RotaryQKV(nn.Linear):
+class ModernQKV(nn.Linear):
     """Phase 07's c_attn (x -> [q | k | v]), with q and k then normalised and/or rotated.
 
     CausalSelfAttention.forward calls self.c_attn(x) and splits the result, so swapping this in
@@ -192,7 +192,9 @@ class ModernGPT(GPT):
             if config.rmsnorm:
                 block.ln_1, block.ln_2 = RMSNorm(C), RMSNorm(C)
             if config.rope or config.qk_norm:
-                block.attn.c_attn = RotaryQKV(config)
+                block.attn.c_attn = ModernQKV(config)
+            # Phase 07's MLP calls its non-linearity `gelu`; the swap keeps that slot, so the
+            # layers keep their names and a checkpoint's keys read the same.
             if config.activation == "relu2":
                 block.mlp.gelu = ReLUSquared()
             elif config.activation == "swiglu":  # 3 C h weights = GPT-2's 8 C^2 at h = 8C/3
@@ -227,7 +229,7 @@ class ModernGPT(GPT):
                 cache: KVCache | None = None) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         offset = 0 if cache is None else cache.length  # where the new tokens' positions start
         for block in self.transformer.h:
-            if isinstance(block.attn.c_attn, RotaryQKV):
+            if isinstance(block.attn.c_attn, ModernQKV):
                 block.attn.c_attn.offset = offset
         return super().forward(idx, targets, cache)
 

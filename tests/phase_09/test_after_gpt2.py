@@ -15,7 +15,7 @@ from phase09.after_gpt2 import (
     ModernGPT,
     Muon,
     RMSNorm,
-    RotaryQKV,
+    ModernQKV,
     hidden_matrices,
     main,
     make_optimizers,
@@ -92,7 +92,7 @@ def test_qk_norm_gives_every_head_unit_rms_queries_and_keys() -> None:
     untouched."""
     config = ModernConfig(**SMALL, qk_norm=True)
     torch.manual_seed(1)
-    layer = RotaryQKV(config).double()
+    layer = ModernQKV(config).double()
     x = torch.randn(2, 5, 16, dtype=torch.float64)
     q, k, v = layer(x).split(16, dim=2)
     raw_q, raw_k, raw_v = torch.nn.functional.linear(x, layer.weight, layer.bias).split(16, dim=2)
