@@ -7,6 +7,9 @@ afterwards. Without a network the programs say so and fall back to a corpus ever
 the source code of Python's own standard library, read from the running interpreter. Any local
 text file works too (`--path my_book.txt`).
 
+Every file the course writes that must never be found half written (this cache, a tokenizer, a
+model, a checkpoint) goes through `write_atomically`, here, the first place it is needed.
+
 Run:  python phase-00-foundations/code/corpus.py              (download if needed, show stats)
       python phase-00-foundations/code/corpus.py --offline    (never touch the network)
 """
@@ -15,10 +18,11 @@ import argparse
 import hashlib
 import os
 import sysconfig
-import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = Path(os.environ.get("TFS_DATA_DIR", REPO_ROOT / "data"))
@@ -59,22 +63,41 @@ def download_tiny_shakespeare(data_dir: Path = DATA_DIR, url: str = TINY_SHAKESP
     interrupted download never leaves a half file that looks like a cached corpus.
     """
     target = tiny_shakespeare_path(data_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
     with urllib.request.urlopen(url, timeout=timeout) as response:
         payload = response.read()
     digest = hashlib.sha256(payload).hexdigest()
     if url == TINY_SHAKESPEARE_URL and digest != TINY_SHAKESPEARE_SHA256:
         raise OSError(f"downloaded {len(payload)} bytes from {url} but their SHA-256 is "
                       f"{digest}, not the expected {TINY_SHAKESPEARE_SHA256}; not caching it")
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".download-")
+    return write_atomically(target, payload)
+
+
+def write_atomically(path: Path | str, data: bytes | Callable[[BinaryIO], object]) -> Path:
+    """Write a file whole or not at all; return its path.
+
+    `data`, bytes or a function that writes into an open binary file (torch.save, np.savez),
+    fills a temporary file beside `path`, named for this process (two processes
+    writing at once never share one). Its bytes are forced to disk, then it is renamed to
+    `path`. A rename within one folder is atomic, so `path` holds all of its old bytes or all
+    of the new ones, never half. On any failure, Ctrl-C included, the temporary file is
+    removed and `path` is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with os.fdopen(fd, "wb") as tmp:
-            tmp.write(payload)
-        os.replace(tmp_name, target)  # atomic: the target is either absent or complete
+        with open(tmp, "wb") as file:
+            if isinstance(data, bytes):
+                file.write(data)
+            else:
+                data(file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
-    return target
+    return path
 
 
 def stdlib_corpus(max_chars: int = 1_100_000) -> str:

@@ -36,8 +36,6 @@ Run:  python phase-03-embeddings/code/bpe.py                      (fast trainer,
 import argparse
 import heapq
 import json
-import os
-import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -47,7 +45,7 @@ from typing import Any
 import regex
 from matplotlib.figure import Figure
 
-from phase00.corpus import add_corpus_flags, load_text
+from phase00.corpus import add_corpus_flags, load_text, write_atomically
 from phase00.figures import add_out_flag, save_figure, scratch_dir
 from phase00.flags import output_file, positive_int
 
@@ -525,23 +523,13 @@ class BPETokenizer:
 
         The file is written under a temporary name and renamed when complete, so an error or
         an interruption never leaves a half file under the real name, nor the temporary one."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         merges = self.merges()
         lines = [FILE_HEADER, f"name {self.name}", f"pattern {json.dumps(self.pattern)}",
                  f"specials {json.dumps(self.special_tokens)}", f"merges {len(merges)}"]
         for k, (a, b) in enumerate(merges):
             shown = self.decoder[256 + k].decode("utf-8", errors="replace")
             lines.append(f"{a} {b}\t# {256 + k} = {json.dumps(shown)}")
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write("\n".join(lines) + "\nend\n")
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return write_atomically(path, ("\n".join(lines) + "\nend\n").encode("utf-8"))
 
     @classmethod
     def load(cls, path: Path) -> "BPETokenizer":

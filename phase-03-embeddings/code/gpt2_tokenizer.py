@@ -36,17 +36,15 @@ import argparse
 import hashlib
 import importlib.util
 import json
-import os
 import random
 import string
-import tempfile
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from phase00.corpus import DATA_DIR
+from phase00.corpus import DATA_DIR, write_atomically
 from phase00.flags import positive_int
 from phase03.bpe import (
     ENDOFTEXT,
@@ -113,10 +111,7 @@ def download_gpt2_files(cache: Path = GPT2_CACHE, timeout: float = 30.0) -> Path
         if len(payload) != size or hashlib.sha256(payload).hexdigest() != sha256:
             raise OSError(f"downloaded {name} ({len(payload):,} bytes) does not match GPT-2's "
                           f"file ({size:,} bytes, SHA-256 {sha256[:12]}...); not caching it")
-        fd, tmp = tempfile.mkstemp(dir=cache, prefix=f".{name}-")
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-        os.replace(tmp, target)  # a half-written file never takes the real name
+        write_atomically(target, payload)  # never a half file
     return cache
 
 

@@ -33,13 +33,12 @@ Run:  python phase-05-attention/code/transformer.py --n-layers 2 --d-model 32 --
 
 import argparse
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from phase00.corpus import write_atomically
 from phase00.flags import add_seed_flag, check_fits_in_memory, positive_int
 from phase02.layers import Activation, SoftmaxCrossEntropy
 from phase03.embeddings import Embedding
@@ -308,18 +307,9 @@ class Transformer:
 
     def save(self, path: Path) -> Path:
         """Write config and parameters to one .npz file, atomically (temporary file + rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
-        os.close(fd)
-        try:
-            np.savez(tmp, __config__=np.array(json.dumps(asdict(self.config))),
-                     **self.state_dict())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        config = np.array(json.dumps(asdict(self.config)))
+        return write_atomically(path, lambda f: np.savez(f, __config__=config,
+                                                         **self.state_dict()))
 
     @classmethod
     def load(cls, path: Path, dtype: type | None = None) -> "Transformer":

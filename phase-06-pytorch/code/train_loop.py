@@ -38,7 +38,6 @@ Run:  python phase-06-pytorch/code/train_loop.py
 import argparse
 import contextlib
 import math
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,7 +47,7 @@ import torch
 from matplotlib.figure import Figure
 from torch.utils.data import DataLoader, Dataset
 
-from phase00.corpus import add_corpus_flags
+from phase00.corpus import add_corpus_flags, write_atomically
 from phase00.figures import add_out_flag, save_figure, scratch_dir
 from phase00.flags import add_seed_flag, output_file, positive_int
 from phase03.char_tokenizer import sample_start
@@ -164,16 +163,7 @@ def configure_optimizer(model: TorchTransformer, lr: float, weight_decay: float,
 def save_state(model: torch.nn.Module, path: Path) -> Path:
     """torch.save the model's state_dict to a temporary name beside `path`, then rename it: a
     save that fails halfway (a full disk, Ctrl-C) leaves no half file and the old one intact."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        torch.save(model.state_dict(), tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(path, lambda f: torch.save(model.state_dict(), f))
 
 
 RELOAD_TOLERANCE = 1e-3  # float32 logits of order 10, computed by two different sets of kernels

@@ -19,7 +19,6 @@ Run:  python phase-07-gpt/code/train_char.py
 
 import argparse
 import math
-import os
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -29,7 +28,7 @@ import torch
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
-from phase00.corpus import add_corpus_flags
+from phase00.corpus import add_corpus_flags, write_atomically
 from phase00.figures import add_out_flag, save_figure, scratch_dir
 from phase00.flags import (
     add_seed_flag,
@@ -104,17 +103,9 @@ def save_model(model: GPT, tokenizer: CharTokenizer, path: Path) -> Path:
     Only tensors and plain Python types go in, so torch.load(..., weights_only=True) can read it
     back without running any code from the file.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        torch.save({"model": model.state_dict(), "config": asdict(model.config),
-                    "chars": tokenizer.chars}, tmp)
-        os.replace(tmp, path)
-    except BaseException:  # a full disk, Ctrl-C: no half file left, the old model intact
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    state = {"model": model.state_dict(), "config": asdict(model.config),
+             "chars": tokenizer.chars}
+    return write_atomically(path, lambda f: torch.save(state, f))  # Ctrl-C: the old one intact
 
 
 def plot_losses(history: dict[str, list], out_dir: Path | None) -> Figure:

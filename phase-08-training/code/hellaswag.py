@@ -36,7 +36,6 @@ Run:  python phase-08-training/code/hellaswag.py --model runs/gpt2-124m/best.pt
 
 import argparse
 import json
-import os
 import time
 import urllib.request
 from pathlib import Path
@@ -45,7 +44,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from phase00.corpus import DATA_DIR, read_text_file
+from phase00.corpus import DATA_DIR, read_text_file, write_atomically
 from phase00.flags import nonnegative_int
 from phase06.device import add_device_flag, autocast, pick_device
 from phase07.model import GPT
@@ -76,17 +75,14 @@ def hellaswag_file(split: str = "val", folder: Path = HELLASWAG_DIR,
            f"--path to a copy)")
     if not download:
         raise FileNotFoundError(f"no HellaSwag {split} file at {path}; {how}")
-    # A name of this process's own: several ranks may download at once, and two writers of one
-    # temporary file would mix their bytes. Each renames a whole file; the last rename wins.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # write_atomically uses a temporary name of this process's own: several ranks may download
+    # at once, and two writers of one temporary file would mix their bytes. Each renames a
+    # whole file; the last rename wins.
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             payload = response.read()
-        path.parent.mkdir(parents=True, exist_ok=True)  # only once there is something to keep
-        tmp.write_bytes(payload)
-        os.replace(tmp, path)  # a download cut short never leaves a half file under `path`
+        write_atomically(path, payload)  # never a half file under `path`
     except Exception as err:  # no network, a proxy, a guard: all mean "could not download"
-        tmp.unlink(missing_ok=True)
         raise FileNotFoundError(f"could not download HellaSwag's {split} file "
                                 f"({type(err).__name__}: {err}); {how}") from None
     return path

@@ -45,12 +45,12 @@ Run:  python phase-08-training/code/loader.py --data data/tokens/tinyshakespeare
 import argparse
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from phase00.corpus import write_atomically
 from phase00.flags import check_fits_in_memory, nonnegative_int, positive_int
 from phase08.prepare_data import FORMAT, META_FILE, TOKEN_DTYPE, TOKENS_DIR, VERIFY_FILE, make_codec
 
@@ -106,12 +106,10 @@ def _write_verified(folder: Path, record: dict) -> None:
     """Write verified.json atomically, under a temporary name of this process's own (several
     ranks may verify at once). A read-only folder is no error: the shards are then hashed again
     at the next start."""
-    tmp = folder / f".{VERIFY_FILE}.{os.getpid()}.tmp"
     try:
-        tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-        os.replace(tmp, folder / VERIFY_FILE)
+        write_atomically(folder / VERIFY_FILE, (json.dumps(record, indent=1) + "\n").encode())
     except OSError:
-        tmp.unlink(missing_ok=True)
+        pass
 
 
 class TokenShards:

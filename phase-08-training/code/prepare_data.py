@@ -55,7 +55,15 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from phase00.corpus import CORPORA, DATA_DIR, NotTextError, load_text, read_text_file, stdlib_corpus
+from phase00.corpus import (
+    CORPORA,
+    DATA_DIR,
+    NotTextError,
+    load_text,
+    read_text_file,
+    stdlib_corpus,
+    write_atomically,
+)
 from phase00.flags import output_folder, positive_int, unit_float
 from phase03.bpe import ENDOFTEXT
 from phase03.char_tokenizer import CharTokenizer
@@ -246,7 +254,8 @@ def write_shard(path: Path, tokens: np.ndarray) -> dict:
     """Write tokens to `path` as raw uint16, atomically; return {"file", "tokens", "sha256"}.
 
     The bytes go to a hidden temporary file in the same folder, are flushed to disk, and only
-    then renamed to `path`: the name appears with all its bytes or not at all.
+    then renamed to `path`: the name appears with all its bytes or not at all. It is phase 00's
+    write_atomically, spelled out here because this is where the course teaches it.
     """
     data = np.ascontiguousarray(tokens, dtype=TOKEN_DTYPE).tobytes()
     tmp = path.with_name(f".{path.name}.tmp")
@@ -308,13 +317,7 @@ class ShardWriter:
 
 def write_json_atomic(path: Path, record: dict) -> None:
     """Write a small JSON file whole or not at all, leaving no temporary file either way."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(json.dumps(record, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:  # a full disk, Ctrl-C: the old file stays as it was
-        tmp.unlink(missing_ok=True)
-        raise
+    write_atomically(path, (json.dumps(record, ensure_ascii=False, indent=1) + "\n").encode())
 
 
 def start_folder(folder: Path) -> None:

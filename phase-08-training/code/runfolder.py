@@ -49,6 +49,8 @@ from typing import BinaryIO
 
 import torch
 
+from phase00.corpus import write_atomically
+
 try:  # macOS and Linux; Windows has no fcntl, and there the lock is skipped (said once)
     import fcntl
 except ImportError:  # pragma: no cover - not on the course's platforms
@@ -169,25 +171,18 @@ def disk_full(err: BaseException, folder: Path) -> bool:
         return False
 
 
-def write_atomically(path: Path, write: Callable[[BinaryIO], None],
-                     previous: str = "") -> Path:
-    """Call write(file) on a temporary file beside `path`, force it to disk, rename it over
-    `path`, and sync the folder: afterwards `path` holds either all of the old bytes or all of
-    the new ones, even after a crash or a power cut. On any failure the temporary file is
-    removed and `path` is untouched; a full disk is said in one line. `previous` describes
-    what `path` holds now, for that message (e.g. "step 400")."""
+def write_checkpoint_file(path: Path, write: Callable[[BinaryIO], object],
+                          previous: str = "") -> Path:
+    """Phase 00's write_atomically (a temporary file, forced to disk, renamed over `path`),
+    then the folder synced too, so the rename itself survives a power cut: afterwards `path`
+    holds either all of the old bytes or all of the new ones. On any failure `path` is
+    untouched; a full disk is said in one line. `previous` describes what `path` holds now,
+    for that message (e.g. "step 400")."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        with open(tmp, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
+        write_atomically(path, write)
     except BaseException as err:
         full = not isinstance(err, KeyboardInterrupt) and disk_full(err, path.parent)
-        tmp.unlink(missing_ok=True)
         if full:
             kept = (f"the previous {path.name} ({previous}) is intact" if path.exists()
                     and previous else f"nothing was written to {path.name}")
@@ -230,7 +225,7 @@ def state_checksum(state: dict) -> str:
 def save_checkpoint(path: Path, state: dict, previous: str = "") -> Path:
     """Write a checkpoint with the checksum of its tensors: all or nothing, and durably."""
     state = {**state, "checksum": state_checksum(state)}
-    return write_atomically(path, lambda file: torch.save(state, file), previous)
+    return write_checkpoint_file(path, lambda file: torch.save(state, file), previous)
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict:

@@ -62,6 +62,7 @@ import torch
 from matplotlib.figure import Figure
 from torch.nn.parallel import DistributedDataParallel
 
+from phase00.corpus import write_atomically
 from phase00.figures import save_figure, scratch_dir
 from phase00.flags import (
     check_fits_in_memory,
@@ -779,9 +780,7 @@ class RunLog:
                     record = json.loads(line)
                     if record.get("step", 0) <= resume_step:
                         kept.append(line)
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_atomically(self.path, "".join(line + "\n" for line in kept).encode("utf-8"))
         self.file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (closed by close())
 
     def write(self, **record: object) -> None:

@@ -127,6 +127,27 @@ def test_corpus_errors_are_clear(tmp_path: Path) -> None:
         corpus.load_text(path=tmp_path / "missing.txt")
 
 
+def test_write_atomically_writes_bytes_or_a_writer_and_makes_the_folder(tmp_path: Path) -> None:
+    first = corpus.write_atomically(tmp_path / "new" / "a.bin", b"abc")
+    assert first.read_bytes() == b"abc"
+    corpus.write_atomically(first, lambda f: f.write(b"defg"))  # a writer, over the old file
+    assert first.read_bytes() == b"defg" and os.listdir(first.parent) == ["a.bin"]
+
+
+@pytest.mark.parametrize("stop", [OSError("disk full"), KeyboardInterrupt()])
+def test_write_atomically_interrupted_keeps_the_old_file_and_no_temporary(
+        tmp_path: Path, stop: BaseException) -> None:
+    path = corpus.write_atomically(tmp_path / "model.npz", b"the old bytes")
+
+    def half_then_stop(f: object) -> None:
+        f.write(b"half of the n")
+        raise stop
+
+    with pytest.raises(type(stop)):
+        corpus.write_atomically(path, half_then_stop)
+    assert path.read_bytes() == b"the old bytes" and os.listdir(tmp_path) == ["model.npz"]
+
+
 def test_local_file_is_read(tmp_path: Path, tiny_text: str) -> None:
     book = tmp_path / "book.txt"
     book.write_text(tiny_text, encoding="utf-8")

@@ -93,7 +93,7 @@ def test_a_failed_save_leaves_no_temporary_file_and_the_old_model(
     before = path.read_bytes()
 
     def full_disk(*args: object, **kwargs: object) -> None:
-        Path(args[1]).write_bytes(b"half a file")
+        args[1].write(b"half a file")  # into the open temporary file
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(train_char.torch, "save", full_disk)

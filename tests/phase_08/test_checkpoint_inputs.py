@@ -3,6 +3,7 @@ checkpoint, weights that diverged; they read phase 07's models, and a long sampl
 without changing a single token."""
 
 import json
+import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -152,15 +153,15 @@ def test_hellaswag_downloads_under_a_name_of_its_own(tmp_path: Path,
             seen.extend(p.name for p in (tmp_path / "hs").glob(".*"))  # none yet
             return b'{"ctx": "x", "endings": ["a", "b", "c", "d"], "label": 1}\n'
 
-    real_replace = hellaswag.os.replace
+    real_replace = os.replace
 
     def replace(src: Path, dst: Path) -> None:
         seen.append(Path(src).name)
         real_replace(src, dst)
 
     monkeypatch.setattr(hellaswag.urllib.request, "urlopen", lambda *a, **k: Response())
-    monkeypatch.setattr(hellaswag.os, "replace", replace)
+    monkeypatch.setattr(os, "replace", replace)  # phase 00's write_atomically renames
     path = hellaswag.hellaswag_file("val", tmp_path / "hs")
-    assert seen == [f".hellaswag_val.jsonl.{hellaswag.os.getpid()}.tmp"]
+    assert seen == [f".hellaswag_val.jsonl.{os.getpid()}.tmp"]
     assert hellaswag.read_examples(path)[0]["label"] == 1
     assert [p.name for p in (tmp_path / "hs").iterdir()] == ["hellaswag_val.jsonl"]

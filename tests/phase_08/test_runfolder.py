@@ -220,7 +220,7 @@ def test_writes_are_forced_to_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     synced = []
     real = runfolder.os.fsync
     monkeypatch.setattr(runfolder.os, "fsync", lambda fd: synced.append(fd) or real(fd))
-    runfolder.write_atomically(tmp_path / "a.bin", lambda f: f.write(b"abc"))
+    runfolder.write_checkpoint_file(tmp_path / "a.bin", lambda f: f.write(b"abc"))
     assert (tmp_path / "a.bin").read_bytes() == b"abc"
     assert len(synced) == 2  # the file's bytes, then the folder's entry for it
 
