@@ -60,6 +60,14 @@ def unit_float(text: str) -> float:
     return value
 
 
+def fraction(text: str) -> float:
+    """A number strictly between 0 and 1: the share of a text held out for validation."""
+    value = finite_float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number above 0 and below 1, got {text!r}")
+    return value
+
+
 def positive_int(text: str) -> int:
     """A whole number >= 1: a count of epochs, samples, layers, neurons, steps."""
     value = _number(text, int)
@@ -159,6 +167,7 @@ BAD_VALUES = {
     "positive_float": "-1",
     "nonnegative_float": "-1",
     "unit_float": "1",
+    "fraction": "0",
     "positive_int": "0",
     "nonnegative_int": "-1",
     "thread_count": "100000",

@@ -38,7 +38,13 @@ from matplotlib.figure import Figure
 
 from phase00.corpus import add_corpus_flags, load_text
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import check_fits_in_memory, nonnegative_float, positive_float, positive_int
+from phase00.flags import (
+    check_fits_in_memory,
+    fraction,
+    nonnegative_float,
+    positive_float,
+    positive_int,
+)
 from phase00.probability import log_softmax, sample, softmax
 from phase00.threads import limit_blas_threads
 from phase02.layers import SoftmaxCrossEntropy
@@ -217,8 +223,6 @@ def plot_training(history: dict[str, list[float]], counting_train: float, counti
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.val_fraction >= 1:
-        parser.error(f"--val-fraction must be below 1, got {args.val_fraction}")
     try:
         text, source = load_text(args.corpus, args.path)
         tok = training_tokenizer(text, source)
@@ -331,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_corpus_flags(parser)
     parser.add_argument("--smoothing", type=nonnegative_float, default=1.0,
                         help="add-k smoothing of the counting model (default: 1; try 0)")
-    parser.add_argument("--val-fraction", type=positive_float, default=0.1,
+    parser.add_argument("--val-fraction", type=fraction, default=0.1,
                         help="the last fraction of the text held out for validation "
                              "(default: 0.1)")
     add_step_flags(parser, steps=2000, batch=1024, lr=0.1, batch_of="character pairs",

@@ -39,7 +39,13 @@ from tqdm import tqdm
 
 from phase00.corpus import add_corpus_flags, load_text
 from phase00.figures import add_out_flag, save_figure
-from phase00.flags import add_seed_flag, check_fits_in_memory, positive_float, positive_int
+from phase00.flags import (
+    add_seed_flag,
+    check_fits_in_memory,
+    fraction,
+    positive_float,
+    positive_int,
+)
 from phase00.probability import sample, softmax
 from phase00.threads import limit_blas_threads
 from phase02.layers import Dense, SoftmaxCrossEntropy, build_mlp
@@ -264,8 +270,6 @@ def plot_character_map(C: np.ndarray, tok: CharTokenizer, out_dir: Path | None =
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.val_fraction >= 1:
-        parser.error(f"--val-fraction must be below 1, got {args.val_fraction}")
     n = args.context
     try:
         text, source = load_text(args.corpus, args.path)
@@ -362,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_step_flags(parser, steps=10_000, batch=128, lr=3e-3)
     parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adamw",
                         help="optimizer from phase 02 (default: adamw, weight decay 0.01)")
-    parser.add_argument("--val-fraction", type=positive_float, default=0.1,
+    parser.add_argument("--val-fraction", type=fraction, default=0.1,
                         help="the last fraction of the text held out (default: 0.1)")
     parser.add_argument("--sample-chars", type=positive_int, default=300,
                         help="characters to generate at the end (default: 300)")

@@ -64,7 +64,7 @@ from phase00.corpus import (
     stdlib_corpus,
     write_atomically,
 )
-from phase00.flags import output_folder, positive_int, unit_float
+from phase00.flags import fraction, output_folder, positive_int
 from phase03.bpe import ENDOFTEXT
 from phase03.char_tokenizer import CharTokenizer
 from phase03.gpt2_tokenizer import GPT2_VOCAB_SIZE, find_gpt2_files, gpt2_tiktoken
@@ -638,8 +638,6 @@ def describe(meta: dict, folder: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.val_fraction == 0:
-        parser.error("--val-fraction must be above 0: training needs a validation split")
     if args.hf_dataset and args.tokenizer != "gpt2":
         parser.error("--hf-dataset needs --tokenizer gpt2: a character alphabet cannot be known "
                      "before the whole stream is read")
@@ -728,7 +726,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="stop a stream after this many tokens (default: 100,000,000)")
     parser.add_argument("--val-tokens", type=positive_int, default=1_000_000,
                         help="a stream's first tokens kept for validation (default: 1,000,000)")
-    parser.add_argument("--val-fraction", type=unit_float, default=0.1,
+    parser.add_argument("--val-fraction", type=fraction, default=0.1,
                         help="share of a local source's tokens, at its end, kept for "
                              "validation (default: 0.1)")
     parser.add_argument("--shard-tokens", type=positive_int, default=SHARD_TOKENS,

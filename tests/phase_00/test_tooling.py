@@ -173,7 +173,7 @@ def test_scratch_dir_is_outside_the_blog() -> None:
 @pytest.mark.parametrize("make, text, expected", [
     (flags.positive_float, "0.5", 0.5), (flags.finite_float, "-3", -3.0),
     (flags.nonnegative_float, "0", 0.0), (flags.unit_float, "0.9", 0.9),
-    (flags.positive_int, "7", 7), (flags.nonnegative_int, "0", 0)])
+    (flags.fraction, "0.1", 0.1), (flags.positive_int, "7", 7), (flags.nonnegative_int, "0", 0)])
 def test_flag_types_accept_good_values(make, text: str, expected: float) -> None:
     assert make(text) == expected
 
@@ -182,7 +182,8 @@ def test_flag_types_accept_good_values(make, text: str, expected: float) -> None
     (flags.positive_float, "0"), (flags.positive_float, "-1"), (flags.positive_float, "inf"),
     (flags.finite_float, "nan"), (flags.finite_float, "abc"), (flags.nonnegative_float, "-0.1"),
     (flags.unit_float, "1"), (flags.unit_float, "-0.5"), (flags.positive_int, "0"),
-    (flags.positive_int, "2.5"), (flags.nonnegative_int, "-1")])
+    (flags.positive_int, "2.5"), (flags.nonnegative_int, "-1"), (flags.fraction, "0"),
+    (flags.fraction, "1"), (flags.fraction, "nan")])
 def test_flag_types_refuse_nonsense(make, text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match="expected"):
         make(text)
