@@ -142,6 +142,43 @@ def test_hellaswag_scores_a_sample_file_as_computed_by_hand(hellaswag_file: Path
     torch.testing.assert_close(mean, torch.tensor(expected_sums) / torch.tensor([2, 3, 2, 2]))
 
 
+# A bigram "model": the next token's distribution depends on the current one, so a loss read
+# from the wrong position (no shift, or the mask not shifted with it) gives other numbers.
+NEXT = {"a": {"a": 0.1, "b": 0.6, " ": 0.2, "c": 0.05, ".": 0.05},
+        "b": {" ": 0.5, "a": 0.2, "b": 0.1, "c": 0.1, ".": 0.1},
+        " ": {"a": 0.4, "b": 0.1, "c": 0.4, " ": 0.05, ".": 0.05},
+        "c": {"a": 0.3, "b": 0.3, "c": 0.1, " ": 0.2, ".": 0.1},
+        ".": {" ": 0.6, "a": 0.1, "b": 0.1, "c": 0.1, ".": 0.1}}
+
+
+class Bigram(torch.nn.Module):
+    def __init__(self, chars: list[str]) -> None:
+        super().__init__()
+        self.config = SimpleNamespace(context=64)
+        self.log_p = torch.log(torch.tensor([[NEXT[a][b] for b in chars] for a in chars]))
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.log_p[idx]  # (B, L, V): row t scores the token at t + 1
+
+
+def test_hellaswag_ending_losses_read_each_token_from_the_position_before_it() -> None:
+    """Context "ab"; each ending's tokens scored by the logits one position earlier: " aa" is
+    P(" " | b) P(a | " ") P(a | a) = 0.5 x 0.4 x 0.1, and so on (the context's own b | a does
+    not count). A unigram model cannot tell a missing shift; this one can."""
+    chars = sorted(NEXT)
+    codec = make_codec({"name": "char", "chars": chars, "vocab_size": len(chars)})
+    example = json.loads(hellaswag_line(0, "ab", ["aa", "b", "c.", "ab"], 3))
+    tokens, mask = hellaswag.render(example, codec, 64)
+    total, mean = hellaswag.ending_losses(Bigram(chars), tokens, mask)
+    ln = math.log
+    expected = [-ln(0.5) - ln(0.4) - ln(0.1), -ln(0.5) - ln(0.1), -ln(0.5) - ln(0.4) - ln(0.1),
+                -ln(0.5) - ln(0.4) - ln(0.6)]  # 3.912, 2.996, 3.912, 2.120 nats
+    torch.testing.assert_close(total, torch.tensor(expected), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(mean, torch.tensor(expected) / torch.tensor([3, 2, 3, 3]))
+    counts = hellaswag.evaluate(Bigram(chars), codec, [example], CPU)
+    assert counts == {"n": 1, "correct": 1, "correct_norm": 1}  # " ab" is the cheapest
+
+
 def test_hellaswag_errors_are_clear(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="raw.githubusercontent.com/rowanz/hellaswag"):
         hellaswag.hellaswag_file("val", tmp_path / "hs", download=True)  # no network in tests
