@@ -32,7 +32,8 @@ class Exercise:
     statement: str     # what, why, shapes: the task as the learner reads it
     hints: tuple[str, ...]  # intuition, then the math, then the shape of the code
     tests: tuple[str, ...]  # pytest ids under tests/: "phase_02/test_autograd.py::test_add"
-    keep: int | None   # body statements kept in the stub (None: leading asserts and guards)
+    keep: str | None   # the first line of the last body statement the stub keeps, as written
+                       # (None: the leading asserts and guards)
 
     @property
     def phase(self) -> str:
@@ -102,6 +103,9 @@ def _read_manifest(path: Path) -> list[Exercise]:
             raise ManifestError(f"{where}: three hints (intuition, math, code shape)")
         if not entry["tests"]:
             raise ManifestError(f"{where}: list the tests that check it")
+        if not isinstance(entry.get("keep", ""), str):
+            raise ManifestError(f"{where}: keep is the first line of the last statement the stub "
+                                f"keeps, as written in the code (a string, not a count)")
         exercises.append(Exercise(
             id=entry["id"], title=entry["title"].strip(), target=entry["target"],
             notes=entry["notes"], section=entry["section"], statement=entry["statement"].strip(),

@@ -48,12 +48,21 @@ def function_span(source: str, qualname: str) -> tuple[int, int, int]:
     return first, fn.lineno, fn.end_lineno or fn.lineno
 
 
-def _cut_point(fn: ast.FunctionDef, keep: int | None) -> int:
-    """Index of the first body statement the stub replaces."""
+def _cut_point(fn: ast.FunctionDef, keep: str | None, lines: list[str]) -> int:
+    """Index of the first body statement the stub replaces.
+
+    `keep` names the last statement kept by its first line's text, not by a count: a statement
+    added to or removed from the top of the reference function then moves nothing, and a
+    `keep` line that is no longer there is an error, never a stub cut in the wrong place."""
     body = fn.body
     start = 1 if body and _is_docstring(body[0]) else 0
     if keep is not None:
-        cut = start + keep
+        firsts = [lines[stmt.lineno - 1].strip() for stmt in body[start:]]
+        if firsts.count(keep) != 1:
+            raise ManifestError(f"'{fn.name}' has {firsts.count(keep)} statements whose first "
+                                f"line is {keep!r}; keep names exactly one, the last line the "
+                                f"stub keeps")
+        cut = start + firsts.index(keep) + 1
     else:
         cut = start
         while cut < len(body) - 1 and _is_guard(body[cut]):
@@ -79,7 +88,7 @@ def stub_function(source: str, exercise: Exercise) -> str:
     """`source` with the exercise's function body replaced by its stub."""
     lines = source.splitlines(keepends=True)
     fn = find_function(ast.parse(source), exercise.qualname)
-    cut = _cut_point(fn, exercise.keep)
+    cut = _cut_point(fn, exercise.keep, [line.rstrip("\n") for line in lines])
     first_cut = fn.body[cut]
     start = first_cut.lineno
     if start == fn.lineno:

@@ -155,6 +155,36 @@ def test_the_stub_keeps_signature_docstring_and_guards() -> None:
     assert "phase-00-foundations/notes/01-vectors-and-matrices.md" in stub
 
 
+KEPT = '''
+def f(x):
+    """Doc."""
+    x = float(x)
+    if x < 0:
+        raise ValueError("x")
+    y = x * 2
+    return y + 1
+'''
+
+
+def test_keep_names_the_last_kept_line_so_an_added_line_moves_nothing() -> None:
+    """keep is the text of the last statement the stub keeps: a line added above it is kept
+    too, and the answer below it is still cut; a keep line no longer in the code is an error."""
+    import dataclasses
+
+    from workbook.manifest import ManifestError
+    from workbook.stubs import stub_function
+
+    exercise = dataclasses.replace(find("00.dot-product")[0], target="m.f",
+                                   keep="if x < 0:")
+    stub = stub_function(KEPT, exercise)
+    assert "raise ValueError" in stub and "y = x * 2" not in stub and "return" not in stub
+    grown = stub_function(KEPT.replace("    x = float(x)\n", "    x = float(x)\n    z = 0\n"),
+                          exercise)
+    assert "z = 0" in grown and "if x < 0:" in grown and "y = x * 2" not in grown
+    with pytest.raises(ManifestError, match="0 statements whose first line is 'if x <= 0:'"):
+        stub_function(KEPT, dataclasses.replace(exercise, keep="if x <= 0:"))
+
+
 @pytest.mark.parametrize("argv", [["check"], ["reset"], ["frobnicate"]])
 def test_a_malformed_command_gets_usage_not_a_traceback(learner, argv) -> None:
     result = learner.run(*argv)
