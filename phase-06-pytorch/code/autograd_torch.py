@@ -69,6 +69,20 @@ def mixed_expression_torch(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return v - torch.relu(a - b) * 0.5
 
 
+def mixed_expression_both(a0: float, b0: float
+                          ) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """f(a0, b0), df/da and df/db of the expression, once by the Value engine and once by
+    PyTorch in float64: ((f, df/da, df/db) by Value, the same three by torch)."""
+    a_v, b_v = Value(a0), Value(b0)
+    out_v = mixed_expression_value(a_v, b_v)
+    out_v.backward()
+    a_t = torch.tensor(a0, dtype=torch.float64, requires_grad=True)
+    b_t = torch.tensor(b0, dtype=torch.float64, requires_grad=True)
+    out_t = mixed_expression_torch(a_t, b_t)
+    out_t.backward()
+    return (out_v.data, a_v.grad, b_v.grad), (out_t.item(), a_t.grad.item(), b_t.grad.item())
+
+
 def graph_of(root: torch.Tensor,
              names: dict[int, str]) -> list[tuple[str, int, list[int]]]:
     """The nodes PyTorch recorded under `root`, as (label, depth, indices of the nodes it feeds).
@@ -242,18 +256,11 @@ def main(argv: list[str] | None = None) -> None:
     rng = np.random.default_rng(args.seed)
     worst = 0.0
     for a0, b0 in rng.uniform(-1.5, 1.5, size=(5, 2)):
-        a_v, b_v = Value(a0), Value(b0)
-        out_v = mixed_expression_value(a_v, b_v)
-        out_v.backward()
-        a_t = torch.tensor(a0, dtype=torch.float64, requires_grad=True)
-        b_t = torch.tensor(b0, dtype=torch.float64, requires_grad=True)
-        out_t = mixed_expression_torch(a_t, b_t)
-        out_t.backward()
-        diffs = (abs(out_v.data - out_t.item()), abs(a_v.grad - a_t.grad.item()),
-                 abs(b_v.grad - b_t.grad.item()))
-        worst = max(worst, *diffs)
-        print(f"   a = {a0:+.3f}, b = {b0:+.3f}: f = {out_t.item():+.6f}, df/da = "
-              f"{a_t.grad.item():+.6f}, df/db = {b_t.grad.item():+.6f}")
+        by_value, by_torch = mixed_expression_both(a0, b0)
+        worst = max(worst, *(abs(v - t) for v, t in zip(by_value, by_torch, strict=True)))
+        f, df_da, df_db = by_torch
+        print(f"   a = {a0:+.3f}, b = {b0:+.3f}: f = {f:+.6f}, df/da = {df_da:+.6f}, "
+              f"df/db = {df_db:+.6f}")
     print(f"   largest |Value - torch| over values and gradients: {worst:.1e}")
 
     print("\n4. Calling backward twice")
