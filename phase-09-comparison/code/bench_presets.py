@@ -39,15 +39,8 @@ from phase08.train import (
     clip_gradients,
     training_memory,
 )
+from phase09 import timing
 from phase09.after_gpt2 import register_modern
-from phase09.timing import (
-    add_benchmark_flags,
-    machine,
-    markdown_table,
-    refuse_quick_overrides,
-    spread,
-    take_turns,
-)
 
 QUICK = {"n_layer": 1, "n_head": 2, "n_embd": 32, "context": 16, "micro_batch": 2,
          "grad_accum": 1}
@@ -90,7 +83,7 @@ def equal_time_steps(seconds: dict[str, float], steps: int) -> dict[str, int]:
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
-    refuse_quick_overrides(parser, args, argv, ("repeats",))
+    timing.refuse_quick_overrides(parser, args, argv, ("repeats",))
     if len(args.presets) < 2 or len(set(args.presets)) < len(args.presets):
         parser.error(f"--presets needs two or more different presets, got "
                      f"{' '.join(args.presets)}")
@@ -110,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(str(err))
     steps = args.steps or configs[args.presets[-1]].steps
 
-    print(f"1. {machine(device)}")
+    print(f"1. {timing.machine(device)}")
     calls, sizes = {}, {}
     for name, cfg in configs.items():
         calls[name], model = training_step(cfg, data_vocab_size(cfg), device, args.seed)
@@ -120,13 +113,14 @@ def main(argv: list[str] | None = None) -> None:
               f"{data_vocab_size(cfg):,}")
     print(f"\n2. One training step each, in turns: {warmup} untimed round(s), then {repeats} "
           f"timed (the median shown, its spread beside it)\n")
-    runs = take_turns(calls, repeats, warmup, device)
+    runs = timing.take_turns(calls, repeats, warmup, device)
     seconds = {name: statistics.median(times) for name, times in runs.items()}
     last = args.presets[-1]
     equal = equal_time_steps(seconds, steps)
-    rows = [[name, f"{sizes[name]:,}", f"{seconds[name] * 1e3:,.1f}", spread(runs[name], 1e3, 1),
-             f"{seconds[name] / seconds[last]:.3f}", f"{equal[name]:,}"] for name in configs]
-    print(markdown_table(["preset", "parameters", "ms per step", "spread (ms)",
+    rows = [[name, f"{sizes[name]:,}", f"{seconds[name] * 1e3:,.1f}",
+             timing.spread(runs[name], 1e3, 1), f"{seconds[name] / seconds[last]:.3f}",
+             f"{equal[name]:,}"] for name in configs]
+    print(timing.markdown_table(["preset", "parameters", "ms per step", "spread (ms)",
                           f"time / {last}'s", f"steps in the time of {steps:,} of {last}"],
                          rows))
     first = args.presets[0]
@@ -147,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--steps", type=positive_int, default=None,
                         help="the last preset's run length for the equal-time column (default: "
                              "its preset's steps)")
-    add_benchmark_flags(parser, 20, "a tiny shape and 2 rounds: a smoke test of seconds",
+    timing.add_benchmark_flags(parser, 20, "a tiny shape and 2 rounds: a smoke test of seconds",
                         device=True)
     return parser
 
