@@ -92,6 +92,33 @@ def test_generate_feeds_each_draw_back_and_carries_the_state(rng: np.random.Gene
         assert nxt == int(np.argmax(logits[0, -1])), f"draw {k}"
 
 
+def test_generate_draws_at_its_temperature_from_the_generator_given(
+        rng: np.random.Generator) -> None:
+    """A head with no weights and biases (2, 0, ..., 0) predicts the same distribution after
+    any state: character 0 with e^2 / (e^2 + 8) = 0.480 at temperature 1, e / (e + 8) = 0.254
+    at temperature 2. 2,000 draws land near those shares; the same seed gives the same text,
+    another seed another; and after the prompt, each forward pass reads one new character
+    (the state is carried, the text is not read again)."""
+    model = CharRNN(9, 4, 16, "rnn", rng)
+    model.head.params["W"][...] = 0.0
+    model.head.params["b"][...] = [2.0] + [0.0] * 8
+    fed = []
+    forward = model.forward
+
+    def counting_forward(ids: np.ndarray, s0: np.ndarray | None = None) -> np.ndarray:
+        fed.append(ids.shape[1])
+        return forward(ids, s0)
+
+    model.forward = counting_forward
+    for temperature, share in ((1.0, np.e**2 / (np.e**2 + 8)), (2.0, np.e / (np.e + 8))):
+        fed.clear()
+        out = generate(model, [5, 0, 7], 2000, temperature, np.random.default_rng(0))
+        assert np.mean(np.array(out) == 0) == pytest.approx(share, abs=0.035), temperature
+        assert fed[0] == 3 and set(fed[1:]) == {1}, f"positions read per forward pass: {fed[:6]}"
+    same = [generate(model, [5, 0, 7], 30, 1.0, np.random.default_rng(s)) for s in (1, 1, 2)]
+    assert same[0] == same[1] and same[0] != same[2]
+
+
 def test_equal_parameter_budgets() -> None:
     budget = count_params("rnn", 65, 32, 128)
     assert budget == 31_073

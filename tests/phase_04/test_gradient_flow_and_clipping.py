@@ -67,8 +67,11 @@ def test_clipping_bounds_the_global_norm_and_keeps_the_direction(
         rng: np.random.Generator) -> None:
     layers = [Vector(list(rng.normal(size=5) * 10)), Vector(list(rng.normal(size=3) * 10))]
     before = np.concatenate([layer.grads["v"] for layer in layers])
-    norm = clip_global_norm(layers, 1.0)
+    arrays = [layer.grads["v"] for layer in layers]  # the arrays an optimizer holds
+    norm = clip_global_norm((layer for layer in layers), 1.0)  # any iterable, read once
     after = np.concatenate([layer.grads["v"] for layer in layers])
+    assert all(layer.grads["v"] is a for layer, a in zip(layers, arrays, strict=True)), (
+        "clipping must scale the arrays in place, not put new ones in the dicts")
     assert norm == pytest.approx(np.linalg.norm(before))
     assert global_norm(layers) == pytest.approx(1.0)
     np.testing.assert_allclose(after, before / np.linalg.norm(before))  # same direction

@@ -29,6 +29,24 @@ def test_bptt_gradcheck(rng: np.random.Generator, cell: str, with_state: bool) -
 
 
 @pytest.mark.parametrize("cell", sorted(CELLS))
+def test_backward_twice_gives_the_same_gradients(rng: np.random.Generator, cell: str) -> None:
+    """Each backward pass fills grads afresh: the steps add their shares of the shared W_h
+    within one pass, but a second pass must not add onto the first (a training loop calls
+    backward once per step and never zeroes the grads itself)."""
+    layer = CELLS[cell](3, 4, rng)
+    x = rng.normal(size=(2, 5, 3))
+    dhs = rng.normal(size=(2, 5, 4))
+    runs = []
+    for _ in range(3):
+        layer.forward(x)
+        layer.backward(dhs)
+        runs.append({k: g.copy() for k, g in layer.grads.items()})
+    for k, g in runs[0].items():
+        np.testing.assert_array_equal(runs[2][k], g, err_msg=f"grads[{k!r}] grew from pass "
+                                                             f"to pass: set it, do not add")
+
+
+@pytest.mark.parametrize("cell", sorted(CELLS))
 def test_backward_always_returns_the_input_and_initial_state_gradients(
         rng: np.random.Generator, cell: str) -> None:
     layer = CELLS[cell](2, 3, rng)
@@ -145,6 +163,25 @@ def test_lstm_one_step_known_values() -> None:
     layer.params["b"][...] = [0.0, 1.0, 0.0, 0.0]
     layer.forward(np.ones((1, 1, 1)), np.array([[0.5, 0.8]]))
     np.testing.assert_allclose(layer.state[0], [s["h"], s["c"]])
+    # one step called directly (ax = x W_x + b): the cache holds what step_backward unpacks
+    _, _, cache = layer.step(np.array([[0.5, 0.7, 0.9, 0.4]]), np.array([[0.5, 0.8]]))
+    np.testing.assert_allclose([float(np.squeeze(a)) for a in cache],
+                               [0.5, 0.8, s["i"], s["f"], s["g"], s["o"], np.tanh(s["c"])],
+                               err_msg="cache must be (h_prev, c_prev, i, f, g, o, tanh_c)")
+
+
+def test_rnn_step_known_values_and_its_cache() -> None:
+    """The notes' pulse through one unit (w_x = 0.5, w_h = 0.8, b = 0): h_1 = tanh(0.5) =
+    0.4621, h_2 = tanh(0.8 x 0.4621) = 0.3537; each step returns h twice (output and state) and
+    the cache (h_prev, h) that step_backward reads."""
+    layer = RNN(1, 1)
+    layer.params["W_h"][...] = 0.8
+    h1, s1, cache1 = layer.step(np.array([[0.5]]), np.zeros((1, 1)))
+    h2, s2, cache2 = layer.step(np.array([[0.0]]), s1)
+    np.testing.assert_allclose([h1[0, 0], s1[0, 0], h2[0, 0], s2[0, 0]],
+                               [0.4621, 0.4621, 0.3537, 0.3537], atol=1e-4)
+    np.testing.assert_allclose([float(np.squeeze(a)) for a in cache2], [h1[0, 0], h2[0, 0]],
+                               err_msg="cache must be (h_prev, h)")
 
 
 def test_gru_one_step_known_values() -> None:

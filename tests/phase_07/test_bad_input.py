@@ -160,3 +160,17 @@ def test_generate_sends_a_gpt2_checkpoint_to_phase_08(
     line = refused(generate_main, ["--model", str(path), "--device", "cpu"], capsys)
     assert "tokenised with 'gpt2'" in line
     assert f"python phase-08-training/code/sample.py --checkpoint {path}" in line
+
+
+def test_an_unwritten_exercise_is_not_taken_for_a_damaged_file(
+        phase07_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the workbook, GPT.init_weights may still be a stub that raises NotImplementedError, a
+    kind of RuntimeError: generate.py must let it through (the workbook then names the exercise)
+    instead of reporting a damaged model file."""
+    def stub(self: GPT) -> None:
+        raise NotImplementedError("exercise 07.gpt2-init is yours to write")
+
+    monkeypatch.setattr(GPT, "init_weights", stub)
+    for argv in (["--model", str(phase07_file), "--tokens", "2"], ["--tokens", "2"]):
+        with pytest.raises(NotImplementedError, match="07.gpt2-init"):
+            generate_main(argv)

@@ -3,6 +3,7 @@ MLP against phase 01's GELU, the block's pre-LN order, GPT-2's initialisation), 
 counts, the two attention paths agree, causality, tying, overfitting, the KV cache, sampling
 filters, temperature, what generation feeds the model, and clear errors."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -95,6 +96,70 @@ def test_attention_with_a_cache_equals_attention_without(attention: str) -> None
             cache.length = end
         assert torch.allclose(torch.cat(steps, dim=1), attn(x), atol=1e-12, rtol=0)
     assert torch.all(cache.k[0] == 0), "layer 1's keys went into layer 0's cache"
+
+
+def test_hand_attention_drops_weights_and_keeps_a_detached_copy() -> None:
+    """With p_drop = 0.5 half the weights are zeroed at random (the rest doubled), so two calls
+    differ; the copy kept for the pictures holds the weights before dropout (each row still sums
+    to 1) and is cut from the graph."""
+    attn = CausalSelfAttention(small_config("hand"))
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 7, 4, generator=g, requires_grad=True) for _ in range(3))
+    torch.manual_seed(0)
+    first = attn.hand_attention(q, k, v, 0, 0.5)
+    kept = attn.last_weights
+    assert not torch.allclose(first, attn.hand_attention(q, k, v, 0, 0.5))
+    assert kept is not None and not kept.requires_grad
+    assert torch.allclose(kept.sum(dim=-1), torch.ones(2, 3, 7))
+
+
+def dropout_config(p: float) -> GPTConfig:
+    return preset("char-1m", vocab_size=11, context=16, n_layer=2, n_head=3, n_embd=12,
+                  dropout=p)
+
+
+@pytest.mark.parametrize("attention", ["fast", "hand"])
+def test_attention_drops_in_training_only(attention: str) -> None:
+    """dropout = 0.5 on the attention weights (the output's own dropout is switched off here,
+    to see them alone): in training two calls differ; in eval they are equal, and equal to the
+    same layer built without dropout."""
+    torch.manual_seed(0)
+    attn = CausalSelfAttention(dataclasses.replace(dropout_config(0.5), attention=attention))
+    attn.resid_dropout = torch.nn.Identity()
+    plain = CausalSelfAttention(dataclasses.replace(dropout_config(0.0), attention=attention))
+    plain.load_state_dict(attn.state_dict())
+    x = torch.randn(2, 7, 12)
+    assert not torch.allclose(attn(x), attn(x)), "no dropout on the weights in training"
+    attn.eval()
+    plain.eval()
+    with torch.no_grad():
+        assert torch.equal(attn(x), attn(x)), "dropout still acts in eval()"
+        assert torch.allclose(attn(x), plain(x), atol=1e-6, rtol=0)
+
+
+def test_mlp_drops_in_training_only() -> None:
+    """The MLP's output goes through its dropout: zeros appear in training, none in eval."""
+    torch.manual_seed(0)
+    mlp = MLP(dropout_config(0.5))
+    x = torch.randn(3, 5, 12)
+    assert (mlp(x) == 0).sum() > 10, "no dropout after c_proj in training"
+    mlp.eval()
+    with torch.no_grad():
+        assert torch.equal(mlp(x), mlp.c_proj(mlp.gelu(mlp.c_fc(x))))
+
+
+def test_gpt_drops_the_embeddings_in_training_only() -> None:
+    """The sum of the token and position vectors goes through transformer.drop, once per
+    forward pass, in training and in eval (where nn.Dropout passes it through unchanged)."""
+    model = tiny(dropout=0.2)
+    seen: list[bool] = []
+    model.transformer.drop.register_forward_hook(lambda m, i, o: seen.append(m.training))
+    idx = torch.randint(0, 11, (2, 9))
+    model(idx)
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(model(idx), model(idx)), "the model is not deterministic in eval()"
+    assert seen == [True, False, False], "the embeddings must go through transformer.drop"
 
 
 def test_mlp_is_linear_gelu_linear() -> None:
@@ -291,6 +356,12 @@ def test_temperature_sharpens_and_flattens() -> None:
         assert drawn.shape == (20_000, 1)
         share = torch.bincount(drawn[:, 0], minlength=5) / 20_000
         assert torch.allclose(share, torch.tensor(p), atol=0.015), (temperature, share.tolist())
+    # the temperature first, then top-p: at 2, p becomes (0.34, 0.215, 0.186, 0.152, 0.107),
+    # whose first four reach 0.8, renormalised (filtering first would keep three, not four)
+    drawn = sample_next(logits, 2.0, None, 0.8, torch.Generator().manual_seed(0))
+    share = torch.bincount(drawn[:, 0], minlength=5) / 20_000
+    assert torch.allclose(share, torch.tensor([0.381, 0.241, 0.208, 0.170, 0.0]), atol=0.015), (
+        "top_p must act on the tempered distribution", share.tolist())
     greedy = sample_next(logits[:4], 1.0, 1, None, torch.Generator().manual_seed(0))
     assert greedy.tolist() == [[0]] * 4
     again = [sample_next(logits[:50], 1.0, None, None, torch.Generator().manual_seed(1))
