@@ -130,7 +130,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"\n  where:   {shown(learner_file(folder, e))}, {e.qualname}")
     print(f"  taught:  {e.notes_path}")
     names = ", ".join(t.split("::")[-1] for t in e.tests)
-    print(f"  checked: {plural(len(e.tests), 'test')}: {names}")
+    print(f"  checked: by the course's {names}")
     print(f"\n  python -m workbook check {e.id}   |   python -m workbook hint {e.id}")
     return 0
 
@@ -247,9 +247,9 @@ def cmd_check(args: argparse.Namespace) -> int:
             raise Refusal(f"--mine takes phase numbers such as 02, got '{p}'")
         mine.add(n)
     started_phases(folder, mine)
-    n_tests = len({t for e in chosen for t in e.tests})
     whose = ", ".join(f"{shown(folder / f'phase{p}')}/" for p in sorted(mine))
-    what = f"all of phase {phase}'s tests" if args.full else plural(n_tests, "course test")
+    what = (f"all of phase {phase}'s tests" if args.full
+            else f"the course's tests of {plural(len(chosen), 'exercise')}")
     print(f"Running {what} on your code in {whose} ...", flush=True)
     start = time.perf_counter()
     outcomes, data = check(chosen, mine, folder, full=args.full, timeout=args.timeout)
