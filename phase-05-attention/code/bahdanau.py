@@ -72,8 +72,8 @@ class AdditiveAttention:
 
     def forward(self, s: np.ndarray, h: np.ndarray) -> np.ndarray:
         H = self.params["W_q"].shape[0]
-        if s.ndim != 3 or h.ndim != 3 or s.shape[0] != h.shape[0] or H not in (s.shape[2],
-                                                                                 h.shape[2]):
+        if (s.ndim != 3 or h.ndim != 3 or s.shape[0] != h.shape[0]
+                or s.shape[2] != H or h.shape[2] != H):
             raise ValueError(f"expected s (B, T, {H}) and h (B, S, {H}), got {s.shape} and "
                              f"{h.shape}")
         self.s, self.h = s, h

@@ -19,6 +19,7 @@ from phase02.layers import (
     main,
     mlp_from_weights,
 )
+from tests.protocol import assert_backward_writes_in_place
 
 TOL = 1e-6
 
@@ -37,6 +38,12 @@ def test_dense_backward_formulas(rng: np.random.Generator) -> None:
     np.testing.assert_allclose(layer.grads["W"], x.T @ delta)
     np.testing.assert_allclose(layer.grads["b"], delta.sum(axis=0))
     np.testing.assert_allclose(dx, delta @ layer.params["W"].T)
+
+
+def test_dense_backward_writes_its_grads_in_place(rng: np.random.Generator) -> None:
+    layer = Dense(3, 4, rng)
+    x, delta = rng.normal(size=(5, 3)), rng.normal(size=(5, 4))
+    assert_backward_writes_in_place(layer, lambda: layer.forward(x), delta)
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 1), (5, 3, 4), (7, 2, 16)])

@@ -57,6 +57,17 @@ def test_params_are_the_layers_own_arrays(rng: np.random.Generator) -> None:
     assert model.params["mlp.0.W"] is model.mlp.layers[0].params["W"]
 
 
+def test_forward_lays_each_contexts_vectors_side_by_side_token_by_token() -> None:
+    """The row for context (a, b, c) is C[a], then C[b], then C[c] (all d numbers of the first
+    token first): the MLP's first layer sees exactly that row."""
+    rng = np.random.default_rng(0)
+    model = MLPLanguageModel(7, 3, 2, 5, rng)
+    X = np.array([[1, 4, 6], [0, 0, 2]])
+    C = model.embedding.params["W"]
+    rows = np.stack([np.concatenate([C[i] for i in context]) for context in X])  # (2, 6)
+    np.testing.assert_allclose(model.forward(X), model.mlp.forward(rows), rtol=1e-12)
+
+
 def test_whole_model_gradcheck(rng: np.random.Generator) -> None:
     V, n = 6, 3
     model = MLPLanguageModel(V, n, dim=2, hidden=5, rng=rng)

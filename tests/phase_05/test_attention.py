@@ -20,6 +20,7 @@ from phase05.layernorm import LayerNorm, deep_stack_gradients
 from phase05.layernorm import main as layernorm_main
 from phase05.positional import main as positional_main
 from phase05.positional import sinusoidal_encoding
+from tests.protocol import assert_backward_writes_in_place
 
 TOL = 1e-6
 
@@ -85,6 +86,35 @@ def test_layernorm_backward_known_values() -> None:
     np.testing.assert_allclose(y, [[-1.3416355, -0.4472118, 0.4472118, 1.3416355]], atol=1e-6)
     dx = ln.backward(np.array([[1.0, 0.0, 0.0, 0.0]]))
     np.testing.assert_allclose(dx, [[0.2683, -0.3578, -0.0894, 0.1789]], atol=1e-4)
+
+
+def test_layernorm_backward_writes_its_grads_in_place(rng: np.random.Generator) -> None:
+    ln = LayerNorm(4)
+    x, dout = rng.normal(size=(3, 5, 4)), rng.normal(size=(3, 5, 4))
+    assert_backward_writes_in_place(ln, lambda: ln.forward(x), dout)
+
+
+def test_split_heads_gives_each_head_its_own_slice_of_the_features() -> None:
+    """d = 8, H = 2: head 0 holds features 0-3 of every position and head 1 features 4-7 (not
+    every other feature), and merge_heads puts them back."""
+    mha = MultiHeadAttention(8, 2, np.random.default_rng(0))
+    x = np.arange(2 * 3 * 8, dtype=float).reshape(2, 3, 8)
+    heads = mha.split_heads(x)
+    assert heads.shape == (2, 2, 3, 4)
+    np.testing.assert_array_equal(heads[0, 0, 0], [0, 1, 2, 3])
+    np.testing.assert_array_equal(heads[0, 1, 0], [4, 5, 6, 7])
+    np.testing.assert_array_equal(heads[1, 1, 2], x[1, 2, 4:])
+    np.testing.assert_array_equal(mha.merge_heads(heads), x)
+
+
+def test_attention_keeps_float32_as_float32() -> None:
+    """A float32 model must stay float32: dividing by np.sqrt(d_k), a float64 number, would
+    quietly turn every score into float64 (math.sqrt gives a Python float, which does not)."""
+    rng = np.random.default_rng(0)
+    Q, K, V = (rng.normal(size=(2, 5, 4)).astype(np.float32) for _ in range(3))
+    for causal in (False, True):
+        O, P = attention_forward(Q, K, V, causal)
+        assert O.dtype == np.float32 and P.dtype == np.float32, (O.dtype, P.dtype)
 
 
 def test_attention_known_values() -> None:

@@ -35,6 +35,13 @@ def test_additive_attention_small_example() -> None:
     np.testing.assert_allclose(c, [[[0.7211, 0.1942]]], atol=1e-4)
 
 
+def test_additive_attention_refuses_widths_it_was_not_built_for() -> None:
+    att = AdditiveAttention(4, 3, np.random.default_rng(0))
+    for s, h in (((1, 2, 4), (1, 5, 7)), ((1, 2, 7), (1, 5, 4)), ((1, 2, 4), (2, 5, 4))):
+        with pytest.raises(ValueError, match=r"expected s \(B, T, 4\) and h \(B, S, 4\)"):
+            att.forward(np.zeros(s), np.zeros(h))
+
+
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 def test_attention_seq2seq_gradcheck(rng: np.random.Generator, cell: str) -> None:
     model = AttentionSeq2Seq(10, 4, 6, cell, rng, n_attn=5)
