@@ -50,13 +50,14 @@ def test_hand_attention_equals_pytorchs_causal_attention() -> None:
     g = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(2, 3, 7, 4, generator=g, dtype=torch.float64) for _ in range(3))
     expected = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-    assert torch.allclose(attn.hand_attention(q, k, v, 0, 0.0), expected, atol=1e-12, rtol=0)
+    torch.testing.assert_close(attn.hand_attention(q, k, v, 0, 0.0), expected, atol=1e-12,
+                               rtol=0)
     weights = attn.last_weights
     assert weights is not None and weights.shape == (2, 3, 7, 7)
-    assert torch.allclose(weights.sum(dim=-1), torch.ones(2, 3, 7, dtype=torch.float64))
+    torch.testing.assert_close(weights.sum(dim=-1), torch.ones(2, 3, 7, dtype=torch.float64))
     assert torch.all(weights.triu(diagonal=1) == 0), "a query gave weight to a later key"
     late = attn.hand_attention(q[:, :, 4:], k, v, 4, 0.0)  # queries at positions 4, 5, 6
-    assert torch.allclose(late, expected[:, :, 4:], atol=1e-12, rtol=0)
+    torch.testing.assert_close(late, expected[:, :, 4:], atol=1e-12, rtol=0)
 
 
 @pytest.mark.parametrize("attention", ["fast", "hand"])
@@ -76,7 +77,7 @@ def test_attention_equals_pytorchs_multihead_attention(attention: str) -> None:
         x = torch.randn(2, 9, config.n_embd, dtype=torch.float64)
         future = torch.ones(9, 9, dtype=torch.bool).triu(diagonal=1)  # True: may not look
         expected, _ = theirs(x, x, x, attn_mask=future, need_weights=False)
-        assert torch.allclose(ours(x), expected, atol=1e-12, rtol=0)
+        torch.testing.assert_close(ours(x), expected, atol=1e-12, rtol=0)
 
 
 @pytest.mark.parametrize("attention", ["fast", "hand"])
@@ -94,7 +95,7 @@ def test_attention_with_a_cache_equals_attention_without(attention: str) -> None
         for start, end in [(0, 5), *((t, t + 1) for t in range(5, 9))]:
             steps.append(attn(x[:, start:end], cache, 1))
             cache.length = end
-        assert torch.allclose(torch.cat(steps, dim=1), attn(x), atol=1e-12, rtol=0)
+        torch.testing.assert_close(torch.cat(steps, dim=1), attn(x), atol=1e-12, rtol=0)
     assert torch.all(cache.k[0] == 0), "layer 1's keys went into layer 0's cache"
 
 
@@ -110,7 +111,7 @@ def test_hand_attention_drops_weights_and_keeps_a_detached_copy() -> None:
     kept = attn.last_weights
     assert not torch.allclose(first, attn.hand_attention(q, k, v, 0, 0.5))
     assert kept is not None and not kept.requires_grad
-    assert torch.allclose(kept.sum(dim=-1), torch.ones(2, 3, 7))
+    torch.testing.assert_close(kept.sum(dim=-1), torch.ones(2, 3, 7))
 
 
 def dropout_config(p: float) -> GPTConfig:
@@ -134,7 +135,7 @@ def test_attention_drops_in_training_only(attention: str) -> None:
     plain.eval()
     with torch.no_grad():
         assert torch.equal(attn(x), attn(x)), "dropout still acts in eval()"
-        assert torch.allclose(attn(x), plain(x), atol=1e-6, rtol=0)
+        torch.testing.assert_close(attn(x), plain(x), atol=1e-6, rtol=0)
 
 
 def test_mlp_drops_in_training_only() -> None:
@@ -174,7 +175,7 @@ def test_mlp_is_linear_gelu_linear() -> None:
     with torch.no_grad():
         y = mlp(x)
     assert y.shape == (2, 5, 12)
-    assert np.allclose(y.numpy(), expected, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(y.numpy(), expected, atol=1e-12, rtol=0)
 
 
 def test_block_is_pre_ln() -> None:
@@ -190,9 +191,9 @@ def test_block_is_pre_ln() -> None:
             p.normal_(0.0, 0.5)
         h = x + block.attn(block.ln_1(x))
         expected = h + block.mlp(block.ln_2(h))
-        assert torch.allclose(block(x), expected, atol=1e-12, rtol=0)
+        torch.testing.assert_close(block(x), expected, atol=1e-12, rtol=0)
         cache = KVCache(config, 2, x.device, torch.float64)
-        assert torch.allclose(block(x, cache, 1), expected, atol=1e-12, rtol=0)
+        torch.testing.assert_close(block(x, cache, 1), expected, atol=1e-12, rtol=0)
     assert cache.k[1][:, :, :6].abs().sum() > 0, "the block did not hand its cache to attention"
     assert torch.all(cache.k[0] == 0), "the block wrote into another layer's cache"
 
@@ -242,7 +243,7 @@ def test_hand_and_fast_attention_agree_in_float64() -> None:
     fast, hand = tiny("fast").double(), tiny("hand").double()
     hand.load_state_dict(fast.state_dict())
     idx = torch.randint(0, 11, (3, 16))
-    assert torch.allclose(fast(idx), hand(idx), atol=1e-10, rtol=0)
+    torch.testing.assert_close(fast(idx), hand(idx), atol=1e-10, rtol=0)
 
 
 def test_causality() -> None:
@@ -281,7 +282,7 @@ def test_kv_cache_logits_equal_full_forward(attention: str) -> None:
     cache = KVCache(model.config, 2, idx.device, torch.float64)
     steps = [model(idx[:, :5], cache=cache)]  # a prompt of 5, then one token at a time
     steps += [model(idx[:, t:t + 1], cache=cache) for t in range(5, 16)]
-    assert torch.allclose(torch.cat(steps, dim=1), full, atol=1e-10, rtol=0)
+    torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-10, rtol=0)
 
 
 def test_cached_generation_gives_the_same_tokens() -> None:
@@ -303,14 +304,17 @@ def test_cached_generation_feeds_one_new_position_per_step() -> None:
     model.register_forward_pre_hook(lambda m, args: fed.append((args[0].size(1), m.training)))
     model.train()
     out = model.generate(torch.zeros((1, 3), dtype=torch.long), 5)
-    assert out.shape == (1, 8) and model.training
-    assert fed == [(3, False), (1, False), (1, False), (1, False), (1, False)]
+    assert out.shape == (1, 8), f"3 prompt tokens and 5 new ones make 8, got {out.shape[1]}"
+    assert model.training, "generate must give the model back in the mode it found it in"
+    assert [n for n, _ in fed] == [3, 1, 1, 1, 1], "positions fed per step, with the cache"
+    assert not any(training for _, training in fed), "generate must run the model in eval()"
     fed.clear()
     model.generate(torch.zeros((1, 3), dtype=torch.long), 5, use_cache=False)
-    assert [n for n, _ in fed] == [3, 4, 5, 6, 7]
+    assert [n for n, _ in fed] == [3, 4, 5, 6, 7], "positions fed per step, without the cache"
     fed.clear()
     model.generate(torch.zeros((1, 14), dtype=torch.long), 5)
-    assert [n for n, _ in fed] == [14, 1, 1, 16, 16]
+    assert [n for n, _ in fed] == [14, 1, 1, 16, 16], (
+        "positions fed per step, when the text outgrows the context of 16")
 
 
 def test_same_seed_same_text_and_max_tokens() -> None:
@@ -431,7 +435,7 @@ def test_the_key_bias_gets_no_gradient_beyond_round_off() -> None:
         before = model(idx)
         for block in model.transformer.h:
             block.attn.c_attn.bias[C:2 * C] += 3.0
-        assert torch.allclose(model(idx), before, atol=1e-12, rtol=0)
+        torch.testing.assert_close(model(idx), before, atol=1e-12, rtol=0)
         for block in model.transformer.h:  # the query bias, moved the same way, does change them
             block.attn.c_attn.bias[:C] += 3.0
         assert (model(idx) - before).abs().max() > 1e-6
