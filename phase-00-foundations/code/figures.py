@@ -36,9 +36,17 @@ SCRATCH_ROOT = Path(os.environ.get("TFS_SCRATCH_DIR", REPO_ROOT / "scratch"))
 def scratch_dir(script_file: str | Path) -> Path:
     """The default `--out` of a script: scratch/<its phase folder>/, which git ignores.
 
-    script_file: the script's own `__file__` (it lives in <phase folder>/code/).
+    script_file: the script's own `__file__` (it lives in <phase folder>/code/). A run on the
+    learner's own code (a script in my-code/phaseNN/, or any script run by `python -m workbook
+    run`, which sets WORKBOOK_MINE) writes to scratch/my-code/phaseNN/ instead, so that what the
+    learner's code makes never replaces what the course's code made, and the reverse.
     """
-    phase_folder = Path(script_file).resolve().parents[1].name
+    script = Path(script_file).resolve()
+    phase_folder = script.parents[1].name
+    if re.fullmatch(r"phase\d\d", script.parent.name):  # the learner's my-code/phaseNN/x.py
+        return SCRATCH_ROOT / "my-code" / script.parent.name
+    if os.environ.get("WORKBOOK_MINE") and (number := re.match(r"phase-(\d\d)", phase_folder)):
+        return SCRATCH_ROOT / "my-code" / f"phase{number.group(1)}"
     return SCRATCH_ROOT / phase_folder
 
 

@@ -162,6 +162,20 @@ def test_figures_remakes_every_blog_figure(figures_dir: Path) -> None:
     assert shown <= made, "every figure in the blog folder is one BLOG_FIGURES makes"
 
 
+def test_the_learners_runs_get_a_scratch_folder_of_their_own(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A script in my-code/phase05/, or any script run with the learner's code in use
+    (WORKBOOK_MINE, set by `python -m workbook run`), writes to scratch/my-code/phase05/, so it
+    never replaces what the course's own code made in scratch/phase-05-attention/."""
+    course = REPO_ROOT / "phase-05-attention/code/train_transformer.py"
+    monkeypatch.delenv("WORKBOOK_MINE", raising=False)
+    assert scratch_dir(course).name == "phase-05-attention"
+    mine = scratch_dir(Path("/anywhere/my-code/phase05/attention.py"))
+    assert mine.parts[-2:] == ("my-code", "phase05")
+    monkeypatch.setenv("WORKBOOK_MINE", "03,05")
+    assert scratch_dir(course) == mine
+
+
 def test_scratch_dir_is_outside_the_blog() -> None:
     script = REPO_ROOT / "phase-01-neural-networks/code/mlp.py"
     where = scratch_dir(script)
