@@ -34,6 +34,7 @@ class Exercise:
     tests: tuple[str, ...]  # pytest ids under tests/: "phase_02/test_autograd.py::test_add"
     keep: str | None   # the first line of the last body statement the stub keeps, as written
                        # (None: the leading asserts and guards)
+    doc: str | None = None  # the stub's docstring, where the reference's gives the answer away
 
     @property
     def phase(self) -> str:
@@ -92,7 +93,7 @@ def _read_manifest(path: Path) -> list[Exercise]:
         where = f"{path.name}, exercise {entry.get('id', '?')}"
         required = {"id", "title", "target", "notes", "section", "statement", "hints", "tests"}
         missing = required - set(entry)
-        unknown = set(entry) - required - {"keep"}
+        unknown = set(entry) - required - {"keep", "doc"}
         if missing or unknown:
             raise ManifestError(f"{where}: missing {sorted(missing)}, unknown {sorted(unknown)}")
         if not ID_PATTERN.fullmatch(entry["id"]) or entry["id"][:2] != phase:
@@ -110,7 +111,7 @@ def _read_manifest(path: Path) -> list[Exercise]:
             id=entry["id"], title=entry["title"].strip(), target=entry["target"],
             notes=entry["notes"], section=entry["section"], statement=entry["statement"].strip(),
             hints=tuple(h.strip() for h in entry["hints"]), tests=tuple(entry["tests"]),
-            keep=entry.get("keep")))
+            keep=entry.get("keep"), doc=entry.get("doc")))
     return exercises
 
 

@@ -101,7 +101,17 @@ def stub_function(source: str, exercise: Exercise) -> str:
     body_line = lines[first_cut.lineno - 1]
     indent = body_line[: len(body_line) - len(body_line.lstrip())]
     stub = [line + "\n" for line in stub_body(exercise, indent)]
-    return "".join(lines[: start - 1] + stub + lines[end:])
+    head = lines[: start - 1]
+    if exercise.doc is not None:  # the reference's docstring gives the answer: show this one
+        if not _is_docstring(fn.body[0]):
+            raise ManifestError(f"{exercise.id}: doc replaces a docstring, and '{fn.name}' has "
+                                f"none")
+        first, last = fn.body[0].lineno, fn.body[0].end_lineno or fn.body[0].lineno
+        doc = exercise.doc.strip().splitlines()
+        text = [f'{indent}"""{doc[0]}'] + [f"{indent}{line}".rstrip() for line in doc[1:]]
+        text[-1] += '"""' if len(doc) == 1 else f'\n{indent}"""'
+        head = head[: first - 1] + [line + "\n" for line in text] + head[last:]
+    return "".join(head + stub + lines[end:])
 
 
 def function_source(source: str, qualname: str) -> str:

@@ -166,6 +166,16 @@ def f(x):
 '''
 
 
+def test_a_stub_can_show_a_docstring_that_does_not_give_the_answer() -> None:
+    """softmax_backward's own docstring holds the formula the exercise asks for; its stub shows
+    the manifest's doc instead, and the reference keeps its own."""
+    exercise = find("05.softmax-backward")[0]
+    assert "sum_i dP_i P_i" in reference_function(exercise)
+    stub = stub_of(exercise)
+    assert "sum_i dP_i P_i" not in stub and "given dL/dP" in stub
+    assert 'raise NotImplementedError("exercise 05.softmax-backward' in stub
+
+
 def test_keep_names_the_last_kept_line_so_an_added_line_moves_nothing() -> None:
     """keep is the text of the last statement the stub keeps: a line added above it is kept
     too, and the answer below it is still cut; a keep line no longer in the code is an error."""
