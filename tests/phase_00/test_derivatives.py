@@ -52,10 +52,16 @@ def test_numerical_gradient_of_a_matrix_function(rng: np.random.Generator) -> No
         return float(np.sum((W_ @ x) ** 2))
 
     analytic = 2 * np.outer(W @ x, x)
+    before = W.copy()
     numeric = numerical_gradient(f, W)
     assert numeric.shape == W.shape
     assert relative_error(numeric, analytic) < 1e-8
-    np.testing.assert_array_equal(W, W.copy())  # the input was not left nudged
+    np.testing.assert_array_equal(W, before)  # the caller's W untouched, not even by a rounding
+    # Whole numbers in: the gradient of sum(v^2) at (1, 2, 3) is (2, 4, 6). An integer array
+    # cannot hold x + h, so the nudges need a float copy.
+    np.testing.assert_allclose(numerical_gradient(lambda v: float(np.sum(v**2)),
+                                                  np.array([1, 2, 3])), [2.0, 4.0, 6.0],
+                               rtol=1e-8)
 
 
 def test_relative_error_is_scale_free() -> None:

@@ -52,6 +52,12 @@ def test_softmax_rows_of_a_batch() -> None:
     P = softmax(Z, axis=-1)
     np.testing.assert_allclose(P[1], [1 / 3] * 3)
     np.testing.assert_allclose(P.sum(axis=1), [1.0, 1.0])
+    # each row shifted by its OWN maximum: one maximum for the whole array would leave the
+    # second row as exp(-1000) and exp(-999), both 0, and 0 / 0
+    far = softmax(np.array([[0.0, 1.0], [-1000.0, -999.0]]), axis=-1)
+    np.testing.assert_allclose(far, [[0.268941, 0.731059]] * 2, atol=1e-6)
+    # float32 scores give float32 probabilities (a float64 copy would double every later array)
+    assert softmax(np.array([1.0, 2.0], dtype=np.float32)).dtype == np.float32
 
 
 def test_temperature_limits() -> None:
@@ -83,6 +89,14 @@ def test_cross_entropy_from_logits_matches_probabilities(z: np.ndarray,
     if p_t > 1e-300:  # where log(p) is representable, the two routes agree
         assert cross_entropy_from_logits(z, t) == pytest.approx(-np.log(p_t), rel=1e-9, abs=1e-9)
     assert np.isfinite(cross_entropy_from_logits(z, t))
+
+
+def test_cross_entropy_of_a_batch_is_the_mean_over_its_rows() -> None:
+    """Three rows of scores and their targets: the mean of the three losses, not their sum."""
+    Z = np.array([[2.0, 1.0, 0.1], [0.0, 0.0, 0.0], [-1.0, 3.0, 0.5]])
+    t = np.array([0, 2, 1])
+    rows = [-np.log(softmax(z)[k]) for z, k in zip(Z, t, strict=True)]
+    assert cross_entropy_from_logits(Z, t) == pytest.approx(np.mean(rows), rel=1e-12)
 
 
 def test_cross_entropy_rejects_bad_targets() -> None:
@@ -121,6 +135,15 @@ def test_sampling_frequencies_match_probabilities(rng: np.random.Generator) -> N
     freq = np.bincount(draws, minlength=4) / len(draws)
     np.testing.assert_allclose(freq, p, atol=0.005)
     assert freq[3] == 0.0  # a class with probability 0 is never drawn
+
+
+def test_sampling_draws_from_the_generator_given() -> None:
+    """The same seed gives the same draws, another seed others: the randomness comes from rng,
+    so a run can be repeated exactly."""
+    p = np.array([0.25, 0.25, 0.25, 0.25])
+    runs = [sample(p, 50, np.random.default_rng(seed)) for seed in (7, 7, 8)]
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert not np.array_equal(runs[0], runs[2])
 
 
 def test_sampling_rejects_non_distributions(rng: np.random.Generator) -> None:

@@ -30,7 +30,9 @@ def test_cosine_similarity_known_values() -> None:
 
 def test_matvec_3x2_example() -> None:
     W = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
-    np.testing.assert_array_equal(matvec_by_hand(W, np.array([10.0, -1.0])), [8, 26, 44])
+    y = matvec_by_hand(W, np.array([10.0, -1.0]))
+    assert isinstance(y, np.ndarray) and y.shape == (3,), "return a NumPy array of shape (3,)"
+    np.testing.assert_array_equal(y, [8, 26, 44])
 
 
 def test_shape_mismatch_names_expected_shape() -> None:

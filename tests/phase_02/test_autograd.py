@@ -120,6 +120,38 @@ def test_topological_order_lists_parents_first() -> None:
         assert all(position[id(p)] < position[id(node)] for p in node.parents)
 
 
+def two_depth_graph() -> tuple[Value, Value]:
+    """out = tanh(3 tanh(x)) * tanh(x) at x = 0.7: the node t = tanh(x) is a parent of out
+    (one step up) and of tanh(3 t) (three steps up). Reversing a breadth-first walk from out
+    lists t before tanh(3 t), one of the nodes that feed on it."""
+    x = Value(0.7, label="x")
+    t = x.tanh()
+    return x, (t * 3).tanh() * t
+
+
+def test_topological_order_when_a_node_is_reached_at_two_depths() -> None:
+    x, out = two_depth_graph()
+    order = out.topological_order()
+    position = {id(n): i for i, n in enumerate(order)}
+    assert len(position) == len(order) and order[-1] is out and order[0] is x
+    for node in order:
+        assert all(position[id(p)] < position[id(node)] for p in node.parents), (
+            f"{node.op or node.label} comes before one of its parents")
+
+
+def test_backward_when_a_node_is_reached_at_two_depths() -> None:
+    """x.grad is the true slope only if t hands its gradient down after both of its paths
+    have added their shares: a wrong order sends part of it too early."""
+    x, out = two_depth_graph()
+    out.backward()
+    h = 1e-6
+
+    def f(x0: float) -> float:
+        return math.tanh(3 * math.tanh(x0)) * math.tanh(x0)
+
+    assert x.grad == pytest.approx((f(0.7 + h) - f(0.7 - h)) / (2 * h), rel=1e-7)
+
+
 def by_hand_graph() -> tuple[Value, Value, Value, Value]:
     """d = a * b + a at a = 2, b = 3, built with Value's constructor alone (no operator), so the
     backward sweep can be checked before, and apart from, the operators."""

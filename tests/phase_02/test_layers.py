@@ -79,6 +79,8 @@ def test_softmax_cross_entropy_known_values() -> None:
     logits = np.log(np.array([[0.7, 0.2, 0.1]]))
     assert loss.forward(logits, np.array([0])) == pytest.approx(0.35667494, abs=1e-8)
     np.testing.assert_allclose(loss.backward(), [[0.7 - 1, 0.2, 0.1]])  # p - onehot
+    np.testing.assert_allclose(loss.p, [[0.7, 0.2, 0.1]])  # backward left the kept p alone
+    np.testing.assert_allclose(loss.backward(2.0), [[2 * (0.7 - 1), 0.4, 0.2]])  # times dout
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid", "gelu"])
