@@ -181,3 +181,18 @@ def test_an_unwritten_exercise_is_not_taken_for_a_damaged_checkpoint(
     monkeypatch.setattr(GPT, "init_weights", stub)
     with pytest.raises(NotImplementedError, match="07.gpt2-init"):
         sample.build_model(checkpoint, tmp_path / "last.pt", CPU)
+
+
+def test_train_lets_an_unwritten_exercise_name_itself(
+        tmp_path: Path, char_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """train.py turns a RuntimeError into one line; a workbook stub's NotImplementedError (a
+    kind of RuntimeError) must go through, so that the workbook names the exercise."""
+    from phase08 import train
+
+    def stub(self: GPT) -> None:
+        raise NotImplementedError("exercise 07.gpt2-init is yours to write")
+
+    monkeypatch.setattr(GPT, "init_weights", stub)
+    with pytest.raises(NotImplementedError, match="07.gpt2-init"):
+        train.main(["--preset", "cpu-smoke", "--data", str(char_data), "--run-dir",
+                    str(tmp_path / "run"), "--device", "cpu", "--offline"])

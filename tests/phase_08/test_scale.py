@@ -71,8 +71,9 @@ def test_mac_presets_are_the_planned_runs() -> None:
     assert set(budget.mac_plans()) <= set(PRESETS)
 
 
-def test_planner_prints_the_corrected_claim(capsys: pytest.CaptureFixture[str]) -> None:
-    budget.main([])
+def test_planner_prints_the_corrected_claim(capsys: pytest.CaptureFixture[str],
+                                            tmp_path: Path) -> None:
+    budget.main(["--out", str(tmp_path)])  # never into the repository's scratch folder
     out = capsys.readouterr().out
     assert "23.1 days, not 24-72 hours" in out
     assert "| 24 | 0.43B | 3.5 | 6,591 |" in out
