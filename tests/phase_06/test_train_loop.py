@@ -1,6 +1,7 @@
 """The PyTorch training loop: the Dataset of windows, the DataLoader, the optimizer groups, a
 loss that goes down, and the whole script on a small text."""
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -127,6 +128,35 @@ def test_script_refuses_a_warmup_longer_than_the_run(capsys: pytest.CaptureFixtu
     err = capsys.readouterr().err
     assert stop.value.code == 2 and "Traceback" not in err
     assert "--warmup (50) is longer than the run (--steps 10)" in err.strip().splitlines()[-1]
+
+
+def test_train_step_runs_the_forward_pass_inside_autocast() -> None:
+    """The autocast context given (bfloat16 on a GPU with --amp) must hold the loss: the forward
+    pass, and only it, runs inside; backward and the update come after the context is left."""
+    torch.manual_seed(0)
+    model = TorchTransformer(TransformerConfig(vocab_size=7, context=4, d_model=8, n_heads=2,
+                                               n_layers=1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    events: list[str] = []
+
+    class Recorder(contextlib.AbstractContextManager):
+        def __enter__(self) -> "Recorder":
+            events.append("enter")
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            events.append("exit")
+
+    loss = model.loss
+
+    def recorded_loss(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        events.append("forward")
+        return loss(x, y)
+
+    model.loss = recorded_loss
+    x, y = torch.randint(0, 7, (3, 4)), torch.randint(0, 7, (3, 4))
+    train_step(model, opt, x, y, 0.0, Recorder())
+    assert events == ["enter", "forward", "exit"], events
 
 
 def test_train_step_is_one_clean_step() -> None:

@@ -42,6 +42,10 @@ def test_nn_layernorm_equals_numpy_layernorm(rng: np.random.Generator) -> None:
     assert set(parity.grads) == {"weight", "bias", "x"}
     back = layernorm_to_numpy(module)
     assert all(np.array_equal(v, back.params[k]) for k, v in ln.params.items())
+    with torch.no_grad():  # a module that really differs: the bias off by -0.5 everywhere
+        module.bias -= 0.5
+    wrong = compare_layer("ln, shifted", ln, module, rng.normal(size=(3, 4, 6)), rng)
+    assert wrong.forward == pytest.approx(0.5, abs=1e-12), "a distance is never negative"
 
 
 @pytest.mark.parametrize("causal", [True, False])

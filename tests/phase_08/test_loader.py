@@ -113,6 +113,24 @@ def test_shuffled_windows_still_cover_every_token_once(tmp_path: Path) -> None:
         BatchLoader(shards, B, T, 0, W, position=7, shuffle=45).next_batch()
 
 
+def test_every_pass_of_a_shuffled_run_reads_each_sequence_once(tmp_path: Path) -> None:
+    """1,200 tokens hold S = 120 sequences of 10; windows of 45 do not divide them (45, 45, 30).
+    Over two whole passes, two ranks of 3: each pass reads every sequence exactly once, in
+    another order the second time. (Numbering the windows across the run instead of within each
+    pass reads 111 of the 120 in the first pass, 9 of them twice.)"""
+    B, T, W, N = 3, 10, 2, 1200
+    shards = TokenShards(positions_folder(tmp_path, N, shard_tokens=97))
+    ranks = [BatchLoader(shards, B, T, rank, W, shuffle=45, seed=7) for rank in range(W)]
+    starts: list[int] = []
+    for _ in range(2 * (N // T) // (W * B)):  # two passes of 20 steps
+        for loader in ranks:
+            starts += loader.next_batch()[0][:, 0].tolist()
+    first, second = starts[:N // T], starts[N // T:]
+    assert sorted(first) == list(range(0, N, T)), "the first pass missed or repeated a sequence"
+    assert sorted(second) == list(range(0, N, T)), "the second pass missed or repeated one"
+    assert first != second
+
+
 def test_shuffled_order_does_not_depend_on_the_micro_batch(tmp_path: Path) -> None:
     shards = TokenShards(positions_folder(tmp_path, 1200, shard_tokens=97))
     one = BatchLoader(shards, 8, 10, shuffle=30, seed=3).next_batch()[0]

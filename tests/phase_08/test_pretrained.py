@@ -111,6 +111,9 @@ def test_from_hf_state_transposes_drops_buffers_and_ties_the_head() -> None:
     square = hf.transformer.h[0].attn.c_proj.weight  # (8, 8): its shape cannot tell
     assert torch.equal(ours["transformer.h.0.attn.c_proj.weight"], square.t())
     assert torch.equal(ours["transformer.h.0.ln_1.weight"], hf.transformer.h[0].ln_1.weight)
+    for value in ours.values():  # copies: zeroing ours leaves Hugging Face's model as it was
+        value.zero_()
+    assert hf.transformer.h[0].ln_1.weight.abs().sum() > 0 and conv.abs().sum() > 0
     bare = GPT2Model(hf.config).state_dict()  # no prefix, no head: the Hub's gpt2 files
     back = from_hf_state(bare)
     assert "transformer.wte.weight" in back and "transformer.h.1.mlp.c_fc.weight" in back

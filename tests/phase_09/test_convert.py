@@ -32,6 +32,7 @@ from phase09.convert import (
     to_hf,
     to_hf_state,
     to_numpy,
+    to_numpy_state,
 )
 from phase09.export_hf import check_export, export, load_our_checkpoint
 from phase09.numpy_to_gpt2 import carry, numpy_stages
@@ -61,6 +62,17 @@ def test_conv1d_layout_is_a_transpose() -> None:
     assert torch.equal(theirs.transformer.h[0].mlp.c_fc.weight,
                        ours.transformer.h[0].mlp.c_fc.weight.t())
     assert theirs.lm_head.weight.data_ptr() == theirs.transformer.wte.weight.data_ptr()
+
+
+def test_converted_states_are_copies() -> None:
+    """Zeroing every converted array leaves our model as it was: the conversions copy (a view
+    would let one model's training write into the other's weights)."""
+    ours = model(CONFIGS["3-layers-4-heads"])
+    before = {k: v.clone() for k, v in ours.state_dict().items()}
+    for converted in (to_hf_state(ours.state_dict()), to_numpy_state(ours.state_dict())):
+        for value in converted.values():
+            value[...] = 0
+    assert all(torch.equal(v, before[k]) for k, v in ours.state_dict().items())
 
 
 @pytest.mark.parametrize("name", CONFIGS)
@@ -124,6 +136,11 @@ def test_config_conversion_and_refusals() -> None:
     hf = hf_config(config, "sdpa")
     assert (hf.activation_function, hf.layer_norm_epsilon, hf.n_positions) == ("gelu_new",
                                                                                1e-5, 64)
+    last = config.vocab_size - 1  # GPT-2's <|endoftext|> is its last id; here 999, not 50256
+    assert (hf.bos_token_id, hf.eos_token_id) == (last, last)
+    assert hf.tie_word_embeddings and hf.n_inner is None
+    for implementation in ("eager", "sdpa"):  # the attention asked for is the one it gets
+        assert hf_config(config, implementation)._attn_implementation == implementation
     assert our_config(hf) == config
     with pytest.raises(ValueError, match="biases"):
         hf_config(GPTConfig(vocab_size=10, context=8, n_layer=1, n_head=1, n_embd=4,
