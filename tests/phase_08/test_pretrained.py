@@ -80,10 +80,10 @@ def test_safetensors_read_by_hand_equal_the_librarys(tmp_path: Path) -> None:
         assert torch.equal(ours[name], tensor), name
     whole = (tmp_path / "t.safetensors").read_bytes()
     (tmp_path / "cut.safetensors").write_bytes(whole[:-5])
-    with pytest.raises(ValueError, match="needs 48 bytes|needs"):
+    with pytest.raises(ValueError, match="cut.safetensors"):  # the message names the file
         read_safetensors(tmp_path / "cut.safetensors")
     (tmp_path / "text.safetensors").write_text("not a safetensors file at all")
-    with pytest.raises(ValueError, match="not a safetensors file"):
+    with pytest.raises(ValueError, match="text.safetensors"):
         read_safetensors(tmp_path / "text.safetensors")
 
 

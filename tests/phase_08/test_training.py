@@ -1,8 +1,10 @@
 """The training loop: accumulation, schedule, decay groups, exact resume, checkpoints, NaN."""
 
+import contextlib
 import math
 import shutil
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -49,6 +51,27 @@ def test_gradient_accumulation_4x2_equals_1x8(char_data: Path) -> None:
     for a, b in zip(g_1, g_4, strict=True):
         assert a.dtype == torch.float64
         torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
+def test_accumulation_skips_the_gradient_sync_on_every_micro_batch_but_the_last(
+        char_data: Path) -> None:
+    """With several processes, no_sync() (DDP's) holds back the all-reduce: it must be entered
+    around the forward and backward of every micro-batch except the last, whose backward then
+    sends the summed gradients once."""
+    cfg = smoke(char_data)
+    model = build_model(cfg, 40)
+    events: list[str] = []
+
+    @contextlib.contextmanager
+    def no_sync() -> Iterator[None]:
+        events.append("enter")
+        yield
+        events.append("exit")
+
+    model.register_forward_hook(lambda *args: events.append("forward"))
+    accumulate_gradients(model, BatchLoader(TokenShards(char_data), 2, cfg.context), 3,
+                         torch.device("cpu"), torch.float32, no_sync)
+    assert events == ["enter", "forward", "exit"] * 2 + ["forward"], events
 
 
 def test_lr_at_known_steps() -> None:

@@ -35,7 +35,7 @@ from phase09.convert import (
     to_numpy_state,
 )
 from phase09.export_hf import check_export, export, load_our_checkpoint
-from phase09.numpy_to_gpt2 import carry, numpy_stages
+from phase09.numpy_to_gpt2 import carry, numpy_stages, torch_stages
 
 # Two random configs: neither is GPT-2 small (context < 1024, vocabulary != 50,257).
 CONFIGS = {
@@ -349,3 +349,21 @@ def test_convert_pretrained_folder_greedy_text_and_refusals(tmp_path, capsys) ->
             convert.main(["--pretrained", str(folder), "--tokens", "3", *flags])
         err = capsys.readouterr().err
         assert stop.value.code == 2 and says in err and len(err.strip().splitlines()) == 1
+
+
+def test_torch_stages_removes_its_hooks_even_when_the_run_fails() -> None:
+    """A forward pass that raises must not leave hooks behind: the next pass would otherwise
+    keep catching outputs into a list nobody reads."""
+    ours = model(CONFIGS["3-layers-4-heads"]).eval()
+    t = ours.transformer
+
+    def failing() -> torch.Tensor:
+        raise RuntimeError("a forward pass that fails")
+
+    with pytest.raises(RuntimeError, match="fails"):
+        torch_stages(t.h, t.drop, t.ln_f, failing)
+    assert not any(m._forward_hooks for m in ours.modules()), "a hook was left behind"
+    idx = torch.zeros((1, 5), dtype=torch.long)
+    stages = torch_stages(t.h, t.drop, t.ln_f, lambda: ours(idx))
+    assert len(stages) == 1 + len(t.h) + 1 + 1  # embeddings, each block, ln_f, logits
+    assert not any(m._forward_hooks for m in ours.modules())
