@@ -51,8 +51,12 @@ def test_nn_layernorm_equals_numpy_layernorm(rng: np.random.Generator) -> None:
 @pytest.mark.parametrize("causal", [True, False])
 def test_attention(causal: bool, rng: np.random.Generator) -> None:
     mha = MultiHeadAttention(8, 2, rng, causal=causal)
-    parity = compare_layer("attn", mha, attention_to_torch(mha), rng.normal(size=(2, 5, 8)), rng)
+    module = attention_to_torch(mha)
+    parity = compare_layer("attn", mha, module, rng.normal(size=(2, 5, 8)), rng)
     assert parity.forward < FORWARD and parity.worst_grad < GRAD
+    # the weights are kept, detached, as phase 05 keeps them: (B, H, T, T), the same numbers
+    assert module.P is not None and not module.P.requires_grad
+    np.testing.assert_allclose(module.P.numpy(), mha.P, rtol=0, atol=1e-12)
     assert set(parity.grads) == {"c_attn.weight", "c_attn.bias", "c_proj.weight",
                                  "c_proj.bias", "x"}
     back = attention_to_numpy(attention_to_torch(mha))
