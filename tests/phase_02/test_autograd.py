@@ -74,6 +74,14 @@ def test_an_operator_records_its_parents_and_local_derivatives(
     assert out.local_grads == pytest.approx(local, rel=1e-12)
 
 
+@pytest.mark.parametrize("make, op", [(lambda a, b: a + b, "+"), (lambda a, b: a * b, "*")],
+                         ids=["add", "mul"])
+def test_an_operator_names_its_operation(make: Callable[[Value, Value], Value], op: str) -> None:
+    """The op label is what the graph drawings print and what phase 06 lines up with PyTorch's
+    nodes (AddBackward0, MulBackward0)."""
+    assert make(Value(2.0), Value(-3.0)).op == op
+
+
 def test_forward_values_are_the_plain_arithmetic() -> None:
     a, b = Value(2.0), Value(-3.0)
     assert (a * b + a / b - b**2).data == pytest.approx(2 * -3 + 2 / -3 - 9)
