@@ -119,6 +119,32 @@ def test_smoke_preset_lowers_the_loss(char_data: Path, tmp_path: Path) -> None:
     assert lrs[0] == pytest.approx(3e-3 / 5)  # warmup begins above zero
 
 
+def stopped_before_any_evaluation(char_data: Path, run_dir: Path) -> dict:
+    """A run of 12 steps, evaluated at step 8, stopped by Ctrl-C at step 3."""
+    def ctrl_c(step: int, loss: float) -> None:
+        if step == 3:
+            signal.raise_signal(signal.SIGINT)
+
+    return train(smoke(char_data, steps=12, eval_every=8), run_dir, on_step=ctrl_c,
+                 verbose=False)
+
+
+def test_a_checkpoint_before_any_evaluation_has_no_best_loss(char_data: Path,
+                                                             tmp_path: Path) -> None:
+    """No evaluation yet: the checkpoint says there is no best loss (None, plain data), not
+    infinity."""
+    first = stopped_before_any_evaluation(char_data, tmp_path / "run")
+    saved = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert first["interrupted"] and saved["step"] == 3 and saved["best_val_loss"] is None
+
+
+def test_a_run_stopped_before_any_evaluation_resumes(char_data: Path, tmp_path: Path) -> None:
+    stopped_before_any_evaluation(char_data, tmp_path / "run")
+    rest = train(None, tmp_path / "run", resume=tmp_path / "run" / "last.pt", verbose=False)
+    assert rest["step"] == 12 and math.isfinite(rest["val_loss"])
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["best_val_loss"] is not None
+
+
 def test_resume_reproduces_the_uninterrupted_run_bit_for_bit(char_data: Path,
                                                              tmp_path: Path) -> None:
     cfg = smoke(char_data, dropout=0.1, steps=24, eval_every=8)  # dropout: the RNG matters
