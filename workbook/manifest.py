@@ -104,6 +104,9 @@ def _read_manifest(path: Path) -> list[Exercise]:
             raise ManifestError(f"{where}: three hints (intuition, math, code shape)")
         if not entry["tests"]:
             raise ManifestError(f"{where}: list the tests that check it")
+        if not isinstance(entry.get("doc", ""), str) or entry.get("doc", "x").strip() == "":
+            raise ManifestError(f"{where}: doc is the docstring the stub shows, a non-empty "
+                                f"string")
         if not isinstance(entry.get("keep", ""), str):
             raise ManifestError(f"{where}: keep is the first line of the last statement the stub "
                                 f"keeps, as written in the code (a string, not a count)")

@@ -166,6 +166,22 @@ def f(x):
 '''
 
 
+@pytest.mark.parametrize("line, says", [("doc = 3", "doc is the docstring"),
+                                         ("doc = \"  \"", "doc is the docstring"),
+                                         ("keep = 2", "keep is the first line")])
+def test_a_manifest_with_a_doc_or_keep_of_the_wrong_kind_is_refused(tmp_path, line: str,
+                                                                    says: str) -> None:
+    from workbook.manifest import ManifestError, _read_manifest
+
+    text = (REPO_ROOT / "workbook/exercises/phase00.toml").read_text(encoding="utf-8")
+    bad = tmp_path / "phase00.toml"
+    bad.write_text(text.replace('id = "00.dot-product"', f'id = "00.dot-product"\n{line}', 1)
+                   .replace("keep = 'if a.ndim != 1 or a.shape != b.shape:'\n", "", 1),
+                   encoding="utf-8")
+    with pytest.raises(ManifestError, match=says):
+        _read_manifest(bad)
+
+
 def test_a_stub_can_show_a_docstring_that_does_not_give_the_answer() -> None:
     """softmax_backward's own docstring holds the formula the exercise asks for; its stub shows
     the manifest's doc instead, and the reference keeps its own."""
