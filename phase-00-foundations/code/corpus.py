@@ -7,8 +7,10 @@ afterwards. Without a network the programs say so and fall back to a corpus ever
 the source code of Python's own standard library, read from the running interpreter. Any local
 text file works too (`--path my_book.txt`).
 
-Every file the course writes that must never be found half written (this cache, a tokenizer, a
-model, a checkpoint) goes through `write_atomically`, here, the first place it is needed.
+The files the course saves that must never be found half written (this cache, a tokenizer, a
+model, a checkpoint, the run log) go through `write_atomically`, here, the first place it is
+needed. Phase 08's token shards spell the same steps out in `write_shard`, where they are the
+lesson.
 
 Run:  python phase-00-foundations/code/corpus.py              (download if needed, show stats)
       python phase-00-foundations/code/corpus.py --offline    (never touch the network)

@@ -58,6 +58,12 @@ PEAK_BF16_FLOPS = {"H100 PCIe": 756e12, "H100": 989.5e12, "H200": 989.5e12, "A10
 QUICK = {"n_layer": 2, "n_head": 2, "n_embd": 64, "context": 64}
 
 
+def data_vocab_size(cfg: TrainConfig) -> int:
+    """The vocabulary a preset trains with: GPT-2's 50,257 ids, or Tiny Shakespeare's 65
+    characters (a character tokenizer's size comes from the text it reads)."""
+    return 50_257 if cfg.tokenizer == "gpt2" else 65
+
+
 @dataclass(frozen=True)
 class Result:
     variant: str
@@ -144,8 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     dtype, dtype_note = precision(device, args.dtype)
     if device.type == "cuda":
         torch.set_float32_matmul_precision("high")  # TF32 for any float32 products left
-    # the vocabulary comes from the data: GPT-2's 50,257 ids, or Tiny Shakespeare's 65 characters
-    base_vocab = 50_257 if cfg.tokenizer == "gpt2" or args.quick else 65
+    base_vocab = 50_257 if args.quick else data_vocab_size(cfg)
     vocab = -(-base_vocab // args.pad_vocab) * args.pad_vocab
     shape = Shape(args.preset, cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.context, vocab)
     try:  # refused now, not after minutes of allocating and swapping

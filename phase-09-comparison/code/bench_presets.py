@@ -31,6 +31,7 @@ import torch
 
 from phase00.flags import check_fits_in_memory, positive_int
 from phase06.device import device_from_flag, limit_cpu_threads
+from phase08.benchmark import data_vocab_size
 from phase08.config import PRESETS, TrainConfig, make_config
 from phase08.train import (
     architecture,
@@ -44,12 +45,6 @@ from phase09.after_gpt2 import register_modern
 
 QUICK = {"n_layer": 1, "n_head": 2, "n_embd": 32, "context": 16, "micro_batch": 2,
          "grad_accum": 1}
-
-
-def data_vocab_size(cfg: TrainConfig) -> int:
-    """The vocabulary a preset trains with: GPT-2's 50,257 ids, or Tiny Shakespeare's 65
-    characters (a character tokenizer's size comes from the text it reads)."""
-    return 50_257 if cfg.tokenizer == "gpt2" else 65
 
 
 def training_step(cfg: TrainConfig, vocab_size: int, device: torch.device, seed: int
