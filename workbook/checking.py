@@ -17,6 +17,7 @@ from pathlib import Path
 
 from workbook.manifest import Exercise, all_exercises, module_file
 from workbook.overlay import ENV_FOLDER, ENV_PHASES, REPO_ROOT
+from workbook.report import ENV_SELECT, belongs
 from workbook.stubs import stub_function, stubbed_module
 
 STUB_MESSAGE = re.compile(r"exercise (\d\d\.[a-z0-9-]+) is yours to write")
@@ -37,8 +38,14 @@ def run_tests(test_ids: list[str], phases: set[str], folder: Path,
     with tempfile.TemporaryDirectory(prefix="workbook-") as tmp:
         report = Path(tmp) / "report.json"
         env["WORKBOOK_REPORT"] = str(report)
+        # pytest is given the files and the plugin keeps the listed tests, so that a file that
+        # does not import (a syntax error in one module) cannot stop the tests of the others.
+        files = list(dict.fromkeys(t.split("::")[0] for t in test_ids))
+        env.pop(ENV_SELECT, None)
+        if any("::" in t for t in test_ids):  # not needed when whole files or folders are run
+            env[ENV_SELECT] = json.dumps(test_ids)
         command = [sys.executable, "-m", "pytest", "-q", "--no-header", "-p", "workbook.report",
-                   "-p", "no:cacheprovider", *test_ids]
+                   "-p", "no:cacheprovider", "--continue-on-collection-errors", *files]
         try:
             proc = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True,
                                   text=True, check=False, timeout=timeout)
@@ -58,13 +65,6 @@ def stub_ids(result: dict) -> list[str]:
     (Hypothesis reports several at once) every line pytest marked."""
     text = "\n".join([result.get("message", ""), *result.get("explained", [])])
     return list(dict.fromkeys(STUB_MESSAGE.findall(text)))
-
-
-def belongs(nodeid: str, test_id: str) -> bool:
-    """Whether pytest's `nodeid` is the listed `test_id`, one of its parameters, a test of the
-    listed file, or the listed file's own collection error."""
-    return (nodeid == test_id or nodeid.startswith((test_id + "::", test_id + "["))
-            or nodeid == test_id.split("::")[0])
 
 
 @dataclass

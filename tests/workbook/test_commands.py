@@ -285,6 +285,22 @@ def test_a_learner_file_that_is_not_text_or_is_a_folder_gets_one_line(learner) -
     assert result.returncode == 2 and "is a folder where the workbook keeps a file" in result.stderr
 
 
+def test_a_module_that_does_not_import_hides_no_other_modules_exercises(learner) -> None:
+    """A syntax error in autograd.py marks its own exercises; the layers, the gradient check and
+    Adam, which live in other files, are still tested (pytest alone would stop at the first file
+    it cannot import)."""
+    from tests.workbook.conftest import solve_with_the_reference
+    solve_with_the_reference(learner, ["02.dense-backward"])
+    path = learner.file("02.value-add")
+    path.write_text(path.read_text(encoding="utf-8") + "\ndef broken(:\n", encoding="utf-8")
+    result = learner.run("check", "02")
+    assert result.returncode == 1
+    assert re.search(r"02\.value-add\s+does not import", result.stdout), result.stdout
+    assert re.search(r"02\.dense-backward\s+passing", result.stdout), result.stdout
+    assert re.search(r"02\.adam\s+not written", result.stdout), result.stdout
+    assert "not run" not in result.stdout
+
+
 def test_an_error_raised_in_what_the_exercise_called_is_shown_at_the_learners_line(
         learner) -> None:
     """A Value built from a Value (not a number) fails inside Value.__init__, a course part of
