@@ -10,6 +10,7 @@ from phase01.perceptron import (
     main,
     margin,
     mistake_bound,
+    perceptron_update,
     predict,
     train_perceptron,
 )
@@ -34,6 +35,22 @@ def test_the_documented_runs() -> None:
     run = train_perceptron(X_GATE, GATES["and"])
     np.testing.assert_array_equal(run.w, [2.0, 1.0])
     assert run.b == -2.0
+
+
+def test_one_update_by_hand_leaves_the_callers_weights_alone() -> None:
+    """The notes' first step (w = (0, 0), b = 0, x = (1, 1), y = 1, lr = 1: a missed 1), and
+    the new w is a new array: a caller that keeps the old weights (a notebook, a plot of the
+    path) must still have them."""
+    w = np.zeros(2)
+    new_w, new_b, error = perceptron_update(w, 0.0, np.array([1.0, 1.0]), 1.0, 1.0)
+    assert error == 1.0 and new_b == 1.0
+    np.testing.assert_array_equal(new_w, [1.0, 1.0])
+    np.testing.assert_array_equal(w, [0.0, 0.0])
+    same_w, same_b, error = perceptron_update(new_w, 1.0, np.array([1.0, 1.0]), 1.0, 1.0)
+    assert error == 0.0 and same_b == 1.0
+    np.testing.assert_array_equal(same_w, [1.0, 1.0])
+    _, kept_b, error = perceptron_update(w, 0.5, np.array([1.0, 0.0]), 0.0, 0.5, use_bias=False)
+    assert error == -1.0 and kept_b == 0.5
 
 
 @pytest.mark.parametrize("seed", range(8))
