@@ -2,7 +2,10 @@
 
 Each phase package (phase00 ... phase09) ends its __init__.py with
 
-    __path__ = overlay_path(__path__, __name__)
+    __path__ = with_learner_code(__path__, __name__)
+
+which calls `overlay_path` below (phase00's __init__.py holds it, so that a course installed
+before the workbook existed still imports).
 
 A package's `__path__` is the list of folders Python searches for its modules. When the overlay
 is on for phase 02, the list becomes [my-code/phase02, phase-02-backprop/code]: `import

@@ -4,9 +4,8 @@ This folder is the importable package `phase00` (see pyproject.toml), so later p
 notebooks and tests write `from phase00.probability import softmax`.
 """
 
-# The blog's figures, and the exact settings the post describes: (script, flags).
-# `python phase-00-foundations/code/figures.py --phase 00` redraws them into blog/figures/;
-# any other run of a script writes to the git-ignored scratch/ folder instead.
+# The blog's figures and the settings its post describes, as (script, flags): redrawn into
+# blog/figures/ by `python phase-00-foundations/code/figures.py --phase 00`.
 BLOG_FIGURES: list[tuple[str, list[str]]] = [
     ("vectors", []),
     ("derivatives", []),
@@ -15,12 +14,18 @@ BLOG_FIGURES: list[tuple[str, list[str]]] = [
     ("linear_regression", []),
 ]
 
-# `python -m workbook` can put the learner's own modules (my-code/phaseXX/) in front of these;
-# it never does unless asked (workbook/overlay.py says when). An install made before the
-# workbook existed lacks it until `pip install -e ".[dev]"` is run again: the course still works.
-try:
-    from workbook.overlay import overlay_path
-except ModuleNotFoundError:
-    pass
-else:
-    __path__ = overlay_path(__path__, __name__)
+
+def with_learner_code(path: list[str], package: str) -> list[str]:
+    """A phase package's search path, with the learner's own folder (my-code/phaseXX/) in front
+    when `python -m workbook` asks for it (workbook/overlay.py says when; otherwise nothing
+    changes). Every phase package's __init__.py ends with this call. An install made before the
+    workbook existed cannot import it until `pip install -e ".[dev]"` is run again; the course's
+    own code then runs as it is."""
+    try:
+        from workbook.overlay import overlay_path
+    except ModuleNotFoundError:
+        return path
+    return overlay_path(path, package)
+
+
+__path__ = with_learner_code(__path__, __name__)

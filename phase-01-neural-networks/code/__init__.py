@@ -1,8 +1,9 @@
 """Phase 01, neural networks: from one neuron to a forward pass. Importable as phase01."""
 
-# The blog's figures, and the exact settings the post describes: (script, flags).
-# `python phase-00-foundations/code/figures.py --phase 01` redraws them into blog/figures/;
-# any other run of a script writes to the git-ignored scratch/ folder instead.
+from phase00 import with_learner_code
+
+# The blog's figures and the settings its post describes, as (script, flags): redrawn into
+# blog/figures/ by `python phase-00-foundations/code/figures.py --phase 01`.
 BLOG_FIGURES: list[tuple[str, list[str]]] = [
     ("perceptron", []),
     ("activations", []),
@@ -11,12 +12,5 @@ BLOG_FIGURES: list[tuple[str, list[str]]] = [
     ("universal_approximation", []),
 ]
 
-# `python -m workbook` can put the learner's own modules (my-code/phaseXX/) in front of these;
-# it never does unless asked (workbook/overlay.py says when). An install made before the
-# workbook existed lacks it until `pip install -e ".[dev]"` is run again: the course still works.
-try:
-    from workbook.overlay import overlay_path
-except ModuleNotFoundError:
-    pass
-else:
-    __path__ = overlay_path(__path__, __name__)
+# The learner's own modules, in front of these when `python -m workbook` asks (phase00 says how).
+__path__ = with_learner_code(__path__, __name__)

@@ -224,8 +224,10 @@ def test_the_overlay_puts_each_named_phase_of_the_learner_in_front(tmp_path) -> 
     code = "import phase00, phase01, phase02; print(phase00.__path__[0], phase01.__path__[0], " \
            "phase02.__path__[0])"
     env = {**os.environ, "WORKBOOK_DIR": str(tmp_path), "WORKBOOK_MINE": "0,01,02"}
+    # Run from the repository (as the workbook does): run inside the learner's folder, Python
+    # would take its phaseNN/ folders for namespace packages before the overlay ever ran.
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True, cwd=tmp_path).stdout.split()
+                         check=True, cwd=REPO_ROOT).stdout.split()
     assert out[:2] == [str(tmp_path / "phase00"), str(tmp_path / "phase01")]
     assert out[2] == str(REPO_ROOT / "phase-02-backprop" / "code")  # not started: the course's
 
