@@ -233,8 +233,9 @@ def explain(o: Outcome) -> None:
         print(f"  | {line}")
     if len(lines) > 18:
         print(f"  | ... ({len(lines) - 18} more lines: add --verbose for pytest's full report)")
-    print("\n  Read it, then try the failing case by hand in Python and print what you get. "
-          f"Stuck? `python -m workbook hint {o.exercise.id}`")
+    print("\n  Read it, then try the failing case by hand and print what you get: "
+          f"`WORKBOOK_MINE={o.exercise.phase} python`, started in the repository's folder, "
+          f"imports your code. Stuck? `python -m workbook hint {o.exercise.id}`")
 
 
 def cmd_check(args: argparse.Namespace) -> int:

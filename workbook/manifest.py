@@ -35,6 +35,9 @@ class Exercise:
     keep: str | None   # the first line of the last body statement the stub keeps, as written
                        # (None: the leading asserts and guards)
     doc: str | None = None  # the stub's docstring, where the reference's gives the answer away
+    # (old text, new text) pairs for the docstrings and comments elsewhere in the module (the
+    # module's or a class's docstring) that state the answer: the stub's file shows the new text
+    redact: tuple[tuple[str, str], ...] = ()
 
     @property
     def phase(self) -> str:
@@ -93,7 +96,7 @@ def _read_manifest(path: Path) -> list[Exercise]:
         where = f"{path.name}, exercise {entry.get('id', '?')}"
         required = {"id", "title", "target", "notes", "section", "statement", "hints", "tests"}
         missing = required - set(entry)
-        unknown = set(entry) - required - {"keep", "doc"}
+        unknown = set(entry) - required - {"keep", "doc", "redact"}
         if missing or unknown:
             raise ManifestError(f"{where}: missing {sorted(missing)}, unknown {sorted(unknown)}")
         if not ID_PATTERN.fullmatch(entry["id"]) or entry["id"][:2] != phase:
@@ -110,11 +113,19 @@ def _read_manifest(path: Path) -> list[Exercise]:
         if not isinstance(entry.get("keep", ""), str):
             raise ManifestError(f"{where}: keep is the first line of the last statement the stub "
                                 f"keeps, as written in the code (a string, not a count)")
+        redact = entry.get("redact", [])
+        if not isinstance(redact, list) or not all(
+                isinstance(r, dict) and set(r) == {"old", "new"}
+                and all(isinstance(v, str) and v.strip() for v in r.values()) for r in redact):
+            raise ManifestError(f"{where}: redact is a list of {{old, new}} tables, each a "
+                                f"non-empty string: the text as the module writes it, then what "
+                                f"the stub's file shows instead")
         exercises.append(Exercise(
             id=entry["id"], title=entry["title"].strip(), target=entry["target"],
             notes=entry["notes"], section=entry["section"], statement=entry["statement"].strip(),
             hints=tuple(h.strip() for h in entry["hints"]), tests=tuple(entry["tests"]),
-            keep=entry.get("keep"), doc=entry.get("doc")))
+            keep=entry.get("keep"), doc=entry.get("doc"),
+            redact=tuple((r["old"], r["new"]) for r in redact)))
     return exercises
 
 

@@ -127,6 +127,35 @@ def replace_function(source: str, qualname: str, new_function: str) -> str:
     return "".join(lines[: first - 1]) + new_function + "".join(lines[last:])
 
 
+def _without_docstrings(tree: ast.AST) -> str:
+    """The module's code as the parser sees it, docstrings left out (comments never appear)."""
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+                and body and _is_docstring(body[0])):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
+def redact(source: str, exercise: Exercise) -> str:
+    """`source` with the exercise's redactions made: text of a docstring or a comment outside
+    the exercise's function (the module's docstring, a class's) that would give the answer away.
+
+    Each old text must stand in the module exactly once, and the result must be the same code
+    (docstrings and comments aside): a redaction can never change what the module does."""
+    for old, new in exercise.redact:
+        if source.count(old) != 1:
+            raise ManifestError(f"{exercise.id}: redact's old text stands "
+                                f"{source.count(old)} times in {exercise.module}.py, not once: "
+                                f"{old[:60]!r}")
+        changed = source.replace(old, new)
+        if _without_docstrings(ast.parse(changed)) != _without_docstrings(ast.parse(source)):
+            raise ManifestError(f"{exercise.id}: redact may change docstrings and comments "
+                                f"only; this one changes code: {old[:60]!r}")
+        source = changed
+    return source
+
+
 def exercises_in_module(phase: str, module: str) -> list[Exercise]:
     return [e for e in all_exercises() if e.phase == phase and e.module == module]
 
@@ -137,6 +166,8 @@ def stubbed_module(phase: str, module: str, only: Exercise | None = None) -> str
     Stubs are cut from the bottom of the file up, so earlier line numbers stay valid."""
     source = module_file(phase, module).read_text(encoding="utf-8")
     chosen = [only] if only else exercises_in_module(phase, module)
+    for exercise in chosen:
+        source = redact(source, exercise)
     tree = ast.parse(source)
     chosen.sort(key=lambda e: find_function(tree, e.qualname).lineno, reverse=True)
     for exercise in chosen:

@@ -136,7 +136,7 @@ def train_neural_bigram(train_ids: np.ndarray, vocab_size: int, steps: int, batc
         logits = W_layer.forward(x)  # (B, V): row W[x_b] for every example
         assert logits.shape == (batch, vocab_size)
         loss = loss_fn.forward(logits, y)
-        W_layer.backward(loss_fn.backward())  # fills grads["W"] (V, V) via np.add.at
+        W_layer.backward(loss_fn.backward())  # fills grads["W"] (V, V)
         if weight_decay:
             W_layer.grads["W"] += weight_decay * W
         opt.step()

@@ -192,6 +192,49 @@ def test_a_stub_can_show_a_docstring_that_does_not_give_the_answer() -> None:
     assert 'raise NotImplementedError("exercise 05.softmax-backward' in stub
 
 
+def test_a_module_docstring_that_gives_the_answer_is_redacted_in_the_stubs_file() -> None:
+    """layers.py's own docstring writes the dense layer's three backward products; the file
+    `start` writes says what they make, and the reference keeps its text."""
+    from workbook.stubs import stubbed_module
+    from workbook.manifest import module_file
+
+    reference = module_file("02", "layers").read_text(encoding="utf-8")
+    assert "dL/dW = x.T @ delta" in reference and "(softmax(z) - onehot(y)) / B" in reference
+    stubbed = stubbed_module("02", "layers")
+    assert "x.T @ delta" not in stubbed.split("def plot_backward_shapes")[0]
+    assert "onehot(y)) / B" not in stubbed
+    assert "dL/dW   (n_in, n_out), the shape of W" in stubbed
+    assert "exercise 02.dense-backward is yours to write" in stubbed
+
+
+@pytest.mark.parametrize("old, new, says", [
+    ("Not in the module at all.", "x", "stands 0 times"),
+    ("total += a_i * b_i", "total -= a_i * b_i", "changes code"),
+    ("Dot product", "Dot", "redact is a list"),
+])
+def test_a_redaction_that_is_missing_or_changes_code_is_refused(tmp_path, old: str, new: str,
+                                                                says: str) -> None:
+    """A redaction changes a docstring or a comment, never what the module does; its old text
+    must stand in the module exactly once."""
+    import dataclasses
+
+    from workbook.manifest import ManifestError, _read_manifest
+    from workbook.stubs import stubbed_module
+
+    if says == "redact is a list":
+        text = (REPO_ROOT / "workbook/exercises/phase00.toml").read_text(encoding="utf-8")
+        bad = tmp_path / "phase00.toml"
+        bad.write_text(text.replace('id = "00.dot-product"',
+                                    f'id = "00.dot-product"\nredact = ["{old}"]', 1),
+                       encoding="utf-8")
+        with pytest.raises(ManifestError, match=says):
+            _read_manifest(bad)
+        return
+    exercise = dataclasses.replace(find("00.dot-product")[0], redact=((old, new),))
+    with pytest.raises(ManifestError, match=says):
+        stubbed_module("00", "vectors", only=exercise)
+
+
 def test_keep_names_the_last_kept_line_so_an_added_line_moves_nothing() -> None:
     """keep is the text of the last statement the stub keeps: a line added above it is kept
     too, and the answer below it is still cut; a keep line no longer in the code is an error."""
