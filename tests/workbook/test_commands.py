@@ -195,8 +195,8 @@ def test_a_stub_can_show_a_docstring_that_does_not_give_the_answer() -> None:
 def test_a_module_docstring_that_gives_the_answer_is_redacted_in_the_stubs_file() -> None:
     """layers.py's own docstring writes the dense layer's three backward products; the file
     `start` writes says what they make, and the reference keeps its text."""
-    from workbook.stubs import stubbed_module
     from workbook.manifest import module_file
+    from workbook.stubs import stubbed_module
 
     reference = module_file("02", "layers").read_text(encoding="utf-8")
     assert "dL/dW = x.T @ delta" in reference and "(softmax(z) - onehot(y)) / B" in reference
