@@ -98,6 +98,7 @@ SMALL_FOR_FLAG: dict[tuple[str, str], list[str]] = {
 
 TEXTS = {
     "empty": b"",
+    "only a byte-order mark": b"\xef\xbb\xbf",
     "one character": b"a",
     "binary": bytes(range(256)) * 4,
     "Latin-1": "Caf\u00e9 cr\u00e8me, na\u00efve fa\u00e7ade; \u00e0 bient\u00f4t.\n"

@@ -159,7 +159,11 @@ def read_text_file(path: Path | str) -> str:
             f"(line {line}) cannot be decoded. If it is Latin-1 or Windows-1252, convert it "
             f"first, e.g.  iconv -f latin1 -t utf-8 {path.name} > {path.stem}-utf8.txt"
         ) from None
-    return text.removeprefix("\ufeff")  # a byte-order mark some editors write is not text
+    text = text.removeprefix("\ufeff")  # a byte-order mark some editors write is not text
+    if not text:
+        raise NotTextError(f"{path} holds no text after its byte-order mark: a language model "
+                           f"needs text to learn from")
+    return text
 
 
 def load_text(corpus: str = "tinyshakespeare", path: Path | None = None,

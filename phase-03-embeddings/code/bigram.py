@@ -48,7 +48,7 @@ from phase00.flags import (
 from phase00.probability import log_softmax, sample, softmax
 from phase00.threads import limit_blas_threads
 from phase02.layers import SoftmaxCrossEntropy
-from phase02.optimizers import OPTIMIZERS, make_optimizer
+from phase02.optimizers import OPTIMIZERS, check_loss, make_optimizer
 from phase03.char_tokenizer import CharTokenizer, sample_start, training_tokenizer
 from phase03.embeddings import Embedding, char_label
 
@@ -136,6 +136,7 @@ def train_neural_bigram(train_ids: np.ndarray, vocab_size: int, steps: int, batc
         logits = W_layer.forward(x)  # (B, V): row W[x_b] for every example
         assert logits.shape == (batch, vocab_size)
         loss = loss_fn.forward(logits, y)
+        check_loss(loss, f"at step {step + 1}", lr, ceiling=100 * (1 + np.log(vocab_size)))
         W_layer.backward(loss_fn.backward())  # fills grads["W"] (V, V)
         if weight_decay:
             W_layer.grads["W"] += weight_decay * W
@@ -277,8 +278,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\n3. The neural bigram: W ({V}, {V}) of logits, {args.optimizer}, lr {args.lr:g} "
           f"decayed to 0, {args.steps} steps of {args.batch} pairs")
     start = time.perf_counter()
-    W_layer, history = train_neural_bigram(train_ids, V, args.steps, args.batch, args.lr, rng,
-                                           args.optimizer, args.weight_decay)
+    try:
+        W_layer, history = train_neural_bigram(train_ids, V, args.steps, args.batch, args.lr,
+                                               rng, args.optimizer, args.weight_decay)
+    except FloatingPointError as err:
+        parser.exit(1, f"error: {err}\n")
     seconds = time.perf_counter() - start
     W = W_layer.params["W"]
     n_evals = len(history["eval_step"])

@@ -46,7 +46,7 @@ import regex
 from matplotlib.figure import Figure
 
 from phase00.corpus import add_corpus_flags, load_text, write_atomically
-from phase00.figures import add_out_flag, save_figure, scratch_dir
+from phase00.figures import add_out_flag, save_figure
 from phase00.flags import output_file, positive_int
 
 # GPT-2's pre-tokenisation rule (Radford et al. 2019), read left to right, first match wins:
@@ -660,7 +660,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.vocab_size < 256:
         parser.error(f"--vocab-size must be >= 256 (the 256 single bytes), got {args.vocab_size}")
-    save_path = args.save or scratch_dir(__file__) / f"bpe_{args.vocab_size}.txt"
+    save_path = args.save or args.out / f"bpe_{args.vocab_size}.txt"  # beside the figures
     sample = replace_lone_surrogates(args.text)
     if sample != args.text:
         print("note: --text holds lone surrogates (bytes of the command line that are not "
@@ -669,9 +669,6 @@ def main(argv: list[str] | None = None) -> None:
         text, source = load_text(args.corpus, args.path)
     except (FileNotFoundError, ValueError) as err:
         parser.exit(2, f"error: {err}\n")
-    if not text:  # e.g. a file holding only a byte-order mark
-        parser.exit(2, f"error: {source} holds no text after its byte-order mark: pass a file "
-                       f"with some text in it\n")
 
     print(f"1. Text: {source}, {len(text):,} characters, {len(text.encode('utf-8')):,} bytes")
     chunks = pretokenize(text)
@@ -744,8 +741,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--text", default="The king's horse, my lord, is lame: 1234 🐎!",
                         help="a sentence to encode with the trained tokenizer")
     parser.add_argument("--save", type=output_file, default=None,
-                        help="write the tokenizer here (default: scratch/phase-03-embeddings/"
-                             "bpe_<vocab size>.txt)")
+                        help="write the tokenizer here (default: bpe_<vocab size>.txt in the "
+                             "--out folder)")
     add_out_flag(parser, __file__)
     return parser
 

@@ -49,7 +49,7 @@ from phase00.flags import (
 from phase00.probability import sample, softmax
 from phase00.threads import limit_blas_threads
 from phase02.layers import Dense, SoftmaxCrossEntropy, build_mlp
-from phase02.optimizers import OPTIMIZERS, make_optimizer
+from phase02.optimizers import OPTIMIZERS, check_loss, make_optimizer
 from phase03.bigram import add_step_flags, bigram_counts, bigram_probs, log_of, mean_nll
 from phase03.char_tokenizer import CharTokenizer, sample_start, training_tokenizer
 from phase03.embeddings import Embedding, char_label
@@ -118,11 +118,12 @@ class MLPLanguageModel:
         x = E.reshape(B, self.context * self.dim)  # (B, n*d): laid side by side
         logits = self.mlp.forward(x)  # (B, V)
         assert logits.shape == (B, self.vocab_size)
-        if verbose:
-            h = self.mlp.layers[1].f(self.mlp.layers[0].forward(x))
-            for name, a in (("X, ids", X), ("C[X]", E), ("concatenated", x),
-                            ("h = tanh(x W1 + b1)", h), ("logits = h W2 + b2", logits)):
-                print(f"   {name:22s}{a.shape}")
+        if verbose:  # the shapes only: running a layer again would overwrite its backward cache
+            hidden = (B, self.mlp.layers[0].n_out)
+            for name, shape in (("X, ids", X.shape), ("C[X]", E.shape), ("concatenated", x.shape),
+                                ("h = tanh(x W1 + b1)", hidden), ("logits = h W2 + b2",
+                                                                  logits.shape)):
+                print(f"   {name:22s}{shape}")
         return logits
 
     def backward(self, dlogits: np.ndarray) -> None:
@@ -194,6 +195,7 @@ def train(model: MLPLanguageModel, X_train: np.ndarray, Y_train: np.ndarray, X_v
         opt.lr = lr * (1 - step / steps)
         rows = rng.integers(0, len(X_train), size=batch)
         loss = loss_fn.forward(model.forward(X_train[rows]), Y_train[rows])
+        check_loss(loss, f"at step {step + 1}", lr, ceiling=100 * (1 + np.log(model.vocab_size)))
         model.backward(loss_fn.backward())
         opt.step()
         history["step"].append(step + 1)
@@ -316,8 +318,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\n3. Training: {args.steps} steps of {args.batch}, {args.optimizer}, lr {args.lr:g} "
           f"-> 0 (the counting bigram's validation loss is {bigram_val:.4f})")
     start = time.perf_counter()
-    history = train(model, X_train, Y_train, X_val, Y_val, args.steps, args.batch, args.lr,
-                    args.optimizer, rng, progress=not args.no_progress)
+    try:
+        history = train(model, X_train, Y_train, X_val, Y_val, args.steps, args.batch, args.lr,
+                        args.optimizer, rng, progress=not args.no_progress)
+    except FloatingPointError as err:
+        parser.exit(1, f"error: {err}\n")
     seconds = time.perf_counter() - start
     evals = np.array(history["eval_step"])
     for i in sorted({int(np.abs(evals - s).argmin()) for s in

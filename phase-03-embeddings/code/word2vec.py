@@ -52,7 +52,7 @@ from phase00.flags import (
     positive_int,
 )
 from phase00.threads import limit_blas_threads
-from phase02.optimizers import SGD
+from phase02.optimizers import SGD, check_loss
 
 WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")  # lowercase letters, with inner apostrophes: "o'er"
 QUERY_WORDS = ["king", "queen", "man", "love", "father", "night", "thou", "death"]
@@ -234,6 +234,8 @@ def train(ids: np.ndarray, counts: np.ndarray, dim: int, window: int, negatives:
             # Inverse-CDF sampling of (B, k) negatives, all at once (phase 00's sample()).
             n = np.minimum(np.searchsorted(noise_cdf, rng.random((batch, negatives))), V - 1)
             losses.append(model.sgns_loss_and_grads(c, o, n))
+            check_loss(losses[-1], f"in epoch {epoch + 1}", lr,
+                       ceiling=100 * (1 + negatives) * np.log(2))
             opt.step()
             done += 1
             bar.update()
@@ -382,8 +384,12 @@ def main(argv: list[str] | None = None) -> None:
           f"negatives, window {args.window}, batch {args.batch}, {args.epochs} epochs, "
           f"SGD lr {args.lr:g} -> 0")
     start = time.perf_counter()
-    model, epoch_losses = train(ids, counts, args.dim, args.window, args.negatives, args.epochs,
-                                args.lr, args.batch, args.subsample, rng, not args.no_progress)
+    try:
+        model, epoch_losses = train(ids, counts, args.dim, args.window, args.negatives,
+                                    args.epochs, args.lr, args.batch, args.subsample, rng,
+                                    not args.no_progress)
+    except FloatingPointError as err:
+        parser.exit(1, f"error: {err}\n")
     seconds = time.perf_counter() - start
     print("   loss per pair, epoch by epoch: "
           + ", ".join(f"{loss:.3f}" for loss in epoch_losses))

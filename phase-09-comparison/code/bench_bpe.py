@@ -172,9 +172,6 @@ def main(argv: list[str] | None = None) -> None:
         text, source = load_text(args.corpus, args.path, download=False)
     except (FileNotFoundError, ValueError) as err:
         parser.exit(2, f"error: {err}\n")
-    if not text:  # e.g. a file holding only a byte-order mark
-        parser.exit(2, f"error: {source} holds no text after its byte-order mark: pass a file "
-                       f"with some text in it\n")
     try:
         folder = find_gpt2_files(download=False)
     except FileNotFoundError as err:

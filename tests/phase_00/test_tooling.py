@@ -227,6 +227,7 @@ def test_bad_flag_is_a_usage_error_not_a_traceback() -> None:
 
 @pytest.mark.parametrize("content, expected", [
     (b"", "is empty"),
+    (b"\xef\xbb\xbf", "holds no text after its byte-order mark"),
     (b"\x7fELF\x02\x01\x01\x00\x00\x00", "binary file"),
     ("caf\u00e9 au lait\n".encode("latin-1"), "not UTF-8 text: byte 0xe9 at offset 3 \\(line 1\\)"),
 ])

@@ -67,3 +67,28 @@ def test_sizes_that_cannot_fit_are_refused_by_name(script: str, flags: list[str]
     with pytest.raises(SystemExit) as stop:
         main(["--path", str(corpus), *flags, *quiet, "--out", str(tmp_path)])
     assert_one_line_error(capsys, stop, f"{flags[-2]} {flags[-1]}", "GiB")
+
+
+@pytest.mark.parametrize("script, flags", [
+    ("bigram", ["--optimizer", "sgd", "--lr", "1e200", "--steps", "5", "--batch", "8"]),
+    ("mlp_lm", ["--lr", "1e10", "--steps", "5", "--batch", "8", "--context", "3", "--dim", "2",
+                "--hidden", "8"]),
+    ("word2vec", ["--lr", "1e6", "--min-count", "1", "--subsample", "0", "--batch", "4",
+                  "--epochs", "1", "--dim", "4"]),
+])
+def test_a_learning_rate_that_blows_the_loss_up_stops_the_run_in_one_line(
+        script: str, flags: list[str], tmp_path: Path, tiny_text: str,
+        capsys: pytest.CaptureFixture) -> None:
+    """A loss that is no longer a number, or a hundred times a uniform guess's, ends the run
+    with the step and the learning rate named: no traceback from a later step, no 200-digit
+    losses printed as if training were going well."""
+    main, quiet = TEXT_SCRIPTS[script]
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text(tiny_text * 4, encoding="utf-8")
+    with pytest.raises(SystemExit) as stop:
+        main(["--path", str(corpus), *flags, *quiet, "--out", str(tmp_path)])
+    assert stop.value.code == 1
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]
+    assert "Traceback" not in err and last.startswith("error: the loss became ")
+    assert "is too high for this model; try a smaller --lr" in last
