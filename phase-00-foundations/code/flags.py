@@ -44,6 +44,21 @@ def positive_float(text: str) -> float:
     return value
 
 
+MIN_TEMPERATURE = 1e-6
+
+
+def temperature(text: str) -> float:
+    """A softmax temperature: a finite number of at least MIN_TEMPERATURE. A colder one makes
+    logits / T overflow float32 (to inf, then probabilities of NaN), and sampling that cold is
+    already the same as taking the most likely token."""
+    value = positive_float(text)
+    if value < MIN_TEMPERATURE:
+        raise argparse.ArgumentTypeError(
+            f"expected a temperature of at least {MIN_TEMPERATURE:g}, got {text!r} (colder "
+            f"overflows the division by T; it would only pick the most likely token anyway)")
+    return value
+
+
 def nonnegative_float(text: str) -> float:
     """A finite number >= 0: a noise level, a weight-decay strength, a momentum."""
     value = finite_float(text)
@@ -65,6 +80,14 @@ def fraction(text: str) -> float:
     value = finite_float(text)
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"expected a number above 0 and below 1, got {text!r}")
+    return value
+
+
+def probability_mass(text: str) -> float:
+    """A number above 0 and at most 1: how much probability top-p sampling keeps (1 keeps all)."""
+    value = finite_float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number above 0 and at most 1, got {text!r}")
     return value
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import finite_float, positive_float, positive_int
+from phase00.flags import finite_float, positive_int, temperature
 
 
 def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -319,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Softmax, temperature, cross-entropy, sampling.")
     parser.add_argument("--logits", type=finite_float, nargs="+", default=[2.0, 1.0, 0.1],
                         help="scores of each class (default: 2 1 0.1)")
-    parser.add_argument("--temperature", type=positive_float, default=0.5,
+    parser.add_argument("--temperature", type=temperature, default=0.5,
                         help="temperature to compare against T=1 (default: 0.5)")
     parser.add_argument("--samples", type=positive_int, default=10_000,
                         help="how many draws to check sampling against (default: 10000)")

@@ -39,13 +39,7 @@ from tqdm import tqdm
 
 from phase00.corpus import add_corpus_flags, load_text
 from phase00.figures import add_out_flag, save_figure
-from phase00.flags import (
-    add_seed_flag,
-    check_fits_in_memory,
-    fraction,
-    positive_float,
-    positive_int,
-)
+from phase00.flags import add_seed_flag, check_fits_in_memory, fraction, positive_int, temperature
 from phase00.probability import sample, softmax
 from phase00.threads import limit_blas_threads
 from phase02.layers import Dense, SoftmaxCrossEntropy, build_mlp
@@ -375,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the last fraction of the text held out (default: 0.1)")
     parser.add_argument("--sample-chars", type=positive_int, default=300,
                         help="characters to generate at the end (default: 300)")
-    parser.add_argument("--temperature", type=positive_float, default=1.0,
+    parser.add_argument("--temperature", type=temperature, default=1.0,
                         help="sampling temperature (default: 1; lower is safer and duller)")
     parser.add_argument("--map", action="store_true",
                         help="also draw the learned character vectors as a 2-D map (PCA); "

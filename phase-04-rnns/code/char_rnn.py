@@ -39,7 +39,13 @@ from tqdm import tqdm
 
 from phase00.corpus import add_corpus_flags, load_text
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import check_fits_in_memory, nonnegative_float, positive_float, positive_int
+from phase00.flags import (
+    check_fits_in_memory,
+    nonnegative_float,
+    positive_float,
+    positive_int,
+    temperature,
+)
 from phase00.probability import entropy, sample, softmax_with_temperature
 from phase00.threads import limit_blas_threads
 from phase02.layers import Dense, SoftmaxCrossEntropy
@@ -428,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "the N(0, 1/H) draw, about 1)")
     parser.add_argument("--no-carry", action="store_true",
                         help="start every chunk from a zero state instead of the last one")
-    parser.add_argument("--temperature", type=positive_float, default=0.8,
+    parser.add_argument("--temperature", type=temperature, default=0.8,
                         help="sampling temperature (default: 0.8)")
     parser.add_argument("--sample-chars", type=positive_int, default=300,
                         help="characters to generate (default: 300)")

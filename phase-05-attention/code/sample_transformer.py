@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from phase00.figures import scratch_dir
-from phase00.flags import add_seed_flag, positive_float, positive_int
+from phase00.flags import add_seed_flag, positive_int, temperature
 from phase03.char_tokenizer import CharTokenizer
 from phase05.transformer import Transformer
 
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
 def add_temperature_and_top_k_flags(parser: argparse.ArgumentParser) -> None:
     """Give a script the two knobs of how each next token is drawn: the softmax `--temperature`
     and `--top-k`, which keeps only the k most likely tokens (all of them by default)."""
-    parser.add_argument("--temperature", type=positive_float, default=0.8,
+    parser.add_argument("--temperature", type=temperature, default=0.8,
                         help="softmax temperature (default: 0.8)")
     parser.add_argument("--top-k", type=positive_int, default=None,
                         help="sample only among the k most likely tokens (default: all)")

@@ -39,6 +39,7 @@ from phase00.flags import (
     output_file,
     positive_float,
     positive_int,
+    temperature,
     unit_float,
 )
 from phase00.threads import limit_blas_threads
@@ -336,7 +337,7 @@ def add_sampling_flags(parser: argparse.ArgumentParser, chars: int) -> None:
     characters (0: none) and its temperature."""
     parser.add_argument("--sample-chars", type=nonnegative_int, default=chars,
                         help=f"characters to sample at the end (default: {chars})")
-    parser.add_argument("--temperature", type=positive_float, default=0.8,
+    parser.add_argument("--temperature", type=temperature, default=0.8,
                         help="sampling temperature (default: 0.8)")
 
 

@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from phase00.flags import add_seed_flag, check_fits_in_memory, positive_float, positive_int
+from phase00.flags import add_seed_flag, check_fits_in_memory, positive_int, temperature
 from phase03.char_tokenizer import CharTokenizer
 from phase05.attention import MultiHeadAttention
 from phase05.layernorm import LayerNorm
@@ -435,7 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", type=Path, default=None,
                         help="a model saved by phase 05's train_transformer.py: run it in "
                              "PyTorch and sample from it")
-    parser.add_argument("--temperature", type=positive_float, default=0.8,
+    parser.add_argument("--temperature", type=temperature, default=0.8,
                         help="sampling temperature with --model (default: 0.8)")
     add_seed_flag(parser)
     return parser

@@ -28,12 +28,13 @@ Run:  python phase-07-gpt/code/generate.py --model scratch/phase-07-gpt/char_gpt
 import argparse
 import statistics
 import time
+import zipfile
 from pathlib import Path
 
 import torch
 
 from phase00.figures import scratch_dir
-from phase00.flags import add_seed_flag, positive_int, unit_float
+from phase00.flags import add_seed_flag, positive_int, probability_mass
 from phase03.char_tokenizer import CharTokenizer
 from phase05.sample_transformer import add_temperature_and_top_k_flags
 from phase06.device import add_device_flag, pick_device, synchronize
@@ -59,6 +60,10 @@ def load_model(path: Path, device: torch.device) -> tuple[GPT, CharTokenizer]:
         what = "a folder" if path.is_dir() else "nothing"
         raise FileNotFoundError(f"no model at {path} (found {what}): train one with {make} "
                                 f"{path} (without --save it saves to {DEFAULT_MODEL})")
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; anything else is not one
+        raise ValueError(f"{path} is not a model file (torch.save writes a whole zip archive, "
+                         f"and this is not one: it is empty, truncated or another kind of file); "
+                         f"train a model with {make} MODEL.pt")
     try:  # mmap: a look at what the file holds without reading gigabytes of weights
         saved = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as err:  # torch reports a bad file as RuntimeError, EOFError, pickle errors
@@ -141,8 +146,6 @@ def compare_cache(model: GPT, prompt: torch.Tensor, n: int, seed: int, device: t
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.top_p is not None and args.top_p == 0:
-        parser.error("--top-p must be above 0")
     if args.prompt == "":
         parser.error("--prompt must hold at least one character: the model continues a text")
     try:
@@ -193,8 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tokens", type=positive_int, default=200,
                         help="tokens to generate (default: 200)")
     add_temperature_and_top_k_flags(parser)
-    parser.add_argument("--top-p", type=unit_float, default=None,
-                        help="keep the smallest set with probability >= p, 0 < p < 1 "
+    parser.add_argument("--top-p", type=probability_mass, default=None,
+                        help="keep the smallest set with probability >= p, 0 < p <= 1 "
                              "(default: off)")
     add_device_flag(parser)
     add_seed_flag(parser)

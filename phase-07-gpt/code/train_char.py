@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
           f"{len(train_data):,} train / {len(val_data):,} validation")
     print(f"   {args.preset}: {config.n_layer} layers x {config.n_head} heads x {config.n_embd}, "
           f"context {T}, dropout {config.dropout}: {model.n_params():,} parameters on {device} "
-          f"({torch.get_num_threads()} CPU threads)")
+          f"({torch.get_num_threads()} CPU thread{'s' if torch.get_num_threads() > 1 else ''})")
     print(f"   {model.flops_per_token(T) / 1e6:.1f} MFLOP per training token")
 
     optimizer = torch.optim.AdamW(param_groups(model, args.weight_decay), lr=args.lr,
@@ -234,13 +234,15 @@ def main(argv: list[str] | None = None) -> None:
           f"script started); validation loss {final:.3f} nats ({final / math.log(2):.2f} bits) "
           f"per character, over {4 * args.eval_batches * B * T:,} characters")
 
+    # Saved before anything else can fail: a finished run is never lost to a sampling error.
+    save_path = save_model(model, tokenizer, args.save or scratch_dir(__file__) / "char_gpt.pt")
+
     print(f"\n3. Sample at temperature {args.temperature}")
     prompt = torch.tensor([tokenizer.encode(sample_start(text))], device=device)
     out = model.generate(prompt, args.sample_chars, temperature=args.temperature,
                          generator=torch.Generator(device=device).manual_seed(args.seed))
     print(tokenizer.decode(out[0].tolist()))
 
-    save_path = save_model(model, tokenizer, args.save or scratch_dir(__file__) / "char_gpt.pt")
     print(f"\n4. Saved to {save_path}; sample more with: python phase-07-gpt/code/generate.py "
           f"--model {save_path}")
 

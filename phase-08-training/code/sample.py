@@ -32,9 +32,9 @@ from phase00.flags import (
     add_seed_flag,
     check_fits_in_memory,
     nonnegative_int,
-    positive_float,
     positive_int,
-    unit_float,
+    probability_mass,
+    temperature,
 )
 from phase06.device import add_device_flag, add_threads_flag, pick_device
 from phase07.model import GPT
@@ -225,13 +225,13 @@ def build_parser(run: str = "quickstart") -> argparse.ArgumentParser:
                         help="tokens to generate per sample (default: 300)")
     parser.add_argument("--samples", type=positive_int, default=1,
                         help="how many samples (default: 1)")
-    parser.add_argument("--temperature", type=positive_float, default=0.8,
+    parser.add_argument("--temperature", type=temperature, default=0.8,
                         help="below 1 safer, above 1 wilder (default: 0.8)")
     parser.add_argument("--top-k", type=nonnegative_int, default=0,
                         help="keep the k most likely tokens; 0 = all (default: 0)")
-    parser.add_argument("--top-p", type=unit_float, default=0.0,
-                        help="keep the smallest set with this much probability; 0 = off "
-                             "(default: 0)")
+    parser.add_argument("--top-p", type=probability_mass, default=None,
+                        help="keep the smallest set of tokens with this much probability, "
+                             "0 < p <= 1 (default: off)")
     add_seed_flag(parser, 1337)
     add_device_flag(parser)
     add_threads_flag(parser,

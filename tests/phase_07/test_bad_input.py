@@ -121,8 +121,11 @@ def test_generate_refuses_files_that_are_not_its_models(
     saved = torch.load(phase07_file, weights_only=True)
     mismatched = tmp_path / "mismatched.pt"
     torch.save({**saved, "chars": CHARS[:-1]}, mismatched)
-    for path, why in ((truncated, "is not a model file torch.load can read"),
-                      (program, "is not a model file torch.load can read"),
+    empty = tmp_path / "empty.pt"
+    empty.write_bytes(b"")
+    for path, why in ((truncated, "is not a model file (torch.save writes a whole zip archive"),
+                      (program, "is not a model file (torch.save writes a whole zip archive"),
+                      (empty, "it is empty, truncated or another kind of file"),
                       (numpy_model, "is not a model file torch.load can read"),
                       (other, "expected the keys chars, config, model; found ['weights']"),
                       (mismatched, "lists 8 characters for a vocabulary of 9")):
