@@ -365,8 +365,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"   ids {x0.shape} -> embed {(*x0.shape, args.embed)} -> hs "
           f"{(*x0.shape, args.hidden)} -> logits {logits.shape}")
     L0 = model.loss(x0, y0)
-    print(f"   loss before training {L0:.3f} (a fresh model guesses about uniformly: ln {V} = "
-          f"{np.log(V):.3f})")
+    print(f"   loss before training {L0:.3f} on this first batch (a uniform guess would score "
+          f"ln {V} = {np.log(V):.3f}; random weights are a little more sure, and wrong)")
 
     clip_text = f"clip {args.clip:g}" if args.clip > 0 else "no clipping"
     print(f"\n3. Training: {args.steps} steps of Adam, lr {args.lr:g} decayed to 0, {clip_text}, "

@@ -21,6 +21,7 @@ Run:  python phase-04-rnns/code/compare_cells.py --hidden 128 --steps 2000
 """
 
 import argparse
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -49,18 +50,35 @@ from phase04.char_rnn import (
 DEFAULT_PROMPT = "KING"
 
 
-def count_params(cell: str, vocab_size: int, embed: int, hidden: int) -> int:
-    """Parameters of a CharRNN: embedding V*E, cell n_gates*(E*H + H*H + H), head H*V + V."""
+def recurrent_params(cell: str, n_in: int, n_out: int, hidden: int) -> int:
+    """Parameters of a cell reading n_in numbers a step, n_gates * (n_in*H + H*H + H), and of a
+    Dense head of n_out scores on its state, H*n_out + n_out."""
     n_gates = CELLS[cell].n_gates
-    return vocab_size * embed + n_gates * (embed * hidden + hidden * hidden + hidden) + \
-        hidden * vocab_size + vocab_size
+    return n_gates * (n_in * hidden + hidden * hidden + hidden) + hidden * n_out + n_out
+
+
+def hidden_for_params(cell: str, budget: int, n_in: int, n_out: int) -> int:
+    """The hidden size H whose cell and head (recurrent_params) come closest to `budget`.
+
+    The count is g H^2 + (g (n_in + 1) + n_out) H + n_out for g gate blocks: solve the
+    quadratic for H, then take the closer of the two whole numbers around the root.
+    """
+    g = CELLS[cell].n_gates
+    a, b, c = g, g * (n_in + 1) + n_out, n_out - budget
+    root = (-b + math.sqrt(max(b * b - 4 * a * c, 0.0))) / (2 * a)
+    candidates = {max(1, math.floor(root)), max(1, math.ceil(root))}
+    return min(sorted(candidates),
+               key=lambda h: abs(recurrent_params(cell, n_in, n_out, h) - budget))
+
+
+def count_params(cell: str, vocab_size: int, embed: int, hidden: int) -> int:
+    """Parameters of a CharRNN: the embedding V*E, then the cell and its head."""
+    return vocab_size * embed + recurrent_params(cell, embed, vocab_size, hidden)
 
 
 def hidden_for_budget(cell: str, budget: int, vocab_size: int, embed: int) -> int:
     """The hidden size whose CharRNN has the parameter count closest to `budget`."""
-    sizes = np.arange(1, 4097)
-    counts = np.array([count_params(cell, vocab_size, embed, int(h)) for h in sizes])
-    return int(sizes[np.argmin(np.abs(counts - budget))])
+    return hidden_for_params(cell, budget - vocab_size * embed, embed, vocab_size)
 
 
 def plot_comparison(runs: dict[str, dict[str, Any]], unigram: float,

@@ -55,7 +55,7 @@ from phase02.layers import Dense, SoftmaxCrossEntropy
 from phase02.optimizers import Adam
 from phase04.char_rnn import add_adam_flags
 from phase04.clipping import clip_global_norm
-from phase04.compare_cells import add_cells_flag
+from phase04.compare_cells import add_cells_flag, hidden_for_params, recurrent_params
 from phase04.gru import GRU
 from phase04.lstm import LSTM
 from phase04.rnn import RNN, RecurrentLayer, check_recurrent_sizes, spectral_radius
@@ -85,25 +85,6 @@ def make_batch(rng: np.random.Generator, batch: int, lag: int,
     np.put_along_axis(x, symbols[:, :, None], 1.0, axis=2)  # one-hot, all steps at once
     x[:, 0, k] = 1.0  # the mark: "remember this one"
     return x, symbols[:, 0].copy()
-
-
-def count_params(cell: str, n_in: int, n_out: int, hidden: int) -> int:
-    """Parameters of the model: the cell, n_gates * (D*H + H*H + H), and the head, H*k + k."""
-    n_gates = CELLS[cell].n_gates
-    return n_gates * (n_in * hidden + hidden * hidden + hidden) + hidden * n_out + n_out
-
-
-def hidden_for_budget(cell: str, budget: int, n_in: int, n_out: int) -> int:
-    """The hidden size whose model has the parameter count closest to `budget`.
-
-    The count is g H^2 + (g (D + 1) + k) H + k for g gate blocks: solve the quadratic for H,
-    then take the closer of the two whole numbers around the root.
-    """
-    g = CELLS[cell].n_gates
-    a, b, c = g, g * (n_in + 1) + n_out, n_out - budget
-    root = (-b + math.sqrt(b * b - 4 * a * c)) / (2 * a)
-    candidates = {max(1, math.floor(root)), max(1, math.ceil(root))}
-    return min(sorted(candidates), key=lambda h: abs(count_params(cell, n_in, n_out, h) - budget))
 
 
 class LastStepClassifier:
@@ -285,8 +266,8 @@ def main(argv: list[str] | None = None) -> None:
     lags = sorted(set(args.lags))
     cells = list(dict.fromkeys(args.cells))
     k, n_in = args.symbols, args.symbols + 1
-    budget = count_params("rnn", n_in, k, args.hidden)
-    sizes = {cell: hidden_for_budget(cell, budget, n_in, k) for cell in cells}
+    budget = recurrent_params("rnn", n_in, k, args.hidden)
+    sizes = {cell: hidden_for_params(cell, budget, n_in, k) for cell in cells}
     try:
         for cell, H in sizes.items():
             check_recurrent_sizes(n_in, H, CELLS[cell].n_gates,
@@ -308,7 +289,7 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"\n2. The models: equal parameter budgets, set by the RNN with H = {args.hidden}")
     for cell, H in sizes.items():
-        print(f"   {cell.upper():4s} H = {H:3d}: {count_params(cell, n_in, k, H):,} parameters")
+        print(f"   {cell.upper():4s} H = {H:3d}: {recurrent_params(cell, n_in, k, H):,} parameters")
     kept = float(sigmoid(args.keep_bias))
     lifetime = 1.0 + math.exp(args.keep_bias) if args.keep_bias < 700 else math.inf  # 1/(1-kept)
     if set(sizes) - {"rnn"}:

@@ -9,14 +9,8 @@ import pytest
 
 from phase02.gradcheck import TOLERANCE, check_gradients
 from phase04 import long_lag
-from phase04.long_lag import (
-    LastStepClassifier,
-    count_params,
-    hidden_for_budget,
-    make_batch,
-    show_sequence,
-    train_one,
-)
+from phase04.compare_cells import hidden_for_params, recurrent_params
+from phase04.long_lag import LastStepClassifier, make_batch, show_sequence, train_one
 
 
 def settings(**changes: object) -> argparse.Namespace:
@@ -41,16 +35,16 @@ def test_a_batch_marks_step_0_and_asks_for_its_symbol() -> None:
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_count_params_is_the_models_count(cell: str) -> None:
     model = LastStepClassifier(cell, 4, 7, 3.0, np.random.default_rng(0))
-    assert model.n_params() == count_params(cell, 5, 4, 7)
+    assert model.n_params() == recurrent_params(cell, 5, 4, 7)
 
 
 def test_budgets_are_equal_and_the_rnn_is_widest() -> None:
-    budget = count_params("rnn", 5, 4, 64)
+    budget = recurrent_params("rnn", 5, 4, 64)
     assert budget == 4740
-    sizes = {cell: hidden_for_budget(cell, budget, 5, 4) for cell in ("rnn", "lstm", "gru")}
+    sizes = {cell: hidden_for_params(cell, budget, 5, 4) for cell in ("rnn", "lstm", "gru")}
     assert sizes == {"rnn": 64, "lstm": 31, "gru": 36}
     for cell, H in sizes.items():
-        assert abs(count_params(cell, 5, 4, H) - budget) < 0.02 * budget
+        assert abs(recurrent_params(cell, 5, 4, H) - budget) < 0.02 * budget
 
 
 def test_keep_bias_opens_the_gated_cells_valves_only() -> None:
