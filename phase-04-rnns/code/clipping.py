@@ -207,36 +207,59 @@ def main(argv: list[str] | None = None) -> None:
         grad_norms.append(float(np.linalg.norm(g)))
         print(f"   b = wall + {d:.0e}: h_T = {final_state(w, b_wall + d, T):+.4f}, loss {L:.4f}, "
               f"||gradient|| {grad_norms[-1]:.1e}")
-    print(f"   the loss falls toward the wall, so descent walks there; near it the gradient is "
-          f"{max(grad_norms) / grad_norms[0]:.0e} times larger than 0.1 away")
+    lowest = int(np.argmin(losses))  # what this run's numbers say, not what the default's say
+    if lowest == 0:
+        where = "the loss is lowest 0.1 away and rises toward the wall: descent walks away from it"
+    elif lowest == len(losses) - 1:
+        where = "the loss falls all the way to the wall, so descent walks there"
+    else:
+        where = (f"the loss falls toward the wall, to its lowest {distances[lowest]:.0e} away "
+                 f"(loss {losses[lowest]:.4f}), then climbs the wall itself: descent walks to "
+                 f"its foot")
+    ratio = max(grad_norms) / grad_norms[0]
+    print(f"   {where};\n   near the wall the gradient is {ratio:.0e} times larger than 0.1 away")
 
     start = (w, b_wall + args.distance)
     L0, g0 = loss_and_grad(*start, y, T)
     print(f"\n3. Gradient descent, lr = {args.lr:g}, {args.steps} steps, from b = wall + "
           f"{args.distance:.0e} (loss {L0:.4f}, ||gradient|| {np.linalg.norm(g0):.1e})")
-    steps = {}
-    for label, max_norm in (("without clipping", None), ("with clipping", args.clip)):
-        theta, path = np.array(start), [np.array(start)]
-        for k in range(args.steps):  # the same rule, step after step
-            L, g = loss_and_grad(theta[0], theta[1], y, T)
-            layer = Vector(list(g))
-            if max_norm is not None:
-                clip_global_norm([layer], max_norm)
-            theta = theta - args.lr * layer.grads["v"]
-            path.append(theta)
-            if k == 0:
-                L1, g1 = loss_and_grad(theta[0], theta[1], y, T)
-                print(f"   {label:17s}: first step length {args.lr * global_norm([layer]):.3g},"
-                      f" lands at w = {theta[0]:+.4g}, b = {theta[1]:+.4g}: loss {L1:.4f}, "
-                      f"gradient there {np.linalg.norm(g1):.1e}")
-        L_end, _ = loss_and_grad(theta[0], theta[1], y, T)
-        steps[label] = np.array(path)
-        print(f"   {'':17s}  after {args.steps} steps: w = {theta[0]:+.4g}, b = {theta[1]:+.4g},"
-              f" loss {L_end:.2g}")
-    print(f"   Both first steps cross the wall (it is only {args.distance:.0e} away), but the "
-          f"unclipped one lands so far\n   off that tanh saturates and the gradient is exactly 0:"
-          f" training is stuck for good. The clipped\n   one lands close by, where the gradient "
-          f"still points somewhere useful, and descent carries on.")
+    steps, seen = {}, {}
+    # a huge --lr can overflow the unclipped step to inf: that is reported below, not warned
+    with np.errstate(over="ignore", invalid="ignore"):
+        for label, max_norm in (("without clipping", None), ("with clipping", args.clip)):
+            theta, path = np.array(start), [np.array(start)]
+            for k in range(args.steps):  # the same rule, step after step
+                L, g = loss_and_grad(theta[0], theta[1], y, T)
+                layer = Vector(list(g))
+                if max_norm is not None:
+                    clip_global_norm([layer], max_norm)
+                theta = theta - args.lr * layer.grads["v"]
+                path.append(theta)
+                if k == 0:
+                    L1, g1 = loss_and_grad(theta[0], theta[1], y, T)
+                    print(f"   {label:17s}: first step length {args.lr * global_norm([layer]):.3g},"
+                          f" lands at w = {theta[0]:+.4g}, b = {theta[1]:+.4g}: loss {L1:.4f}, "
+                          f"gradient there {np.linalg.norm(g1):.1e}")
+                    seen[label] = {"landed_grad": float(np.linalg.norm(g1)), "landed_loss": L1}
+            L_end, _ = loss_and_grad(theta[0], theta[1], y, T)
+            seen[label]["end"] = L_end
+            steps[label] = np.array(path)
+            print(f"   {'':17s}  after {args.steps} steps: w = {theta[0]:+.4g}, "
+                  f"b = {theta[1]:+.4g}, loss {L_end:.2g}")
+    free, clipped = seen["without clipping"], seen["with clipping"]
+    if np.linalg.norm(g0) <= args.clip:  # what this run shows, not what the default run shows
+        print(f"   The first gradient is no longer than the clip ({args.clip:g}): clipping "
+              f"changed nothing, and the two runs are the same.")
+    elif not np.isfinite(free["end"]):
+        print(f"   The unclipped step is too long to represent (it overflowed to infinity): that "
+              f"run is lost.\n   The clipped one ends at loss {clipped['end']:.2g}.")
+    elif free["landed_grad"] < 1e-8 and clipped["end"] < free["end"]:
+        print("   The unclipped step lands so far off that tanh saturates and the gradient is "
+              "about 0:\n   training is stuck for good. The clipped one lands close by, where "
+              "the gradient still\n   points somewhere useful, and descent carries on.")
+    else:
+        print(f"   Clipping shortened the first step; the runs end at loss {free['end']:.2g} "
+              f"without it and {clipped['end']:.2g} with it.")
 
     print("\nFigures")
     plot_cliff(distances, np.array(losses), np.array(grad_norms), start, steps, y, T, args.out)

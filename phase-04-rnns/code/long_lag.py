@@ -58,11 +58,18 @@ from phase04.clipping import clip_global_norm
 from phase04.compare_cells import add_cells_flag, hidden_for_params, recurrent_params
 from phase04.gru import GRU
 from phase04.lstm import LSTM
-from phase04.rnn import RNN, RecurrentLayer, check_recurrent_sizes, spectral_radius
+from phase04.rnn import (
+    RNN,
+    RecurrentLayer,
+    check_recurrent_sizes,
+    spectral_radius,
+    training_seconds,
+)
 
 CELLS: dict[str, type[RecurrentLayer]] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 SOLVED = 0.99  # a run stops early once it names this share of the held-out sequences right
 TARGET = 0.9  # the accuracy whose first step the table reports
+MAX_SECONDS = 2 * 3600  # a run that could last longer is refused, with the estimate
 
 # The full experiment, and --quick: a small one that runs in seconds (for the tests). A flag
 # given on the command line always wins over either.
@@ -277,6 +284,16 @@ def main(argv: list[str] | None = None) -> None:
                                   gradcheck=False)
     except ValueError as err:
         parser.error(str(err))
+    # The longest the whole run can take: every run to its last step (a solved one stops early)
+    worst = args.seeds * sum(
+        training_seconds(n_in, H, CELLS[cell].n_gates, args.batch_size, lag + 1, args.steps)
+        + (args.steps // args.eval_every + 1)
+        * training_seconds(n_in, H, CELLS[cell].n_gates, args.eval_size, lag + 1, 1) / 3
+        for lag in lags for cell, H in sizes.items())
+    if worst > MAX_SECONDS:
+        parser.error(f"these lags, cells, seeds and --steps could take about {worst / 3600:,.1f} "
+                     f"hours if no run stopped early: choose fewer or shorter lags, fewer "
+                     f"--seeds or --steps (at most {MAX_SECONDS // 3600} hours)")
     limit_blas_threads()  # small matrices, one after another: one BLAS thread is fastest
     seeds = list(range(args.seed, args.seed + args.seeds))
     chance = 1.0 / k
@@ -304,7 +321,9 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"\n3. Training: Adam lr {args.lr:g}, clip {args.clip:g}, batches of "
           f"{args.batch_size}, at most {args.steps} steps, seeds {seeds};\n   a run stops "
-          f"once it names {SOLVED:.0%} of its {args.eval_size} held-out sequences")
+          f"once it names {SOLVED:.0%} of its {args.eval_size} held-out sequences (if none "
+          f"did, all of them would take about "
+          f"{f'{worst:.0f} s' if worst < 90 else f'{worst / 60:,.0f} min'})")
     results: dict[str, dict[int, list[dict[str, Any]]]] = {c: {} for c in cells}
     total = time.perf_counter()
     for lag in lags:
