@@ -115,7 +115,7 @@ def clip_gradients(grads: dict[str, np.ndarray], max_norm: float) -> float:
     Phase 04's clip_global_norm (clipping.py) for one dict of arrays instead of a list of
     layers, with the same norm (phase 04's global_norm) and two differences: max_norm 0 turns
     clipping off, and the scale is max_norm / (norm + 1e-6), the formula of PyTorch's
-    clip_grad_norm_, so that phase 06 can match this model's training to PyTorch's exactly."""
+    clip_grad_norm_, which phase 06's training loop uses (the two are not run side by side)."""
     norm = global_norm([SimpleNamespace(grads=grads)])  # one "layer" holding every gradient
     if max_norm > 0 and norm > max_norm:
         for g in grads.values():

@@ -21,7 +21,8 @@ float64 stays near 1e-15; tensors.py shows why float32 would blur that line.)
 The table covers the layers, models and optimizers on the road to GPT (phase 02's MLP and
 optimizers, phase 03's embedding, bigram and MLP language model, phase 04's recurrent cells,
 phase 05's transformer and its parts). Phase 03's word2vec, phase 04's character RNN and
-seq2seq, phase 05's Bahdanau attention and gradient clipping have no PyTorch rebuild here.
+seq2seq and phase 05's Bahdanau attention have no PyTorch rebuild here; gradient clipping is
+compared with PyTorch's by a test (tests/phase_06/test_train_loop.py).
 
 Run:  python phase-06-pytorch/code/parity.py --steps 10
 """

@@ -181,3 +181,27 @@ def test_train_step_is_one_clean_step() -> None:
         for p, p0, g in zip(params, before, grads, strict=True):
             # 1e-7: room for a clip by hand without clip_grad_norm_'s 1e-6 in the divisor
             torch.testing.assert_close(p.detach(), p0 - lr * scale * g, rtol=0, atol=1e-7)
+
+
+@pytest.mark.parametrize("max_norm", [0.5, 3.0, 100.0])
+def test_phase05_clip_gradients_and_torchs_clip_grad_norm_agree(max_norm: float) -> None:
+    """The second witness for gradient clipping: phase 05's clip_gradients (NumPy, by hand) and
+    torch.nn.utils.clip_grad_norm_, which train_loop.py uses, on the same float64 gradients.
+    Both return the norm before clipping and scale every array by the same factor (none when
+    the norm is already below max_norm)."""
+    from phase05.train_transformer import clip_gradients
+
+    rng = np.random.default_rng(0)
+    shapes = {"wte": (7, 4), "W_qkv": (4, 12), "b": (12,), "gain": (4,)}
+    grads = {name: rng.normal(size=shape) for name, shape in shapes.items()}
+    tensors = []
+    for g in grads.values():
+        t = torch.zeros(g.shape, dtype=torch.float64, requires_grad=True)
+        t.grad = torch.from_numpy(g.copy())
+        tensors.append(t)
+    theirs = torch.nn.utils.clip_grad_norm_(tensors, max_norm)
+    ours = clip_gradients(grads, max_norm)
+    assert ours == pytest.approx(theirs.item(), rel=1e-12)
+    assert (ours > max_norm) == (max_norm < 5)  # the small limits clip, the large one does not
+    for g, t in zip(grads.values(), tensors, strict=True):
+        np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-12, atol=0)
