@@ -16,6 +16,7 @@ Run:  python phase-00-foundations/code/flags.py --lr -1      (see the error a le
 import argparse
 import math
 import os
+import tempfile
 from pathlib import Path
 
 
@@ -158,6 +159,11 @@ def _output_path_problem(path: Path, folder: bool) -> str | None:
         return f"cannot write {path}: {existing} is a file, not a folder"
     if not os.access(existing, os.W_OK | os.X_OK):
         return f"cannot write {path}: no permission to write in {existing}"
+    try:  # permissions are not the whole story (/proc, a read-only disk): try, and tidy up
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".write-test-"):
+            pass
+    except OSError as err:
+        return f"cannot write {path}: {existing} does not take new files ({err.strerror})"
     return None
 
 
@@ -194,6 +200,8 @@ BAD_VALUES = {
     "positive_int": "0",
     "nonnegative_int": "-1",
     "thread_count": "100000",
+    "temperature": "1e-9",
+    "probability_mass": "0",
 }
 
 

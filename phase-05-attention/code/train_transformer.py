@@ -324,8 +324,8 @@ def add_loop_flags(parser: argparse.ArgumentParser, steps: int) -> None:
                         help=f"optimizer steps (default: {steps})")
     parser.add_argument("--batch", type=positive_int, default=32,
                         help="sequences per step (default: 32)")
-    parser.add_argument("--warmup", type=positive_int, default=50,
-                        help="warmup steps (default: 50)")
+    parser.add_argument("--warmup", type=nonnegative_int, default=50,
+                        help="warmup steps; 0 starts at the peak (default: 50)")
     parser.add_argument("--eval-every", type=positive_int, default=100,
                         help="steps between validation losses (default: 100)")
     parser.add_argument("--max-seconds", type=positive_float, default=None,

@@ -152,6 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
     device = device_from_flag(parser, args.device)
+    args.threads = list(dict.fromkeys(args.threads))  # `--threads 1 1` is one row, not two
 
     limit_cpu_threads(args.threads[0])
     print(f"Device: {describe_device(device)} (each row below sets its own count, 't'); "

@@ -31,6 +31,7 @@ from torch import nn
 from phase00.corpus import add_corpus_flags, load_text
 from phase00.flags import add_seed_flag, check_fits_in_memory
 from phase02.layers import SoftmaxCrossEntropy
+from phase02.optimizers import check_loss
 from phase03.bigram import add_step_flags, bigram_counts, bigram_probs, log_of, mean_nll
 from phase03.char_tokenizer import training_tokenizer
 from phase03.embeddings import Embedding, one_hot
@@ -179,6 +180,7 @@ def train_torch_bigram(train_ids: np.ndarray, vocab_size: int, steps: int, batch
         loss.backward()
         opt.step()
         losses.append(loss.item())
+        check_loss(losses[-1], f"at step {step + 1}", lr, ceiling=100 * (1 + np.log(vocab_size)))
     return model, losses
 
 
@@ -236,7 +238,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"   training it in PyTorch: Adam, lr {args.lr:g} decayed to 0, {args.steps} steps of "
           f"{args.batch} pairs")
     start = time.perf_counter()
-    model, losses = train_torch_bigram(train_ids, V, args.steps, args.batch, args.lr, args.seed)
+    try:
+        model, losses = train_torch_bigram(train_ids, V, args.steps, args.batch, args.lr,
+                                           args.seed)
+    except FloatingPointError as err:
+        parser.exit(1, f"error: {err}\n")
     seconds = time.perf_counter() - start
     log_P = F.log_softmax(model.W.weight.detach().double(), dim=-1).numpy()
     floor = mean_nll(log_of(bigram_probs(bigram_counts(train_ids, V), 0.0)), train_ids)

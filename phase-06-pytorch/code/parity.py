@@ -57,6 +57,8 @@ from phase06.transformer_torch import (
     layernorm_to_torch,
 )
 
+MAX_MINUTES = 30  # a run that would take longer is refused, with the estimate
+
 
 def nudged(params: dict[str, np.ndarray], rng: np.random.Generator, scale: float = 0.05) -> None:
     """Add small noise to every array, in place: LayerNorm gains start at exactly 1 and biases at
@@ -151,7 +153,13 @@ def plot_parity(rows: list[Parity], out_dir: Path | None = None) -> Figure:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    minutes = 7e-3 * args.steps / 60  # the optimizers' runs: about 7 ms a step, all of them
+    if minutes > MAX_MINUTES:
+        parser.error(f"--steps {args.steps:,} would take about {minutes:,.0f} minutes (every "
+                     f"optimizer steps twice, in NumPy and in PyTorch): at most {MAX_MINUTES} "
+                     f"minutes")
     limit_cpu_threads(1)  # small tensors: one thread is faster (device.py explains)
 
     print(f"Parity in float64: forward bar {FORWARD_TOL:g}, gradient bar {GRAD_TOL:g}\n")

@@ -110,6 +110,15 @@ def test_sizes_that_cannot_fit(script: str, argv: list[str],
     assert "GiB of memory and this machine has" in refused(main, argv, capsys)
 
 
+@pytest.mark.parametrize("script, argv", [("parity", ["--steps", "1000000"]),
+                                          ("optimizers_torch", ["--steps", "10000000"])])
+def test_runs_that_would_take_hours_are_refused_with_the_estimate(
+        script: str, argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    main = importlib.import_module(f"phase06.{script}").main
+    line = refused(main, argv, capsys)
+    assert "would take about" in line and "minutes" in line and "at most 30 minutes" in line
+
+
 @pytest.mark.parametrize("script", ["mlp_torch", "benchmark", "train_loop"])
 def test_threads_beyond_the_cores_are_refused(script: str,
                                               capsys: pytest.CaptureFixture[str]) -> None:
