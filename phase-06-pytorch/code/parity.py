@@ -48,7 +48,8 @@ from phase06.device import limit_cpu_threads
 from phase06.lm_torch import compare_bigram, compare_embedding, compare_mlp_lm
 from phase06.mlp_torch import compare_mlp, largest_weight_gap, train_both
 from phase06.rnn_torch import compare_recurrent
-from phase06.tensors import FORWARD_TOL, GRAD_TOL, Parity
+from phase06.tensors import FORWARD_TOL, GRAD_TOL, Parity, max_abs_diff, to_array
+from phase06.train_loop import recipe_side_by_side
 from phase06.transformer_torch import (
     attention_to_torch,
     block_to_torch,
@@ -118,6 +119,17 @@ def run_all(seed: int = 0, steps: int = 10) -> list[Parity]:
         run = train_both(name, lr, steps, seed=seed, settings=settings)
         rows.append(Parity(f"phase 02 {name}: weights after {steps} steps",
                            largest_weight_gap(run["np_model"], run["torch_model"])))
+
+    # Everything at once: phase 05's recipe (AdamW in two groups, clipping, warmup and cosine)
+    # on the small transformer above, from the same weights on the same batches.
+    model = Transformer(config, seed=seed)
+    ours, theirs, _, twin = recipe_side_by_side(
+        model, rng.integers(0, V, 500), steps, batch=4, lr=3e-3, warmup=2, clip=1.0,
+        weight_decay=0.1, beta2=0.99, seed=seed)
+    weights = {k: to_array(v) for k, v in twin.state_dict().items()}
+    gap = max(max_abs_diff(p, weights[k]) for k, p in model.state_dict().items())
+    rows.append(Parity(f"phase 05 recipe: losses and weights, {steps} steps", max(gap, float(
+        np.max(np.abs(ours - theirs))))))
     return rows
 
 

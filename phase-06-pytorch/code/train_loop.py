@@ -50,15 +50,19 @@ from torch.utils.data import DataLoader, Dataset
 from phase00.corpus import add_corpus_flags, write_atomically
 from phase00.figures import add_out_flag, save_figure, scratch_dir
 from phase00.flags import add_seed_flag, output_file, positive_int
+from phase02.optimizers import AdamW
 from phase03.char_tokenizer import sample_start
 from phase05.train_transformer import (
     add_adamw_flags,
     add_loop_flags,
     add_sampling_flags,
+    clip_gradients,
+    decay_groups,
+    get_batch,
     lr_at,
     training_text,
 )
-from phase05.transformer import TransformerConfig, add_shape_flags, training_bytes
+from phase05.transformer import Transformer, TransformerConfig, add_shape_flags, training_bytes
 from phase06.device import (
     add_device_flag,
     add_threads_flag,
@@ -71,7 +75,7 @@ from phase06.device import (
     synchronize,
 )
 from phase06.tensors import max_abs_diff
-from phase06.transformer_torch import TorchTransformer, transformer_to_numpy
+from phase06.transformer_torch import TorchTransformer, transformer_to_numpy, transformer_to_torch
 
 
 class CharWindows(Dataset):
@@ -158,6 +162,42 @@ def configure_optimizer(model: TorchTransformer, lr: float, weight_decay: float,
     groups = [{"params": decay, "weight_decay": weight_decay},
               {"params": no_decay, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=lr, betas=(0.9, beta2))
+
+
+def recipe_side_by_side(model: Transformer, data: np.ndarray, steps: int, batch: int, lr: float,
+                        warmup: int, clip: float, weight_decay: float, beta2: float,
+                        seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, TorchTransformer]:
+    """Phase 05's whole training recipe, run twice from the same weights on the same batches.
+
+    Once as phase 05's NumPy loop does it (its hand-written backward pass, clip_gradients,
+    phase 02's AdamW in two groups, lr_at), once as this phase's loop does it (autograd,
+    clip_grad_norm_, torch.optim.AdamW in the same two groups, the same schedule). Returns the
+    NumPy losses, the PyTorch losses and the gradient norms before clipping, one per step, and
+    the PyTorch model; `model` itself is trained in place. In float64 the two runs agree to
+    round-off: the parity of every piece at once, including the ones no single row checks (the
+    decay groups, clipping inside a step, the schedule)."""
+    twin = transformer_to_torch(model)
+    opt = configure_optimizer(twin, lr, weight_decay, beta2)
+    decay, no_decay = decay_groups(model)
+    ours = [AdamW([decay], lr=lr, beta2=beta2, weight_decay=weight_decay),
+            AdamW([no_decay], lr=lr, beta2=beta2, weight_decay=0.0)]
+    rng = np.random.default_rng(seed)  # the batches: drawn once, fed to both
+    numpy_losses, torch_losses, norms = [], [], []
+    for step in range(steps):
+        rate = lr_at(step, lr, warmup, steps)
+        for optimizer in ours:
+            optimizer.lr = rate
+        for group in opt.param_groups:
+            group["lr"] = rate
+        x, y = get_batch(data, batch, model.config.context, rng)
+        numpy_losses.append(model.loss(x, y))
+        model.backward_loss()
+        norms.append(clip_gradients(model.grads, clip))
+        for optimizer in ours:
+            optimizer.step()
+        torch_losses.append(train_step(twin, opt, torch.from_numpy(x), torch.from_numpy(y),
+                                       clip).item())
+    return np.array(numpy_losses), np.array(torch_losses), np.array(norms), twin
 
 
 def save_state(model: torch.nn.Module, path: Path) -> Path:

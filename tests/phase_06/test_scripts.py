@@ -109,7 +109,7 @@ def test_transformer_main_refuses_a_missing_model(tmp_path: Path,
 def test_parity_main(figures_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     parity.main(["--out", str(figures_dir)])
     out = capsys.readouterr().out
-    assert "17 of 17 components equal" in out and "DIFFERENT" not in out
+    assert "18 of 18 components equal" in out and "DIFFERENT" not in out
     assert (figures_dir / "parity_summary.png").is_file()
 
 
