@@ -131,14 +131,18 @@ def plot_losses(history: dict[str, list], out_dir: Path | None) -> Figure:
 def plot_attention(model: GPT, tokenizer: CharTokenizer, text: str, device: torch.device,
                    out_dir: Path | None) -> Figure:
     """Every head of every block on one line of text, through the hand attention path."""
+    was_training = model.training
     model.eval()
     paths = [block.attn.attention for block in model.transformer.h]
     for block in model.transformer.h:
         block.attn.attention = "hand"  # the hand path keeps its weights for us to draw
-    model(torch.tensor([tokenizer.encode(text)], device=device))
-    maps = [block.attn.last_weights[0].cpu().numpy() for block in model.transformer.h]
-    for block, path in zip(model.transformer.h, paths, strict=True):
-        block.attn.attention = path
+    try:
+        model(torch.tensor([tokenizer.encode(text)], device=device))
+        maps = [block.attn.last_weights[0].cpu().numpy() for block in model.transformer.h]
+    finally:  # the model goes back as it came, even if the forward pass failed
+        for block, path in zip(model.transformer.h, paths, strict=True):
+            block.attn.attention = path
+        model.train(was_training)
     return draw_attention_maps(maps, text, out_dir, "gpt_char_attention.png")
 
 

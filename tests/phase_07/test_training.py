@@ -101,3 +101,21 @@ def test_generate_reports_the_median_of_alternating_runs(
     out = capsys.readouterr().out
     assert "5 tokens (median of 2 alternating runs of each, after a warm-up run)" in out
     assert "same tokens: True" in out
+
+
+def test_plot_attention_gives_the_model_back_as_it_came(tmp_path: Path) -> None:
+    """Drawing the attention maps switches every block to the hand path and the model to eval
+    mode; afterwards, and even when the forward pass fails, both are as they were."""
+    from phase03.char_tokenizer import CharTokenizer
+    from phase07.train_char import plot_attention
+
+    tok = CharTokenizer("abcdefgh", "a test")
+    model = GPT(preset("char-1m", vocab_size=8, context=16, n_layer=2, n_head=2, n_embd=16))
+    model.train()
+    paths = [block.attn.attention for block in model.transformer.h]
+    plot_attention(model, tok, "abcabc", torch.device("cpu"), tmp_path)
+    assert model.training and [b.attn.attention for b in model.transformer.h] == paths
+    assert (tmp_path / "gpt_char_attention.png").is_file()
+    with pytest.raises(ValueError):
+        plot_attention(model, tok, "a" * 40, torch.device("cpu"), tmp_path)  # past the context
+    assert model.training and [b.attn.attention for b in model.transformer.h] == paths
