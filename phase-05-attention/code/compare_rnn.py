@@ -40,10 +40,10 @@ from tqdm import tqdm
 
 from phase00.corpus import add_corpus_flags
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import check_fits_in_memory, positive_int
+from phase00.flags import check_fits_in_memory, nonnegative_int, positive_int
 from phase00.probability import log_softmax
 from phase00.threads import limit_blas_threads
-from phase02.optimizers import AdamW
+from phase02.optimizers import AdamW, check_loss
 from phase04.char_rnn import CharRNN, memory_needed
 from phase05.train_transformer import (
     add_adamw_flags,
@@ -175,10 +175,12 @@ def train(model: CharRNN | Transformer, name: str, train_ids: np.ndarray, steps:
         # backward one: no warnings then, the check of the loss says so in one line.
         with np.errstate(over="ignore", invalid="ignore"):
             loss = model.loss(x, y)
-            if not math.isfinite(loss):
+            try:  # no longer a number, or far past a uniform guess's ln V: a run that blew up
+                check_loss(loss, f"for {name} at step {step}", lr,
+                           ceiling=100 * (1 + math.log(int(train_ids.max()) + 1)))
+            except FloatingPointError:
                 bar.close()
-                raise FloatingPointError(f"{name}: the loss became {loss} at step {step}; try "
-                                         f"a smaller --lr")
+                raise
             backward(model)
             clip_gradients(model.grads, clip)
             for opt in optimizers:
@@ -330,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="characters per window, in training and validation (default: 64; "
                              "16 with --quick)")
     add_adamw_flags(parser, lr=3e-3)
-    parser.add_argument("--warmup", type=positive_int, default=None,
+    parser.add_argument("--warmup", type=nonnegative_int, default=None,
                         help="warmup steps (default: 50; 5 with --quick)")
     parser.add_argument("--eval-every", type=positive_int, default=None,
                         help="steps between points of the time curve (default: 100; 15 with "

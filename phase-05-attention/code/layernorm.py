@@ -162,9 +162,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"   {name:16s} activation std after block 1 / {args.depth}: {stds[0]:.3g} / "
               f"{stds[-1]:.3g};  gradient norm at block {args.depth} / 1: {norms[-1]:.3g} / "
               f"{norms[0]:.3g}")
-    ratios = {name: norms[0] / norms[-1] for name, (_, norms) in curves.items()}
+    # A gradient of exactly 0 at the last block (tanh saturated everywhere) has no ratio
+    ratios = {name: norms[0] / norms[-1] if norms[-1] > 0 else None
+              for name, (_, norms) in curves.items()}
     print(f"   gradient at block 1 / gradient at block {args.depth}: "
-          + ", ".join(f"{name} {r:.3g}" for name, r in ratios.items()))
+          + ", ".join(f"{name} {r:.3g}" if r is not None else f"{name} - (no gradient at all:"
+                      f" every tanh is saturated)" for name, r in ratios.items()))
     print("   Without residuals each block multiplies the gradient by a factor set by its "
           "weights:\n   below 1 it vanishes over many blocks, above 1 it explodes (try --scale 3)."
           " The '+ x' path\n   carries it past every block, and pre-LN keeps what the branches "

@@ -23,6 +23,7 @@ from phase03.char_tokenizer import CharTokenizer
 from phase05.transformer import Transformer
 
 DEFAULT_MODEL = scratch_dir(__file__) / "transformer.npz"
+MAX_CHARS = 100_000
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -30,6 +31,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.prompt == "":
         parser.error("--prompt must hold at least one character: the model continues a text")
+    if args.chars > MAX_CHARS:  # one forward pass a character: a million take hours
+        parser.error(f"--chars {args.chars:,}: at most {MAX_CHARS:,} (each character is one "
+                     f"forward pass of the model, a few milliseconds each)")
     chars_file = args.model.with_suffix(".chars.json")
     try:
         model = Transformer.load(args.model)

@@ -191,6 +191,9 @@ def draw_attention_maps(maps: list[np.ndarray], text: str, out_dir: Path | None,
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.warmup > args.steps:  # as phase 06 and 07: a run that ends inside its warmup
+        parser.error(f"--warmup {args.warmup} is longer than the run (--steps {args.steps}): "
+                     f"the learning rate would never reach its peak; choose a shorter warmup")
     save_path = args.save or scratch_dir(__file__) / "transformer.npz"
     chars_path = save_path.with_suffix(".chars.json")
     if chars_path.is_dir():

@@ -368,6 +368,9 @@ def training_bytes(vocab_size: int, context: int, d_model: int, n_heads: int, n_
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.vocab_size < 2:
+        parser.error(f"--vocab-size {args.vocab_size}: a language model needs at least 2 tokens "
+                     f"to choose between (with one, every prediction is certain and the loss 0)")
     try:
         config = TransformerConfig(args.vocab_size, args.context, args.d_model, args.n_heads,
                                    args.n_layers, args.positions, not args.untied)

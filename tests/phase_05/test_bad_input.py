@@ -19,8 +19,8 @@ from phase05.train_transformer import text_problem, training_text
 from phase05.transformer import Transformer, TransformerConfig, training_bytes
 from tests.scripts import refused
 
-TINY = ["--steps", "1", "--batch", "2", "--context", "8", "--d-model", "16", "--n-layers", "1",
-        "--sample-chars", "5"]
+TINY = ["--steps", "1", "--warmup", "1", "--batch", "2", "--context", "8", "--d-model", "16",
+        "--n-layers", "1", "--sample-chars", "5"]
 
 
 def test_output_path_types(tmp_path: Path) -> None:
@@ -166,3 +166,31 @@ def test_training_text_gives_text_source_and_tokenizer_or_one_reason(tmp_path: P
     one.write_text("a" * 500, encoding="utf-8")
     with pytest.raises(ValueError, match="single distinct character"):
         training_text("tinyshakespeare", one, 8)
+
+
+@pytest.mark.parametrize("script, argv, says", [
+    ("train_transformer", ["--steps", "5", "--warmup", "50"], "is longer than the run"),
+    ("transformer", ["--vocab-size", "1"], "at least 2 tokens"),
+    ("sample_transformer", ["--chars", "100000000"], "at most 100,000"),
+])
+def test_settings_that_cannot_make_sense_are_refused_before_any_work(
+        script: str, argv: list[str], says: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A run that would end inside its warmup, a vocabulary of one token (nothing to predict),
+    and a sample of a hundred million characters (hours of forward passes): one line each."""
+    main = importlib.import_module(f"phase05.{script}").main
+    assert says in refused(main, argv, capsys)
+
+
+def test_compare_rnn_stops_a_run_that_blows_up_instead_of_crowning_it(
+        tmp_path: Path, tiny_text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """At --lr 1000 the losses are absurd but finite: the run stops, and names the model."""
+    from phase05.compare_rnn import main as compare_main
+
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text(tiny_text * 20, encoding="utf-8")
+    with pytest.raises(SystemExit) as stop:
+        compare_main(["--quick", "--path", str(corpus), "--models", "rnn", "--lr", "1000",
+                      "--steps", "3", "--warmup", "1", "--out", str(tmp_path / "out")])
+    assert stop.value.code == 1
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "the loss became" in last and "for rnn" in last and "lowest" not in last
