@@ -97,6 +97,10 @@ def check_folder(path: Path, resume_from: Path | None, overwrite: bool) -> list[
             f"{path} already holds another run ({names}) than the checkpoint {resume_from}: "
             f"resume into the checkpoint's own folder (--run-dir {Path(resume_from).parent}), "
             f"an empty one, or replace this run with --overwrite")
+    if not any(p.suffix == ".pt" for p in found):  # stopped before its first checkpoint
+        raise RunFolderError(
+            f"{path} holds a run that never saved a checkpoint ({names}): there is nothing to "
+            f"resume; start this one elsewhere with --run-dir, or replace it with --overwrite")
     raise RunFolderError(
         f"{path} already holds a run ({names}): continue it with --resume, start this one "
         f"elsewhere with --run-dir, or replace it with --overwrite")
@@ -240,8 +244,9 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
                 else "nothing")
         raise FileNotFoundError(f"no checkpoint at {path} ({what} there): train first (python "
                                 f"phase-08-training/code/train.py, or phase 09's "
-                                f"train_modern.py for the modern recipe), or give the right "
-                                f"--checkpoint or --run-dir")
+                                f"train_modern.py for the modern recipe), or name the right "
+                                f"checkpoint (train.py's --resume, sample.py's --checkpoint) or "
+                                f"--run-dir")
     others = sorted(p.name for p in path.parent.glob("*.pt") if p != path)
     elsewhere = f"Other checkpoints in {path.parent}: {', '.join(others) or 'none'}"
     try:

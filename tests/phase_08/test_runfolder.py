@@ -322,3 +322,18 @@ def test_a_smaller_micro_batch_from_the_device_check_keeps_the_step(
     checked, _, _ = trainer.check_device(model, cfg, cpu, torch.float32, "", lambda _: None)
     assert checked.micro_batch * checked.grad_accum == 15  # 5 x 3 sequences, as before
     assert (checked.micro_batch, checked.grad_accum) == (1, 15)  # 2 does not divide 15
+
+
+def test_a_folder_whose_run_never_saved_a_checkpoint_says_there_is_nothing_to_resume(
+        tmp_path: Path) -> None:
+    """A run stopped before its first checkpoint leaves only its log: a new run is refused (the
+    log is still data), but the message does not send the learner to --resume, which would
+    find nothing to load."""
+    (tmp_path / "log.jsonl").write_text("", encoding="utf-8")
+    with pytest.raises(runfolder.RunFolderError, match="never saved a checkpoint") as refused:
+        runfolder.check_folder(tmp_path, None, overwrite=False)
+    assert "--resume" not in str(refused.value) and "--overwrite" in str(refused.value)
+    assert runfolder.check_folder(tmp_path, None, overwrite=True) == [tmp_path / "log.jsonl"]
+    (tmp_path / "last.pt").write_bytes(b"")
+    with pytest.raises(runfolder.RunFolderError, match="continue it with --resume"):
+        runfolder.check_folder(tmp_path, None, overwrite=False)
