@@ -87,6 +87,10 @@ def n_params(model: CharRNN | Transformer) -> int:
     return model.n_params if isinstance(model, Transformer) else model.n_params()
 
 
+def model_vocab(model: CharRNN | Transformer) -> int:
+    return model.config.vocab_size if isinstance(model, Transformer) else model.vocab_size
+
+
 def backward(model: CharRNN | Transformer) -> None:
     """Fill the gradients of the last loss() call (the two phases name this differently)."""
     if isinstance(model, Transformer):
@@ -177,7 +181,7 @@ def train(model: CharRNN | Transformer, name: str, train_ids: np.ndarray, steps:
             loss = model.loss(x, y)
             try:  # no longer a number, or far past a uniform guess's ln V: a run that blew up
                 check_loss(loss, f"for {name} at step {step}", lr,
-                           ceiling=100 * (1 + math.log(int(train_ids.max()) + 1)))
+                           ceiling=100 * (1 + math.log(model_vocab(model))))
             except FloatingPointError:
                 bar.close()
                 raise

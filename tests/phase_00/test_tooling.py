@@ -267,3 +267,15 @@ def test_a_setting_too_large_for_memory_is_refused_with_the_estimate() -> None:
     with pytest.raises(ValueError, match=r"--context 100000 needs about [\d,.]+ GiB of memory "
                                          r"and this machine has"):
         flags.check_fits_in_memory(1e15, "--context 100000")
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_an_output_file_where_no_file_can_be_created_is_refused_at_once() -> None:
+    """Permissions can say yes where the file system says no (/proc, a read-only disk): the
+    flag tries to create a file there, so a run is refused before its work, not after."""
+    from phase00.flags import output_file
+
+    # as root the permissions allow it and the probe refuses; as anyone else the permissions do
+    with pytest.raises(argparse.ArgumentTypeError,
+                       match="does not take new files|no permission to write"):
+        output_file("/proc/model.pt")

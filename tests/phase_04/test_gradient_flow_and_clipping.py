@@ -96,3 +96,37 @@ def test_the_cliff_has_a_huge_gradient_near_the_wall() -> None:
 def test_no_wall_without_two_stable_states() -> None:
     with pytest.raises(ValueError, match="w > 1"):
         find_wall(0.5, 50)
+
+
+@pytest.mark.parametrize("flags, says", [
+    ([], "The unclipped step lands so far off"),
+    (["--distance", "1"], "clipping changed nothing, and the two runs are the same"),
+    (["--lr", "1e308"], "too long to represent (it overflowed to infinity)"),
+])
+def test_clipping_concludes_from_its_own_run(flags: list[str], says: str, tmp_path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """The closing sentence is chosen from the run's numbers: the default run's story is told
+    only when the run shows it, and a huge step is named, not printed as nan with warnings."""
+    import warnings
+
+    from phase04.clipping import main as clipping_main
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning may reach the learner
+        clipping_main([*flags, "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert says in out
+    assert "the loss falls toward the wall, to its lowest" in out
+
+
+def test_rnn_with_no_input_weight_says_the_pulse_never_entered(
+        tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    import warnings
+
+    from phase04.rnn import main as rnn_main
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rnn_main(["--w-x", "0", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "the pulse never entered the state" in out and "nan" not in out

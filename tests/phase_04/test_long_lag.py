@@ -123,3 +123,13 @@ def test_main_refuses_what_cannot_run(argv: list[str], message: str, tmp_path: P
 def test_a_diverging_run_stops_and_says_so() -> None:
     run = train_one("rnn", 8, 3, 0, settings(lr=1e308, clip=0.0, steps=20, eval_size=16))
     assert run["diverged"] == 2 and run["steps"][-1] == 2  # step 1's update broke the weights
+
+
+def test_a_run_that_could_take_hours_is_refused_with_the_estimate(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Memory is not the only limit: lag 5000 fits, but its runs could take hours."""
+    with pytest.raises(SystemExit) as stop:
+        long_lag.main(["--lags", "5000"])
+    assert stop.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "could take about" in last and "hours" in last and "at most 2 hours" in last

@@ -194,3 +194,18 @@ def test_compare_rnn_stops_a_run_that_blows_up_instead_of_crowning_it(
     assert stop.value.code == 1
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert "the loss became" in last and "for rnn" in last and "lowest" not in last
+
+
+def test_layernorm_says_no_gradient_instead_of_nan(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Weights a million times too large saturate every tanh: the plain stack's gradient is
+    exactly 0 and has no ratio, which is said in words, with no RuntimeWarning."""
+    import warnings
+
+    from phase05.layernorm import main as layernorm_main
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        layernorm_main(["--scale", "1e6", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "plain - (no gradient at all" in out and "nan" not in out
