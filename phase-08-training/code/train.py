@@ -200,6 +200,44 @@ def check_memory(cfg: TrainConfig, vocab_size: int, device: torch.device) -> Non
         check_fits_in_memory(need, what)
 
 
+# The longest a single optimizer step may take on a CPU before a run is refused. A step is one
+# stretch of C code that Ctrl-C cannot interrupt (Python handles the signal only between
+# operations), so a config that needs an hour a step looks like a hang: --context 100000 by
+# mistake, or GPT-2 small's 0.5M-token step on a laptop's CPU.
+MAX_CPU_STEP_SECONDS = 600.0
+
+
+def cpu_matmul_flops() -> float:
+    """This CPU's speed at a float32 matrix product of 512 x 512 (the best of three, with the
+    threads torch uses now), in FLOP per second: faster than any training step runs, since a
+    step also does the softmax, layer norms and optimizer, which are slower per FLOP."""
+    a = torch.randn(512, 512)
+    best = math.inf
+    for _ in range(3):
+        start = time.perf_counter()
+        a @ a
+        best = min(best, time.perf_counter() - start)
+    return 2 * 512**3 / best
+
+
+def check_step_time(cfg: TrainConfig, model: GPT, device: torch.device) -> None:
+    """On a CPU, refuse a config whose every step would take more than MAX_CPU_STEP_SECONDS
+    even at the speed of a plain matrix product (the estimate is a floor: the real step is
+    slower). A GPU or a Mac's is not timed here: a step there is hundreds of times faster."""
+    if device.type != "cpu":
+        return
+    flops = model.flops_per_token(cfg.context) * cfg.micro_batch * cfg.grad_accum * cfg.context
+    speed = cpu_matmul_flops()
+    seconds = flops / speed
+    if seconds > MAX_CPU_STEP_SECONDS:
+        raise ValueError(
+            f"one step of micro_batch {cfg.micro_batch} x grad_accum {cfg.grad_accum} x "
+            f"context {cfg.context} is {flops:.2g} FLOP: at least {seconds / 60:,.0f} minutes "
+            f"on this CPU (it multiplies matrices at {speed / 1e9:,.0f} GFLOP/s), and "
+            f"{cfg.steps:,} steps at least {seconds * cfg.steps / 3600:,.0f} hours. Lower "
+            f"context, micro_batch or grad_accum, or train on a GPU or a Mac (--device)")
+
+
 def build_model(cfg: TrainConfig, vocab_size: int) -> GPT:
     """The config's architecture (phase 07's GPT unless a later phase registered another) in
     the shape the config asks for."""
@@ -970,6 +1008,7 @@ def setup(cfg: TrainConfig, checkpoint: dict | None, resume: Path | None, run_di
     np.random.seed(cfg.seed)  # noqa: NPY002 (the global generator, see rng_state)
     random.seed(cfg.seed)
     model = build_model(cfg, codec.vocab_size).to(device)
+    check_step_time(cfg, model, device)
     if source is not None:  # trained weights in place of the random ones just drawn
         start_from(model, source, codec, offline, say)
     if world.distributed:  # the same weights everywhere (DDP also broadcasts rank 0's), but

@@ -179,6 +179,32 @@ def test_checkpoint_is_plain_data(char_data: Path, tmp_path: Path) -> None:
     assert load_checkpoint(tmp_path / "run" / "best.pt")["val_loss"] == min(evals)
 
 
+def test_a_step_that_would_take_an_hour_on_a_cpu_is_refused_before_training(
+        char_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """--context 100000 by mistake used to look like a hang: one step for an hour, in C code
+    that Ctrl-C cannot stop. Here the CPU is made a million times slower than any real one, so
+    that the tiny smoke config (a few MFLOP a step) counts as such a step."""
+    speed = trainer.cpu_matmul_flops()
+    assert 1e8 < speed < 1e14  # 0.1 GFLOP/s to 100 TFLOP/s: a real CPU, measured
+    monkeypatch.setattr(trainer, "cpu_matmul_flops", lambda: 1e3)
+    cfg = smoke(char_data)
+    model = build_model(cfg, 65)
+    flops = model.flops_per_token(cfg.context) * cfg.micro_batch * cfg.grad_accum * cfg.context
+    with pytest.raises(ValueError, match=f"at least {flops / 1e3 / 60:,.0f} minutes on this CPU"):
+        trainer.check_step_time(cfg, model, torch.device("cpu"))
+    trainer.check_step_time(cfg, model, torch.device("meta"))  # only CPUs are timed
+    run = tmp_path / "run"
+    with pytest.raises(SystemExit) as stop:
+        trainer.main(["--preset", "cpu-smoke", "--data", str(char_data), "--device", "cpu",
+                      "--run-dir", str(run), "--out", str(tmp_path / "figures")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 1 and "Traceback" not in err
+    assert err.startswith("error: one step of micro_batch 8 x grad_accum 2 x context 32")
+    assert "Lower context, micro_batch or grad_accum" in err
+    assert not list(run.glob("*.pt")) and not (run / "log.jsonl").exists()
+
+
 def test_damaged_checkpoint_is_a_clear_error_and_the_previous_survives(
         char_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
