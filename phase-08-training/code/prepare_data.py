@@ -648,6 +648,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--shard-tokens must be at least {MIN_SHARD_TOKENS:,}: every shard is a "
                      f"file the loader keeps open, and tiny ones make a large source thousands "
                      f"of files (got {args.shard_tokens:,})")
+    check_split_flags(parser, args)
     if args.hf_dataset and args.max_tokens <= args.val_tokens:
         parser.error(f"--max-tokens ({args.max_tokens:,}) must be larger than --val-tokens "
                      f"({args.val_tokens:,}): the training split would be empty")
@@ -700,6 +701,31 @@ def main(argv: list[str] | None = None) -> None:
           f"{args.tokenizer} --data {folder}")
 
 
+# The flags that say how a streamed --hf-dataset is read and cut, with their defaults (None in
+# the parser, so that main() can tell a flag the learner gave from one left alone).
+STREAM_DEFAULTS = {"hf_split": "train", "hf_text_field": "text", "max_tokens": 100_000_000,
+                   "val_tokens": 1_000_000}
+LOCAL_DEFAULTS = {"val_fraction": 0.1}  # how a local source (--source, --path) is cut
+
+
+def check_split_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse a flag that does not apply to the source chosen (a stream's --max-tokens with a
+    local file would be silently ignored), then fill in the defaults of those that do."""
+    wrong = LOCAL_DEFAULTS if args.hf_dataset else {**STREAM_DEFAULTS, "hf_config": None}
+    given = [f"--{name.replace('_', '-')}" for name in wrong if getattr(args, name) is not None]
+    if given and args.hf_dataset:
+        parser.error("--val-fraction cuts a local source (--source, --path); a stream "
+                     "keeps its first --val-tokens for validation and stops at --max-tokens")
+    if given:
+        verb = "applies" if len(given) == 1 else "apply"
+        parser.error(f"{' and '.join(given)} {verb} to a streamed --hf-dataset only; a local "
+                     f"source (--source, --path) is read whole and its last --val-fraction kept "
+                     f"for validation")
+    for name, value in {**STREAM_DEFAULTS, **LOCAL_DEFAULTS}.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+
+
 def add_data_dir_flag(parser: argparse.ArgumentParser) -> None:
     """Give a script `--data-dir`: the folder that holds the prepared datasets, one sub-folder
     <name>-<tokenizer>/ each (TOKENS_DIR unless told otherwise)."""
@@ -719,14 +745,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a Hugging Face dataset to stream, e.g. HuggingFaceFW/fineweb-edu "
                              "(needs a network; gpt2 tokens only)")
     parser.add_argument("--hf-config", default=None, help="its config, e.g. sample-10BT")
-    parser.add_argument("--hf-split", default="train", help="its split (default: train)")
-    parser.add_argument("--hf-text-field", default="text",
+    parser.add_argument("--hf-split", default=None, help="its split (default: train)")
+    parser.add_argument("--hf-text-field", default=None,
                         help="the field holding the text (default: text)")
-    parser.add_argument("--max-tokens", type=positive_int, default=100_000_000,
+    parser.add_argument("--max-tokens", type=positive_int, default=None,
                         help="stop a stream after this many tokens (default: 100,000,000)")
-    parser.add_argument("--val-tokens", type=positive_int, default=1_000_000,
+    parser.add_argument("--val-tokens", type=positive_int, default=None,
                         help="a stream's first tokens kept for validation (default: 1,000,000)")
-    parser.add_argument("--val-fraction", type=fraction, default=0.1,
+    parser.add_argument("--val-fraction", type=fraction, default=None,
                         help="share of a local source's tokens, at its end, kept for "
                              "validation (default: 0.1)")
     parser.add_argument("--shard-tokens", type=positive_int, default=SHARD_TOKENS,

@@ -137,6 +137,11 @@ def test_too_many_characters_for_uint16_are_refused_with_the_fix(
     (["--shard-tokens", "1"], "at least 100,000"),
     (["--name", "../elsewhere"], "plain name"),
     (["--hf-dataset", "x/y", "--max-tokens", "10", "--val-tokens", "10"], "larger than"),
+    # a stream's flags with a local source (or the reverse) would be silently ignored
+    (["--source", "stdlib", "--max-tokens", "5000"],
+     "--max-tokens applies to a streamed --hf-dataset only"),
+    (["--val-tokens", "10", "--hf-split", "test"], "--hf-split and --val-tokens apply to"),
+    (["--hf-dataset", "x/y", "--val-fraction", "0.2"], "--val-fraction cuts a local source"),
 ])
 def test_prepare_refuses_bad_settings_before_any_work(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
