@@ -49,7 +49,7 @@ from phase00.flags import nonnegative_int
 from phase06.device import add_device_flag, autocast, pick_device
 from phase07.model import GPT
 from phase08.prepare_data import Codec
-from phase08.pretrained import source_name
+from phase08.pretrained import HUB_MODELS, source_name
 
 SPLITS = ("train", "val", "test")
 URL = "https://raw.githubusercontent.com/rowanz/hellaswag/master/data/hellaswag_{split}.jsonl"
@@ -231,10 +231,17 @@ def main(argv: list[str] | None = None) -> None:
     from phase08.val_loss import load_any
 
     try:
+        device = pick_device(args.device)
+        # a file or folder of ours is read in a moment, so a wrong one is reported before the
+        # data is looked for; a Hub model may be a long download, worth it only once the data
+        # is known to be there
+        local = args.model not in HUB_MODELS
+        if local:
+            model, codec, what = load_any(args.model, device, args.offline)
         path = args.path or hellaswag_file(args.split, download=not args.offline)
         examples = read_examples(path, args.limit)
-        device = pick_device(args.device)
-        model, codec, what = load_any(args.model, device, args.offline)
+        if not local:
+            model, codec, what = load_any(args.model, device, args.offline)
         if codec.name != "gpt2":
             raise ValueError(f"{args.model} was trained on {codec.name} tokens; HellaSwag's "
                              f"English needs a model trained on the gpt2 tokenizer")

@@ -121,6 +121,8 @@ def test_hellaswag_refuses_bad_inputs_in_one_line(tmp_path: Path,
         (damaged(tmp_path, "nan"), examples, "not finite numbers"),
         (phase07_file(tmp_path / "m.pt"), program, "binary file"),
         (phase07_file(tmp_path / "m.pt"), tmp_path, "is a folder"),
+        # a bad model is named first, before the (here missing) data is looked for
+        (damaged(tmp_path, "truncated"), tmp_path / "none.jsonl", "cannot read the checkpoint"),
     ]
     for checkpoint, path, expected in cases:
         with pytest.raises(SystemExit) as stop:
