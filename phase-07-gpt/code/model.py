@@ -335,18 +335,20 @@ class GPT(nn.Module):
         self.eval()
         ctx = self.config.context
         cache = None
-        for _ in range(max_new_tokens):
-            if not use_cache or idx.size(1) > ctx:
-                logits = self(idx[:, -ctx:])  # the whole (cropped) window, from scratch
-            elif cache is None:
-                cache = KVCache(self.config, idx.size(0), idx.device,
-                                self.transformer.wte.weight.dtype)
-                logits = self(idx, cache=cache)  # the prompt fills the cache
-            else:
-                logits = self(idx[:, -1:], cache=cache)  # one new position
-            next_id = sample_next(logits[:, -1, :], temperature, top_k, top_p, generator)
-            idx = torch.cat([idx, next_id], dim=1)
-        self.train(was_training)
+        try:  # the model's own mode back even if a step fails (or Ctrl-C stops the loop)
+            for _ in range(max_new_tokens):
+                if not use_cache or idx.size(1) > ctx:
+                    logits = self(idx[:, -ctx:])  # the whole (cropped) window, from scratch
+                elif cache is None:
+                    cache = KVCache(self.config, idx.size(0), idx.device,
+                                    self.transformer.wte.weight.dtype)
+                    logits = self(idx, cache=cache)  # the prompt fills the cache
+                else:
+                    logits = self(idx[:, -1:], cache=cache)  # one new position
+                next_id = sample_next(logits[:, -1, :], temperature, top_k, top_p, generator)
+                idx = torch.cat([idx, next_id], dim=1)
+        finally:
+            self.train(was_training)
         return idx
 
 

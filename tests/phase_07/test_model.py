@@ -316,6 +316,13 @@ def test_cached_generation_feeds_one_new_position_per_step() -> None:
     assert [n for n, _ in fed] == [14, 1, 1, 16, 16], (
         "positions fed per step, when the text outgrows the context of 16")
 
+    def fail(module: torch.nn.Module, args: tuple) -> None:
+        raise KeyboardInterrupt  # Ctrl-C in the middle of a step
+    model.register_forward_pre_hook(fail)
+    with pytest.raises(KeyboardInterrupt):
+        model.generate(torch.zeros((1, 3), dtype=torch.long), 5)
+    assert model.training, "a generation that stops half-way must still give the mode back"
+
 
 def test_same_seed_same_text_and_max_tokens() -> None:
     model = tiny()
