@@ -69,6 +69,15 @@ def gradient_descent(grad: GradFn, x0: np.ndarray | float, lr: float,
     return np.array(trajectory)
 
 
+def check_loss(loss: float, where: str, lr: float, ceiling: float = np.inf) -> None:
+    """Stop a run whose loss is no longer a number, or has blown far past `ceiling` (a loss a
+    working model never reaches, such as 100 times a uniform guess's), with one sentence that
+    names the likely cause instead of training on, or printing numbers 200 digits long."""
+    if not np.isfinite(loss) or loss > ceiling:
+        raise FloatingPointError(f"the loss became {loss:.4g} {where}: the learning rate "
+                                 f"({lr:g}) is too high for this model; try a smaller --lr")
+
+
 def plot_1d(lrs: list[float], start: float, steps: int,
             out_dir: Path | None = None) -> Figure:
     """One panel per learning rate: the bowl and the points each step visits."""

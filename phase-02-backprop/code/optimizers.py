@@ -195,15 +195,6 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
 }
 
 
-def check_loss(loss: float, where: str, lr: float, ceiling: float = np.inf) -> None:
-    """Stop a run whose loss is no longer a number, or has blown far past `ceiling` (a loss a
-    working model never reaches, such as 100 times a uniform guess's), with one sentence that
-    names the likely cause instead of training on, or printing numbers 200 digits long."""
-    if not np.isfinite(loss) or loss > ceiling:
-        raise FloatingPointError(f"the loss became {loss:.4g} {where}: the learning rate "
-                                 f"({lr:g}) is too high for this model; try a smaller --lr")
-
-
 def make_optimizer(name: str, layers: Sequence[HasParams], lr: float) -> Optimizer:
     """Build an optimizer by name, with an error that lists the valid names."""
     if name not in OPTIMIZERS:

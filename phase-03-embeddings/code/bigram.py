@@ -45,10 +45,11 @@ from phase00.flags import (
     positive_float,
     positive_int,
 )
+from phase00.gradient_descent import check_loss
 from phase00.probability import log_softmax, sample, softmax
 from phase00.threads import limit_blas_threads
 from phase02.layers import SoftmaxCrossEntropy
-from phase02.optimizers import OPTIMIZERS, check_loss, make_optimizer
+from phase02.optimizers import OPTIMIZERS, make_optimizer
 from phase03.char_tokenizer import CharTokenizer, sample_start, training_tokenizer
 from phase03.embeddings import Embedding, char_label
 

@@ -40,10 +40,11 @@ from tqdm import tqdm
 from phase00.corpus import add_corpus_flags, load_text
 from phase00.figures import add_out_flag, save_figure
 from phase00.flags import add_seed_flag, check_fits_in_memory, fraction, positive_int, temperature
+from phase00.gradient_descent import check_loss
 from phase00.probability import sample, softmax
 from phase00.threads import limit_blas_threads
 from phase02.layers import Dense, SoftmaxCrossEntropy, build_mlp
-from phase02.optimizers import OPTIMIZERS, check_loss, make_optimizer
+from phase02.optimizers import OPTIMIZERS, make_optimizer
 from phase03.bigram import add_step_flags, bigram_counts, bigram_probs, log_of, mean_nll
 from phase03.char_tokenizer import CharTokenizer, sample_start, training_tokenizer
 from phase03.embeddings import Embedding, char_label

@@ -51,8 +51,9 @@ from phase00.flags import (
     positive_float,
     positive_int,
 )
+from phase00.gradient_descent import check_loss
 from phase00.threads import limit_blas_threads
-from phase02.optimizers import SGD, check_loss
+from phase02.optimizers import SGD
 
 WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")  # lowercase letters, with inner apostrophes: "o'er"
 QUERY_WORDS = ["king", "queen", "man", "love", "father", "night", "thou", "death"]

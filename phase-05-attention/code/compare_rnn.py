@@ -41,9 +41,10 @@ from tqdm import tqdm
 from phase00.corpus import add_corpus_flags
 from phase00.figures import add_seed_and_out_flags, save_figure
 from phase00.flags import check_fits_in_memory, nonnegative_int, positive_int
+from phase00.gradient_descent import check_loss
 from phase00.probability import log_softmax
 from phase00.threads import limit_blas_threads
-from phase02.optimizers import AdamW, check_loss
+from phase02.optimizers import AdamW
 from phase04.char_rnn import CharRNN, memory_needed
 from phase05.train_transformer import (
     add_adamw_flags,

@@ -30,8 +30,8 @@ from torch import nn
 
 from phase00.corpus import add_corpus_flags, load_text
 from phase00.flags import add_seed_flag, check_fits_in_memory
+from phase00.gradient_descent import check_loss
 from phase02.layers import SoftmaxCrossEntropy
-from phase02.optimizers import check_loss
 from phase03.bigram import add_step_flags, bigram_counts, bigram_probs, log_of, mean_nll
 from phase03.char_tokenizer import training_tokenizer
 from phase03.embeddings import Embedding, one_hot
