@@ -365,12 +365,20 @@ def training_bytes(vocab_size: int, context: int, d_model: int, n_heads: int, n_
     return (4 * n_params + n_layers * per_block + logits) * itemsize
 
 
+def vocabulary_size(text: str) -> int:
+    """The argparse type of --vocab-size: a whole number of at least 2 tokens (with one there is
+    nothing to choose between: every prediction is certain and the loss is 0)."""
+    value = positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"expected at least 2 tokens to choose between, got "
+                                         f"{text!r} (with one, every prediction is certain and "
+                                         f"the loss 0)")
+    return value
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.vocab_size < 2:
-        parser.error(f"--vocab-size {args.vocab_size}: a language model needs at least 2 tokens "
-                     f"to choose between (with one, every prediction is certain and the loss 0)")
     try:
         config = TransformerConfig(args.vocab_size, args.context, args.d_model, args.n_heads,
                                    args.n_layers, args.positions, not args.untied)
@@ -433,7 +441,7 @@ def add_shape_flags(parser: argparse.ArgumentParser, context: int, d_model: int,
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Build the NumPy transformer and run it once "
                                                  "forward and backward, printing every shape.")
-    parser.add_argument("--vocab-size", type=positive_int, default=65,
+    parser.add_argument("--vocab-size", type=vocabulary_size, default=65,
                         help="tokens in the vocabulary (default: 65, Tiny Shakespeare's chars)")
     add_shape_flags(parser, context=16, d_model=32, n_heads=4, n_layers=2)
     add_seed_flag(parser)

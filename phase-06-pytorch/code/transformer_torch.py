@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from phase00.flags import add_seed_flag, check_fits_in_memory, positive_int, temperature
+from phase00.flags import add_seed_flag, check_fits_in_memory, temperature
 from phase03.char_tokenizer import CharTokenizer
 from phase05.attention import MultiHeadAttention
 from phase05.layernorm import LayerNorm
@@ -52,6 +52,7 @@ from phase05.transformer import (
     TransformerConfig,
     add_shape_flags,
     training_bytes,
+    vocabulary_size,
 )
 from phase06.device import limit_cpu_threads
 from phase06.tensors import Parity, max_abs_diff, to_array, to_tensor
@@ -429,7 +430,7 @@ def main(argv: list[str] | None = None) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="phase 05's transformer rebuilt in PyTorch "
                                                  "with the same names and weights.")
-    parser.add_argument("--vocab-size", type=positive_int, default=11,
+    parser.add_argument("--vocab-size", type=vocabulary_size, default=11,
                         help="tokens in the vocabulary (default: 11)")
     add_shape_flags(parser, context=8, d_model=16, n_heads=2, n_layers=2)
     parser.add_argument("--model", type=Path, default=None,

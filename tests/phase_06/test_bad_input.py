@@ -119,6 +119,13 @@ def test_runs_that_would_take_hours_are_refused_with_the_estimate(
     assert "would take about" in line and "minutes" in line and "at most 30 minutes" in line
 
 
+def test_transformer_torch_refuses_a_vocabulary_of_one_token(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """With one token every prediction is certain: it printed a loss of 0 and called it ln 1."""
+    main = importlib.import_module("phase06.transformer_torch").main
+    assert "expected at least 2 tokens" in refused(main, ["--vocab-size", "1"], capsys)
+
+
 @pytest.mark.parametrize("script", ["mlp_torch", "benchmark", "train_loop"])
 def test_threads_beyond_the_cores_are_refused(script: str,
                                               capsys: pytest.CaptureFixture[str]) -> None:
