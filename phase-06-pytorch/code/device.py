@@ -253,6 +253,7 @@ def main(argv: list[str] | None = None) -> None:
         check_fits_in_memory(3 * args.size**2 * 4, f"--size {args.size}")
     except ValueError as err:
         parser.error(str(err))
+    device = device_from_flag(parser, args.device)  # one that is not here: refused before output
 
     print(f"1. PyTorch {torch.__version__}; what this machine offers")
     print(f"   mps (Apple GPU) available: {torch.backends.mps.is_available()}   "
@@ -262,7 +263,6 @@ def main(argv: list[str] | None = None) -> None:
     print(f"   cpu: always; available, best first: {', '.join(available_devices())}")
     print(f"   {ENV_VAR} = {os.environ.get(ENV_VAR)!r};  {MPS_FALLBACK_VAR} = "
           f"{os.environ.get(MPS_FALLBACK_VAR)!r}")
-    device = device_from_flag(parser, args.device)
     print(f"\n2. --device {args.device} -> {device}")
     print(f"   {describe_device(device)}")
     print(f"   autocast dtype here: {autocast_dtype(device)}")

@@ -83,6 +83,16 @@ def test_unavailable_device_says_what_is_available(fake: Fake) -> None:
         pick_device("cuda")
 
 
+def test_device_script_refuses_a_missing_device_before_printing_anything(
+        fake: Fake, capsys: pytest.CaptureFixture[str]) -> None:
+    from phase06.device import main
+    fake(mps=False, cuda=False)
+    with pytest.raises(SystemExit) as stop:
+        main(["--device", "cuda"])
+    out, err = capsys.readouterr()
+    assert stop.value.code == 2 and "available: cpu" in err and out == ""
+
+
 def test_mps_fallback_is_announced(fake: Fake, monkeypatch: pytest.MonkeyPatch,
                                    capsys: pytest.CaptureFixture[str]) -> None:
     fake(mps=True, cuda=False)
