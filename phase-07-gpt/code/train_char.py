@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> None:
             elapsed = time.perf_counter() - start
             tqdm.write(f"   step {step + 1:5d}  train {loss.item():.3f}  val {val:.3f}  "
                        f"lr {lr:.1e}  {elapsed:5.1f} s  "
-                       f"{(step + 1) * B * T / elapsed:,.0f} tokens/s")
+                       f"{(step + 1) * B * T / elapsed:,.0f} tokens/s (evaluations included)")
     bar.close()
     synchronize(device)
     seconds = time.perf_counter() - start
