@@ -199,6 +199,10 @@ def load_text(corpus: str = "tinyshakespeare", path: Path | None = None,
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
+    existing = next(p for p in (args.data_dir, *args.data_dir.absolute().parents) if p.exists())
+    if not existing.is_dir():  # the folder, or one above it, is a file: nothing can be cached
+        parser.error(f"--data-dir {args.data_dir}: {existing} is a file, not a folder; pass the "
+                     f"folder that holds (or will hold) {TINY_SHAKESPEARE_FILE}")
     try:
         text, source = load_text(args.corpus, args.path, args.data_dir, not args.offline)
     except (FileNotFoundError, ValueError) as err:

@@ -24,16 +24,39 @@ from phase00.flags import finite_float, positive_float
 
 ScalarFn = Callable[[float], float]
 
+# Past this size a value of f, or its slope times the plotted width, no longer fits in float64
+# (whose largest number is about 1.8e308): the run is refused instead of printing inf and nan.
+LARGEST_VALUE = 1e306
+
+
+def sigmoid(x: np.ndarray | float) -> np.ndarray:
+    """1/(1 + e^-x), computed so that nothing overflows: e^-x is inf for x below about -709.
+
+    For x < 0 the same value is written e^x/(1 + e^x) (multiply top and bottom by e^x). Either
+    way the exponent is -|x| <= 0, so the exponential lies in (0, 1].
+    """
+    x = np.asarray(x, dtype=float)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))[()]
+
+
+def sigmoid_slope(x: np.ndarray | float) -> np.ndarray:
+    """The sigmoid's derivative e^-x/(1 + e^-x)^2, which equals f(x)(1 - f(x)).
+
+    The slope is symmetric, the same at -x as at x, so it is computed at |x|: the exponent is
+    never positive and nothing overflows. (f(x)(1 - f(x)) would not overflow either, but for
+    x above about 37, f(x) rounds to exactly 1 and the product to 0.)
+    """
+    e = np.exp(-np.abs(np.asarray(x, dtype=float)))
+    return (e / (1 + e) ** 2)[()]
+
+
 # name -> (f, its derivative worked out by the rules of calculus, the formulas as text)
 FUNCTIONS: dict[str, tuple[ScalarFn, ScalarFn, str]] = {
     "cube": (lambda x: x**3, lambda x: 3 * x**2, "f(x) = x^3,  f'(x) = 3x^2"),
     "sin": (np.sin, np.cos, "f(x) = sin x,  f'(x) = cos x"),
     "exp": (np.exp, np.exp, "f(x) = e^x,  f'(x) = e^x"),
-    "sigmoid": (
-        lambda x: 1 / (1 + np.exp(-x)),
-        lambda x: np.exp(-x) / (1 + np.exp(-x)) ** 2,
-        "f(x) = 1/(1+e^-x),  f'(x) = f(x)(1 - f(x))",
-    ),
+    "sigmoid": (sigmoid, sigmoid_slope, "f(x) = 1/(1+e^-x),  f'(x) = f(x)(1 - f(x))"),
 }
 
 
@@ -119,6 +142,9 @@ RULES: dict[str, tuple[str, ScalarFn, ScalarFn, str]] = {
 }
 
 
+X_RULES = 1.5  # the point the script checks the rules at: every example is defined there
+
+
 def check_rule(name: str, x: float, h: float = 1e-5) -> tuple[float, float, float]:
     """(the rule's answer, the central difference, their relative error) for RULES[name] at x.
 
@@ -146,11 +172,24 @@ def plot_error_vs_h(f: ScalarFn, df: ScalarFn, x: float, name: str,
     ax.set_xlabel("step size h")
     ax.set_ylabel("|estimate - true derivative|")
     ax.set_title(f"Finite-difference error for {name} at x = {x:g}")
-    ax.text(1e-13, 1e-11, "small h:\nround-off wins", ha="left")
-    ax.text(3e-5, 1e-11, "large h:\ntruncation wins", ha="left")
+    # in_layout=False: far from x = 1 the errors may never come near 1e-11, and a label outside
+    # the axes must not squeeze them (clip_on hides it there)
+    ax.text(1e-13, 1e-11, "small h:\nround-off wins", ha="left", in_layout=False, clip_on=True)
+    ax.text(3e-5, 1e-11, "large h:\ntruncation wins", ha="left", in_layout=False, clip_on=True)
     ax.legend(loc="upper center")
     save_figure(fig, out_dir, "finite_difference_error.png")
     return fig
+
+
+def three_decimals(value: float) -> str:
+    """0.540 for a slope of everyday size; 7.494e+304, not 305 digits, for a huge one."""
+    return f"{value:.3f}" if abs(value) < 1e6 else f"{value:.3e}"
+
+
+def ten_decimals(value: float) -> str:
+    """0.8414709848 for a value of everyday size; scientific notation for a huge or tiny one,
+    which ten decimals would print as 300 digits or as 0.0000000000."""
+    return f"{value:.10f}" if 1e-3 <= abs(value) < 1e6 or value == 0 else f"{value:.10e}"
 
 
 def plot_tangent(f: ScalarFn, df: ScalarFn, x: float, name: str,
@@ -160,31 +199,62 @@ def plot_tangent(f: ScalarFn, df: ScalarFn, x: float, name: str,
     fig = Figure(figsize=(6, 4), layout="constrained")
     ax = fig.subplots()
     ax.plot(xs, [f(v) for v in xs], label=name, color="black")
-    ax.plot(xs, f(x) + df(x) * (xs - x), "--", label=f"tangent, slope f'(x) = {df(x):.3f}")
+    ax.plot(xs, f(x) + df(x) * (xs - x), "--",
+            label=f"tangent, slope f'(x) = {three_decimals(df(x))}")
     h = 0.5
     slope = forward_difference(f, x, h)
-    ax.plot(xs, f(x) + slope * (xs - x), ":", label=f"secant with h = {h}, slope {slope:.3f}")
+    ax.plot(xs, f(x) + slope * (xs - x), ":",
+            label=f"secant with h = {h}, slope {three_decimals(slope)}")
     ax.plot([x, x + h], [f(x), f(x + h)], "o", color="tab:green")
-    ax.set_ylim(min(f(v) for v in xs) - 0.5, max(f(v) for v in xs) + 0.5)
+    low, high = min(f(v) for v in xs), max(f(v) for v in xs)
+    margin = max(0.5, 1e-6 * max(abs(low), abs(high)))  # huge values need a margin that shows
+    ax.set_ylim(low - margin, high + margin)
     ax.legend()
     ax.set_title("A derivative is the slope of the tangent; a secant approximates it")
     save_figure(fig, out_dir, "tangent_and_secant.png")
     return fig
 
 
+def check_in_range(f: ScalarFn, df: ScalarFn, x: float, h: float, name: str) -> None:
+    """Raise ValueError if f or its slope leaves float64's range where this script looks: at
+    x - h and x + h, and from x - 2 to x + 2, the width the tangent figure draws."""
+    points = np.append(np.linspace(x - 2, x + 2, 201), [x - h, x + h])
+    with np.errstate(all="ignore"):  # inf and nan are what we are looking for
+        sizes = np.abs(np.concatenate([f(points), df(points)]))
+    if not np.all(sizes <= LARGEST_VALUE):  # also catches nan
+        how = (f"reaches {sizes.max():.3g}, too near" if np.all(np.isfinite(sizes))
+               else "overflows")
+        raise ValueError(f"{name} or its slope {how} float64's largest number (about 1.8e308) "
+                         f"within 2 of x = {x:g}, the width the figure draws: choose an --x "
+                         f"nearer 0")
+
+
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.h >= X_RULES:
+        parser.error(f"--h {args.h:g} is too large: the table of rules measures ln x at "
+                     f"x = {X_RULES}, which needs x - h > 0 (and a step that long measures a "
+                     f"secant, not a slope); choose --h below {X_RULES}, usually 1e-3 to 1e-6")
     f, df, formula = FUNCTIONS[args.function]
+    try:
+        check_in_range(f, df, args.x, args.h, formula.split(",")[0])
+    except ValueError as err:
+        parser.error(str(err))
+    if args.x + args.h == args.x or args.x - args.h == args.x:
+        parser.error(f"at --x {args.x:g}, x + h rounds back to x (float64 keeps about 16 "
+                     f"significant digits), so every difference would be 0: choose a larger "
+                     f"--h or an --x nearer 0")
 
     print(f"1. One input: {formula}, at x = {args.x}")
     exact = df(args.x)
-    print(f"   f(x)        = {f(args.x):.10f}")
-    print(f"   f(x + h)    = {f(args.x + args.h):.10f}    (h = {args.h:g})")
+    print(f"   f(x)        = {ten_decimals(f(args.x))}")
+    print(f"   f(x + h)    = {ten_decimals(f(args.x + args.h))}    (h = {args.h:g})")
     fwd = forward_difference(f, args.x, args.h)
     ctr = central_difference(f, args.x, args.h)
-    print(f"   forward difference  = {fwd:.10f}   error {abs(fwd - exact):.2e}")
-    print(f"   central difference  = {ctr:.10f}   error {abs(ctr - exact):.2e}")
-    print(f"   analytic f'(x)      = {exact:.10f}")
+    print(f"   forward difference  = {ten_decimals(fwd)}   error {abs(fwd - exact):.2e}")
+    print(f"   central difference  = {ten_decimals(ctr)}   error {abs(ctr - exact):.2e}")
+    print(f"   analytic f'(x)      = {ten_decimals(exact)}")
 
     print("\n2. How the error depends on h")
     print("        h      forward err    central err")
@@ -203,7 +273,7 @@ def main(argv: list[str] | None = None) -> None:
     verdict = "< 1e-7: the hand derivation is right" if err < 1e-7 else "too large: recheck"
     print(f"   relative error     = {err:.2e}   ({verdict})")
 
-    x_rules = 1.5  # a point where every example is defined (ln x needs x > 0)
+    x_rules = X_RULES
     print(f"\n4. The rules of calculus this course uses, each checked at x = {x_rules} "
           f"(h = {args.h:g})")
     print(f"   {'rule':14s} {'the rule':28s} {'example':34s} {'by the rule':>12s} "

@@ -13,8 +13,12 @@ Two kinds of figure, two places:
   script, with the settings the posts describe. Each phase lists those settings in its package's
   `BLOG_FIGURES` (in `code/__init__.py`): which script, with which flags.
 
-Run:  python phase-00-foundations/code/figures.py               (redraw every blog figure)
-      python phase-00-foundations/code/figures.py --phase 01 02 (only these phases)
+Run:  python phase-00-foundations/code/figures.py --phase 01 02 (these phases' blog figures)
+      python phase-00-foundations/code/figures.py --all         (every phase: over an hour)
+
+It says which script it runs as it goes, how long each took, and how many figures it wrote.
+With neither flag it does nothing: redrawing every phase retrains models in the later phases
+and replaces every committed figure, so it must be asked for by name.
 """
 
 import argparse
@@ -23,6 +27,7 @@ import importlib
 import io
 import os
 import re
+import time
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -98,39 +103,62 @@ def phase_folders() -> dict[str, Path]:
     return found
 
 
-def redraw_blog_figures(number: str, folder: Path, out: Path | None = None) -> list[Path]:
-    """Run every entry of phase `number`'s BLOG_FIGURES; return the PNGs written.
+def png_times(folder: Path) -> dict[Path, int]:
+    """Each PNG in `folder` and when it was last written (nanoseconds)."""
+    return {p: p.stat().st_mtime_ns for p in folder.glob("*.png")} if folder.is_dir() else {}
 
-    out: where to write them; None means the phase's own blog/figures.
+
+def redraw_blog_figures(number: str, folder: Path, out: Path | None = None) -> list[Path]:
+    """Run every entry of phase `number`'s BLOG_FIGURES; return the PNGs this run wrote.
+
+    out: where to write them; None means the phase's own blog/figures. A PNG already in `out`
+    that no entry rewrote (left from an older version of a script) is not counted.
     """
     package = importlib.import_module(f"phase{number}")
     out = blog_figures_dir(folder) if out is None else Path(out)
+    before = png_times(out)
     for module_name, flags in package.BLOG_FIGURES:
         module = importlib.import_module(f"phase{number}.{module_name}")
-        print(f"  {module_name}.py {' '.join(flags)}".rstrip())
+        print(f"  {module_name}.py {' '.join(flags)}".rstrip(), end=" ... ", flush=True)
+        start = time.perf_counter()
         # the lessons' own printout and progress bars are long: keep them out of the way
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             module.main([*flags, "--out", str(out)])
-    return sorted(out.glob("*.png"))
+        print(f"{time.perf_counter() - start:.1f} s", flush=True)
+    return sorted(p for p, written in png_times(out).items() if before.get(p) != written)
 
 
 def main(argv: list[str] | None = None) -> None:
     phases = phase_folders()
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.all:
+        args.phase = sorted(phases)
+        print(f"redrawing the blog figures of every phase ({', '.join(args.phase)}): the later "
+              f"phases retrain their models, which takes over an hour", flush=True)
+    elif not args.phase:
+        parser.error("say which phases to redraw: --phase 00 (or several, --phase 01 02), or "
+                     "--all for every phase (over an hour; it replaces every committed figure)")
     for number in args.phase:
         folder = phases[number]
         out = blog_figures_dir(folder) if args.into is None else args.into / folder.name
-        print(f"phase {number}:")
-        pngs = redraw_blog_figures(number, folder, out)
-        print(f"  {len(pngs)} figures in {out}")
+        print(f"phase {number}:", flush=True)
+        written = redraw_blog_figures(number, folder, out)
+        print(f"  {len(written)} figure{'' if len(written) == 1 else 's'} written in {out}")
+        left = sorted({p.name for p in out.glob("*.png")} - {p.name for p in written})
+        if left:
+            print(f"  not written by this run (left over from older scripts?): {', '.join(left)}")
 
 
 def build_parser() -> argparse.ArgumentParser:
     phases = sorted(phase_folders())
     parser = argparse.ArgumentParser(description="Redraw the blog's figures with the settings "
                                                  "the posts describe.")
-    parser.add_argument("--phase", nargs="+", choices=phases, default=phases,
-                        help="which phases (default: all)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--phase", nargs="+", choices=phases, default=None,
+                       help="which phases, e.g. --phase 00 or --phase 01 02")
+    which.add_argument("--all", action="store_true",
+                       help="every phase: over an hour, as the later phases retrain models")
     parser.add_argument("--into", type=output_folder, default=None,
                         help="write into INTO/<phase folder>/ instead of the blogs, e.g. to "
                              "compare with the committed figures")

@@ -49,14 +49,21 @@ MIN_TEMPERATURE = 1e-6
 
 
 def temperature(text: str) -> float:
-    """A softmax temperature: a finite number of at least MIN_TEMPERATURE. A colder one makes
-    logits / T overflow float32 (to inf, then probabilities of NaN), and sampling that cold is
-    already the same as taking the most likely token."""
+    """A softmax temperature: a finite number of at least MIN_TEMPERATURE (1e-6).
+
+    Far enough down, logits / T overflows: float32, the type the models sample in, stops near
+    3.4e38, so a logit of 30 divided by T = 1e-38 is inf and the probabilities become NaN. The
+    floor sits well above that. At T = 1e-6 a logit that trails the largest by 20 T (2e-5) keeps
+    a probability of about 2e-9, so a clear winner is picked every time; but logits within a
+    few T of each other still share the probability (1.0 and 1.0000001 get about 0.475 and
+    0.525). Even this cold, sampling is not always the same as taking the most likely token.
+    """
     value = positive_float(text)
     if value < MIN_TEMPERATURE:
         raise argparse.ArgumentTypeError(
-            f"expected a temperature of at least {MIN_TEMPERATURE:g}, got {text!r} (colder "
-            f"overflows the division by T; it would only pick the most likely token anyway)")
+            f"expected a temperature of at least {MIN_TEMPERATURE:g}, got {text!r} (the course "
+            f"stops there, well before logits / T overflows; already at {MIN_TEMPERATURE:g} only "
+            f"logits within a few T of the largest keep any probability)")
     return value
 
 
@@ -133,6 +140,11 @@ def gib(nbytes: float) -> str:
     return f"{nbytes / 2**30:,.1f} GiB"
 
 
+# The share of the machine's memory a run may plan to use: estimates are rough, and the
+# operating system and other programs need the rest.
+MEMORY_SHARE = 0.8
+
+
 def check_fits_in_memory(nbytes: float, what: str) -> None:
     """Refuse, before allocating, a setting whose arrays would not fit in this machine's memory.
 
@@ -142,9 +154,11 @@ def check_fits_in_memory(nbytes: float, what: str) -> None:
     traceback, or swaps the machine to a standstill. Raises ValueError with the estimate.
     """
     total = machine_memory_bytes()
-    if total is not None and nbytes > 0.8 * total:
+    if total is not None and nbytes > MEMORY_SHARE * total:
         raise ValueError(f"{what} needs about {gib(nbytes)} of memory and this machine has "
-                         f"{gib(total)}: choose smaller values")
+                         f"{gib(total)}, of which a run may take {MEMORY_SHARE:.0%} "
+                         f"({gib(MEMORY_SHARE * total)}; the rest is the system's and the other "
+                         f"programs'): choose smaller values")
 
 
 def _output_path_problem(path: Path, folder: bool) -> str | None:

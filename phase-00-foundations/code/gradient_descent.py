@@ -78,6 +78,16 @@ def check_loss(loss: float, where: str, lr: float, ceiling: float = np.inf) -> N
                                  f"({lr:g}) is too high for this model; try a smaller --lr")
 
 
+def check_duration(seconds: float, what: str, limit: float = 60.0) -> None:
+    """Refuse, before it starts, a run estimated to take more than `limit` seconds: a typo such
+    as `--steps 100000000` would otherwise print nothing for hours. `what` names the flags that
+    set the size. Raises ValueError with the estimate, like phase00.flags.check_fits_in_memory."""
+    if seconds > limit:
+        took = f"{seconds:,.0f} seconds" if seconds < 120 else f"{seconds / 60:,.0f} minutes"
+        raise ValueError(f"{what} would take about {took} on a small machine, over the "
+                         f"{limit:g} seconds these lessons allow: choose smaller values")
+
+
 def plot_1d(lrs: list[float], start: float, steps: int,
             out_dir: Path | None = None) -> Figure:
     """One panel per learning rate: the bowl and the points each step visits."""
@@ -90,8 +100,9 @@ def plot_1d(lrs: list[float], start: float, steps: int,
         shown = traj[np.abs(traj) < 1e3]  # drop points that flew off the chart
         ax.plot(shown, bowl_1d(shown), "o-", ms=3, color="tab:red", lw=0.8)
         final = traj[-1]
-        verdict = "diverges" if abs(final - MINIMUM_1D) > abs(start - MINIMUM_1D) else (
-            f"x = {final:.3f}")
+        # not <=: a run that overflowed ends at nan, and every comparison with nan is False
+        verdict = f"x = {final:.3f}" if abs(final - MINIMUM_1D) <= abs(start - MINIMUM_1D) else (
+            "diverges")
         ax.set_title(f"lr = {lr:g}: {verdict}")
         ax.set_xlim(-5, 11)
         ax.set_ylim(-2, 70)
@@ -124,17 +135,45 @@ def plot_2d(lrs: list[float], start: np.ndarray, steps: int,
     return fig
 
 
+# main() runs the 1-D descent up to 11 times (one table, six learning rates, four panels), each
+# step about 4 microseconds on a 2-core machine: the estimate check_duration is given
+SECONDS_PER_STEP = 11 * 4e-6
+
+
+def column(value: float, width: int) -> str:
+    """Five decimals, or scientific notation for a number too large to show that way."""
+    return f"{value:{width}.5f}" if not abs(value) >= 1e6 else f"{value:{width}.4e}"
+
+
+def overflow_step(trajectory: np.ndarray) -> int | None:
+    """The first step at which x is no longer a number (inf or nan), or None if none is."""
+    bad = np.flatnonzero(~np.isfinite(trajectory))
+    return int(bad[0]) if bad.size else None
+
+
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not abs(args.start - MINIMUM_1D) < 1e154:
+        parser.error(f"--start {args.start:g} is too far out: f(x) = (x - 3)^2 there overflows "
+                     f"float64 (largest number about 1.8e308); choose |start| below 1e154")
+    try:
+        check_duration(SECONDS_PER_STEP * args.steps, f"--steps {args.steps:,}")
+    except ValueError as err:
+        parser.error(str(err))
 
     print(f"1. f(x) = (x - 3)^2 from x = {args.start:g} with lr = {args.lr:g}")
     traj = gradient_descent(bowl_1d_gradient, args.start, args.lr, args.steps)
     print("   step        x          f'(x)        f(x)")
     for k, x in enumerate(traj):
         if k < 6 or k == len(traj) - 1:
-            print(f"   {k:4d}  {x:10.5f}  {bowl_1d_gradient(x):11.5f}  {bowl_1d(x):11.5f}")
+            with np.errstate(over="ignore", invalid="ignore"):  # a diverged x overflows f
+                row = (column(x, 10), column(bowl_1d_gradient(x), 11), column(bowl_1d(x), 11))
+            print(f"   {k:4d}  {'  '.join(row)}")
         elif k == 6:
             print("    ...")
+    if (k := overflow_step(traj)) is not None:
+        print(f"   x overflowed float64 at step {k} (inf, and then inf - inf = nan): diverged")
     factor = 1 - 2 * args.lr
     print(f"   each step multiplies the distance to the bottom by (1 - 2 lr) = {factor:g}:")
     if abs(factor) < 1:
@@ -145,6 +184,9 @@ def main(argv: list[str] | None = None) -> None:
     print("\n2. The same start, different learning rates")
     for lr in (0.01, 0.1, 0.5, 0.9, 1.0, 1.1):
         end = gradient_descent(bowl_1d_gradient, args.start, lr, args.steps)[-1]
+        if not np.isfinite(end):
+            print(f"   lr = {lr:4g}: x overflowed to {end} before step {args.steps}: diverged")
+            continue
         print(f"   lr = {lr:4g}: after {args.steps} steps x = {end:12.5g}, "
               f"distance to bottom {abs(end - MINIMUM_1D):10.3g}")
 

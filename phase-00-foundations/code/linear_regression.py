@@ -23,7 +23,13 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import nonnegative_float, positive_float, positive_int
+from phase00.flags import (
+    check_fits_in_memory,
+    nonnegative_float,
+    positive_float,
+    positive_int,
+)
+from phase00.gradient_descent import check_duration
 
 
 def make_data(n_samples: int, w_true: np.ndarray, b_true: float, noise: float,
@@ -135,21 +141,57 @@ def plot_fit(X: np.ndarray, y: np.ndarray, fits: dict[str, tuple[np.ndarray, flo
     return fig
 
 
+# Measured on a 2-core machine: an epoch costs about 23 microseconds plus 3 nanoseconds per
+# number of X, and the closed form about 3 nanoseconds per N d min(N, d). Rounded up below.
+SECONDS_PER_EPOCH = 25e-6
+SECONDS_PER_NUMBER = 4e-9
+
+
+def run_seconds(n_samples: int, features: int, epochs: int) -> float:
+    """About how long main() takes: the descent's epochs, then the closed form."""
+    numbers = n_samples * (features + 1)  # X, with the column of ones the closed form adds
+    return (epochs * (SECONDS_PER_EPOCH + SECONDS_PER_NUMBER * numbers)
+            + SECONDS_PER_NUMBER * numbers * min(n_samples, features + 1))
+
+
+def check_settings(n_samples: int, features: int, epochs: int) -> None:
+    """Raise ValueError, before any work, for a dataset too big for memory or a run of minutes.
+
+    The closed form holds X, X with its column of ones, and the solver's own copies: about four
+    copies of an (N, d + 1) float64 array at once.
+    """
+    size = f"--n-samples {n_samples:,} with --features {features:,}"
+    check_fits_in_memory(4 * 8 * n_samples * (features + 1), size)
+    check_duration(run_seconds(n_samples, features, epochs), f"{size} and --epochs {epochs:,}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.n_samples < 2 or args.features < 1:
         parser.error("need --n-samples >= 2 and --features >= 1")
+    try:
+        check_settings(args.n_samples, args.features, args.epochs)
+    except ValueError as err:
+        parser.error(str(err))
     rng = np.random.default_rng(args.seed)
 
     w_true = np.array([2.0]) if args.features == 1 else rng.normal(size=args.features)
     b_true = 1.5
-    X, y = make_data(args.n_samples, w_true, b_true, args.noise, rng)
+    with np.errstate(over="ignore"):  # checked just below
+        X, y = make_data(args.n_samples, w_true, b_true, args.noise, rng)
+        too_large = not np.isfinite(np.mean(y**2))
+    if too_large:  # the loss of w = 0, b = 0 would already be inf
+        parser.error(f"--noise {args.noise:g} makes targets so large that their squares, and so "
+                     f"the loss, overflow float64 (largest number about 1.8e308): choose a "
+                     f"noise below about 1e150")
     print(f"1. Data: X {X.shape}, y {y.shape}, made with w = {np.round(w_true, 3)}, "
           f"b = {b_true}, noise std {args.noise}")
     print(f"   first rows: X[:3] = {np.round(X[:3], 3).tolist()}, y[:3] = {np.round(y[:3], 3)}")
 
     print(f"\n2. Gradient descent, lr = {args.lr}, {args.epochs} epochs, from w = 0, b = 0")
+    print(f"   one epoch: one pass over the data, one step on all {args.n_samples} points; "
+          f"epoch 0: before any step")
     w_gd, b_gd, losses = fit_gradient_descent(X, y, args.lr, args.epochs, not args.no_bias)
     for epoch in sorted({0, 1, 2, 5, 10, 50, args.epochs} & set(range(args.epochs + 1))):
         loss = losses[epoch]  # a diverging run's loss is shown as 1.234568e+10, not 11 digits

@@ -19,7 +19,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import finite_float, positive_int, temperature
+from phase00.flags import check_fits_in_memory, finite_float, positive_int, temperature
+from phase00.gradient_descent import check_duration
 
 
 def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -127,7 +128,7 @@ def entropy(p: np.ndarray) -> float:
     """
     p = np.asarray(p, dtype=float)
     nonzero = p[p > 0]
-    return float(-(nonzero * np.log(nonzero)).sum())
+    return float(-(nonzero * np.log(nonzero)).sum()) + 0.0  # + 0.0: never print -0.000
 
 
 def sample(p: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -193,6 +194,25 @@ def normal_within(k: float) -> float:
     return float(np.trapezoid(normal_pdf(xs), xs))
 
 
+def show_array(a: np.ndarray) -> str:
+    """An array to six significant digits: 4.53958e-05 stays itself, where rounding to six
+    decimals first would print 4.5e-05."""
+    return np.array2string(np.asarray(a), precision=6)
+
+
+def naive_softmax_note(z: np.ndarray) -> str:
+    """What happened to softmax_naive(z): exp overflowed, underflowed, or nothing went wrong."""
+    with np.errstate(over="ignore", under="ignore"):
+        exp_z = np.exp(np.asarray(z, dtype=float))
+    if np.isinf(exp_z).any():
+        return "exp overflowed to inf, and inf / inf is nan"
+    if not exp_z.sum() > 0:
+        return "every exp underflowed to 0, and 0 / 0 is nan"
+    if not np.allclose(exp_z / exp_z.sum(), softmax(z), rtol=1e-9, atol=0):
+        return "the smallest exps underflowed to 0: those classes lost their share"
+    return "no exp overflowed or underflowed here: the same as the stable one"
+
+
 def show_probability(p: float) -> str:
     """Four decimals, or scientific notation for a probability too small to show that way."""
     return f"{p:.4f}" if p >= 1e-3 or p == 0 else f"{p:.2e}"
@@ -232,24 +252,49 @@ def plot_surprise(out_dir: Path | None = None) -> Figure:
     return fig
 
 
+# Sections 6 and 8 each draw --samples numbers: about 0.13 microseconds and 33 bytes per sample
+# in all, measured on a 2-core machine; the estimates below round up.
+SECONDS_PER_SAMPLE = 2.5e-7
+BYTES_PER_SAMPLE = 40
+
+
+def check_settings(logits: np.ndarray, temperature: float, samples: int) -> None:
+    """Raise ValueError, before any work, for settings that would overflow or take minutes."""
+    coldest = min(0.1, temperature)  # the temperature table always shows T = 0.1
+    limit = coldest * np.finfo(float).max / 2  # z / T, then minus the largest: both must fit
+    if np.abs(logits).max() > limit:
+        raise ValueError(f"--logits must lie within +-{limit:.3g} here: they are divided by the "
+                         f"temperature {coldest:g} and the largest is subtracted, and beyond "
+                         f"that float64 overflows (its largest number is about 1.8e308)")
+    check_duration(SECONDS_PER_SAMPLE * samples,
+                   f"--samples {samples:,} (sections 6 and 8 each draw that many numbers)")
+    check_fits_in_memory(BYTES_PER_SAMPLE * samples, f"--samples {samples:,}")
+
+
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     z = np.array(args.logits)
+    try:
+        check_settings(z, args.temperature, args.samples)
+    except ValueError as err:
+        parser.error(str(err))
 
     print("1. Softmax, step by step")
     print(f"   logits z            = {z}")
     print(f"   z - max(z)          = {z - z.max()}")
-    print(f"   exp(z - max)        = {np.round(np.exp(z - z.max()), 6)}")
+    print(f"   exp(z - max)        = {show_array(np.exp(z - z.max()))}")
     print(f"   sum of those        = {np.exp(z - z.max()).sum():.6f}")
     p = softmax(z)
-    print(f"   softmax(z)          = {np.round(p, 6)}   (sums to {p.sum():.6f})")
+    print(f"   softmax(z)          = {show_array(p)}   (sums to {p.sum():.6f})")
     print(f"   known value: softmax([1,2,3]) = {np.round(softmax(np.array([1.0, 2, 3])), 8)}")
 
     print("\n2. Why subtract the max")
     big = z + 1000.0
-    with np.errstate(over="ignore", invalid="ignore"):
-        print(f"   naive softmax(z + 1000)  = {softmax_naive(big)}   <- exp overflowed to inf")
-    print(f"   stable softmax(z + 1000) = {np.round(softmax(big), 6)}   <- same as softmax(z)")
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        naive = softmax_naive(big)
+    print(f"   naive softmax(z + 1000)  = {show_array(naive)}   <- {naive_softmax_note(big)}")
+    print(f"   stable softmax(z + 1000) = {show_array(softmax(big))}   <- same as softmax(z)")
 
     print("\n3. Temperature")
     for T in sorted({0.1, args.temperature, 1.0, 2.0, 10.0}):
@@ -260,9 +305,11 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\n4. Cross-entropy: surprise at the true class")
     for t in range(len(z)):
+        with np.errstate(divide="ignore"):  # p = 0 gives -log p = inf: what the logits avoid
+            surprise = cross_entropy(p, t) + 0.0  # + 0.0: -log 1 is 0, not -0.0000
         print(f"   true class {t}: p = {show_probability(p[t])}  ->  "
-              f"-log p = {cross_entropy(p, t):.4f} nats"
-              f"  (from logits: {cross_entropy_from_logits(z, t):.4f})")
+              f"-log p = {surprise:.4f} nats"
+              f"  (from logits: {cross_entropy_from_logits(z, t) + 0.0:.4f})")
     print("   known value: p = [0.7, 0.2, 0.1], class 0 -> "
           f"{cross_entropy(np.array([0.7, 0.2, 0.1]), 0):.8f}")
     print(f"   a hopeless guess from logits [0, 800], class 0 -> "
