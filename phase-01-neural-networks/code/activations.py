@@ -25,6 +25,7 @@ Run:  python phase-01-neural-networks/code/activations.py --activation gelu --x 
 
 import argparse
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,6 +41,16 @@ ActivationFn = Callable[[np.ndarray], np.ndarray]  # array in, same-shaped array
 # sqrt(2 / pi) and the cubic coefficient of the GELU tanh approximation (Hendrycks & Gimpel 2016)
 GELU_C = math.sqrt(2.0 / math.pi)
 GELU_A = 0.044715
+# Beyond |x| = 100, u is above 30000 and tanh(u) is exactly +-1 in float64 and float32, so
+# GELU is x or 0 and its slope 1 or 0. Clipping x there for u keeps x^3 (overflow past 5.6e102)
+# and x^2 (past 1.3e154, then 0 * inf = nan) finite without changing a single result.
+GELU_SATURATED = 100.0
+
+# The central-difference step h the script accepts. Longer steps measure the average slope over
+# a stretch as wide as the activations' bends (they bend within about 1 of 0). Shorter ones
+# divide round-off by 2h: f is only stored to about 1e-16, so at h = 1e-10 the check is already
+# off by about 1e-6, and below 1e-16 x + h is x again, for every x of size 1.
+H_MIN, H_MAX = 1e-10, 1.0
 
 
 def _as_float(x: np.ndarray) -> np.ndarray:
@@ -127,7 +138,8 @@ def gelu(x: np.ndarray) -> np.ndarray:
     to within 5e-4 everywhere (the script measures the largest gap).
     """
     x = _as_float(x)
-    u = GELU_C * (x + GELU_A * x * x * x)  # x*x*x, not x**3: NumPy's pow is ~50x slower
+    xc = np.clip(x, -GELU_SATURATED, GELU_SATURATED)  # same tanh(u), but x^3 cannot overflow
+    u = GELU_C * (xc + GELU_A * xc * xc * xc)  # x*x*x, not x**3: NumPy's pow is ~50x slower
     return 0.5 * x * (1.0 + np.tanh(u))
 
 
@@ -137,8 +149,11 @@ def gelu_grad(x: np.ndarray) -> np.ndarray:
     With u = c (x + a x^3) and t = tanh(u), gelu = 0.5 x (1 + t). The product rule gives
         gelu' = 0.5 (1 + t)  +  0.5 x (1 - t^2) c (1 + 3 a x^2),
     the first term from differentiating x, the second from differentiating tanh(u) through u.
+    Far out (|x| > GELU_SATURATED) t is exactly +-1 and the slope exactly 1 or 0; x is clipped
+    there, because x * x overflows past |x| = 1.3e154 and 0 * inf would give nan.
     """
     x = _as_float(x)
+    x = np.clip(x, -GELU_SATURATED, GELU_SATURATED)  # changes no result: see GELU_SATURATED
     u = GELU_C * (x + GELU_A * x * x * x)
     t = np.tanh(u)
     du_dx = GELU_C * (1.0 + 3.0 * GELU_A * x * x)
@@ -226,6 +241,22 @@ def plot_activations(out_dir: Path | None = None) -> Figure:
     return fig
 
 
+def number(v: float, width: int) -> str:
+    """v with 6 decimals, or in 6 significant digits once it is too large for a table column."""
+    v = v + 0.0  # -0.0 (gelu far left) prints as 0
+    return f"{v:{width}.6f}" if abs(v) < 1e6 else f"{v:{width}.6g}"
+
+
+def difference_step(text: str) -> float:
+    """--h: a central-difference step between H_MIN and H_MAX (see there for why)."""
+    h = positive_float(text)
+    if not H_MIN <= h <= H_MAX:
+        raise argparse.ArgumentTypeError(
+            f"expected a step h from {H_MIN:g} to {H_MAX:g}, got {text!r} (a longer step "
+            f"averages the slope across the curve's bend; a shorter one measures round-off)")
+    return h
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     names = list(ACTIVATIONS) if args.activation == "all" else [args.activation]
@@ -239,8 +270,12 @@ def main(argv: list[str] | None = None) -> None:
         numeric = central_difference(f, x, args.h)  # works elementwise on the whole array
         for xi, fi, dfi, ni in zip(x, f(x), df(x), numeric, strict=True):
             on_kink = any(abs(xi - k) < args.h for k in KINKS.get(name, ()))
-            check = "  (kink: no slope)" if on_kink else ""
-            print(f"   {xi:8.3f}  {fi:10.6f}  {dfi:10.6f}  {ni:13.6f}{check}")
+            # x +- h are stored to within np.spacing(x): if that is not tiny beside h, the
+            # difference measures rounding, not slope (at x = 1e200, x + h is x itself).
+            rounded = np.spacing(abs(xi)) > 1e-6 * args.h
+            check = ("  (kink: no slope)" if on_kink
+                     else "  (h too small beside x: round-off, no check)" if rounded else "")
+            print(f"   {xi:8.4g}  {number(fi, 10)}  {number(dfi, 10)}  {number(ni, 13)}{check}")
 
     print("\n2. Why sigmoid needs two branches")
     big = np.array([-1000.0, -30.0, 0.0, 30.0, 1000.0])
@@ -279,9 +314,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="which activation to tabulate (default: all)")
     parser.add_argument("--x", type=finite_float, nargs="+", default=[-3.0, -1.0, 0.0, 0.5, 2.0],
                         help="inputs to evaluate at (default: -3 -1 0 0.5 2)")
-    parser.add_argument("--h", type=positive_float, default=1e-5,
-                        help="step of the central difference check (default: 1e-5)")
+    parser.add_argument("--h", type=difference_step, default=1e-5,
+                        help=f"step of the central difference check, {H_MIN:g} to {H_MAX:g} "
+                             "(default: 1e-5)")
     add_out_flag(parser, __file__)
+    # argparse before Python 3.13 reads "--x -1e-3" as an unknown option "-1e-3", because its
+    # pattern for negative numbers has no exponent: let any "-" followed by a digit be a number.
+    parser._negative_number_matcher = re.compile(r"^-\.?\d")
     return parser
 
 

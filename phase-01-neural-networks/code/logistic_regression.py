@@ -28,8 +28,8 @@ from matplotlib.figure import Figure
 
 from phase00.derivatives import numerical_gradient, relative_error
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import nonnegative_float, positive_int
-from phase00.gradient_descent import gradient_descent
+from phase00.flags import check_fits_in_memory, nonnegative_float, positive_int
+from phase00.gradient_descent import check_loss, gradient_descent
 from phase00.linear_regression import (
     add_descent_flags,
     check_shapes,  # same (N, d), (N,), (d,) contract
@@ -42,6 +42,18 @@ from phase01.perceptron import GATES, X_GATE
 # that --no-bias has something to break).
 BLOB_MIDPOINT = np.array([1.5, 1.0])
 BLOB_DIRECTION = np.array([np.cos(np.pi / 6), np.sin(np.pi / 6)])  # 30 degrees
+
+# ln 2 is the loss of p = 0.5 for every point, where training starts. A loss 100 times that
+# means scores confidently wrong by about 70 on average: a run that gets there is not descending
+# but thrown about by too long a step, and is stopped with one line (check_loss).
+LOSS_CEILING = 100 * np.log(2)
+
+# Rough costs, measured on a 2-core laptop: an epoch (one gradient step, then the loss, the
+# accuracy and |w| at the new point) costs a fixed 1e-4 s plus about 1.5e-7 s per point, and a
+# point takes about 100 bytes at the peak (the blobs, their shuffled copy, the scores).
+EPOCH_SECONDS, POINT_SECONDS = 1.2e-4, 1.5e-7
+POINT_BYTES, EPOCH_BYTES = 100, 250  # an epoch keeps its (w, b), loss, accuracy and |w|
+MAX_SECONDS = 300  # a run estimated longer than this is refused, with the estimate
 
 
 def make_blobs(n_per_class: int, separation: float, rng: np.random.Generator,
@@ -124,7 +136,9 @@ def fit(X: np.ndarray, y: np.ndarray, lr: float, epochs: int,
     """Full-batch gradient descent from w = 0, b = 0, with phase 00's `gradient_descent`.
 
     The weights and bias travel as one vector theta = (w1, ..., wd, b), because that is the
-    shape phase 00's loop expects: one array in, one gradient of the same shape out.
+    shape phase 00's loop expects: one array in, one gradient of the same shape out. A loss that
+    is not a number or passes LOSS_CEILING raises FloatingPointError (phase 00's check_loss),
+    naming the epoch and the learning rate.
     """
     d = X.shape[1]
 
@@ -133,12 +147,53 @@ def fit(X: np.ndarray, y: np.ndarray, lr: float, epochs: int,
         return np.append(dL_dw, dL_db if use_bias else 0.0)  # a frozen bias gets no push
 
     trajectory = gradient_descent(grad, np.zeros(d + 1), lr, epochs)  # (epochs + 1, d + 1)
+    losses = []
+    for epoch, t in enumerate(trajectory):
+        with np.errstate(over="ignore", invalid="ignore"):  # check_loss names what went wrong
+            losses.append(bce_loss(X, y, t[:d], float(t[d])))
+        check_loss(losses[-1], f"at epoch {epoch}", lr, LOSS_CEILING)
     return LogisticFit(
         w=trajectory[-1, :d], b=float(trajectory[-1, d]),
-        losses=[bce_loss(X, y, t[:d], float(t[d])) for t in trajectory],
+        losses=losses,
         accuracies=[accuracy(X, y, t[:d], float(t[d])) for t in trajectory],
         weight_norms=[float(np.linalg.norm(t[:d])) for t in trajectory],
     )
+
+
+def two_step_cycle(losses: list[float], tol: float = 1e-4) -> int | None:
+    """The epoch from which the loss alternates between two values (within tol) to the end of
+    the run, or None if the run does not end that way.
+
+    Descent with too long a step on this loss does not blow up: far from the valley the loss
+    grows only in proportion to the scores, so its slope is bounded, and the run ends up
+    jumping between two points on opposite sides of the valley, each step undoing the last.
+    """
+    L = np.asarray(losses)
+    if len(L) < 12 or abs(L[-1] - L[-2]) < 10 * tol:  # too short, or it settled
+        return None
+    repeats = np.abs(L[2:] - L[:-2]) <= tol  # repeats[k]: loss at k + 2 equals loss at k
+    if not repeats[-10:].all():
+        return None
+    start = len(repeats)
+    while start > 0 and repeats[start - 1]:
+        start -= 1
+    return start  # losses[start:] alternate: each equals the one two epochs later
+
+
+def first_epoch_all_right(accuracies: list[float]) -> int | None:
+    """The epoch from which every point stays on its correct side, or None if they never do."""
+    if accuracies[-1] < 1.0:
+        return None
+    k = len(accuracies) - 1
+    while k > 0 and accuracies[k - 1] == 1.0:
+        k -= 1
+    return k
+
+
+def run_cost(n_points: int, epochs: int) -> tuple[float, float]:
+    """(bytes, seconds): a rough estimate of a run's peak memory and of its training time."""
+    nbytes = POINT_BYTES * n_points + EPOCH_BYTES * (epochs + 1)
+    return nbytes, epochs * (EPOCH_SECONDS + POINT_SECONDS * n_points)
 
 
 def plot_logistic_regression(X: np.ndarray, y: np.ndarray, model: LogisticFit,
@@ -189,8 +244,20 @@ def plot_logistic_regression(X: np.ndarray, y: np.ndarray, model: LogisticFit,
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
+    n_points = 4 if args.data == "xor" else 2 * args.n_samples
+    nbytes, seconds = run_cost(n_points, args.epochs)
+    sizes = f"--n-samples {args.n_samples} with --epochs {args.epochs}"
+    try:
+        check_fits_in_memory(nbytes, sizes)
+    except ValueError as err:
+        parser.error(str(err))
+    if seconds > MAX_SECONDS:
+        parser.error(f"{sizes} would take about {seconds / 60:,.0f} minutes "
+                     f"({n_points:,} points, every epoch a step over all of them): "
+                     f"choose smaller values")
 
     if args.data == "xor":
         X, y = X_GATE.copy(), GATES["xor"].copy()
@@ -241,16 +308,27 @@ def main(argv: list[str] | None = None) -> None:
     bias = "frozen at 0" if args.no_bias else "learned"
     print(f"\n4. Gradient descent: lr = {args.lr}, {args.epochs} epochs, from w = 0, b = 0, "
           f"bias {bias}")
-    model = fit(X, y, args.lr, args.epochs, use_bias=not args.no_bias)
-    for epoch in sorted({0, 1, 5, 20, 50, 100, args.epochs} & set(range(args.epochs + 1))):
+    try:
+        model = fit(X, y, args.lr, args.epochs, use_bias=not args.no_bias)
+    except FloatingPointError as err:
+        parser.exit(1, f"error: {err}\n")
+    last = args.epochs
+    for epoch in sorted({0, 1, 5, 20, 50, 100, last - 1, last} & set(range(last + 1))):
         print(f"   epoch {epoch:5d}: loss {model.losses[epoch]:.4f}   "
               f"accuracy {model.accuracies[epoch]:6.1%}   |w| {model.weight_norms[epoch]:.3f}")
-    if not np.isfinite(model.losses[-1]):
-        print("   the loss blew up: the learning rate is too large for this data.")
+    bounce = two_step_cycle(model.losses)
+    if bounce is not None:
+        print(f"   the loss alternates {model.losses[-2]:.4f}, {model.losses[-1]:.4f}, "
+              f"{model.losses[-2]:.4f}, ... from about epoch {bounce} to the end:")
+        print("   each step jumps across the valley and the next jumps back; it never settles")
+    all_right = first_epoch_all_right(model.accuracies)
+    if all_right is not None:
+        print(f"   every point on its correct side from epoch {all_right} on; the loss "
+              f"still falls, because |w| still grows")
     w, b = model.w, model.b
-    print(f"   final w = {np.round(w, 4)}, b = {b:.4f}")
+    print(f"   final w = {np.round(w, 4)}, b = {b:.4g}")
     if w[1] != 0:
-        print(f"   boundary (p = 0.5): x2 = {-w[0] / w[1]:.3f} x1 + {-b / w[1]:.3f}")
+        print(f"   boundary (p = 0.5): x2 = {-w[0] / w[1]:.4g} x1 + {-b / w[1]:.4g}")
     n_right = int(round(model.accuracies[-1] * len(y)))
     print(f"   accuracy {model.accuracies[-1]:.1%} ({n_right}/{len(y)})")
     if args.data == "xor":

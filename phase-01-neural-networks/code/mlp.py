@@ -28,9 +28,17 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import positive_float, positive_int
+from phase00.flags import check_fits_in_memory, positive_float, positive_int
 from phase01.activations import ACTIVATIONS, get_activation
 from phase01.perceptron import GATES, X_GATE
+
+GRID_SIDE = 161  # the random-function figure evaluates each net on a 161 x 161 grid
+# Rough speeds of a 2-core laptop, for refusing a run of hours before it starts: matrix
+# products at about 1e10 floating-point operations a second (measured: 2e10), an activation
+# at about 2e-8 s per value.
+FLOPS, ACTIVATION_SECONDS = 1e10, 2e-8
+MAX_SECONDS = 300  # a run estimated longer than this is refused, with the estimate
+PRINTED_OUTPUTS = 8  # a big batch prints its first outputs, not a million numbers
 
 
 class Dense:
@@ -48,22 +56,23 @@ class Dense:
         rng = np.random.default_rng() if rng is None else rng  # None: unseeded, unrepeatable
         # Random weights of size about 1/sqrt(n_in), so a sum of n_in inputs stays of size about
         # 1 (phase 02 measures why this matters). Biases start at 0.
-        self.params: dict[str, np.ndarray] = {
-            "W": rng.normal(0.0, 1.0 / np.sqrt(n_in), size=(n_in, n_out)),
-            "b": np.zeros(n_out),
-        }
+        self._set(rng.normal(0.0, 1.0 / np.sqrt(n_in), size=(n_in, n_out)), np.zeros(n_out))
+
+    def _set(self, W: np.ndarray, b: np.ndarray) -> None:
+        """Install W and b, zero gradients of the same shapes, and no input seen yet."""
+        self.params: dict[str, np.ndarray] = {"W": W, "b": b}
         self.grads: dict[str, np.ndarray] = {k: np.zeros_like(v) for k, v in self.params.items()}
         self.x: np.ndarray | None = None  # the last input, kept for the backward pass
 
     @classmethod
     def from_weights(cls, W: np.ndarray, b: np.ndarray) -> "Dense":
-        """A layer with the given weights, e.g. set by hand."""
+        """A layer with the given weights, e.g. set by hand (no random ones are drawn)."""
         W, b = np.array(W, dtype=np.float64), np.array(b, dtype=np.float64)
         if W.ndim != 2 or b.shape != (W.shape[1],):
             raise ValueError(f"need W of shape (n_in, n_out) and b of shape (n_out,), "
                              f"got W {W.shape} and b {b.shape}")
-        layer = cls(W.shape[0], W.shape[1])
-        layer.params["W"], layer.params["b"] = W, b
+        layer = cls.__new__(cls)  # skip __init__, which would draw a random W to throw away
+        layer._set(W, b)
         return layer
 
     @property
@@ -269,7 +278,7 @@ def plot_random_functions(hidden: list[int], rng_seed: int, use_bias: bool,
     names = list(ACTIVATIONS)
     fig = Figure(figsize=(3.3 * len(names), 4.0), layout="constrained")
     axes = fig.subplots(1, len(names))
-    g = np.linspace(-3, 3, 161)
+    g = np.linspace(-3, 3, GRID_SIDE)
     G1, G2 = np.meshgrid(g, g)
     grid = np.column_stack([G1.ravel(), G2.ravel()])
     for ax, name in zip(axes, names, strict=True):
@@ -291,9 +300,39 @@ def plot_random_functions(hidden: list[int], rng_seed: int, use_bias: bool,
     return fig
 
 
+def run_cost(sizes: list[int], batch: int) -> tuple[float, float]:
+    """(bytes, seconds): rough peak memory and time of the script's random networks, which run
+    once on the batch and once per activation on the figure's grid.
+
+    Memory: every weight is held twice (W and its gradient), plus the random draw being made;
+    every layer keeps its input for the backward pass, and an activation makes a few temporary
+    copies of its input: about 6 numbers per neuron per row.
+    """
+    n_params = sum(n_in * n_out + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:],
+                                                                  strict=True))
+    neurons = sum(sizes[1:-1])
+    rows = max(batch, GRID_SIDE**2)
+    nbytes = 8 * (3 * n_params + 6 * rows * sum(sizes))
+    per_row = 2 * n_params / FLOPS + neurons * ACTIVATION_SECONDS
+    seconds = (batch + len(ACTIVATIONS) * GRID_SIDE**2) * per_row
+    return nbytes, seconds
+
+
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
+    sizes = [2, *args.hidden, 1]
+    what = f"--hidden {' '.join(map(str, args.hidden))} with --batch {args.batch}"
+    nbytes, seconds = run_cost(sizes, args.batch)
+    try:
+        check_fits_in_memory(nbytes, what)
+    except ValueError as err:
+        parser.error(str(err))
+    if seconds > MAX_SECONDS:
+        parser.error(f"{what} would take about {seconds / 60:,.0f} minutes (the figure runs "
+                     f"the network on {GRID_SIDE**2:,} points for each of "
+                     f"{len(ACTIVATIONS)} activations): choose smaller values")
 
     print("1. One dense layer, by the numbers: x (1, 2) @ W (2, 3) + b (3,)")
     layer = Dense.from_weights([[1.0, -1.0, 0.5], [2.0, 0.0, -1.0]], [0.0, 1.0, -0.5])
@@ -303,20 +342,22 @@ def main(argv: list[str] | None = None) -> None:
     for j in range(W.shape[1]):
         terms = " + ".join(f"{x[0, i]:g}*({W[i, j]:g})" for i in range(W.shape[0]))
         print(f"   neuron {j}: {terms} + ({b[j]:g}) = {x[0] @ W[:, j] + b[j]:g}")
-    print(f"   layer.forward(x) = {layer.forward(x).tolist()}   shape {layer.forward(x).shape}")
+    out = layer.forward(x)
+    print(f"   layer.forward(x) = {out.tolist()}   shape {out.shape}")
     try:
         layer.forward(np.ones((4, 3)))
     except ValueError as error:
         print(f"   a wrong shape is refused: ValueError: {error}")
 
-    sizes = [2, *args.hidden, 1]
     print(f"\n2. A random MLP {' -> '.join(map(str, sizes))} with {args.activation}, "
           f"forward pass on a batch of {args.batch}")
     net = build_mlp(sizes, args.activation, rng, use_bias=not args.no_bias)
     x = rng.normal(size=(args.batch, 2))
     y_hat = net.forward(x, verbose=True)
     assert y_hat.shape == (args.batch, 1)
-    print(f"   outputs: {np.round(y_hat[:, 0], 4).tolist()}")
+    shown = np.round(y_hat[:PRINTED_OUTPUTS, 0], 4).tolist()
+    more = f" ... ({args.batch:,} in all)" if args.batch > PRINTED_OUTPUTS else ""
+    print(f"   outputs: {shown}{more}")
     n_dense = [f"{layer.n_in}*{layer.n_out} + {layer.n_out}" for layer in net.layers
                if isinstance(layer, Dense)]
     print(f"   parameters: {' + '.join(f'({t})' for t in n_dense)} = {net.n_params}")

@@ -13,8 +13,9 @@ wrong, nudge every weight by (target - output) * input:
 A missed 1 pulls the weights towards that input; a false alarm pushes them away; a correct
 answer changes nothing. On AND and OR this stops after a few passes, with a line that separates
 the 1s from the 0s. On XOR it never stops: no straight line puts (0,1) and (1,0) on one side and
-(0,0) and (1,1) on the other (Minsky & Papert 1969 made this limit famous). The script prints
-every epoch, proves the XOR case with four inequalities, and draws each learned boundary.
+(0,0) and (1,1) on the other (Minsky & Papert 1969 made this limit famous). From a zero start the
+script stops XOR as soon as its weights repeat (a proven endless loop), prints the epochs,
+proves the XOR case with four inequalities, and draws the learned boundaries.
 
 Run:  python phase-01-neural-networks/code/perceptron.py --gate xor --epochs 10
 """
@@ -45,6 +46,14 @@ SEPARATORS: dict[str, tuple[np.ndarray, float]] = {
     "or": (np.array([1.0, 1.0]), -0.5),
 }
 
+PRINTED_EPOCHS = 10  # a verbose run prints its first epochs and its last, not a million lines
+DRAWN_BOUNDARIES = 20  # the figure draws the boundary after each of the last 20 epochs
+LOOP_SHOWN = 10  # epochs of a proven loop drawn (dashed) after the run stopped
+# A rough cost of one epoch on the four corners, measured (about 8e-5 s on a 2-core laptop):
+# from a random start nothing proves a loop, so XOR runs every epoch it is given.
+SECONDS_PER_EPOCH = 1e-4
+MAX_SECONDS = 300  # a run estimated longer than this is refused, with the estimate
+
 
 @dataclass
 class PerceptronRun:
@@ -57,6 +66,7 @@ class PerceptronRun:
     history: list[tuple[np.ndarray, float]] = field(default_factory=list)  # (w, b) after each
     converged: bool = False
     cycle: tuple[int, int] | None = None  # (epoch, earlier epoch with the very same weights)
+    max_epochs: int = 0  # the most epochs it was allowed; a proven loop stops it sooner
 
     @property
     def epochs(self) -> int:
@@ -88,14 +98,31 @@ def perceptron_update(w: np.ndarray, b: float, x: np.ndarray, y: float, lr: floa
     return w, b, error
 
 
+def weights_text(w: np.ndarray, b: float) -> str:
+    """"w = [2. 1.], b = -2.000": 3 decimals, or 3 significant digits for huge or tiny values
+    (a learning rate of 1e307 or 1e-12 is legal, and the weights are lr times whole numbers)."""
+    bias = f"{b:+.3f}" if b == 0 or 1e-3 <= abs(b) < 1e6 else f"{b:+.3g}"
+    return f"w = {np.array2string(w, precision=3)}, b = {bias}"
+
+
+def epoch_line(epoch: int, mistakes: int, w: np.ndarray, b: float, wrong: int, n: int) -> str:
+    """One line of a verbose run's printout."""
+    return (f"   epoch {epoch:3d}: updates {mistakes}   {weights_text(w, b)}   "
+            f"still wrong afterwards: {wrong}/{n}")
+
+
 def train_perceptron(X: np.ndarray, y: np.ndarray, lr: float = 1.0, epochs: int = 20,
                      use_bias: bool = True, rng: np.random.Generator | None = None,
                      verbose: bool = False) -> PerceptronRun:
     """Rosenblatt's rule, one example at a time, until an epoch makes no mistake.
 
     With rng=None the weights start at zero and the examples come in table order, so the run is
-    deterministic and a repeated weight state proves an endless loop. With an rng the weights
-    start small and random and the order is shuffled each epoch.
+    deterministic: once the weights repeat those of an earlier epoch, every later epoch repeats
+    the loop between them exactly, so the run stops there, with `cycle` set, instead of playing
+    the loop out to `epochs`. With an rng the weights start small and random and the order is
+    shuffled each epoch; nothing then proves a loop, and a run that never converges uses every
+    epoch. Weights that overflow to inf or nan (a learning rate near 1e308) raise
+    FloatingPointError. With verbose, prints the first PRINTED_EPOCHS epochs and the last.
     """
     n, d = X.shape
     if y.shape != (n,):
@@ -104,39 +131,65 @@ def train_perceptron(X: np.ndarray, y: np.ndarray, lr: float = 1.0, epochs: int 
         raise ValueError(f"learning rate must be > 0, got {lr}")
     w = np.zeros(d) if rng is None else rng.normal(0.0, 0.5, size=d)
     b = 0.0 if (rng is None or not use_bias) else float(rng.normal(0.0, 0.5))
-    run = PerceptronRun(w=w, b=b)
+    run = PerceptronRun(w=w, b=b, max_epochs=epochs)
     seen: dict[tuple[float, ...], int] = {}
     for epoch in range(1, epochs + 1):
         order = np.arange(n) if rng is None else rng.permutation(n)
         mistakes = 0
         # The loop over examples IS the algorithm: Rosenblatt's rule updates after each one, so
         # example i + 1 is judged by weights that example i may just have changed.
-        for i in order:
-            w, b, error = perceptron_update(w, b, X[i], y[i], lr, use_bias)
-            if error != 0:
-                mistakes += 1
-        wrong = int((predict(X, w, b) != y).sum())
+        with np.errstate(over="ignore", invalid="ignore"):  # checked below, once per epoch
+            for i in order:
+                w, b, error = perceptron_update(w, b, X[i], y[i], lr, use_bias)
+                if error != 0:
+                    mistakes += 1
+            z = X @ w + b
+        if not (np.isfinite(z).all() and np.isfinite(w).all() and np.isfinite(b)):
+            raise FloatingPointError(
+                f"in epoch {epoch} the weights reached w = {w}, b = {b:g}, and the scores "
+                f"w . x + b overflow 64-bit floats: the learning rate ({lr:g}) is too high; "
+                f"try a smaller --lr")
+        wrong = int((step(z) != y).sum())
         run.mistakes.append(mistakes)
         run.wrong_after.append(wrong)
         run.history.append((w.copy(), b))
-        if verbose and run.cycle is None:
-            print(f"   epoch {epoch:3d}: updates {mistakes}   w = {np.round(w, 3)}, "
-                  f"b = {b:+.3f}   still wrong afterwards: {wrong}/{n}")
+        if verbose and epoch <= PRINTED_EPOCHS:
+            print(epoch_line(epoch, mistakes, w, b, wrong, n))
         if mistakes == 0:
             run.converged = True
             break
-        state = (*np.round(w, 9), round(b, 9))
-        if rng is None and state in seen and run.cycle is None:
+        if rng is not None:
+            continue  # a shuffled order never provably repeats: no states to remember
+        # From a zero start every weight is lr times a whole number: compare those whole numbers
+        # (rounding w itself would call 1e-12 and 2e-12 the same state).
+        state = tuple(np.round(np.append(w, b) / lr, 6))
+        if state in seen:
             run.cycle = (epoch, seen[state])
             if verbose:
+                if epoch > PRINTED_EPOCHS:
+                    print(epoch_line(epoch, mistakes, w, b, wrong, n))
                 print(f"   -> the weights after epoch {epoch} equal those after epoch "
                       f"{seen[state]}: the rule is in a loop.")
                 if epoch < epochs:
-                    print(f"   (epochs {epoch + 1} to {epochs} repeat the loop exactly; "
-                          "not printed)")
-        seen.setdefault(state, epoch)
+                    print(f"   (epochs {epoch + 1} to {epochs} would only repeat it, so the run "
+                          "stops here)")
+            break
+        seen[state] = epoch
+    if verbose and run.cycle is None and run.epochs > PRINTED_EPOCHS:
+        if run.epochs > PRINTED_EPOCHS + 1:
+            print(f"   (epochs {PRINTED_EPOCHS + 1} to {run.epochs - 1} not printed)")
+        print(epoch_line(run.epochs, run.mistakes[-1], w, b, run.wrong_after[-1], n))
     run.w, run.b = w, b
     return run
+
+
+def run_seconds(epochs: int, gates: list[str], use_bias: bool, random_start: bool) -> float:
+    """A rough worst-case time for the training runs: the gates that cannot converge (XOR, and
+    AND without a bias) run every epoch when a random start leaves no loop to prove."""
+    if not random_start:
+        return 0.0  # from zero the weights repeat within a few epochs, proven, and the run stops
+    endless = [g for g in gates if g == "xor" or (g == "and" and not use_bias)]
+    return len(endless) * epochs * SECONDS_PER_EPOCH
 
 
 def margin(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float) -> float:
@@ -183,7 +236,7 @@ def explain_xor() -> list[str]:
 
 def plot_boundaries(runs: dict[str, PerceptronRun], out_dir: Path | None = None) -> Figure:
     """One panel per gate: the four points, the regions the final weights predict, and the line
-    after every epoch (faint early, dark late)."""
+    after each of the last DRAWN_BOUNDARIES epochs (faint early, dark late)."""
     fig = Figure(figsize=(4.4 * len(runs), 4.8), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(runs)))
     g = np.linspace(-0.5, 1.5, 201)
@@ -193,12 +246,13 @@ def plot_boundaries(runs: dict[str, PerceptronRun], out_dir: Path | None = None)
         y = GATES[gate]
         Z = (grid @ run.w + run.b).reshape(G1.shape)
         ax.contourf(G1, G2, step(Z), levels=[-0.5, 0.5, 1.5], colors=["#f3d9d9", "#d9e6f3"])
-        for k, (w, b) in enumerate(run.history):
+        drawn = run.history[-DRAWN_BOUNDARIES:]  # a long run's early lines would be a smudge
+        for k, (w, b) in enumerate(drawn):
             Zk = (grid @ w + b).reshape(G1.shape)
             if Zk.min() < 0 < Zk.max():  # the line w.x + b = 0 crosses the picture
-                last = k == len(run.history) - 1
+                last = k == len(drawn) - 1
                 ax.contour(G1, G2, Zk, levels=[0.0], colors="black",
-                           alpha=1.0 if last else 0.15 + 0.5 * k / len(run.history),
+                           alpha=1.0 if last else 0.15 + 0.5 * k / len(drawn),
                            linewidths=2.5 if last else 1.0)
         for target, color, marker in ((0, "tab:red", "o"), (1, "tab:blue", "s")):
             pts = X_GATE[y == target]
@@ -210,6 +264,9 @@ def plot_boundaries(runs: dict[str, PerceptronRun], out_dir: Path | None = None)
                        edgecolors="black", linestyles="--", zorder=4)
         if run.converged:
             status = f"learned in {run.epochs - 1} epochs (+1 to check)"
+        elif run.cycle is not None:
+            status = (f"{run.wrong_after[-1]} of 4 wrong, in a loop from epoch "
+                      f"{run.cycle[1]}")
         else:
             status = f"{run.wrong_after[-1]} of 4 still wrong after {run.epochs} epochs"
         ax.set_title(f"{gate.upper()}: {status}", fontsize=10)
@@ -226,13 +283,18 @@ def plot_boundaries(runs: dict[str, PerceptronRun], out_dir: Path | None = None)
                         "final boundary w . x + b = 0"], loc="outside lower center", ncols=4,
                fontsize=9)
     fig.suptitle("Perceptron boundaries: shading = final prediction (blue 1, red 0), "
-                 "lines = the boundary after each epoch", fontsize=10)
+                 "lines = the boundary after each epoch"
+                 + (f" (the last {DRAWN_BOUNDARIES})"
+                    if max(r.epochs for r in runs.values()) > DRAWN_BOUNDARIES else ""),
+                 fontsize=10)
     save_figure(fig, out_dir, "perceptron_boundaries.png")
     return fig
 
 
 def plot_mistakes(runs: dict[str, PerceptronRun], out_dir: Path | None = None) -> Figure:
-    """Updates made in each epoch, per gate: AND and OR fall to 0, XOR never does."""
+    """Updates made in each epoch, per gate: AND and OR fall to 0, XOR never does. A run that
+    stopped in a proven loop is continued, dashed, for up to LOOP_SHOWN of the epochs it was
+    allowed: those epochs would repeat the loop exactly."""
     fig = Figure(figsize=(6, 3.6), layout="constrained")
     ax = fig.subplots()
     styles = {"and": ("tab:green", "o"), "or": ("tab:orange", "s"), "xor": ("tab:red", "^")}
@@ -240,19 +302,34 @@ def plot_mistakes(runs: dict[str, PerceptronRun], out_dir: Path | None = None) -
         color, marker = styles[gate]
         epochs = np.arange(1, run.epochs + 1)
         ax.plot(epochs, run.mistakes, marker=marker, color=color, label=gate.upper())
+        if run.cycle is not None and run.max_epochs > run.epochs:
+            period = run.cycle[0] - run.cycle[1]
+            loop = run.mistakes[-period:]  # the epochs after the repeated state
+            more = np.arange(run.epochs, min(run.max_epochs, run.epochs + LOOP_SHOWN) + 1)
+            ax.plot(more, [run.mistakes[-1], *(loop[k % period] for k in range(len(more) - 1))],
+                    ls="--", marker=marker, mfc="none", color=color,
+                    label=f"{gate.upper()}: the loop, repeated (not run)")
     ax.set_xlabel("epoch (one pass over the 4 examples)")
     ax.set_ylabel("mistakes (= updates) in the epoch")
     ax.set_ylim(-0.2, 4.4)
-    ax.set_title("The perceptron stops when an epoch makes no mistake")
+    ax.set_title("The perceptron stops at an epoch with no mistake, or at a proven loop",
+                 fontsize=10)
     ax.legend(loc="center right")
     save_figure(fig, out_dir, "perceptron_mistakes.png")
     return fig
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     rng = None if args.seed is None else np.random.default_rng(args.seed)
     gates = list(GATES) if args.gate == "all" else [args.gate]
+    seconds = run_seconds(args.epochs, gates, not args.no_bias, rng is not None)
+    if seconds > MAX_SECONDS:
+        parser.error(f"--epochs {args.epochs} with --seed would take about "
+                     f"{seconds / 60:,.0f} minutes (from a random start nothing proves the "
+                     f"endless loop, so a gate that cannot be learned runs every epoch): "
+                     f"choose at most {int(MAX_SECONDS / (seconds / args.epochs)):,} epochs")
 
     print(f"Inputs X {X_GATE.shape}: {X_GATE.tolist()}")
     bias = "frozen at 0" if args.no_bias else "learned"
@@ -263,13 +340,19 @@ def main(argv: list[str] | None = None) -> None:
     for gate in gates:
         y = GATES[gate]
         print(f"\n{gate.upper()}: targets {y.astype(int).tolist()}")
-        run = train_perceptron(X_GATE, y, args.lr, args.epochs, not args.no_bias, rng,
-                               verbose=True)
+        try:
+            run = train_perceptron(X_GATE, y, args.lr, args.epochs, not args.no_bias, rng,
+                                   verbose=True)
+        except FloatingPointError as err:
+            parser.exit(1, f"error: {err}\n")
         runs[gate] = run
         outputs = predict(X_GATE, run.w, run.b).astype(int).tolist()
         if run.converged:
             print(f"   converged: epoch {run.epochs} made no mistake. "
-                  f"Final w = {np.round(run.w, 3)}, b = {run.b:+.3f}, outputs {outputs}")
+                  f"Final {weights_text(run.w, run.b)}, outputs {outputs}")
+        elif run.cycle is not None:
+            print(f"   did not converge, and never will: outputs {outputs}, "
+                  f"{run.wrong_after[-1]} of 4 wrong")
         else:
             print(f"   did not converge in {run.epochs} epochs: outputs {outputs}, "
                   f"{run.wrong_after[-1]} of 4 wrong")

@@ -15,8 +15,8 @@ The proof is abstract; the idea is not, and this script builds it with our own l
 
 Nothing is learned here: every weight is computed from the target. That is the theorem's
 catch. It promises the weights exist, not that we can find them, nor that the number of neurons
-stays reasonable (a grid like this needs n^d neurons in d dimensions). Finding weights is
-phase 02.
+stays reasonable (carried to d inputs, a grid like this has n^d cells to fill, one neuron
+each). Finding weights is phase 02.
 
 Run:  python phase-01-neural-networks/code/universal_approximation.py --target wiggle --neurons 5 20
 """
@@ -25,11 +25,12 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_out_flag, save_figure
-from phase00.flags import positive_float, positive_int
+from phase00.flags import check_fits_in_memory, positive_float, positive_int
 from phase01.mlp import MLP, Activation, Dense
 
 Target = Callable[[np.ndarray], np.ndarray]
@@ -42,6 +43,13 @@ TARGETS: dict[str, tuple[Target, str]] = {
     "abs": (lambda x: np.abs(x - 1 / 3), "|x - 1/3|"),  # one kink: exact once it is a knot
 }
 KINDS = ("step", "sigmoid", "relu")
+DEFAULT_STEEPNESS = 10.0
+COLORS = ("tab:orange", "tab:green", "tab:blue", "tab:purple", "tab:brown")
+ERROR_POINTS = 2001  # max_error's grid of [0, 1]
+# A network of n hidden neurons run on ERROR_POINTS inputs holds about 8 arrays of
+# (ERROR_POINTS, n) floats at once: the hidden scores, the activation's output and its
+# temporaries (the sigmoid computes both of its branches).
+ARRAYS_PER_NEURON = 8
 
 
 def staircase_network(f: Target, n: int, activation: str = "sigmoid",
@@ -60,6 +68,8 @@ def staircase_network(f: Target, n: int, activation: str = "sigmoid",
     x_grid = np.linspace(0.0, 1.0, n + 1)  # (n + 1,)
     t = (x_grid[:-1] + x_grid[1:]) / 2  # (n,) switch points
     k = steepness * n if activation == "sigmoid" else 1.0  # sharper when stairs are narrower
+    if not np.isfinite(k):
+        raise ValueError(f"steepness {steepness:g} times {n} neurons overflows 64-bit floats")
     rise = np.diff(f(x_grid))  # (n,)
     hidden = Dense.from_weights(np.full((1, n), k), -k * t)  # neuron i: k (x - t_i)
     output = Dense.from_weights(rise[:, None], [f(x_grid[:1])[0]])
@@ -92,7 +102,7 @@ def approximator(f: Target, n: int, kind: str, steepness: float = 10.0) -> MLP:
     raise ValueError(f"unknown kind {kind!r}; choose one of {list(KINDS)}")
 
 
-def max_error(net: MLP, f: Target, n_points: int = 2001) -> float:
+def max_error(net: MLP, f: Target, n_points: int = ERROR_POINTS) -> float:
     """Largest |network(x) - f(x)| over a fine grid of [0, 1]."""
     x = np.linspace(0.0, 1.0, n_points)[:, None]  # (n_points, 1): a batch of 1-D inputs
     return float(np.abs(net.forward(x)[:, 0] - f(x[:, 0])).max())
@@ -105,10 +115,13 @@ def plot_approximations(target: str, neurons: list[int], steepness: float,
     fig = Figure(figsize=(4.6 * len(KINDS), 4.0), layout="constrained")
     axes = fig.subplots(1, len(KINDS), sharey=True)
     x = np.linspace(0.0, 1.0, 1001)
-    colors = ("tab:orange", "tab:green", "tab:blue", "tab:purple", "tab:brown")
+    # Five fixed colours; more sizes than that get evenly spaced colours of a colour map.
+    cmap = matplotlib.colormaps["viridis"]
+    colors = (COLORS[:len(neurons)] if len(neurons) <= len(COLORS)
+              else [cmap(i / (len(neurons) - 1)) for i in range(len(neurons))])
     for ax, kind in zip(axes, KINDS, strict=True):
         ax.plot(x, f(x), color="black", lw=3, alpha=0.3, label="target")
-        for n, color in zip(neurons, colors, strict=False):
+        for n, color in zip(neurons, colors, strict=True):
             net = approximator(f, n, kind, steepness)
             ax.plot(x, net.forward(x[:, None])[:, 0], color=color, lw=1.3,
                     label=f"{n} neurons: max error {max_error(net, f):.3f}")
@@ -122,14 +135,27 @@ def plot_approximations(target: str, neurons: list[int], steepness: float,
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     f, formula = TARGETS[args.target]
     kinds = list(KINDS) if args.activation == "all" else [args.activation]
+    n_max = max(args.neurons)
+    try:
+        check_fits_in_memory(8 * ARRAYS_PER_NEURON * ERROR_POINTS * n_max,
+                             f"--neurons {n_max}")
+    except ValueError as err:
+        parser.error(str(err))
+    steepness = DEFAULT_STEEPNESS if args.steepness is None else args.steepness
+    if not np.isfinite(steepness * n_max):
+        parser.error(f"--steepness {steepness:g} with --neurons {n_max} overflows: each sigmoid "
+                     f"weight is steepness x neurons, here inf, and inf x 0 is nan. Beyond "
+                     f"about 1000 a sigmoid stair is a step already: choose a smaller "
+                     f"--steepness")
 
     print(f"Target f(x) = {formula} on [0, 1], a closed and bounded interval: the setting "
           "of the theorem")
     n0 = min(args.neurons)
-    demo = approximator(f, n0, kinds[0], args.steepness)
+    demo = approximator(f, n0, kinds[0], steepness)
     print(f"\nThe {kinds[0]} network with {n0} hidden neurons, layer by layer:")
     x = np.linspace(0.0, 1.0, 5)[:, None]  # (5, 1): five inputs as a batch
     y_hat = demo.forward(x, verbose=True)
@@ -146,13 +172,16 @@ def main(argv: list[str] | None = None) -> None:
     print("\nLargest error on 2001 points of [0, 1] (each row: more neurons)")
     print(f"   {'neurons':>8s}  {'params':>7s}  " + "  ".join(f"{k:>9s}" for k in kinds))
     for n in sorted(args.neurons):
-        errors = [max_error(approximator(f, n, k, args.steepness), f) for k in kinds]
-        n_params = approximator(f, n, kinds[0], args.steepness).n_params
+        errors = [max_error(approximator(f, n, k, steepness), f) for k in kinds]
+        n_params = approximator(f, n, kinds[0], steepness).n_params
         print(f"   {n:8d}  {n_params:7d}  " + "  ".join(f"{e:9.5f}" for e in errors))
     print("   Errors shrink like 1/n for staircases (step, sigmoid), like 1/n^2 for hinges (relu).")
+    if args.steepness is not None and "sigmoid" not in kinds:
+        print("   (--steepness shapes only the sigmoid network, which is not in this table;")
+        print("   it changes the figure's sigmoid panel and nothing else)")
 
     print("\nFigures")
-    plot_approximations(args.target, sorted(args.neurons), args.steepness, args.out)
+    plot_approximations(args.target, sorted(args.neurons), steepness, args.out)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -164,8 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="which hidden layer to tabulate (default: all)")
     parser.add_argument("--neurons", type=positive_int, nargs="+", default=[4, 12, 40],
                         help="hidden-layer sizes to try (default: 4 12 40)")
-    parser.add_argument("--steepness", type=positive_float, default=10.0,
-                        help="how sharply each sigmoid switches, per stair (default: 10)")
+    parser.add_argument("--steepness", type=positive_float, default=None,
+                        help="how sharply each sigmoid switches, per stair; only the sigmoid "
+                             f"network has it (default: {DEFAULT_STEEPNESS:g})")
     add_out_flag(parser, __file__)
     return parser
 

@@ -135,3 +135,40 @@ def test_main_runs_and_writes_its_figure(figures_dir, capsys) -> None:
     out = capsys.readouterr().out
     assert "0.500000    0.250000" in out
     assert [p.name for p in figures_dir.iterdir()] == ["activations.png"]
+
+
+@given(any_floats)
+def test_gelu_never_overflows(x: np.ndarray) -> None:
+    """x * x overflows past |x| = 1.3e154 and 0 * inf is nan: far out the slope must still be
+    exactly 1 (right) or 0 (left), and GELU itself x or 0."""
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        g = gelu(x)
+        dg = gelu_grad(x)
+    assert np.all(np.isfinite(g)) and np.all(np.isfinite(dg))
+    far = np.abs(x) > 100
+    np.testing.assert_array_equal(dg[far], (x[far] > 0).astype(float))
+    np.testing.assert_array_equal(g[far], np.where(x[far] > 0, x[far], 0.0))
+
+
+def test_gelu_clipping_changes_nothing_where_it_applies() -> None:
+    x = np.array([-100.0, -40.0, 40.0, 100.0, 1e200, -1e200], dtype=np.float64)
+    np.testing.assert_array_equal(gelu_grad(x), [0.0, 0.0, 1.0, 1.0, 1.0, 0.0])
+    np.testing.assert_array_equal(gelu_grad(x[:4].astype(np.float32)), [0.0, 0.0, 1.0, 1.0])
+
+
+@pytest.mark.parametrize("h", ["1e308", "2", "1e-11", "1e-320"])
+def test_a_step_outside_the_sane_range_is_refused(h: str, capsys) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["--h", h])
+    assert stop.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "expected a step h from 1e-10 to 1" in last and "round-off" in last
+
+
+def test_huge_and_negative_exponent_inputs_print_short_and_flagged(figures_dir, capsys) -> None:
+    main(["--out", str(figures_dir), "--activation", "gelu", "--x", "1e200", "-1e-3"])
+    table = capsys.readouterr().out.split("2. Why")[0]  # part 2 prints a nan on purpose
+    row = next(line for line in table.splitlines() if "1e+200" in line)
+    assert len(row) < 120 and "round-off, no check" in row
+    assert "1.000000" in row and "nan" not in table
+    assert "-0.001" in table

@@ -7,14 +7,17 @@ from phase00.derivatives import central_difference, numerical_gradient, relative
 from phase00.probability import cross_entropy_from_logits
 from phase01.activations import sigmoid
 from phase01.logistic_regression import (
+    LOSS_CEILING,
     accuracy,
     bce_gradients,
     bce_loss,
+    first_epoch_all_right,
     fit,
     main,
     make_blobs,
     predict_proba,
     score_gradients,
+    two_step_cycle,
 )
 from phase01.perceptron import GATES, X_GATE
 
@@ -181,3 +184,68 @@ def test_main_on_xor(figures_dir, capsys) -> None:
     main(["--out", str(figures_dir), "--data", "xor", "--epochs", "10"])
     out = capsys.readouterr().out
     assert "accuracy 50.0% (2/4)" in out and "descent\n   never moves" in out
+
+
+@pytest.fixture
+def small_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine of 16 GiB, whatever runs the tests, so the memory refusals are the same
+    everywhere."""
+    monkeypatch.setattr("phase00.flags.machine_memory_bytes", lambda: 16 * 2**30)
+
+
+def one_line_error(capsys: pytest.CaptureFixture, stop: pytest.ExceptionInfo, code: int) -> str:
+    assert stop.value.code == code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "Warning" not in err
+    return err.strip().splitlines()[-1]
+
+
+def test_too_long_a_step_ends_in_a_two_step_bounce() -> None:
+    """--lr 20 on the default blobs: the loss never settles, it alternates 0.3086 / 0.5155."""
+    X, y = make_blobs(100, 3.0, np.random.default_rng(0))
+    model = fit(X, y, lr=20.0, epochs=300)
+    start = two_step_cycle(model.losses)
+    assert start is not None and 20 <= start <= 100
+    assert sorted(np.round(model.losses[-2:], 4)) == [0.3086, 0.5155]
+    assert two_step_cycle(fit(X, y, lr=0.5, epochs=300).losses) is None  # the default settles
+
+
+def test_main_says_when_the_loss_alternates(figures_dir, capsys) -> None:
+    main(["--out", str(figures_dir), "--lr", "20", "--epochs", "120"])
+    out = capsys.readouterr().out
+    assert "epoch   119: loss 0.3086" in out and "epoch   120: loss 0.5155" in out
+    assert "the loss alternates 0.3086, 0.5155, 0.3086, ..." in out and "never settles" in out
+
+
+def test_separable_blobs_are_all_right_from_the_second_epoch() -> None:
+    X, y = make_blobs(100, 8.0, np.random.default_rng(0))
+    model = fit(X, y, lr=0.5, epochs=20)
+    assert model.accuracies[:3] == [0.5, 0.99, 1.0]
+    assert first_epoch_all_right(model.accuracies) == 2
+    assert first_epoch_all_right([0.5, 1.0, 0.99]) is None
+
+
+def test_a_huge_learning_rate_stops_in_one_line(figures_dir, capsys) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["--out", str(figures_dir), "--lr", "1e300"])
+    last = one_line_error(capsys, stop, 1)
+    assert last.startswith("error: the loss became 2.035e+299 at epoch 1")
+    assert "try a smaller --lr" in last and len(last) < 200
+    assert not list(figures_dir.iterdir())
+    X, y = make_blobs(100, 3.0, np.random.default_rng(0))
+    with pytest.raises(FloatingPointError):
+        fit(X, y, lr=1e308, epochs=5)
+    assert max(fit(X, y, lr=20.0, epochs=30).losses) < LOSS_CEILING  # a bounce is not a blow-up
+
+
+@pytest.mark.usefixtures("small_machine")
+@pytest.mark.parametrize("flags, fragment", [
+    (["--n-samples", "100000000"], "--n-samples 100000000 with --epochs 300 needs about"),
+    (["--epochs", "10000000"], "would take about 25 minutes"),
+    (["--n-samples", "10000000"], "would take about 15 minutes"),
+])
+def test_sizes_that_cannot_fit_or_finish_are_refused(flags: list[str], fragment: str,
+                                                     figures_dir, capsys) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["--out", str(figures_dir), *flags])
+    assert fragment in one_line_error(capsys, stop, 2)

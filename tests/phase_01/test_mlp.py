@@ -145,3 +145,54 @@ def test_main_runs_and_writes_its_figures(figures_dir, capsys) -> None:
     assert out.count("exactly XOR") == 2
     assert {p.name for p in figures_dir.iterdir()} == {"xor_hidden_space.png",
                                                        "mlp_random_functions.png"}
+
+
+def test_from_weights_draws_no_random_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hand-set layer used to draw a full random W from an unseeded generator, then drop it."""
+    def no_draw(*args: object) -> None:
+        raise AssertionError("from_weights asked for a random generator")
+
+    monkeypatch.setattr(np.random, "default_rng", no_draw)
+    layer = Dense.from_weights([[1.0, 2.0]], [0.5, -0.5])
+    np.testing.assert_array_equal(layer.forward(np.array([[2.0]])), [[2.5, 3.5]])
+    assert set(layer.grads) == {"W", "b"} and layer.grads["W"].shape == (1, 2)
+
+
+def test_main_runs_the_worked_layer_once(figures_dir, capsys,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    shapes = []
+    forward = Dense.forward
+
+    def counting(self: Dense, x: np.ndarray) -> np.ndarray:
+        shapes.append(x.shape)
+        return forward(self, x)
+
+    monkeypatch.setattr(Dense, "forward", counting)
+    for plot in ("plot_xor_hidden_space", "plot_random_functions"):  # not needed here: faster
+        monkeypatch.setattr(f"phase01.mlp.{plot}", lambda *args: None)
+    main(["--out", str(figures_dir), "--hidden", "3", "--batch", "20"])
+    assert shapes.count((1, 2)) == 1
+    out = capsys.readouterr().out
+    assert "... (20 in all)" in out  # a batch of 20 prints its first 8 outputs only
+
+
+@pytest.fixture
+def small_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine of 16 GiB, whatever runs the tests."""
+    monkeypatch.setattr("phase00.flags.machine_memory_bytes", lambda: 16 * 2**30)
+
+
+@pytest.mark.usefixtures("small_machine")
+@pytest.mark.parametrize("flags, fragment", [
+    (["--hidden", "100000", "100000"], "--hidden 100000 100000 with --batch 4 needs about"),
+    (["--batch", "1000000000"], "--hidden 16 16 with --batch 1000000000 needs about"),
+    (["--hidden", "5000", "5000"], "would take about 11 minutes"),
+])
+def test_networks_too_big_to_fit_or_finish_are_refused(flags: list[str], fragment: str,
+                                                       figures_dir, capsys) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["--out", str(figures_dir), *flags])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and fragment in err.strip().splitlines()[-1]
+    assert not list(figures_dir.iterdir())

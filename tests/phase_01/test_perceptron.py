@@ -69,12 +69,28 @@ def test_never_learns_xor(seed: int | None, lr: float) -> None:
     run = train_perceptron(X_GATE, GATES["xor"], lr=lr, epochs=200, rng=rng)
     assert not run.converged
     assert min(run.wrong_after) >= 1  # not one epoch ended with all four right
-    assert run.epochs == 200
+    # From zero the loop is proven and the run stops; from a random start it runs every epoch.
+    assert run.epochs == (3 if seed is None else 200)
 
 
 def test_xor_run_falls_into_a_loop() -> None:
     run = train_perceptron(X_GATE, GATES["xor"], epochs=20)
     assert run.cycle == (3, 2)  # the weights after epoch 3 repeat those after epoch 2
+
+
+def test_a_proven_loop_stops_the_run_however_many_epochs_are_allowed() -> None:
+    run = train_perceptron(X_GATE, GATES["xor"], epochs=100_000_000)
+    assert run.epochs == 3 and run.max_epochs == 100_000_000 and not run.converged
+
+
+@pytest.mark.parametrize("lr", [1e-12, 1e-300, 1e307])
+def test_tiny_and_huge_learning_rates_make_the_same_decisions(lr: float) -> None:
+    """Weights lr times whole numbers: 1e-12 and 2e-12 must not be taken for one state (a false
+    loop), and 1e307 still fits in a float."""
+    for gate in GATES:
+        run = train_perceptron(X_GATE, GATES[gate], lr=lr, epochs=12)
+        same = train_perceptron(X_GATE, GATES[gate], lr=1.0, epochs=12)
+        assert run.mistakes == same.mistakes and run.cycle == same.cycle
 
 
 def test_no_line_in_a_large_grid_computes_xor() -> None:
@@ -128,7 +144,8 @@ def test_main_runs_and_writes_its_figures(figures_dir, capsys) -> None:
     out = capsys.readouterr().out
     assert "converged: epoch 6 made no mistake" in out  # AND
     assert "not linearly separable" in out
-    assert "did not converge in 8 epochs" in out  # XOR
+    assert "(epochs 4 to 8 would only repeat it, so the run stops here)" in out  # XOR
+    assert "did not converge, and never will" in out
     assert {p.name for p in figures_dir.iterdir()} == {"perceptron_boundaries.png",
                                                        "perceptron_mistakes.png"}
 
@@ -139,3 +156,46 @@ def test_main_with_one_gate_and_flags(figures_dir, capsys) -> None:
     out = capsys.readouterr().out
     assert "AND" in out and "XOR" not in out
     assert "must pass through (0,0)" in out
+
+
+def one_line_error(capsys: pytest.CaptureFixture, stop: pytest.ExceptionInfo, code: int) -> str:
+    """The script stopped with `code` and a last line on stderr that is its one error."""
+    assert stop.value.code == code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "Warning" not in err
+    return err.strip().splitlines()[-1]
+
+
+def test_a_learning_rate_that_overflows_the_weights_is_one_line(figures_dir, capsys) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["--out", str(figures_dir), "--lr", "1e308"])
+    last = one_line_error(capsys, stop, 1)
+    assert last.startswith("error: in epoch 1") and "try a smaller --lr" in last
+    assert not list(figures_dir.iterdir())
+    with pytest.raises(FloatingPointError, match="overflow 64-bit floats"):
+        train_perceptron(X_GATE, GATES["and"], lr=1e308)
+
+
+def test_an_endless_random_start_run_is_refused_with_its_time(figures_dir, capsys) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["--out", str(figures_dir), "--gate", "xor", "--seed", "1",
+              "--epochs", "100000000"])
+    last = one_line_error(capsys, stop, 2)
+    assert "would take about 167 minutes" in last and "at most 3,000,000 epochs" in last
+
+
+def test_zero_start_runs_any_number_of_epochs_at_once(figures_dir, capsys) -> None:
+    main(["--out", str(figures_dir), "--gate", "xor", "--epochs", "100000000"])
+    assert "(epochs 4 to 100000000 would only repeat it" in capsys.readouterr().out
+
+
+def test_a_long_run_prints_its_first_and_last_epochs(figures_dir, capsys,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn = []
+    monkeypatch.setattr("matplotlib.axes.Axes.contour", lambda self, *a, **k: drawn.append(1))
+    main(["--out", str(figures_dir), "--gate", "xor", "--seed", "1", "--epochs", "300"])
+    out = capsys.readouterr().out
+    epochs = [line for line in out.splitlines() if line.startswith("   epoch")]
+    assert len(epochs) == 11 and epochs[-1].startswith("   epoch 300:")
+    assert "(epochs 11 to 299 not printed)" in out
+    assert len(drawn) <= 20  # the boundaries of the last 20 epochs, not all 300

@@ -10,6 +10,7 @@ from phase01.universal_approximation import (
     hinge_network,
     main,
     max_error,
+    plot_approximations,
     staircase_network,
 )
 
@@ -68,6 +69,8 @@ def test_bad_arguments_are_refused() -> None:
         staircase_network(f, 4, "relu")
     with pytest.raises(ValueError, match="choose one of"):
         approximator(f, 4, "tanh")
+    with pytest.raises(ValueError, match="overflows 64-bit floats"):
+        staircase_network(f, 4, "sigmoid", steepness=1e308)
 
 
 def test_main_runs_and_writes_its_figure(figures_dir, capsys) -> None:
@@ -76,3 +79,42 @@ def test_main_runs_and_writes_its_figure(figures_dir, capsys) -> None:
     out = capsys.readouterr().out
     assert "Activation(relu)" in out
     assert [p.name for p in figures_dir.iterdir()] == ["universal_approximation.png"]
+
+
+def one_line_error(capsys: pytest.CaptureFixture, stop: pytest.ExceptionInfo) -> str:
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "Warning" not in err
+    return err.strip().splitlines()[-1]
+
+
+def test_a_steepness_that_overflows_is_refused(figures_dir, capsys) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["--out", str(figures_dir), "--steepness", "1e308"])
+    last = one_line_error(capsys, stop)
+    assert "--steepness 1e+308 with --neurons 40 overflows" in last
+    assert not list(figures_dir.iterdir())
+
+
+def test_more_neurons_than_memory_are_refused(figures_dir, capsys,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("phase00.flags.machine_memory_bytes", lambda: 16 * 2**30)
+    with pytest.raises(SystemExit) as stop:
+        main(["--out", str(figures_dir), "--neurons", "4", "100000000"])
+    assert "--neurons 100000000 needs about" in one_line_error(capsys, stop)
+
+
+def test_steepness_without_a_sigmoid_in_the_table_says_where_it_goes(figures_dir,
+                                                                      capsys) -> None:
+    main(["--out", str(figures_dir), "--activation", "relu", "--neurons", "3",
+          "--steepness", "2"])
+    assert "--steepness shapes only the sigmoid network" in capsys.readouterr().out
+
+
+def test_the_figure_draws_every_size_asked_for() -> None:
+    sizes = [2, 3, 4, 5, 6, 7, 8]
+    fig = plot_approximations("sin", sizes, 10.0)
+    for ax in fig.axes:
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert labels[0] == "target" and len(labels) == 1 + len(sizes)
+        assert labels[-1].startswith("8 neurons")
