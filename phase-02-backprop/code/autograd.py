@@ -303,7 +303,8 @@ def main(argv: list[str] | None = None) -> None:
     engine = np.array([nodes[k].grad for k in inputs])
     for k, e, n in zip(inputs, engine, numeric, strict=True):
         print(f"   dL/d{k}: engine {e:+.8f}   finite difference {n:+.8f}")
-    print(f"   relative error {relative_error(engine, numeric):.1e}")
+    print(f"   relative error {relative_error(engine, numeric):.1e}   (phase 00's relative_error: "
+          f"the worst entry's |a - n| / (|a| + |n|))")
 
     print("\n4. A value used twice collects blame from both uses")
     a = Value(3.0, label="a")
@@ -323,13 +324,32 @@ def main(argv: list[str] | None = None) -> None:
                args.out)
 
 
+NEURON_LIMIT = 1000.0  # the largest |x|, |w|, |b|, |y| the one-neuron demo accepts
+
+
+def neuron_number(text: str) -> float:
+    """A number for the one-neuron demo, between -NEURON_LIMIT and NEURON_LIMIT.
+
+    tanh(w*x + b) is flat to every printed digit long before |w*x| reaches 1000, so larger
+    inputs teach nothing more; they only make numbers hundreds of digits long (a derivative of
+    w*x is x or w), overflow a square (y = 1e200) or turn w*x into inf.
+    """
+    value = finite_float(text)
+    if abs(value) > NEURON_LIMIT:
+        raise argparse.ArgumentTypeError(
+            f"expected a number between -{NEURON_LIMIT:g} and {NEURON_LIMIT:g}, got {text!r} "
+            f"(tanh is flat long before that; larger values overflow the squared error)")
+    return value
+
+
 def add_neuron_flags(parser: argparse.ArgumentParser) -> None:
     """Give a script the four numbers of the one-neuron example, L = (tanh(w*x + b) - y)^2:
     `--x`, `--w`, `--b` and `--y`, so every engine can be checked at the same point."""
     for name, default, meaning in (("x", 1.5, "input"), ("w", -0.8, "weight"),
                                    ("b", 0.3, "bias"), ("y", 0.5, "target")):
-        parser.add_argument(f"--{name}", type=finite_float, default=default,
-                            help=f"{meaning} (default: {default})")
+        parser.add_argument(f"--{name}", type=neuron_number, default=default,
+                            help=f"{meaning}, between -{NEURON_LIMIT:g} and {NEURON_LIMIT:g} "
+                                 f"(default: {default})")
 
 
 def build_parser() -> argparse.ArgumentParser:

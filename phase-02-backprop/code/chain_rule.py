@@ -234,6 +234,9 @@ def main(argv: list[str] | None = None) -> None:
           f"{np.round(np.outer(x, delta1), 4).tolist()}")
 
     print("\n   check 1: central differences on the loss, one parameter at a time")
+    print("   (relative error: phase 00's relative_error, |a - n| / (|a| + |n|) entry by entry, "
+          "the worst entry\n   of each array; gradcheck.py's gradient_error is a different "
+          "measure)")
     for name in params:
         def loss_of(v: np.ndarray, name: str = name) -> float:
             return float(forward({**params, name: v}, x, args.target, args.activation)["L"])

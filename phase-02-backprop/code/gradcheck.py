@@ -28,6 +28,7 @@ Run:  python phase-02-backprop/code/gradcheck.py --bug bias-mean
 """
 
 import argparse
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from matplotlib.figure import Figure
 
 from phase00.derivatives import numerical_gradient
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import positive_float, positive_int
+from phase00.flags import check_fits_in_memory, positive_float, positive_int
 from phase01.activations import ACTIVATIONS
 from phase02.layers import (
     Activation,
@@ -199,19 +200,21 @@ class BiasMeanDense(Dense):
         return dL_dx
 
 
-class TanhFromOutputActivation(Activation):
-    """A deliberately wrong tanh: 1 - x^2 (of the input) instead of 1 - tanh(x)^2."""
+class TanhSlopeFromInputActivation(Activation):
+    """A deliberately wrong tanh: its slope computed from the input, 1 - x^2, instead of from
+    the output, 1 - tanh(x)^2."""
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         return dout * (1.0 - self.x**2)  # the bug: the formula wants the OUTPUT squared
 
 
-class MissingTransposeDense(Dense):
-    """A deliberately wrong Dense: dL/dW transposed (the shapes only allow it when W is square)."""
+class ExtraTransposeDense(Dense):
+    """A deliberately wrong Dense: dL/dW transposed once too often (the shapes only allow it
+    when W is square)."""
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         dL_dx = super().backward(dout)
-        self.grads["W"][...] = (self.x.T @ dout).T  # the bug: dL/dW transposed
+        self.grads["W"][...] = (self.x.T @ dout).T  # the bug: an extra .T
         return dL_dx
 
 
@@ -224,8 +227,25 @@ class ForgottenBiasDense(Dense):
         return dL_dx
 
 
-BUGS = {"bias-mean": BiasMeanDense, "tanh-grad": TanhFromOutputActivation,
-        "transpose": MissingTransposeDense, "bias-zero": ForgottenBiasDense}
+BUGS = {"bias-mean": BiasMeanDense, "tanh-grad": TanhSlopeFromInputActivation,
+        "transpose": ExtraTransposeDense, "bias-zero": ForgottenBiasDense}
+
+
+MAX_STEP = 0.1  # the largest finite-difference step the script accepts
+
+
+def finite_difference_step(text: str) -> float:
+    """A step h for the central difference, above 0 and at most MAX_STEP.
+
+    A wider step measures the slope of a whole stretch of the curve, not its slope at a point:
+    a tanh bends within about 1 unit, so with h = 1e10 even a correct layer fails the check.
+    """
+    value = positive_float(text)
+    if value > MAX_STEP:
+        raise argparse.ArgumentTypeError(
+            f"expected a step above 0 and at most {MAX_STEP:g}, got {text!r} (a wider step "
+            f"measures the slope over a stretch of the curve, so correct layers would fail)")
+    return value
 
 
 def error_vs_step_size(rng: np.random.Generator) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -259,8 +279,36 @@ def plot_error_vs_step_size(hs: np.ndarray, curves: dict[str, np.ndarray],
     return fig
 
 
+def check_seconds(batch: int) -> float:
+    """Roughly how long main's checks take for this batch, timed on this machine.
+
+    Every entry of x (3 per example) is nudged twice, and each nudge runs a forward pass over
+    the whole batch, in each of the eight checks: about 50 * batch forward passes of `batch`
+    rows, so the cost grows with the square of the batch. One pass is timed on up to 10,000 rows.
+    """
+    model = build_mlp([3, 5, 5, 3], "tanh", np.random.default_rng(0))
+    x = np.zeros((min(batch, 10_000), 3))
+    start = time.perf_counter()
+    model.forward(x)
+    per_row = (time.perf_counter() - start) / x.shape[0]
+    return 50 * batch * batch * per_row
+
+
+MAX_SECONDS = 600.0  # refuse a batch whose checks would take longer than ten minutes
+
+
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        check_fits_in_memory(8 * args.batch * 3 * 40, "--batch")  # x and ~40 arrays like it
+    except ValueError as err:
+        parser.error(str(err))
+    seconds = check_seconds(args.batch)
+    if seconds > MAX_SECONDS:
+        parser.error(f"--batch {args.batch} would take about {seconds / 60:,.0f} minutes here: "
+                     f"every entry of x is nudged and each nudge reruns the whole batch, so the "
+                     f"cost grows with the square of the batch; a few examples are enough")
     rng = np.random.default_rng(args.seed)
     x = rng.normal(size=(args.batch, 3))
 
@@ -296,13 +344,16 @@ def main(argv: list[str] | None = None) -> None:
                 model.layers[i] = bug(layer.name)
             elif isinstance(layer, Dense) and issubclass(bug, Dense) and i == 2:
                 model.layers[i] = bug.from_weights(layer.params["W"], layer.params["b"])
-        print(f"   with a planted bug ({args.bug}): {bug.__doc__.splitlines()[0]}")
+        print(f"   with a planted bug ({args.bug}): {' '.join((bug.__doc__ or '').split())}")
     errors = gradcheck_model(model, SoftmaxCrossEntropy(), x, y_cls, args.h, verbose=True)
     ok = max(errors.values()) < TOLERANCE
     print(f"   verdict: {'every gradient agrees' if ok else 'a backward pass is WRONG'}"
           + ("\n   the WRONG rows point at the bug: the gradient it corrupts and, if it "
              "corrupts the blame\n   it sends down, every parameter below it"
              if args.bug != "none" and not ok else ""))
+    if args.bug == "none" and not ok:
+        print(f"   No bug is planted: it is the finite differences that are off. With h = "
+              f"{args.h:g}, round-off\n   swamps them; section 4 shows where h works.")
 
     print("\n4. How the check depends on h")
     hs, curves = error_vs_step_size(np.random.default_rng(args.seed))
@@ -322,8 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="plant a classic backprop bug to watch the check catch it")
     parser.add_argument("--batch", type=positive_int, default=4,
                         help="examples per batch (default: 4)")
-    parser.add_argument("--h", type=positive_float, default=1e-5,
-                        help="finite-difference step (default: 1e-5)")
+    parser.add_argument("--h", type=finite_difference_step, default=1e-5,
+                        help=f"finite-difference step, at most {MAX_STEP:g} (default: 1e-5)")
     add_seed_and_out_flags(parser, __file__)
     return parser
 

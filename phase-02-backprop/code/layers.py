@@ -76,7 +76,10 @@ class Dense(phase01_mlp.Dense):
                  init: str = "xavier") -> None:
         rng = np.random.default_rng() if rng is None else rng
         super().__init__(n_in, n_out, rng)  # phase 01's layer: params, grads, shape checks
-        self.params["W"] = init_weights(init, n_in, n_out, rng)  # replaces phase 01's draw
+        # Phase 01's constructor has already drawn W; we replace it with the chosen scheme's.
+        # That first draw is wasted work, but it stays: skipping it would shift every later
+        # random number, and with them every number quoted from this phase to phase 06.
+        self.params["W"] = init_weights(init, n_in, n_out, rng)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """Given delta = dL/d(out) (B, n_out): fill dL/dW, dL/db and return dL/dx (B, n_in)."""
@@ -114,9 +117,11 @@ class SoftmaxCrossEntropy:
 
         dL/dz = (softmax(z) - onehot(y)) / B
 
-    "predicted probabilities minus the truth": the loss pushes the true class's score up by
-    how much probability it was missing, and every other score down by how much it got. The
-    notes derive it. Softmax and cross-entropy come from phase 00's probability.py.
+    onehot(y) is the label written as a vector: all zeros except a 1 at the true class, so
+    with three classes onehot(0) = (1, 0, 0) and onehot(2) = (0, 0, 1). "Predicted
+    probabilities minus the truth": the loss pushes the true class's score up by how much
+    probability it was missing, and every other score down by how much it got. The notes
+    derive it. Softmax and cross-entropy come from phase 00's probability.py.
     """
 
     def __init__(self) -> None:
@@ -226,6 +231,22 @@ def mlp_from_weights(weights: list[tuple[np.ndarray, np.ndarray]], activation: s
     return MLP(layers)
 
 
+def mlp_memory_bytes(sizes: list[int], rows: int) -> float:
+    """A generous estimate of the memory an MLP with these layer sizes needs, in bytes.
+
+    Per parameter: the weight, its gradient, two optimizer arrays (Adam's m and v) and, for
+    the largest matrix, phase 01's discarded first draw. Per row of a batch of `rows`: every
+    layer's output, the input it keeps for backward, and the blame on the way back. Float64.
+    """
+    pairs = list(zip(sizes[:-1], sizes[1:], strict=True))
+    n_params = sum(n_in * n_out + n_out for n_in, n_out in pairs)
+    largest = max(n_in * n_out for n_in, n_out in pairs)
+    return 8.0 * (4 * n_params + largest + 4 * rows * sum(sizes))
+
+
+FIGURE_MAX_CELLS = 1024  # batch x hidden: the figure writes every entry of delta as a number
+
+
 def plot_backward_shapes(x: np.ndarray, W: np.ndarray, delta: np.ndarray,
                          out_dir: Path | None = None) -> Figure:
     """The two matrix products of a dense layer's backward pass, drawn as coloured grids."""
@@ -267,7 +288,13 @@ def plot_backward_shapes(x: np.ndarray, W: np.ndarray, delta: np.ndarray,
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.batch * args.hidden > FIGURE_MAX_CELLS:
+        parser.error(f"--batch {args.batch} x --hidden {args.hidden} = "
+                     f"{args.batch * args.hidden:,} entries of delta, and the figure writes "
+                     f"each one out as a number: keep the product at most {FIGURE_MAX_CELLS} "
+                     f"(e.g. --batch 16 --hidden 64); the shapes do not need more")
     rng = np.random.default_rng(args.seed)
 
     print("1. The 2-2-1 network of chain_rule.py, as layers, on a batch of one")
@@ -303,7 +330,10 @@ def main(argv: list[str] | None = None) -> None:
     print("   backward (shapes of the blame flowing down):")
     dout = loss_fn.backward()
     print(f"   dL/dlogits = (softmax - onehot) / B{'':11s}{dout.shape}")
+    first = model.layers[0]
     for layer in reversed(model.layers):
+        if layer is first:
+            delta = dout  # the blame reaching the first Dense layer: the figure draws it
         dx = layer.backward(dout)
         detail = ""
         if isinstance(layer, Dense):
@@ -311,13 +341,11 @@ def main(argv: list[str] | None = None) -> None:
                       f"{dout.shape}")
         print(f"   {layer!r:28s}{dout.shape} -> {dx.shape}{detail}")
         dout = dx
-    first = model.layers[0]
     print(f"   every gradient has its parameter's shape: "
           f"{all(model.grads[k].shape == v.shape for k, v in model.params.items())}")
     print("   (gradcheck.py confirms these numbers against finite differences)")
 
     print("\nFigures")
-    delta = model.layers[1].backward(model.layers[2].backward(loss_fn.backward()))
     plot_backward_shapes(first.x, first.params["W"], delta, args.out)
 
 

@@ -23,11 +23,18 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import nonnegative_int
+from phase00.flags import check_fits_in_memory, nonnegative_int
+from phase00.gradient_descent import check_loss
 from phase00.linear_regression import add_descent_flags
 from phase00.probability import softmax
 from phase02.gradcheck import TOLERANCE, gradcheck_model
-from phase02.layers import MLP, SoftmaxCrossEntropy, add_network_flags, build_mlp
+from phase02.layers import (
+    MLP,
+    SoftmaxCrossEntropy,
+    add_network_flags,
+    build_mlp,
+    mlp_memory_bytes,
+)
 from phase02.optimizers import OPTIMIZERS, make_optimizer
 from phase02.toy_data import add_toy_data_flags, make_dataset, plot_decision_boundary
 
@@ -59,12 +66,14 @@ def accuracy(model: MLP, X: np.ndarray, y: np.ndarray) -> float:
 def train(dataset: str = "moons", n_samples: int = 200, noise: float = 0.1, hidden: int = 16,
           depth: int = 2, activation: str = "tanh", init: str = "xavier",
           optimizer: str = "adam", lr: float = 0.02, epochs: int = 500, batch_size: int = 0,
-          seed: int = 0, verbose: bool = True) -> dict[str, Any]:
+          seed: int = 0, verbose: bool = True, ceiling: float | None = None) -> dict[str, Any]:
     """Train an MLP on a toy set; return the model, data, per-epoch losses and accuracies.
 
     batch_size 0 means full batch: one step per epoch on all points (what value_mlp.py
     does). A positive batch_size shuffles the points each epoch and steps once per slice.
     losses[k] is the full-data loss before epoch k's updates (losses[-1]: after the last).
+    With a `ceiling`, a loss above it (or not a number) stops the run with FloatingPointError
+    (phase 00's check_loss); without one, a run that blows up goes on, in nan.
     """
     X, y, model = make_problem(dataset, n_samples, noise, hidden, depth, activation, init,
                                seed)
@@ -75,8 +84,11 @@ def train(dataset: str = "moons", n_samples: int = 200, noise: float = 0.1, hidd
     losses, accuracies = [], []
     start = time.perf_counter()
     for epoch in range(epochs + 1):
-        losses.append(loss_fn.forward(model.forward(X), y))
-        accuracies.append(accuracy(model, X, y))
+        logits = model.forward(X)  # one forward pass gives both the loss and the accuracy
+        losses.append(loss_fn.forward(logits, y))
+        accuracies.append(float((logits.argmax(axis=1) == y).mean()))
+        if ceiling is not None:
+            check_loss(losses[-1], f"at epoch {epoch}", lr, ceiling)
         if verbose and (epoch % max(1, epochs // 10) == 0 or epoch == epochs):
             print(f"   epoch {epoch:5d}   loss {losses[-1]:.4f}   accuracy {accuracies[-1]:6.1%}")
         if epoch == epochs:
@@ -144,11 +156,33 @@ def plot_training(losses: list[float], accuracies: list[float], title: str,
     return fig
 
 
+GRADCHECK_MAX_PARAMS = 20_000  # the check nudges every parameter: two forward passes each
+
+
+def loss_ceiling(n_classes: int) -> float:
+    """A loss no working run reaches: 100 times (1 + ln C), where ln C is a uniform guess's.
+
+    Above it the steps are so long that the logits are hundreds apart and wrong (--lr 1e6
+    reaches millions): the run is stopped rather than left to print nonsense.
+    """
+    return 100 * (1 + float(np.log(n_classes)))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.lr <= 0 or args.epochs < 0 or args.n_samples < 2 or args.batch_size < 0:
         parser.error("need --lr > 0, --epochs >= 0, --n-samples >= 2, --batch-size >= 0")
+    if args.batch_size > args.n_samples:
+        parser.error(f"--batch-size {args.batch_size} is larger than the {args.n_samples} "
+                     f"points: a batch cannot hold more points than there are (0 or "
+                     f"{args.n_samples} means full batch)")
+    sizes = [2] + [args.hidden] * args.depth + [2]  # both toy sets have two classes
+    try:  # the largest batch is the decision-boundary plot's grid of 200 x 200 points
+        check_fits_in_memory(mlp_memory_bytes(sizes, max(args.n_samples, 200 * 200)),
+                             "this network (--hidden, --depth, --n-samples)")
+    except ValueError as err:
+        parser.error(str(err))
 
     setup = {k: getattr(args, k) for k in ("dataset", "n_samples", "noise", "hidden", "depth",
                                            "activation", "init", "seed")}
@@ -158,21 +192,28 @@ def main(argv: list[str] | None = None) -> None:
     model.forward(X[:4], verbose=True)
 
     print("\n2. Gradient check of this model before training (float64, 8 points)")
-    errors = gradcheck_model(model, SoftmaxCrossEntropy(), X[:8], y[:8], verbose=True)
-    if max(errors.values()) < TOLERANCE:
-        print("   every error is below 1e-6: the backward pass is right")
+    if model.n_params > GRADCHECK_MAX_PARAMS:
+        print(f"   skipped: it nudges every one of the {model.n_params:,} parameters, two forward "
+              f"passes each,\n   and would take longer than the training; it runs for models "
+              f"of up to {GRADCHECK_MAX_PARAMS:,} parameters")
     else:
-        print("   not every error is below 1e-6: read the verdicts above")
+        errors = gradcheck_model(model, SoftmaxCrossEntropy(), X[:8], y[:8], verbose=True)
+        if max(errors.values()) < TOLERANCE:
+            print("   every error is below 1e-6: the backward pass is right")
+        else:
+            print("   not every error is below 1e-6: read the verdicts above")
 
     print(f"\n3. Training: {args.optimizer}, lr {args.lr:g}, {args.epochs} epochs, "
-          f"{'full batch' if args.batch_size == 0 else f'batches of {args.batch_size}'}")
-    result = train(**setup, optimizer=args.optimizer, lr=args.lr, epochs=args.epochs,
-                   batch_size=args.batch_size)
+          f"{'full batch' if args.batch_size in (0, len(X)) else f'batches of {args.batch_size}'}")
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):  # check_loss reports a blow-up
+            result = train(**setup, optimizer=args.optimizer, lr=args.lr, epochs=args.epochs,
+                           batch_size=args.batch_size, ceiling=loss_ceiling(int(y.max()) + 1))
+    except FloatingPointError as err:
+        parser.exit(1, f"error: {err}\n")
     per_epoch = result["seconds"] / max(args.epochs, 1)
     print(f"   final accuracy {result['accuracies'][-1]:.1%}, loss {result['losses'][-1]:.4f}, "
           f"{result['seconds']:.2f} s ({per_epoch * 1e3:.2f} ms per epoch)")
-    if not np.isfinite(result["losses"][-1]):
-        print("   the loss blew up: the learning rate is too large for this optimizer")
 
     print("\n4. Mini-batches: how far a batch's gradient strays from the full-batch one")
     print("   (at the starting weights, 200 random batches of each size)")

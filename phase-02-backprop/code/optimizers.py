@@ -253,19 +253,43 @@ def race_rosenbrock(names: Sequence[str], start: Sequence[float], steps: int,
     return runs
 
 
+# A loss the moons MLP never reaches while it works: 100 times (1 + ln 2), as mlp_numpy.py's
+# check uses. A curve above it has blown up (its learning rate is far too large).
+MLP_LOSS_CEILING = 100 * (1 + float(np.log(2)))
+# Rosenbrock's loss from the start (-1.5, 2) is 1.3; far above that a run has diverged.
+ROSENBROCK_SHOWN_MAX = 1e30
+
+
 def race_mlp(names: Sequence[str], epochs: int, seed: int,
              lr: float | None = None) -> dict[str, np.ndarray]:
-    """Train the same MLP (same initial weights) on moons with each optimizer; return losses."""
+    """Train the same MLP (same initial weights) on moons with each optimizer; return losses.
+
+    A run whose learning rate is far too large goes on in inf and nan (no warnings printed):
+    first_blow_up() finds where, and the plot leaves out what lies above MLP_LOSS_CEILING.
+    """
     from phase02.mlp_numpy import train  # imported here: mlp_numpy itself imports this file
 
     curves = {}
     for name in names:
-        result = train(dataset="moons", n_samples=200, noise=0.1, hidden=16, depth=2,
-                       activation="tanh", init="xavier", optimizer=name,
-                       lr=lr or DEFAULT_LRS["mlp"][name], epochs=epochs, seed=seed,
-                       verbose=False)
+        with np.errstate(over="ignore", invalid="ignore"):
+            result = train(dataset="moons", n_samples=200, noise=0.1, hidden=16, depth=2,
+                           activation="tanh", init="xavier", optimizer=name,
+                           lr=lr or DEFAULT_LRS["mlp"][name], epochs=epochs, seed=seed,
+                           verbose=False)
         curves[name] = np.array(result["losses"])
     return curves
+
+
+def first_blow_up(losses: np.ndarray, ceiling: float = MLP_LOSS_CEILING) -> int | None:
+    """The first epoch whose loss is not a number or above `ceiling`, or None if there is none."""
+    bad = np.flatnonzero(~np.isfinite(losses) | (losses > ceiling))
+    return int(bad[0]) if bad.size else None
+
+
+def move_text(move: float, width: int = 13) -> str:
+    """A number of the ramp table: six decimals, or powers of ten when the learning rate makes
+    it huge (--lr 1e300 would otherwise print 300 digits)."""
+    return f"{move:{width}.6f}" if abs(move) < 1e6 else f"{move:{width}.4g}"
 
 
 def plot_race(rosenbrock: dict[str, tuple[np.ndarray, np.ndarray]],
@@ -282,7 +306,8 @@ def plot_race(rosenbrock: dict[str, tuple[np.ndarray, np.ndarray]],
         every = max(1, (len(path) - 1) // 6)  # a dot every sixth of the run shows the speed
         ax_path.plot(path[:, 0], path[:, 1], lw=1.2, color=colors[name], label=name)
         ax_path.plot(path[::every, 0], path[::every, 1], "o", ms=4, color=colors[name])
-        ax_loss.semilogy(losses + 1e-16, color=colors[name],
+        shown = np.where(losses < ROSENBROCK_SHOWN_MAX, losses, np.nan)  # a diverged run
+        ax_loss.semilogy(shown + 1e-16, color=colors[name],
                          label=f"{name}: final {losses[-1]:.1e}")
     ax_path.plot([1], [1], "*", ms=14, color="black")
     ax_path.set_xlim(-1.8, 1.6)
@@ -295,7 +320,9 @@ def plot_race(rosenbrock: dict[str, tuple[np.ndarray, np.ndarray]],
     ax_loss.set_title("Rosenbrock: loss per step", fontsize=10)
     ax_loss.legend(fontsize=8)
     for name, losses in mlp.items():
-        ax_mlp.semilogy(losses, color=colors[name], label=f"{name}: final {losses[-1]:.3f}")
+        shown = np.where(losses <= MLP_LOSS_CEILING, losses, np.nan)  # a run that blew up
+        ax_mlp.semilogy(shown, color=colors[name], label=f"{name}: final {losses[-1]:.3f}"
+                        if first_blow_up(losses) is None else f"{name}: blew up")
     ax_mlp.set_xlabel("epoch (one full-batch step each)")
     ax_mlp.set_ylabel("cross-entropy loss")
     ax_mlp.set_title("MLP 2-16-16-2 on moons: same start, each optimizer", fontsize=10)
@@ -340,9 +367,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"   {'optimizer':10s} {'step 1 moves':>13s} {'step 2 moves':>13s} "
           f"{'step 3 moves':>13s} {'p after 3':>10s}")
     for name in OPTIMIZERS:
-        moves = steps_on_a_ramp(name, lr)
-        print(f"   {name:10s} " + " ".join(f"{m:13.6f}" for m in moves)
-              + f" {1 + sum(moves):10.6f}")
+        with np.errstate(over="ignore", invalid="ignore"):  # --lr 1e300: AdamW overflows
+            moves = steps_on_a_ramp(name, lr)
+        print(f"   {name:10s} " + " ".join(move_text(m) for m in moves)
+              + f" {move_text(1 + sum(moves), 10)}")
     print("   sgd: lr * 2 every time. momentum: its velocity v = 2, 3.8, 5.42 keeps growing.")
     print("   rmsprop: a first step too big, then shrinking as s fills up. adam: exactly lr, "
           "thanks to")
@@ -351,9 +379,11 @@ def main(argv: list[str] | None = None) -> None:
           f"gradient g = {g0.tolist()}")
     holder = _Vector(p0, g0)
     opt = make_optimizer(args.optimizer, [holder], lr)
-    opt.step()
+    with np.errstate(over="ignore", invalid="ignore"):
+        opt.step()
     moved = holder.params["p"] - p0
-    print(f"   p moved by {np.round(moved, 6).tolist()}")
+    shown = [m if abs(m) < 1e6 else float(f"{m:.6g}") for m in np.round(moved, 6).tolist()]
+    print(f"   p moved by {shown}")
     if args.optimizer in ("adam", "adamw"):
         print("   every entry moved by about lr, whatever the size of its gradient: adaptive "
               "methods")
@@ -407,9 +437,13 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.perf_counter()
     mlp = race_mlp(args.optimizers, args.epochs, args.seed, args.lr)
     for name, losses in mlp.items():
+        blow_up = first_blow_up(losses)
         print(f"   {name:10s} lr {args.lr or DEFAULT_LRS['mlp'][name]:6g}: loss "
-              f"{losses[0]:.4f} -> {losses[len(losses) // 10]:.4f} (epoch {len(losses) // 10})"
-              f" -> {losses[-1]:.4f}")
+              f"{losses[0]:.4f} -> " + (
+                  f"{losses[len(losses) // 10]:.4f} (epoch {len(losses) // 10}) -> "
+                  f"{losses[-1]:.4f}" if blow_up is None else
+                  f"{losses[blow_up]:.3g} at epoch {blow_up}: blown up, the learning rate is "
+                  f"far too large"))
     print(f"   ({time.perf_counter() - t0:.2f} s)")
 
     print("\nFigures")

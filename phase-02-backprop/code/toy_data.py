@@ -169,6 +169,24 @@ def main(argv: list[str] | None = None) -> None:
     plot_datasets(data, args.out)
 
 
+MAX_NOISE = 10.0  # ten times the size of the moons: every point is noise long before this
+
+
+def noise_level(text: str) -> float:
+    """A noise std between 0 and MAX_NOISE.
+
+    The moons are about 2 units across (the spirals' noise is an angle in radians), so at a
+    noise of 10 the classes are buried completely; far larger values only make the inputs so
+    large that every tanh unit saturates and the whole run means nothing (--noise 1e300).
+    """
+    value = nonnegative_float(text)
+    if value > MAX_NOISE:
+        raise argparse.ArgumentTypeError(
+            f"expected a noise between 0 and {MAX_NOISE:g}, got {text!r} (the moons are about "
+            f"2 units across: at 10 the classes are already pure noise)")
+    return value
+
+
 def add_toy_data_flags(parser: argparse.ArgumentParser, n_samples: int,
                        dataset: str | None = "moons") -> None:
     """Give a script the three flags that make its toy set: `--dataset`, `--n-samples` and
@@ -177,8 +195,9 @@ def add_toy_data_flags(parser: argparse.ArgumentParser, n_samples: int,
                         help=f"toy set (default: {dataset or 'both'})")
     parser.add_argument("--n-samples", type=positive_int, default=n_samples,
                         help=f"points (default: {n_samples})")
-    parser.add_argument("--noise", type=nonnegative_float, default=0.1,
-                        help="std of the noise that blurs the points (default: 0.1)")
+    parser.add_argument("--noise", type=noise_level, default=0.1,
+                        help=f"std of the noise that blurs the points, at most {MAX_NOISE:g} "
+                             f"(default: 0.1)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,11 +24,13 @@ from typing import Any
 import numpy as np
 
 from phase00.figures import add_seed_and_out_flags
+from phase00.flags import check_fits_in_memory
+from phase00.gradient_descent import check_loss
 from phase00.linear_regression import add_descent_flags
 from phase00.probability import softmax
 from phase02.autograd import Value
 from phase02.layers import add_network_flags
-from phase02.mlp_numpy import make_problem
+from phase02.mlp_numpy import loss_ceiling, make_problem
 from phase02.mlp_numpy import train as train_numpy
 from phase02.toy_data import add_toy_data_flags, plot_decision_boundary
 
@@ -144,11 +146,12 @@ def predict_proba(model: MLP, X: np.ndarray) -> np.ndarray:
 
 
 def train(model: MLP, X: np.ndarray, y: np.ndarray, lr: float, epochs: int,
-          verbose: bool = True) -> dict[str, Any]:
+          verbose: bool = True, ceiling: float | None = None) -> dict[str, Any]:
     """Full-batch gradient descent: build the loss, backward, step every parameter, repeat.
 
     losses[k] is the loss before epoch k's step (losses[-1]: after the last step), the same
-    bookkeeping as mlp_numpy.train, so the two can be compared number for number.
+    bookkeeping as mlp_numpy.train, so the two can be compared number for number. With a
+    `ceiling`, a loss above it (or not a number) stops the run with FloatingPointError.
     """
     params = model.parameters()
     losses, accuracies, nodes = [], [], 0
@@ -157,6 +160,8 @@ def train(model: MLP, X: np.ndarray, y: np.ndarray, lr: float, epochs: int,
         loss, acc = loss_and_accuracy(model, X, y)
         losses.append(loss.data)
         accuracies.append(acc)
+        if ceiling is not None:
+            check_loss(loss.data, f"at epoch {epoch}", lr, ceiling)
         if verbose and (epoch % max(1, epochs // 10) == 0 or epoch == epochs):
             print(f"   epoch {epoch:4d}   loss {loss.data:.4f}   accuracy {acc:6.1%}   "
                   f"({time.perf_counter() - start:5.1f} s)")
@@ -171,11 +176,71 @@ def train(model: MLP, X: np.ndarray, y: np.ndarray, lr: float, epochs: int,
             "seconds": time.perf_counter() - start}
 
 
+def nodes_per_epoch(sizes: Sequence[int], n_samples: int) -> int:
+    """How many Values one epoch's loss graph holds, counted the way this file builds them.
+
+    Per example: every (input, neuron) pair of a layer makes a product and a sum (the first
+    layer also wraps each plain-float input in a constant Value), every hidden neuron its
+    activation, and the cross-entropy of C logits 4C + 5 nodes. The parameters are shared by
+    all examples; adding up n_samples losses and dividing by n_samples adds n_samples + 3.
+    For the defaults (2-8-8-2, 100 points) that is 23,917, what train() counts.
+    """
+    pairs = list(zip(sizes[:-1], sizes[1:], strict=True))
+    per_example = 4 * sizes[-1] + 5
+    for i, (n_in, n_out) in enumerate(pairs):
+        per_example += n_in * n_out * (3 if i == 0 else 2) + (n_out if i < len(pairs) - 1 else 0)
+    n_params = sum(n_in * n_out + n_out for n_in, n_out in pairs)
+    return n_samples * per_example + n_params + n_samples + 3
+
+
+def seconds_per_node() -> float:
+    """How long this machine takes per Value to build a loss and run backward() (measured)."""
+    rng = np.random.default_rng(0)
+    sizes = [2, 8, 8, 2]
+    model = MLP([(rng.normal(size=(n_in, n_out)), np.zeros(n_out))
+                 for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)], "relu")
+    X, y = rng.normal(size=(10, 2)), np.arange(10) % 2
+    best = np.inf
+    for _ in range(3):
+        start = time.perf_counter()
+        loss, _ = loss_and_accuracy(model, X, y)
+        loss.backward()
+        best = min(best, time.perf_counter() - start)
+    return best / nodes_per_epoch(sizes, len(X))
+
+
+BYTES_PER_NODE = 300  # a Value with its tuples of parents and local derivatives, and its
+#                       place in backward()'s topological order (measured: about 180 + 100)
+MAX_SECONDS = 600.0  # refuse a run this machine would need more than ten minutes for
+
+
+def check_size(sizes: Sequence[int], n_samples: int, epochs: int) -> None:
+    """Refuse, before building anything, a run too big for the Value engine (ValueError).
+
+    Every number is a Python object: --hidden 300 means 18 million of them per epoch. The
+    estimate counts the nodes of every epoch, plus the decision-boundary plot (a forward
+    pass for each of 60 x 60 points), and times them on this machine.
+    """
+    nodes = nodes_per_epoch(sizes, n_samples)
+    check_fits_in_memory(nodes * BYTES_PER_NODE, f"{nodes:,} Values per epoch")
+    plot_nodes = nodes_per_epoch(sizes, 60 * 60) // 2  # forward only: about half the work
+    seconds = ((epochs + 1) * nodes + plot_nodes) * seconds_per_node()
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"this run builds {nodes:,} Values per epoch, one Python object per "
+                         f"number, and would take about {seconds / 60:,.0f} minutes here; "
+                         f"mlp_numpy.py trains the same network with matrices, hundreds of "
+                         f"times faster")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.lr <= 0 or args.epochs < 0 or args.n_samples < 2:
         parser.error("need --lr > 0, --epochs >= 0 and --n-samples >= 2")
+    try:
+        check_size([2] + [args.hidden] * args.depth + [2], args.n_samples, args.epochs)
+    except ValueError as err:
+        parser.error(str(err))
 
     setup = {k: getattr(args, k) for k in ("dataset", "n_samples", "noise", "hidden", "depth",
                                            "activation", "init", "seed")}
@@ -203,7 +268,10 @@ def main(argv: list[str] | None = None) -> None:
         print("   (a ReLU unit that was off for this x passes no blame to the weights behind it)")
 
     print(f"\n3. Training: full-batch gradient descent, lr {args.lr:g}, {args.epochs} epochs")
-    history = train(model, X, y, args.lr, args.epochs)
+    try:
+        history = train(model, X, y, args.lr, args.epochs, ceiling=loss_ceiling(int(y.max()) + 1))
+    except FloatingPointError as err:
+        parser.exit(1, f"error: {err}\n")
     per_epoch = history["seconds"] / max(args.epochs, 1)
     print(f"   final accuracy {history['accuracies'][-1]:.1%}; {history['nodes']} nodes per "
           f"epoch; {history['seconds']:.1f} s in all ({per_epoch * 1e3:.0f} ms per epoch)")

@@ -8,7 +8,7 @@ from phase02.gradcheck import (
     BUGS,
     BiasMeanDense,
     ForgottenBiasDense,
-    TanhFromOutputActivation,
+    TanhSlopeFromInputActivation,
     check_gradients,
     gradcheck_layer,
     gradcheck_model,
@@ -37,7 +37,7 @@ def test_generic_helper_on_a_function_of_params(rng: np.random.Generator) -> Non
 @pytest.mark.parametrize("bug", sorted(BUGS))
 def test_each_planted_bug_is_caught(rng: np.random.Generator, bug: str) -> None:
     cls = BUGS[bug]
-    layer = cls("tanh") if cls is TanhFromOutputActivation else cls(4, 4, rng)
+    layer = cls("tanh") if cls is TanhSlopeFromInputActivation else cls(4, 4, rng)
     errors = gradcheck_layer(layer, rng.normal(size=(5, 4)), rng)
     assert max(errors.values()) > 1e-3
 
