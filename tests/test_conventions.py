@@ -298,6 +298,32 @@ def test_numeric_flags_use_validating_types(script: Path) -> None:
                                  f"a validator from phase00.flags (positive_float, ...)")
 
 
+def stated_numbers(text: str) -> list[float] | None:
+    """The numbers of a help text's closing "(default: 0.1)" or "(default: 2 1 0.1)", or None
+    when it ends otherwise or states the default in words ("(default: the preset's)")."""
+    match = re.search(r"\(default: ([-+0-9.,_e ]+)\)$", text)
+    try:
+        return [float(w.replace(",", "").replace("_", "")) for w in match.group(1).split()]
+    except (AttributeError, ValueError):
+        return None
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=ids(SCRIPTS))
+def test_help_states_the_default_the_flag_really_has(script: Path) -> None:
+    """A default written into a help text by hand can drift from the value in default=: every
+    number a flag's help gives as its default must be the flag's real default (unless that is
+    None, which main() replaces with the value the help states)."""
+    for flag, action in flags_of(script).items():
+        stated = stated_numbers(" ".join((action.help or "").split()))
+        if stated is None or action.default is None:  # None: a default main() computes
+            continue
+        real = action.default if isinstance(action.default, list | tuple) else [action.default]
+        numbers = all(isinstance(v, int | float) for v in real)
+        assert numbers and stated == [float(v) for v in real], (
+            f"{script.name}: {flag}'s help says (default: {' '.join(map(str, stated))}), but its "
+            f"default is {action.default!r}")
+
+
 @pytest.mark.parametrize("script, flag, kind, count", NUMERIC_FLAGS,
                          ids=[f"{s.name}:{f}" for s, f, _, _ in NUMERIC_FLAGS])
 def test_bad_numeric_flag_is_a_usage_error(script: Path, flag: str, kind: str, count: int,
