@@ -78,13 +78,15 @@ def check_loss(loss: float, where: str, lr: float, ceiling: float = np.inf) -> N
                                  f"({lr:g}) is too high for this model; try a smaller --lr")
 
 
-def check_duration(seconds: float, what: str, limit: float = 60.0) -> None:
+def check_duration(seconds: float, what: str, limit: float = 60.0, why: str = "") -> None:
     """Refuse, before it starts, a run estimated to take more than `limit` seconds: a typo such
     as `--steps 100000000` would otherwise print nothing for hours. `what` names the flags that
-    set the size. Raises ValueError with the estimate, like phase00.flags.check_fits_in_memory."""
+    set the size, `why` (optional) what the time goes to. Raises ValueError with the estimate,
+    like phase00.flags.check_fits_in_memory."""
     if seconds > limit:
         took = f"{seconds:,.0f} seconds" if seconds < 120 else f"{seconds / 60:,.0f} minutes"
-        raise ValueError(f"{what} would take about {took} on a small machine, over the "
+        because = f" ({why})" if why else ""
+        raise ValueError(f"{what} would take about {took}{because} on a small machine, over the "
                          f"{limit:g} seconds these lessons allow: choose smaller values")
 
 

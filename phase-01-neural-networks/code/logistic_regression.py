@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 from phase00.derivatives import numerical_gradient, relative_error
 from phase00.figures import add_seed_and_out_flags, save_figure
 from phase00.flags import check_fits_in_memory, nonnegative_float, positive_int
-from phase00.gradient_descent import check_loss, gradient_descent
+from phase00.gradient_descent import check_duration, check_loss, gradient_descent
 from phase00.linear_regression import (
     add_descent_flags,
     check_shapes,  # same (N, d), (N,), (d,) contract
@@ -252,12 +252,10 @@ def main(argv: list[str] | None = None) -> None:
     sizes = f"--n-samples {args.n_samples} with --epochs {args.epochs}"
     try:
         check_fits_in_memory(nbytes, sizes)
+        check_duration(seconds, sizes, MAX_SECONDS,
+                       f"{n_points:,} points, every epoch a step over all of them")
     except ValueError as err:
         parser.error(str(err))
-    if seconds > MAX_SECONDS:
-        parser.error(f"{sizes} would take about {seconds / 60:,.0f} minutes "
-                     f"({n_points:,} points, every epoch a step over all of them): "
-                     f"choose smaller values")
 
     if args.data == "xor":
         X, y = X_GATE.copy(), GATES["xor"].copy()

@@ -29,6 +29,7 @@ from matplotlib.lines import Line2D
 
 from phase00.figures import add_seed_and_out_flags, save_figure
 from phase00.flags import check_fits_in_memory, positive_float, positive_int
+from phase00.gradient_descent import check_duration
 from phase01.activations import ACTIVATIONS, get_activation
 from phase01.perceptron import GATES, X_GATE
 
@@ -327,12 +328,10 @@ def main(argv: list[str] | None = None) -> None:
     nbytes, seconds = run_cost(sizes, args.batch)
     try:
         check_fits_in_memory(nbytes, what)
+        check_duration(seconds, what, MAX_SECONDS, f"the figure runs the network on "
+                       f"{GRID_SIDE**2:,} points for each of {len(ACTIVATIONS)} activations")
     except ValueError as err:
         parser.error(str(err))
-    if seconds > MAX_SECONDS:
-        parser.error(f"{what} would take about {seconds / 60:,.0f} minutes (the figure runs "
-                     f"the network on {GRID_SIDE**2:,} points for each of "
-                     f"{len(ACTIVATIONS)} activations): choose smaller values")
 
     print("1. One dense layer, by the numbers: x (1, 2) @ W (2, 3) + b (3,)")
     layer = Dense.from_weights([[1.0, -1.0, 0.5], [2.0, 0.0, -1.0]], [0.0, 1.0, -0.5])
