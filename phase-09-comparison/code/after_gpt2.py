@@ -9,8 +9,10 @@ GPT-2); an option only swaps one small part in:
   and key is rotated by an angle proportional to its position, so q.k depends on the offset.
 - rmsnorm: RMSNorm (Zhang & Sennrich 2019) instead of LayerNorm: divide by the root mean square,
   no mean subtracted, no shift.
-- qk_norm: RMSNorm on every head's queries and keys before their dot product (Henry et al.
-  2020, "Query-Key Normalization"; Dehghani et al. 2023 at 22B parameters): scores stay bounded.
+- qk_norm: RMSNorm on every head's queries and keys before their dot product, so scores stay
+  bounded. The idea is Henry et al. 2020's ("Query-Key Normalization": l2 normalisation and a
+  learned scale); Dehghani et al. 2023 used LayerNorm at 22B parameters; RMSNorm is the later
+  form (the nanoGPT speedrun's, there without a learned gain).
 - activation "relu2": squared ReLU in the MLP (So et al. 2021, "Primer"); "swiglu": a gated MLP,
   silu(x W) * (x V) (Shazeer 2020, "GLU Variants Improve Transformer"), its hidden width 8C/3 so
   the parameter count stays GPT-2's.
@@ -28,10 +30,14 @@ The ablation trains each row on the char task of phase 07 (Tiny Shakespeare, tra
 batches, schedule and evaluation), over several seeds, and prints one table: validation loss at
 equal steps, and the GPT-2 recipe given the same wall-clock seconds as the full modern recipe.
 
-Run:  python phase-09-comparison/code/after_gpt2.py                 (phase 07's 680 steps, 30 runs)
+Run:  python phase-09-comparison/code/after_gpt2.py                 (phase 07's 680 steps, 30 runs,
+                                                                    one thread: the README's table)
+      python phase-09-comparison/code/after_gpt2.py --jobs 2        (the same losses, two at once)
       python phase-09-comparison/code/after_gpt2.py --quick         (a tiny smoke run)
       python phase-09-comparison/code/after_gpt2.py --newton-schulz (what Muon does to a real
                                                                     gradient, in a second)
+      python phase-09-comparison/code/after_gpt2.py --norms         (LayerNorm against RMSNorm,
+                                                                    timed)
 """
 
 import argparse
@@ -39,7 +45,7 @@ import functools
 import math
 import multiprocessing
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -66,7 +72,14 @@ from phase07.train_char import evaluate, get_batch, lr_at, param_groups
 from phase08.config import PRESETS as PRESETS_08
 from phase08.config import TrainConfig
 from phase08.train import ARCHITECTURES, Architecture, training_memory
-from phase09.timing import refuse_quick_overrides, take_turns
+from phase09.timing import (
+    flags_typed,
+    machine,
+    markdown_table,
+    refuse_quick_overrides,
+    take_turns,
+)
+from phase09.timing import spread as time_spread
 
 ACTIVATIONS = ("gelu", "relu2", "swiglu")
 
@@ -346,12 +359,68 @@ def plot_newton_schulz(curves: dict[str, tuple[np.ndarray, np.ndarray]],
     return fig
 
 
+def norm_timings(shape: tuple[int, int, int], repeats: int, warmup: int, seed: int
+                 ) -> dict[str, list[float]]:
+    """Seconds of one forward and backward pass through each norm, on one (batch, context,
+    width) float32 tensor, the norms taking turns: nn.LayerNorm (one fused kernel), our RMSNorm
+    (six plain PyTorch operations: square, mean, add, rsqrt, two products) and, where this
+    torch has it, PyTorch's own nn.RMSNorm (torch.nn.functional.rms_norm)."""
+    B, T, C = shape
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(B, T, C, generator=generator).requires_grad_()
+    upstream = torch.randn(B, T, C, generator=generator)  # the gradient arriving from above
+    norms: dict[str, nn.Module] = {"nn.LayerNorm (one fused kernel)": nn.LayerNorm(C),
+                                   "our RMSNorm (six plain operations)": RMSNorm(C)}
+    if hasattr(nn, "RMSNorm"):  # torch 2.4 and later
+        norms["PyTorch's nn.RMSNorm (F.rms_norm)"] = nn.RMSNorm(C, eps=1e-5)
+
+    def one_pass(norm: nn.Module) -> Callable[[], None]:
+        def run() -> None:
+            x.grad = None
+            norm.zero_grad(set_to_none=True)
+            norm(x).backward(upstream)
+
+        return run
+
+    return take_turns({name: one_pass(norm) for name, norm in norms.items()}, repeats, warmup)
+
+
+def show_norm_timings(shape: tuple[int, int, int], quick: bool, seed: int) -> None:
+    """Print norm_timings as a table, with each norm's time against LayerNorm's."""
+    repeats, warmup = (3, 1) if quick else (50, 5)
+    print(f"machine: {machine()}")
+    print(f"0. LayerNorm against RMSNorm, one forward and backward pass on a {shape} float32 "
+          f"tensor (batch, context, width: the ablation's residual stream), "
+          f"{torch.get_num_threads()} CPU thread(s); median of {repeats}, taking turns after "
+          f"{warmup} untimed round(s)\n")
+    runs = norm_timings(shape, repeats, warmup, seed)
+    median = {name: float(np.median(times)) for name, times in runs.items()}
+    layer = median["nn.LayerNorm (one fused kernel)"]
+    print(markdown_table(["norm", "ms per pass (median)", "fastest-slowest (ms)",
+                          "time / LayerNorm's"],
+                         [[name, f"{t * 1e3:.3f}", time_spread(runs[name], 1e3, 3),
+                           f"{t / layer:.2f}x"] for name, t in median.items()]))
+    if len(median) < 3:
+        print("   (this torch has no nn.RMSNorm: PyTorch's own RMSNorm came in torch 2.4)")
+    if quick:
+        print("   (--quick: a tiny tensor; these times say nothing about the ablation's)")
+
+
 class Muon(torch.optim.Optimizer):
     """For 2-D weight matrices: m <- mu m + g; u = g + mu m (Nesterov); W <- W - lr s NS(u),
     with s = sqrt(max(1, rows / cols)) so a tall matrix's update has a comparable size."""
 
     def __init__(self, params: list[nn.Parameter], lr: float = 0.02, momentum: float = 0.95,
                  ns_steps: int = 5) -> None:
+        if not (math.isfinite(lr) and lr >= 0):
+            raise ValueError(f"Muon's lr must be a finite number >= 0, got {lr}")
+        if not (math.isfinite(momentum) and 0 <= momentum < 1):
+            raise ValueError(f"Muon's momentum must be in [0, 1) (0.95 is usual), got {momentum}: "
+                             f"at 1 or above the momentum never forgets and grows without end")
+        if isinstance(ns_steps, bool) or not isinstance(ns_steps, int) or ns_steps < 1:
+            raise ValueError(f"Muon's ns_steps must be a whole number >= 1 (5 is usual), got "
+                             f"{ns_steps!r}: with no Newton-Schulz step the update is not "
+                             f"orthogonalised")
         super().__init__(params, {"lr": lr, "momentum": momentum, "ns_steps": ns_steps})
         for group in self.param_groups:
             if any(p.dim() != 2 for p in group["params"]):
@@ -611,6 +680,26 @@ def plot_rows(names: list[str], losses: list[list[float]], out_dir: Path | None)
     return fig
 
 
+# The flags of the ablation's runs, which the two one-off modes do not use; --norms draws no
+# figure and reads no text either.
+RUN_FLAGS = ("steps", "seeds", "lr", "muon_lr", "weight_decay", "warmup", "eval_batches", "core",
+             "jobs")
+UNUSED_BY_MODE = {"newton_schulz": RUN_FLAGS,
+                  "norms": (*RUN_FLAGS, "corpus", "path", "out")}
+
+
+def refuse_unused_flags(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                        argv: list[str] | None) -> None:
+    """--newton-schulz and --norms train nothing: a run's flag typed with one of them would be
+    silently ignored, so it is a usage error that names it."""
+    for mode, unused in UNUSED_BY_MODE.items():
+        given = flags_typed(parser, argv, unused) if getattr(args, mode) else []
+        if given:
+            parser.error(f"--{mode.replace('_', '-')} trains nothing, so it does not use "
+                         f"{', '.join(given)}: leave {'it' if len(given) == 1 else 'them'} out, "
+                         f"or drop --{mode.replace('_', '-')} to run the ablation")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -622,14 +711,17 @@ def main(argv: list[str] | None = None) -> None:
         base = PRESETS["char-1m"]
         shape = {"n_layer": base.n_layer, "n_head": base.n_head, "n_embd": base.n_embd,
                  "context": base.context}
-    if args.warmup > args.steps:
+    refuse_unused_flags(parser, args, argv)
+    torch.set_num_threads(args.threads)  # one by default, as the published table ran
+    if args.norms:
+        show_norm_timings((args.batch, shape["context"], shape["n_embd"]), args.quick, args.seed)
+        return
+    if not args.newton_schulz and args.warmup > args.steps:
         parser.error(f"--warmup {args.warmup} is longer than the run (--steps {args.steps}): "
                      f"the rate would never reach its peak nor decay; choose a shorter warmup")
-    if args.jobs > 1 and args.threads not in (None, 1):
+    if args.jobs > 1 and args.threads != 1:
         parser.error(f"--jobs runs every training on one thread; --threads {args.threads} "
                      f"would time the steps on another number: leave --threads out")
-    if args.threads or args.jobs > 1:
-        torch.set_num_threads(1 if args.jobs > 1 else args.threads)
     try:
         text, source, tokenizer = training_text(args.corpus, args.path, shape["context"])
         sizes = TrainConfig(micro_batch=args.batch, **shape)  # phase 08's memory estimate
@@ -725,14 +817,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true",
                         help="a tiny model (1 layer, width 16, context 16), 3 steps of batch 4: "
                              "checks the script runs (for tests)")
-    parser.add_argument("--newton-schulz", action="store_true",
-                        help="only show what Muon's Newton-Schulz steps do to a 2 x 2 example "
-                             "and to the model's real first gradients (a second), with a figure")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--newton-schulz", action="store_true",
+                      help="only show what Muon's Newton-Schulz steps do to a 2 x 2 example and "
+                           "to the model's real first gradients (a second), with a figure")
+    mode.add_argument("--norms", action="store_true",
+                      help="only time nn.LayerNorm, our RMSNorm and PyTorch's nn.RMSNorm, "
+                           "forward and backward, at the ablation's shape (a few seconds)")
     parser.add_argument("--jobs", type=thread_count, default=1,
                         help="train this many runs at once, each in its own process on one "
                              "thread (default: 1; on a machine with N cores try N, and the "
                              "losses are those of --threads 1)")
-    add_threads_flag(parser, None)
+    add_threads_flag(parser, 1, "; the published table ran on one, and a run's losses repeat "
+                                "exactly only at the same thread count")
     add_corpus_flags(parser)
     add_seed_flag(parser, 1337)
     add_out_flag(parser, __file__)

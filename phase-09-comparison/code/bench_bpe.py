@@ -17,8 +17,9 @@ also TRAIN a byte-level BPE, which tiktoken cannot.
    identical, on the whole text timed.
 3. Where GPT2TokenizerFast's time goes: its encode of the same text with one stage taken away at
    a time (first the merges, by a model that does nothing; then the split too), so each
-   difference is one stage's time. A check of the decomposition: its pieces, split beforehand
-   and then merged on their own, must give the whole encode's ids.
+   difference is one stage's time; a difference no larger than the runs' spread is reported
+   as too small to measure, never as a share. A check of the decomposition: its pieces, split
+   beforehand and then merged on their own, must give the whole encode's ids.
 
 Threads: of the contenders, only Hugging Face's Rust library can use several threads (our BPE is
 pure Python, and tiktoken encodes one text on the calling thread; PyTorch and NumPy do no work
@@ -154,6 +155,31 @@ def where_time_goes(backend: Tokenizer, text: str,
     return take_turns(runs, repeats), merged.ids == runs[WHOLE]().ids
 
 
+def unreached_vocabulary(asked: int, ours: int, theirs: int) -> str | None:
+    """What to say when a trainer stopped below the vocabulary asked for (a text whose every
+    piece is already one token has no pair left to merge); None when both reached it."""
+    if min(ours, theirs) >= asked:
+        return None
+    return (f"--vocab-size {asked:,} was not reached: this text ran out of pairs to merge "
+            f"(every piece already one token) at {ours:,} tokens for ours and {theirs:,} for "
+            f"Hugging Face's; a longer text has more pairs")
+
+
+def stage_time(stage: str, slower: list[float], faster: list[float], whole: float) -> str:
+    """A stage's time, as the difference between the medians of a run with the stage and one
+    without it, and its share of the whole encode; or "too small to measure" when that
+    difference is no larger than the runs' own spread (half the range of the wider of the two):
+    a difference of two noisy medians can even come out negative."""
+    time = statistics.median(slower) - statistics.median(faster)
+    if min(len(slower), len(faster)) < 2:
+        return f"{stage}: {time:+.3f} s, one run each, so no spread to judge it by"
+    noise = max(max(runs) - min(runs) for runs in (slower, faster)) / 2
+    if time <= noise:
+        return (f"{stage}: too small to measure here ({time:+.3f} s, inside the runs' spread "
+                f"of ±{noise:.3f} s)")
+    return f"{stage} takes {time:.3f} s ({time / whole:.0%})"
+
+
 def keeping(results: dict[str, Any], name: str, fn: Callable[[], Any]) -> Callable[[], None]:
     """fn, wrapped to keep its latest result in results[name] (the timer drops results)."""
     def run() -> None:
@@ -205,6 +231,9 @@ def main(argv: list[str] | None = None) -> None:
         [hf_name, f"{trained[hf_name].get_vocab_size():,}", f"{t[hf_name]:.3f} s",
          spread(runs[hf_name], 1, 3), f"{t[ours_name] / t[hf_name]:.2f}x", same],
     ]))
+    short = unreached_vocabulary(vocab, ours_vocab, trained[hf_name].get_vocab_size())
+    if short:
+        print(f"   {short}")
     regex_pieces = [piece.encode("utf-8") for piece in pretokenize(text)]
     hf_split = hf_pieces(trained[hf_name].pre_tokenizer, text)
     print(f"   the trainers' pre-tokenizers: GPT-2's regex (ours) cuts the text into "
@@ -238,10 +267,13 @@ def main(argv: list[str] | None = None) -> None:
           f"time (its Rust pipeline called directly; median of {repeats} each, taking turns)")
     for name in (WHOLE, NO_MERGES, NO_SPLIT):
         print(f"   {name:50s} {p[name]:.3f} s ({spread(parts[name], 1, 3)})")
-    merges, split, rest = (p[WHOLE] - p[NO_MERGES], p[NO_MERGES] - p[NO_SPLIT], p[NO_SPLIT])
-    print(f"   so the merges take {merges:.3f} s ({merges / p[WHOLE]:.0%}), the split "
-          f"{split:.3f} s ({split / p[WHOLE]:.0%}), and the pipeline's own work on the text, "
-          f"with neither stage, {rest:.3f} s ({rest / p[WHOLE]:.0%})")
+    split = stage_time("the split", parts[NO_MERGES], parts[NO_SPLIT], p[WHOLE])
+    merges = stage_time("the merges", parts[WHOLE], parts[NO_MERGES], p[WHOLE])
+    print(f"   so {split}; {merges}; and the pipeline's own work on the text, with neither "
+          f"stage, {p[NO_SPLIT]:.3f} s ({p[NO_SPLIT] / p[WHOLE]:.0%})")
+    print("   (its BPE model keeps a cache of the words it has merged, filled here by the "
+          "untimed first round: on a text that repeats its words, the merges are mostly "
+          "look-ups in that cache)")
     print(f"   its pieces, split beforehand and then merged, give the whole encode's ids: "
           f"{'yes' if same else 'NO'}")
 

@@ -89,6 +89,9 @@ def first_difference(a: list[int], b: list[int]) -> int | None:
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.text == "":
+        parser.error("--text is empty: give at least one character to encode (three empty "
+                     "lists agree about nothing)")
     text = VARIED_TEXT if args.text is None else replace_lone_surrogates(args.text)
     if args.text is not None and text != args.text:
         print("note: --text holds lone surrogates (bytes of the command line that are not "

@@ -1,6 +1,7 @@
 """The post-GPT-2 changes of after_gpt2.py: each piece against its formula, the options model
 against phase 07's GPT, Muon's update against the SVD, and the ablation in --quick mode."""
 
+import re
 from dataclasses import asdict
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from phase09.after_gpt2 import (
     ModernQKV,
     Muon,
     RMSNorm,
+    build_parser,
     hidden_matrices,
     main,
     make_optimizers,
@@ -57,6 +59,19 @@ def test_rope_scores_depend_only_on_the_offset() -> None:
         assert max(scores) - min(scores) < 1e-12, (offset, scores)
     assert abs(score(5, 0) - score(6, 0)) > 1e-3
     assert abs(score(0, 0) - float(q @ k)) < 1e-12  # position 0 is not turned at all
+
+
+def test_rope_worked_example_of_note_04() -> None:
+    """One pair turning 1 radian per position: q = (1, 2), k = (3, -1) score the same at
+    positions (1, 3) and (5, 7), another score at a gap of 3, and q . k = 1 at a gap of 0."""
+    cos, sin = rotary_tables(head_dim=2, length=8)
+    q = torch.tensor([1.0, 2.0], dtype=torch.float64)
+    k = torch.tensor([3.0, -1.0], dtype=torch.float64)
+
+    def score(m: int, n: int) -> float:
+        return round(float(rotate(q, cos[m], sin[m]) @ rotate(k, cos[n], sin[n])), 4)
+
+    assert (score(1, 3), score(5, 7), score(1, 4), score(4, 4)) == (5.9489, 5.9489, -0.0022, 1.0)
 
 
 def test_rope_keeps_lengths() -> None:
@@ -270,6 +285,21 @@ def test_muon_step_is_the_orthogonalised_momentum() -> None:
                           atol=1e-12)
 
 
+@pytest.mark.parametrize(("settings", "says"), [
+    ({"lr": -1.0}, "lr must be a finite number >= 0"),
+    ({"lr": float("nan")}, "lr must be a finite number >= 0"),
+    ({"momentum": 5.0}, "momentum must be in [0, 1)"),
+    ({"momentum": -0.1}, "momentum must be in [0, 1)"),
+    ({"ns_steps": -2}, "ns_steps must be a whole number >= 1"),
+    ({"ns_steps": 0}, "ns_steps must be a whole number >= 1"),
+    ({"ns_steps": 2.5}, "ns_steps must be a whole number >= 1")])
+def test_muon_refuses_settings_that_cannot_train(settings: dict, says: str) -> None:
+    W = torch.nn.Parameter(torch.ones(3, 2))
+    with pytest.raises(ValueError, match=re.escape(says)):
+        Muon([W], **settings)
+    Muon([W], lr=0.0, momentum=0.0, ns_steps=1)  # the edges that make sense are accepted
+
+
 def test_muon_takes_only_the_hidden_matrices() -> None:
     model = ModernGPT(ModernConfig(**SMALL, untied=True))
     muon, adamw = make_optimizers(model, True, 1e-3, 0.02, 0.1)
@@ -342,6 +372,37 @@ def test_newton_schulz_mode_prints_the_worked_example_and_draws(
     assert "newton_schulz(G) = diag(0.6970, 1.1288)" in out  # the function agrees with the map
     assert "transformer.h.0.attn.c_attn.weight" in out and "| model |" not in out
     assert (tmp_path / "newton_schulz.png").is_file()
+
+
+@pytest.mark.parametrize(("mode", "flags", "named"), [
+    ("--newton-schulz", ["--seeds", "3", "--jobs", "2", "--core", "--lr", "0.01"],
+     "--seeds, --lr, --core, --jobs"),
+    ("--newton-schulz", ["--steps", "5"], "--steps"),  # not the warmup check's complaint
+    ("--norms", ["--muon-lr", "0.05"], "--muon-lr"),
+    ("--norms", ["--path", "any.txt"], "--path")])
+def test_the_one_off_modes_refuse_the_flags_of_a_run(mode: str, flags: list[str], named: str,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    line = refused(main, [mode, *flags], capsys)
+    assert f"{mode} trains nothing, so it does not use {named}: leave" in line
+
+
+def test_the_two_modes_exclude_each_other(capsys: pytest.CaptureFixture[str]) -> None:
+    line = refused(main, ["--newton-schulz", "--norms"], capsys)
+    assert "not allowed with argument" in line
+
+
+def test_norms_mode_times_the_three_norms(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["--norms", "--quick"])
+    out = capsys.readouterr().out
+    assert "| norm | ms per pass (median) | fastest-slowest (ms) | time / LayerNorm's |" in out
+    assert "| nn.LayerNorm (one fused kernel) |" in out and "| 1.00x |" in out
+    assert "| our RMSNorm (six plain operations) |" in out
+    assert "| PyTorch's nn.RMSNorm (F.rms_norm) |" in out or "has no nn.RMSNorm" in out
+    assert "(4, 16, 16)" in out  # --quick's batch, context and width
+
+
+def test_a_bare_run_uses_one_thread_as_the_published_table_did() -> None:
+    assert build_parser().parse_args([]).threads == 1
 
 
 def test_a_run_that_blows_up_is_named_in_one_line(tmp_path: Path, tiny_text: str,

@@ -5,7 +5,9 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 
+from phase07.model import GPT, GPTConfig
 from phase09 import (
     bench_attention,
     bench_bpe,
@@ -60,8 +62,36 @@ def test_bench_bpe_quick(tmp_path: Path, tiny_text: str,
     assert re.search(r"\| (yes: the same|the same set of|\d+ of \d+ shared)", out)
     # GPT2TokenizerFast's time taken apart: the pieces split beforehand, merged, give its ids
     assert "without the merges (a model that does nothing)" in out
-    assert re.search(r"so the merges take -?\d\.\d{3} s \(-?\d+%\), the split", out)
+    assert re.search(r"so the split(: | takes )", out) and "; the merges" in out
     assert "then merged, give the whole encode's ids: yes" in out
+
+
+def test_a_stage_inside_the_noise_gets_no_share() -> None:
+    # the merges as a difference of two medians: 2.1 - 2.3 s, negative, and inside the spread
+    said = bench_bpe.stage_time("the merges", [2.0, 2.1, 2.9], [2.2, 2.3, 2.4], 2.1)
+    assert said.startswith("the merges: too small to measure here (-0.200 s") and "%" not in said
+    said = bench_bpe.stage_time("the merges", [2.0, 2.3, 2.6], [2.0, 2.1, 2.2], 2.3)
+    assert "too small to measure" in said  # +0.2 s, but the spread is ±0.3 s
+    said = bench_bpe.stage_time("the split", [3.0, 3.1, 3.2], [1.0, 1.1, 1.2], 4.0)
+    assert said == "the split takes 2.000 s (50%)"
+    assert "no spread" in bench_bpe.stage_time("the split", [3.0], [1.0], 4.0)
+
+
+def test_bench_bpe_says_when_the_vocabulary_asked_for_was_not_reached() -> None:
+    said = bench_bpe.unreached_vocabulary(10_000_000, 258, 258)
+    assert said is not None and said.startswith("--vocab-size 10,000,000 was not reached")
+    assert "at 258 tokens for ours and 258 for Hugging Face's" in said
+    assert bench_bpe.unreached_vocabulary(1024, 1024, 1024) is None
+
+
+def test_bench_gpt_scores_both_models_the_same_way() -> None:
+    """The library's loss in the benchmark is ours: all T positions against y, no shift."""
+    config = GPTConfig(vocab_size=50, context=8, n_layer=1, n_head=2, n_embd=16, dropout=0.0)
+    torch.manual_seed(0)
+    ours = GPT(config)
+    hf = convert.to_hf(ours, "eager")
+    x, y = torch.randint(0, 50, (2, 8)), torch.randint(0, 50, (2, 8))
+    assert torch.allclose(bench_gpt.hf_loss(hf, x, y), ours(x, y)[1], atol=1e-6)
 
 
 def test_bench_numpy_quick(capsys: pytest.CaptureFixture[str]) -> None:
@@ -89,9 +119,16 @@ def test_tokenizers_and_timing_scripts(capsys: pytest.CaptureFixture[str]) -> No
     assert "median" in run(timing.main, ["--size", "32", "--repeats", "3"], capsys)
 
 
-def test_convert_pretrained_offline_says_so(capsys: pytest.CaptureFixture[str]) -> None:
-    out = run(convert.main, ["--tokens", "2", "--seq-len", "4", "--pretrained", "gpt2"], capsys)
-    assert "skipped: GPT-2's weights" in out and "with a network" in out
+def test_convert_pretrained_offline_fails_at_once(capsys: pytest.CaptureFixture[str]) -> None:
+    """Offline with nothing cached, --pretrained gpt2 cannot do what it was asked: one line and
+    exit status 1, before any other work, so a script or CI can tell (numpy_to_gpt2 alike)."""
+    with pytest.raises(SystemExit) as stop:
+        convert.main(["--tokens", "2", "--seq-len", "4", "--pretrained", "gpt2"])
+    assert stop.value.code == 1
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert err.startswith("error: GPT-2's weights") and "with a network" in err and "\n" not in err
+    assert captured.out == ""
 
 
 def test_bad_flags_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:

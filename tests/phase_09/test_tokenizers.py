@@ -64,3 +64,11 @@ def test_a_path_that_is_not_text_is_one_line(tmp_path: Path, capsys: pytest.Capt
     assert stop.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "\n" not in err and expected in err
+
+
+def test_an_empty_text_is_refused_like_an_empty_file(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["--text", ""])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--text is empty" in err and "all three agree" not in capsys.readouterr().out
