@@ -6,7 +6,9 @@ course (NumPy only until phase 06, no ready-made attention before phase 08, no H
 before phase 09), and its notebooks build on its scripts instead of redefining them.
 """
 
+import argparse
 import ast
+import contextlib
 import functools
 import hashlib
 import importlib
@@ -21,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PHASE_DIRS, REPO_ROOT
-from tests.scripts import SCRIPTS, flags_of, module_of, phase_number
+from tests.scripts import SCRIPTS, flags_of, module_of, parser_of, phase_number
 
 NOTEBOOKS = [p for d in PHASE_DIRS for p in sorted((d / "code").glob("*.ipynb"))]
 BLOG_POSTS = [p for d in PHASE_DIRS for p in sorted((d / "blog").glob("*.md"))]
@@ -322,6 +324,26 @@ def test_help_states_the_default_the_flag_really_has(script: Path) -> None:
         assert numbers and stated == [float(v) for v in real], (
             f"{script.name}: {flag}'s help says (default: {' '.join(map(str, stated))}), but its "
             f"default is {action.default!r}")
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=ids(SCRIPTS))
+def test_a_negative_number_with_an_exponent_reaches_its_flag(
+        script: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--x -1e-3` must give --x the number, where argparse alone takes "-1e-3" for an unknown
+    flag (phase00.flags.allow_negative_numbers): checked for every flag whose type accepts it."""
+    for flag, action in flags_of(script).items():
+        try:
+            value = action.type("-1e-3") if callable(action.type) else None
+        except (argparse.ArgumentTypeError, ValueError, TypeError):
+            continue
+        if not isinstance(value, int | float) or action.choices:
+            continue
+        count = action.nargs if isinstance(action.nargs, int) else 1
+        with contextlib.suppress(SystemExit):  # another flag may be required: not this test's
+            parser_of(script).parse_args([flag, *["-1e-3"] * count])
+        err = capsys.readouterr().err
+        assert not re.search(r"expected (one|at least one|\d+) arguments?", err), (
+            f"{script.name}: {flag} -1e-3 is read as a flag, not a number:\n{err}")
 
 
 @pytest.mark.parametrize("script, flag, kind, count", NUMERIC_FLAGS,

@@ -20,7 +20,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_out_flag, save_figure
-from phase00.flags import finite_float, positive_float
+from phase00.flags import allow_negative_numbers, finite_float, positive_float
 
 ScalarFn = Callable[[float], float]
 
@@ -300,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--x", type=finite_float, default=1.0, help="point to differentiate at")
     parser.add_argument("--h", type=positive_float, default=1e-5, help="step size (default: 1e-5)")
     add_out_flag(parser, __file__)
-    return parser
+    return allow_negative_numbers(parser)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ Run:  python phase-00-foundations/code/flags.py --lr -1      (see the error a le
 import argparse
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -196,6 +197,19 @@ def output_file(text: str) -> Path:
     if problem:
         raise argparse.ArgumentTypeError(problem)
     return Path(text)
+
+
+def allow_negative_numbers(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Let a flag take a negative number written with an exponent: `--x -1e-3`.
+
+    argparse must decide whether a word that starts with "-" is the next flag or a negative
+    value. Its own test for a negative number (in Python 3.11, which this course supports) has
+    no exponent, so `-1e-3` is read as an unknown flag and the learner is told `--x` "expected
+    one argument". This widens the test to any "-" followed by a digit (or by "." and a digit):
+    no flag of the course starts that way. Call it in build_parser() of a script whose flags
+    take negative numbers; returns the parser."""
+    parser._negative_number_matcher = re.compile(r"^-\.?\d")  # argparse reads this attribute
+    return parser
 
 
 def add_seed_flag(parser: argparse.ArgumentParser, default: int = 0) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_out_flag, save_figure
-from phase00.flags import finite_float, positive_float, positive_int
+from phase00.flags import allow_negative_numbers, finite_float, positive_float, positive_int
 
 GradFn = Callable[[np.ndarray], np.ndarray]
 
@@ -217,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--start", type=finite_float, default=-4.0,
                         help="starting x for the 1-D bowl (default: -4)")
     add_out_flag(parser, __file__)
-    return parser
+    return allow_negative_numbers(parser)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,13 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import check_fits_in_memory, finite_float, positive_int, temperature
+from phase00.flags import (
+    allow_negative_numbers,
+    check_fits_in_memory,
+    finite_float,
+    positive_int,
+    temperature,
+)
 from phase00.gradient_descent import check_duration
 
 
@@ -371,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--samples", type=positive_int, default=10_000,
                         help="how many draws to check sampling against (default: 10000)")
     add_seed_and_out_flags(parser, __file__)
-    return parser
+    return allow_negative_numbers(parser)
 
 
 if __name__ == "__main__":

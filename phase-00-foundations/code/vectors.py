@@ -21,7 +21,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_out_flag, save_figure
-from phase00.flags import finite_float
+from phase00.flags import allow_negative_numbers, finite_float
 
 
 def dot_by_hand(a: np.ndarray, b: np.ndarray) -> float:
@@ -184,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the 2x2 matrix [[A, B], [C, D]] to draw (default: a shear "
                              "1 0.5 0 1)")
     add_out_flag(parser, __file__)
-    return parser
+    return allow_negative_numbers(parser)
 
 
 if __name__ == "__main__":

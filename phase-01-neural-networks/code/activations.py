@@ -25,7 +25,6 @@ Run:  python phase-01-neural-networks/code/activations.py --activation gelu --x 
 
 import argparse
 import math
-import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from matplotlib.figure import Figure
 
 from phase00.derivatives import central_difference
 from phase00.figures import add_out_flag, save_figure
-from phase00.flags import finite_float, positive_float
+from phase00.flags import allow_negative_numbers, finite_float, positive_float
 
 ActivationFn = Callable[[np.ndarray], np.ndarray]  # array in, same-shaped array out
 
@@ -318,10 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"step of the central difference check, {H_MIN:g} to {H_MAX:g} "
                              "(default: 1e-5)")
     add_out_flag(parser, __file__)
-    # argparse before Python 3.13 reads "--x -1e-3" as an unknown option "-1e-3", because its
-    # pattern for negative numbers has no exponent: let any "-" followed by a digit be a number.
-    parser._negative_number_matcher = re.compile(r"^-\.?\d")
-    return parser
+    return allow_negative_numbers(parser)  # --x -1e-3 is a number, not a flag
 
 
 if __name__ == "__main__":

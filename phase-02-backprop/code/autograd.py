@@ -38,7 +38,7 @@ from matplotlib.figure import Figure
 
 from phase00.derivatives import numerical_gradient, relative_error
 from phase00.figures import add_out_flag, save_figure
-from phase00.flags import finite_float
+from phase00.flags import allow_negative_numbers, finite_float
 
 Number = int | float
 
@@ -357,7 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "one neuron.")
     add_neuron_flags(parser)
     add_out_flag(parser, __file__)
-    return parser
+    return allow_negative_numbers(parser)
 
 
 if __name__ == "__main__":

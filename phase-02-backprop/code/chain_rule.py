@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 
 from phase00.derivatives import central_difference, numerical_gradient, relative_error
 from phase00.figures import add_out_flag, save_figure
-from phase00.flags import finite_float, positive_float
+from phase00.flags import allow_negative_numbers, finite_float, positive_float
 from phase01.activations import ACTIVATIONS, get_activation
 from phase02.autograd import Value
 
@@ -274,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="learning rate of the one descent step at the end (default: 0.2; "
                              "try 1.0 to overshoot)")
     add_out_flag(parser, __file__)
-    return parser
+    return allow_negative_numbers(parser)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_out_flag, save_figure
-from phase00.flags import finite_float, positive_float, positive_int
+from phase00.flags import allow_negative_numbers, finite_float, positive_float, positive_int
 from phase02.optimizers import HasParams
 from phase04.rnn import RNN
 
@@ -283,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--distance", type=positive_float, default=1e-8,
                         help="how far from the wall the step starts (default: 1e-8)")
     add_out_flag(parser, __file__)
-    return parser
+    return allow_negative_numbers(parser)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import finite_float, nonnegative_float, positive_int
+from phase00.flags import allow_negative_numbers, finite_float, nonnegative_float, positive_int
 from phase00.threads import limit_blas_threads
 from phase04.gru import GRU
 from phase04.lstm import LSTM
@@ -185,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch", type=positive_int, default=32,
                         help="sequences averaged over (default: 32)")
     add_seed_and_out_flags(parser, __file__)
-    return parser
+    return allow_negative_numbers(parser)
 
 
 if __name__ == "__main__":

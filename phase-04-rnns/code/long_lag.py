@@ -48,7 +48,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_out_flag, save_figure
-from phase00.flags import finite_float, nonnegative_int, positive_int
+from phase00.flags import allow_negative_numbers, finite_float, nonnegative_int, positive_int
 from phase00.threads import limit_blas_threads
 from phase01.activations import sigmoid
 from phase02.layers import Dense, SoftmaxCrossEntropy
@@ -392,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=nonnegative_int, default=0,
                         help="the first random seed (default: 0)")
     add_out_flag(parser, __file__)
-    return parser
+    return allow_negative_numbers(parser)
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import finite_float, positive_int
+from phase00.flags import allow_negative_numbers, finite_float, positive_int
 from phase01.activations import sigmoid
 from phase02.gradcheck import TOLERANCE
 from phase04.rnn import RNN, Cache, RecurrentLayer, check_recurrent_sizes, gradcheck_recurrent
@@ -246,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch", type=positive_int, default=3,
                         help="sequences per batch in the gradient check (default: 3)")
     add_seed_and_out_flags(parser, __file__)
-    return parser
+    return allow_negative_numbers(parser)
 
 
 if __name__ == "__main__":

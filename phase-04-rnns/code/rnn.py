@@ -48,7 +48,7 @@ from matplotlib.patches import FancyBboxPatch
 
 from phase00.derivatives import numerical_gradient
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import check_fits_in_memory, finite_float, positive_int
+from phase00.flags import allow_negative_numbers, check_fits_in_memory, finite_float, positive_int
 from phase02.gradcheck import TOLERANCE, check_gradients, gradient_error
 
 Cache = tuple[np.ndarray, ...]  # what one step keeps for its backward pass
@@ -485,7 +485,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch", type=positive_int, default=3,
                         help="sequences per batch of the vectorised layer (default: 3)")
     add_seed_and_out_flags(parser, __file__)
-    return parser
+    return allow_negative_numbers(parser)
 
 
 if __name__ == "__main__":

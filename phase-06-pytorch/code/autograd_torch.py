@@ -35,6 +35,7 @@ import torch
 from matplotlib.figure import Figure
 
 from phase00.figures import add_seed_and_out_flags, save_figure
+from phase00.flags import allow_negative_numbers
 from phase02.autograd import Value, add_neuron_flags, neuron_with_loss
 from phase06.device import limit_cpu_threads
 
@@ -297,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "engine.")
     add_neuron_flags(parser)
     add_seed_and_out_flags(parser, __file__)
-    return parser
+    return allow_negative_numbers(parser)
 
 
 if __name__ == "__main__":
