@@ -178,12 +178,15 @@ def draw_attention_maps(maps: list[np.ndarray], text: str, out_dir: Path | None,
     for layer in range(L):
         for head in range(H):
             ax = axes[layer][head]
-            ax.imshow(maps[layer][head], cmap="viridis", vmin=0, vmax=1)
+            image = ax.imshow(maps[layer][head], cmap="viridis", vmin=0, vmax=1)
             ax.set_xticks(range(len(chars)), chars, fontsize=5)
             ax.set_yticks(range(len(chars)), chars, fontsize=5)
             ax.set_title(f"block {layer}, head {head}", fontsize=8)
-    fig.suptitle(f"Attention weights on {text!r}", fontsize=10)
+    fig.suptitle(f"Attention weights on {text!r} (row: the query's position; column: the "
+                 f"key's)", fontsize=10)
     fig.tight_layout()
+    # one scale for every map (all share 0 to 1), in space taken from all of them
+    fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, label="attention weight")
     save_figure(fig, out_dir, name)
     return fig
 
