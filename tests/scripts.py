@@ -61,11 +61,12 @@ def flag_names(script: Path) -> set[str]:
 
 def refused(main: Callable[[list[str]], object], argv: list[str],
             capsys: pytest.CaptureFixture[str], code: int = 2) -> str:
-    """Run a script's main(argv), expect SystemExit(code) and no traceback; return the last line
-    of the error, the one the learner reads."""
+    """Run a script's main(argv), expect SystemExit(code) with no traceback and no warning (a
+    NumPy RuntimeWarning is noise before the one line); return the last line of the error, the
+    one the learner reads."""
     with pytest.raises(SystemExit) as stop:
         main(argv)
     assert stop.value.code == code
     err = capsys.readouterr().err
-    assert "Traceback" not in err
+    assert "Traceback" not in err and "Warning" not in err, err
     return err.strip().splitlines()[-1]

@@ -20,6 +20,7 @@ from phase01.logistic_regression import (
     two_step_cycle,
 )
 from phase01.perceptron import GATES, X_GATE
+from tests.scripts import refused
 
 
 def separable_data(rng: np.random.Generator, n: int = 200,
@@ -193,12 +194,6 @@ def small_machine(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("phase00.flags.machine_memory_bytes", lambda: 16 * 2**30)
 
 
-def one_line_error(capsys: pytest.CaptureFixture, stop: pytest.ExceptionInfo, code: int) -> str:
-    assert stop.value.code == code
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and "Warning" not in err
-    return err.strip().splitlines()[-1]
-
 
 def test_too_long_a_step_ends_in_a_two_step_bounce() -> None:
     """--lr 20 on the default blobs: the loss never settles, it alternates 0.3086 / 0.5155."""
@@ -226,9 +221,7 @@ def test_separable_blobs_are_all_right_from_the_second_epoch() -> None:
 
 
 def test_a_huge_learning_rate_stops_in_one_line(figures_dir, capsys) -> None:
-    with pytest.raises(SystemExit) as stop:
-        main(["--out", str(figures_dir), "--lr", "1e300"])
-    last = one_line_error(capsys, stop, 1)
+    last = refused(main, ["--out", str(figures_dir), "--lr", "1e300"], capsys, 1)
     assert last.startswith("error: the loss became 2.035e+299 at epoch 1")
     assert "try a smaller --lr" in last and len(last) < 200
     assert not list(figures_dir.iterdir())
@@ -246,6 +239,4 @@ def test_a_huge_learning_rate_stops_in_one_line(figures_dir, capsys) -> None:
 ])
 def test_sizes_that_cannot_fit_or_finish_are_refused(flags: list[str], fragment: str,
                                                      figures_dir, capsys) -> None:
-    with pytest.raises(SystemExit) as stop:
-        main(["--out", str(figures_dir), *flags])
-    assert fragment in one_line_error(capsys, stop, 2)
+    assert fragment in refused(main, ["--out", str(figures_dir), *flags], capsys, 2)

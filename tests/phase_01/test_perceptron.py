@@ -14,6 +14,7 @@ from phase01.perceptron import (
     predict,
     train_perceptron,
 )
+from tests.scripts import refused
 
 
 @pytest.mark.parametrize("gate", ["and", "or"])
@@ -158,18 +159,9 @@ def test_main_with_one_gate_and_flags(figures_dir, capsys) -> None:
     assert "must pass through (0,0)" in out
 
 
-def one_line_error(capsys: pytest.CaptureFixture, stop: pytest.ExceptionInfo, code: int) -> str:
-    """The script stopped with `code` and a last line on stderr that is its one error."""
-    assert stop.value.code == code
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and "Warning" not in err
-    return err.strip().splitlines()[-1]
-
 
 def test_a_learning_rate_that_overflows_the_weights_is_one_line(figures_dir, capsys) -> None:
-    with pytest.raises(SystemExit) as stop:
-        main(["--out", str(figures_dir), "--lr", "1e308"])
-    last = one_line_error(capsys, stop, 1)
+    last = refused(main, ["--out", str(figures_dir), "--lr", "1e308"], capsys, 1)
     assert last.startswith("error: in epoch 1") and "try a smaller --lr" in last
     assert not list(figures_dir.iterdir())
     with pytest.raises(FloatingPointError, match="overflow 64-bit floats"):
@@ -177,10 +169,8 @@ def test_a_learning_rate_that_overflows_the_weights_is_one_line(figures_dir, cap
 
 
 def test_an_endless_random_start_run_is_refused_with_its_time(figures_dir, capsys) -> None:
-    with pytest.raises(SystemExit) as stop:
-        main(["--out", str(figures_dir), "--gate", "xor", "--seed", "1",
-              "--epochs", "100000000"])
-    last = one_line_error(capsys, stop, 2)
+    last = refused(main, ["--out", str(figures_dir), "--gate", "xor", "--seed", "1",
+                          "--epochs", "100000000"], capsys, 2)
     assert "would take about 167 minutes" in last and "at most 3,000,000 epochs" in last
 
 

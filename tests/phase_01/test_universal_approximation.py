@@ -13,6 +13,7 @@ from phase01.universal_approximation import (
     plot_approximations,
     staircase_network,
 )
+from tests.scripts import refused
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -81,17 +82,9 @@ def test_main_runs_and_writes_its_figure(figures_dir, capsys) -> None:
     assert [p.name for p in figures_dir.iterdir()] == ["universal_approximation.png"]
 
 
-def one_line_error(capsys: pytest.CaptureFixture, stop: pytest.ExceptionInfo) -> str:
-    assert stop.value.code == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and "Warning" not in err
-    return err.strip().splitlines()[-1]
-
 
 def test_a_steepness_that_overflows_is_refused(figures_dir, capsys) -> None:
-    with pytest.raises(SystemExit) as stop:
-        main(["--out", str(figures_dir), "--steepness", "1e308"])
-    last = one_line_error(capsys, stop)
+    last = refused(main, ["--out", str(figures_dir), "--steepness", "1e308"], capsys, 2)
     assert "--steepness 1e+308 with --neurons 40 overflows" in last
     assert not list(figures_dir.iterdir())
 
@@ -99,9 +92,8 @@ def test_a_steepness_that_overflows_is_refused(figures_dir, capsys) -> None:
 def test_more_neurons_than_memory_are_refused(figures_dir, capsys,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("phase00.flags.machine_memory_bytes", lambda: 16 * 2**30)
-    with pytest.raises(SystemExit) as stop:
-        main(["--out", str(figures_dir), "--neurons", "4", "100000000"])
-    assert "--neurons 100000000 needs about" in one_line_error(capsys, stop)
+    argv = ["--out", str(figures_dir), "--neurons", "4", "100000000"]
+    assert "--neurons 100000000 needs about" in refused(main, argv, capsys, 2)
 
 
 def test_steepness_without_a_sigmoid_in_the_table_says_where_it_goes(figures_dir,
