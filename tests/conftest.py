@@ -24,6 +24,21 @@ if os.environ.get("WORKBOOK_MINE"):
     settings.load_profile("workbook")
 
 
+# `pytest -n auto` (the pytest-xdist plugin) runs the tests in several processes at once. "auto"
+# means one per CPU core this process may use, but no more than the memory holds: a worker that
+# has imported PyTorch and run a notebook's kernel beside it holds up to about 2 GiB.
+WORKER_MEMORY_BYTES = 2 * 2**30
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    from phase00.flags import machine_memory_bytes
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    memory = machine_memory_bytes()
+    by_memory = memory // WORKER_MEMORY_BYTES if memory else 1
+    return max(1, min(cores or 1, by_memory))
+
+
 def one_torch_thread() -> Iterator[None]:
     """PyTorch on one CPU thread while some tests run, then as before. Small models run faster
     and steadier so on a busy machine, and float sums come out the same every run

@@ -30,8 +30,9 @@ MIN_PYTHON = (3, 11)
 REQUIRED = [("numpy", "numpy"), ("matplotlib", "matplotlib"), ("seaborn", "seaborn"),
             ("torch", "torch"), ("tiktoken", "tiktoken"), ("datasets", "datasets"),
             ("tqdm", "tqdm"), ("jupyter", None)]
-DEV_EXTRAS = [("pytest", "pytest"), ("hypothesis", "hypothesis"), ("nbclient", "nbclient"),
-              ("ipykernel", "ipykernel"), ("ruff", None), ("transformers", "transformers")]
+DEV_EXTRAS = [("pytest", "pytest"), ("pytest-xdist", "xdist"), ("hypothesis", "hypothesis"),
+              ("nbclient", "nbclient"), ("ipykernel", "ipykernel"), ("ruff", None),
+              ("transformers", "transformers")]
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
