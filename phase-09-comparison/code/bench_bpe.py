@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in (WHOLE, NO_MERGES, NO_SPLIT):
         print(f"   {name:50s} {p[name]:.3f} s ({spread(parts[name], 1, 3)})")
     split = stage_time("the split", parts[NO_MERGES], parts[NO_SPLIT], p[WHOLE])
-    merges = stage_time("the merges", parts[WHOLE], parts[NO_MERGES], p[WHOLE])
+    merges = stage_time("the merge stage", parts[WHOLE], parts[NO_MERGES], p[WHOLE])
     print(f"   so {split}; {merges}; and the pipeline's own work on the text, with neither "
           f"stage, {p[NO_SPLIT]:.3f} s ({p[NO_SPLIT] / p[WHOLE]:.0%})")
     print("   (its BPE model keeps a cache of the words it has merged, filled here by the "

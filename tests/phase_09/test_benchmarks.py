@@ -62,15 +62,16 @@ def test_bench_bpe_quick(tmp_path: Path, tiny_text: str,
     assert re.search(r"\| (yes: the same|the same set of|\d+ of \d+ shared)", out)
     # GPT2TokenizerFast's time taken apart: the pieces split beforehand, merged, give its ids
     assert "without the merges (a model that does nothing)" in out
-    assert re.search(r"so the split(: | takes )", out) and "; the merges" in out
+    assert re.search(r"so the split(: | takes )", out) and "; the merge stage" in out
     assert "then merged, give the whole encode's ids: yes" in out
 
 
 def test_a_stage_inside_the_noise_gets_no_share() -> None:
     # the merges as a difference of two medians: 2.1 - 2.3 s, negative, and inside the spread
-    said = bench_bpe.stage_time("the merges", [2.0, 2.1, 2.9], [2.2, 2.3, 2.4], 2.1)
-    assert said.startswith("the merges: too small to measure here (-0.200 s") and "%" not in said
-    said = bench_bpe.stage_time("the merges", [2.0, 2.3, 2.6], [2.0, 2.1, 2.2], 2.3)
+    said = bench_bpe.stage_time("the merge stage", [2.0, 2.1, 2.9], [2.2, 2.3, 2.4], 2.1)
+    assert said.startswith("the merge stage: too small to measure here (-0.200 s")
+    assert "%" not in said
+    said = bench_bpe.stage_time("the merge stage", [2.0, 2.3, 2.6], [2.0, 2.1, 2.2], 2.3)
     assert "too small to measure" in said  # +0.2 s, but the spread is ±0.3 s
     said = bench_bpe.stage_time("the split", [3.0, 3.1, 3.2], [1.0, 1.1, 1.2], 4.0)
     assert said == "the split takes 2.000 s (50%)"
