@@ -34,9 +34,10 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     from phase00.flags import machine_memory_bytes
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    memory = machine_memory_bytes()
-    by_memory = memory // WORKER_MEMORY_BYTES if memory else 1
-    return max(1, min(cores or 1, by_memory))
+    cores = cores or 1
+    memory = machine_memory_bytes()  # None where the system does not say (Windows)
+    by_memory = memory // WORKER_MEMORY_BYTES if memory else cores
+    return max(1, min(cores, by_memory))
 
 
 def one_torch_thread() -> Iterator[None]:

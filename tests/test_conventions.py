@@ -398,3 +398,20 @@ def test_blog_figures_registry_names_real_scripts(phase_dir: Path) -> None:
         assert script.is_file(), f"BLOG_FIGURES names {module_name}, which is not a script"
         assert "--out" in flags_of(script), f"{module_name} has no --out"
         assert all(isinstance(f, str) for f in flags)
+
+
+def test_parallel_tests_take_one_worker_a_core_unless_memory_is_short(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`pytest -n auto` asks tests/conftest.py how many processes to start."""
+    import phase00.flags
+    from tests.conftest import WORKER_MEMORY_BYTES, pytest_xdist_auto_num_workers
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setattr(phase00.flags, "machine_memory_bytes", lambda: 64 * 2**30)
+    assert pytest_xdist_auto_num_workers(None) == 4  # one a core
+    monkeypatch.setattr(phase00.flags, "machine_memory_bytes", lambda: 3 * WORKER_MEMORY_BYTES)
+    assert pytest_xdist_auto_num_workers(None) == 3  # what the memory holds
+    monkeypatch.setattr(phase00.flags, "machine_memory_bytes", lambda: WORKER_MEMORY_BYTES // 2)
+    assert pytest_xdist_auto_num_workers(None) == 1  # never none
+    monkeypatch.setattr(phase00.flags, "machine_memory_bytes", lambda: None)
+    assert pytest_xdist_auto_num_workers(None) == 4  # memory unknown: the cores decide
