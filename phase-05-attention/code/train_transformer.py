@@ -139,22 +139,26 @@ def evaluate(model: Transformer, data: np.ndarray, batch: int, T: int, n_batches
                           for _ in range(n_batches)]))
 
 
-def plot_losses(history: dict[str, list], out_dir: Path | None) -> Figure:
+def plot_losses(history: dict[str, list], out_dir: Path | None,
+                title: str = "NumPy transformer on characters", target: float = 2.0,
+                filename: str = "transformer_loss.png", bottom: float = 1.0) -> Figure:
+    """Training loss (one batch, noisy) and validation loss against steps, with a dotted line at
+    the phase's `target` in nats. Phase 07 draws its GPT's curve with this too."""
     fig = Figure(figsize=(7, 4))
     ax = fig.add_subplot()
     ax.plot(history["step"], history["train"], color="tab:blue", alpha=0.35, lw=0.8,
             label="train (one batch)")
     ax.plot(history["eval_step"], history["val"], "o-", color="tab:red", ms=3,
             label="validation")
-    ax.axhline(2.0, color="0.5", ls=":", label="2.0 nats")
+    ax.axhline(target, color="0.5", ls=":", label=f"{target:g} nats")
     ax.set_xlabel("step")
     ax.set_ylabel("cross-entropy (nats per character)")
-    ax.set_ylim(1.0, max(4.5, min(history["train"][:1] or [4.5])))
-    ax.set_title("NumPy transformer on characters")
+    ax.set_ylim(bottom, max(4.5, min(history["train"][:1] or [4.5])))
+    ax.set_title(title)
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    save_figure(fig, out_dir, "transformer_loss.png")
+    save_figure(fig, out_dir, filename)
     return fig
 
 

@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from phase00.corpus import add_corpus_flags, write_atomically
-from phase00.figures import add_out_flag, save_figure, scratch_dir
+from phase00.figures import add_out_flag, scratch_dir
 from phase00.flags import (
     add_seed_flag,
     nonnegative_float,
@@ -44,6 +44,7 @@ from phase05.train_transformer import (
     draw_attention_maps,
     training_text,
 )
+from phase05.train_transformer import plot_losses as plot_loss_curves
 from phase05.transformer import training_bytes
 from phase06.device import (
     add_device_flag,
@@ -109,22 +110,9 @@ def save_model(model: GPT, tokenizer: CharTokenizer, path: Path) -> Path:
 
 
 def plot_losses(history: dict[str, list], out_dir: Path | None) -> Figure:
-    fig = Figure(figsize=(7, 4))
-    ax = fig.add_subplot()
-    ax.plot(history["step"], history["train"], color="tab:blue", alpha=0.3, lw=0.8,
-            label="train (one batch)")
-    ax.plot(history["eval_step"], history["val"], "o-", color="tab:red", ms=3,
-            label="validation")
-    ax.axhline(1.85, color="0.5", ls=":", label="1.85 nats")
-    ax.set_ylim(1.2, 4.5)
-    ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy (nats per character)")
-    ax.set_title("Character-level GPT on Tiny Shakespeare")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    save_figure(fig, out_dir, "gpt_char_loss.png")
-    return fig
+    """Phase 05's loss figure, with this phase's bar of 1.85 nats."""
+    return plot_loss_curves(history, out_dir, "Character-level GPT on Tiny Shakespeare",
+                            target=1.85, filename="gpt_char_loss.png", bottom=1.2)
 
 
 @torch.no_grad()
