@@ -70,12 +70,26 @@ def make_cell(name: str, n_in: int, n_hidden: int, rng: np.random.Generator,
     return CELLS[name](n_in, n_hidden, rng, spectral_radius)
 
 
-class CharRNN:
-    """Embedding -> recurrent layer -> Dense head at every step. A layer made of layers.
+class LayerGroup:
+    """A model made of named layers, `self.layers`. Its params and grads are the layers' own
+    arrays under names like "rnn.W_h", so the gradient checker and the optimizer see one model."""
 
-    params / grads gather the layers' own arrays under names like "rnn.W_h", so the gradient
-    checker and the optimizer see one model.
-    """
+    layers: dict[str, Any]
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        return {f"{n}.{k}": v for n, layer in self.layers.items() for k, v in layer.params.items()}
+
+    @property
+    def grads(self) -> dict[str, np.ndarray]:
+        return {f"{n}.{k}": v for n, layer in self.layers.items() for k, v in layer.grads.items()}
+
+    def n_params(self) -> int:
+        return sum(p.size for p in self.params.values())
+
+
+class CharRNN(LayerGroup):
+    """Embedding -> recurrent layer -> Dense head at every step. A layer made of layers."""
 
     def __init__(self, vocab_size: int, embed_dim: int, hidden: int, cell: str = "rnn",
                  rng: np.random.Generator | None = None,
@@ -92,17 +106,6 @@ class CharRNN:
     @property
     def vocab_size(self) -> int:
         return self.embed.vocab_size
-
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        return {f"{n}.{k}": v for n, layer in self.layers.items() for k, v in layer.params.items()}
-
-    @property
-    def grads(self) -> dict[str, np.ndarray]:
-        return {f"{n}.{k}": v for n, layer in self.layers.items() for k, v in layer.grads.items()}
-
-    def n_params(self) -> int:
-        return sum(p.size for p in self.params.values())
 
     def forward(self, ids: np.ndarray, s0: np.ndarray | None = None) -> np.ndarray:
         """Logits (B, T, V) for ids (B, T): position t scores the character after ids[:, t]."""

@@ -48,7 +48,7 @@ from phase00.threads import limit_blas_threads
 from phase02.layers import Dense, SoftmaxCrossEntropy
 from phase02.optimizers import Adam
 from phase03.embeddings import Embedding
-from phase04.char_rnn import CELLS, add_adam_flags, make_cell
+from phase04.char_rnn import CELLS, LayerGroup, add_adam_flags, make_cell
 from phase04.clipping import clip_global_norm
 from phase04.rnn import bptt_bytes
 
@@ -85,7 +85,7 @@ def decoder_inputs(tgt: np.ndarray, n_symbols: int = N_SYMBOLS) -> np.ndarray:
     return np.concatenate([np.full((tgt.shape[0], 1), bos_id(n_symbols)), tgt[:, :-1]], axis=1)
 
 
-class Seq2Seq:
+class Seq2Seq(LayerGroup):
     """Encoder RNN -> final state -> decoder RNN -> Dense head at every output step.
 
     The decoder's initial state is the encoder's final state: the only bridge between them.
@@ -107,17 +107,6 @@ class Seq2Seq:
                        "dec_embed": self.dec_embed, "decoder": self.decoder, "head": self.head}
         self.shape: tuple[int, int] | None = None
         self.enc_hs: np.ndarray | None = None  # the encoder's outputs, kept by encode()
-
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        return {f"{n}.{k}": v for n, layer in self.layers.items() for k, v in layer.params.items()}
-
-    @property
-    def grads(self) -> dict[str, np.ndarray]:
-        return {f"{n}.{k}": v for n, layer in self.layers.items() for k, v in layer.grads.items()}
-
-    def n_params(self) -> int:
-        return sum(p.size for p in self.params.values())
 
     def check_src(self, src: np.ndarray) -> None:
         """A clear error for a source batch of the wrong shape or with unknown symbols."""
