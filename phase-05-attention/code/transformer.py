@@ -42,6 +42,7 @@ from phase00.corpus import write_atomically
 from phase00.flags import add_seed_flag, check_fits_in_memory, positive_int
 from phase02.layers import Activation, SoftmaxCrossEntropy
 from phase03.embeddings import Embedding
+from phase04.char_rnn import LayerGroup
 from phase05.attention import Linear, MultiHeadAttention
 from phase05.layernorm import LayerNorm
 from phase05.positional import sinusoidal_encoding
@@ -79,30 +80,14 @@ class TransformerConfig:
             raise ValueError(f"sinusoidal positions need an even d_model, got {self.d_model}")
 
 
-def named(sublayers: dict[str, object], what: str) -> dict[str, np.ndarray]:
-    """The `params` (or `grads`) of some sublayers in one dict, names prefixed: "ln_1.g"."""
-    return {f"{prefix}.{k}": v for prefix, layer in sublayers.items()
-            for k, v in getattr(layer, what).items()}
-
-
-class MLP:
+class MLP(LayerGroup):
     """Linear(d, 4d) -> GELU -> Linear(4d, d): each position, on its own, transformed."""
 
     def __init__(self, d_model: int, rng: np.random.Generator) -> None:
         self.c_fc = Linear(d_model, 4 * d_model, rng)
         self.act = Activation("gelu")  # phase 01's GELU, tanh approximation, as GPT-2
         self.c_proj = Linear(4 * d_model, d_model, rng)
-
-    def sublayers(self) -> dict[str, object]:
-        return {"c_fc": self.c_fc, "c_proj": self.c_proj}
-
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        return named(self.sublayers(), "params")
-
-    @property
-    def grads(self) -> dict[str, np.ndarray]:
-        return named(self.sublayers(), "grads")
+        self.layers = {"c_fc": self.c_fc, "c_proj": self.c_proj}  # params: "c_fc.W", ...
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return self.c_proj.forward(self.act.forward(self.c_fc.forward(x)))
@@ -111,7 +96,7 @@ class MLP:
         return self.c_fc.backward(self.act.backward(self.c_proj.backward(dout)))
 
 
-class Block:
+class Block(LayerGroup):
     """One pre-LN transformer block: x + attn(ln_1(x)), then x + mlp(ln_2(x))."""
 
     def __init__(self, d_model: int, n_heads: int, eps: float, rng: np.random.Generator) -> None:
@@ -119,19 +104,9 @@ class Block:
         self.attn = MultiHeadAttention(d_model, n_heads, rng, causal=True)
         self.ln_2 = LayerNorm(d_model, eps)
         self.mlp = MLP(d_model, rng)
-
-    def sublayers(self) -> dict[str, object]:
-        return {"ln_1": self.ln_1, "attn.c_attn": self.attn.c_attn,
-                "attn.c_proj": self.attn.c_proj, "ln_2": self.ln_2,
-                "mlp.c_fc": self.mlp.c_fc, "mlp.c_proj": self.mlp.c_proj}
-
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        return named(self.sublayers(), "params")
-
-    @property
-    def grads(self) -> dict[str, np.ndarray]:
-        return named(self.sublayers(), "grads")
+        self.layers = {"ln_1": self.ln_1, "attn.c_attn": self.attn.c_attn,  # by GPT-2's names
+                       "attn.c_proj": self.attn.c_proj, "ln_2": self.ln_2,
+                       "mlp.c_fc": self.mlp.c_fc, "mlp.c_proj": self.mlp.c_proj}
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = x + self.attn.forward(self.ln_1.forward(x))
@@ -180,7 +155,7 @@ class Transformer:
         if self.wpe is not None:
             out["wpe"] = self.wpe
         for i, block in enumerate(self.blocks):
-            out |= {f"h.{i}.{name}": layer for name, layer in block.sublayers().items()}
+            out |= {f"h.{i}.{name}": layer for name, layer in block.layers.items()}
         out["ln_f"] = self.ln_f
         if self.head is not None:
             out["lm_head"] = self.head
