@@ -118,6 +118,18 @@ class Block(LayerGroup):
         return dx + self.ln_1.backward(self.attn.backward(dx))
 
 
+def batch_shape(shape: tuple[int, ...], context: int) -> tuple[int, int]:
+    """(B, T) of a batch of token ids of this `shape`, or a ValueError that says what was wrong:
+    not one row of ids per sequence, or sequences longer than the model's context."""
+    if len(shape) != 2:
+        raise ValueError(f"expected token ids of shape (B, T), got {tuple(shape)}")
+    B, T = shape
+    if T > context:
+        raise ValueError(f"sequence of {T} tokens is longer than the context of {context}: "
+                         f"crop it to the last {context} tokens")
+    return B, T
+
+
 class Head:
     """The untied output layer: logits = x @ W^T with W of shape (V, d), no bias (as GPT-2)."""
 
@@ -191,13 +203,8 @@ class Transformer:
     def forward(self, ids: np.ndarray) -> np.ndarray:
         """Token ids (B, T) -> logits (B, T, vocab_size): position t scores token t + 1."""
         ids = np.asarray(ids)
-        if ids.ndim != 2:
-            raise ValueError(f"expected token ids of shape (B, T), got {ids.shape}")
-        B, T = ids.shape
         c = self.config
-        if T > c.context:
-            raise ValueError(f"sequence of {T} tokens is longer than the context of "
-                             f"{c.context}: crop it to the last {c.context} tokens")
+        B, T = batch_shape(ids.shape, c.context)
         x = self.wte.forward(ids)  # (B, T, d)
         if self.wpe is not None:
             x = x + self.wpe.forward(np.arange(T))  # (T, d) broadcast over the batch

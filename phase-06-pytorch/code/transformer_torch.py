@@ -51,6 +51,7 @@ from phase05.transformer import (
     Transformer,
     TransformerConfig,
     add_shape_flags,
+    batch_shape,
     training_bytes,
     vocabulary_size,
 )
@@ -181,13 +182,8 @@ class TorchTransformer(nn.Module):
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         """Token ids (B, T) -> logits (B, T, vocab_size): position t scores token t + 1."""
-        if ids.ndim != 2:
-            raise ValueError(f"expected token ids of shape (B, T), got {tuple(ids.shape)}")
-        B, T = ids.shape
         c = self.config
-        if T > c.context:
-            raise ValueError(f"sequence of {T} tokens is longer than the context of "
-                             f"{c.context}: crop it to the last {c.context} tokens")
+        B, T = batch_shape(tuple(ids.shape), c.context)  # phase 05's checks
         x = self.wte(ids)  # (B, T, d)
         if self.wpe is not None:
             x = x + self.wpe(torch.arange(T, device=ids.device))  # (T, d) over the batch
