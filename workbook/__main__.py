@@ -435,6 +435,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         scripts = sorted(p.stem for p in (phase_folder(phase) / "code").glob("[a-z]*.py"))
         raise Refusal(f"phase {phase} has no script '{name}'; it has: {', '.join(scripts)}")
     mine = {phase, *(normalise_phase(p) or p for p in args.mine or [])}
+    stubs = [e.id for e in all_exercises() if e.phase in mine
+             and learner_file(folder, e).is_file() and learner_function(folder, e) == stub_of(e)]
+    if stubs and "-h" not in args.args and "--help" not in args.args:
+        # A long run may reach its first stub only near its end: say what is missing up front.
+        print(f"Not written yet in your code: {', '.join(stubs)}. {script.name} stops at the "
+              f"first of them it calls, so write those it needs first.", file=sys.stderr)
     env = {**os.environ, ENV_PHASES: ",".join(sorted(mine)), ENV_FOLDER: str(folder)}
     return run_explaining_stubs([sys.executable, str(script), *args.args], env, script.name)
 

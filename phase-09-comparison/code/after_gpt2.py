@@ -743,10 +743,18 @@ def main(argv: list[str] | None = None) -> None:
           f"seeds {seeds}, {torch.get_num_threads()} CPU threads")
     results = []
     rows = [row for row in ROWS if not (args.core and row[0] in OPTIONAL_ROWS)]
+    # The steps are timed first, before any training: on a machine no other run keeps busy, and
+    # in seconds, so that a problem in the timing stops the script before the long part.
+    base_step, all_step = step_times(base_config, replace(base_config, **rows[-1][1]), split,
+                                     args)
+    equal_steps = max(1, round(args.steps * all_step / base_step))
+    print(f"   one step, timed in turns (median): GPT-2 {base_step * 1e3:.1f} ms, all "
+          f"{all_step * 1e3:.1f} ms ({all_step / base_step:.2f}x): GPT-2 gets {equal_steps} "
+          f"steps for the same seconds")
     tasks = [(replace(base_config, **options), use_muon, split, args, args.steps, seed)
              for _, options, use_muon in rows for seed in seeds]
     pool = (ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn"))
-            if args.jobs > 1 else None)  # workers wait idle (no CPU) while steps are timed
+            if args.jobs > 1 else None)
     try:
         done = run_all(tasks, pool)
         for name, _, _ in rows:
@@ -754,13 +762,6 @@ def main(argv: list[str] | None = None) -> None:
             losses = [r[0] for r in runs]
             results.append((name, losses, float(np.mean([r[1] for r in runs])), runs[0][2]))
             print(f"   {name:28s} val {spread(losses):15s} {results[-1][2]:6.1f} s", flush=True)
-
-        base_step, all_step = step_times(base_config, replace(base_config, **rows[-1][1]), split,
-                                         args)
-        equal_steps = max(1, round(args.steps * all_step / base_step))
-        print(f"   one step, timed in turns (median): GPT-2 {base_step * 1e3:.1f} ms, all "
-              f"{all_step * 1e3:.1f} ms ({all_step / base_step:.2f}x): GPT-2 gets {equal_steps} "
-              f"steps for the same seconds")
         equal = [(base_config, False, split, args, equal_steps, seed) for seed in seeds]
         done = run_all(equal, pool)
         runs = [next_run(done, parser, f"GPT-2 for {equal_steps} steps", seed) for seed in seeds]

@@ -74,6 +74,19 @@ def test_rope_worked_example_of_note_04() -> None:
     assert (score(1, 3), score(5, 7), score(1, 4), score(4, 4)) == (5.9489, 5.9489, -0.0022, 1.0)
 
 
+def test_rope_pairs_each_entry_with_the_one_half_a_vector_away() -> None:
+    """d = 4 at position 1: the pair (x0, x2) turns by 1 radian and (x1, x3) by 10000^(-2/4)
+    = 0.01. Turning neighbours (x0, x1) instead is another layout of RoPE, one this model's
+    weights do not follow: it gives (-1.1426, 1.9221, 2.9599, 4.0298). The tables are float64;
+    the result keeps x's float32."""
+    cos, sin = rotary_tables(4, 2)
+    x = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    got = rotate(x, cos[1], sin[1])
+    assert got.dtype == torch.float32, "cast cos and sin to x's dtype"
+    torch.testing.assert_close(got, torch.tensor([-1.9841, 1.9599, 2.4624, 4.0198]),
+                               rtol=0, atol=1e-4)
+
+
 def test_rope_keeps_lengths() -> None:
     """A rotation: every vector keeps its length."""
     x = torch.randn(3, 10, 8, dtype=torch.float64)
@@ -88,10 +101,23 @@ def test_rmsnorm_by_hand() -> None:
     norm = RMSNorm(2, eps=1e-5)
     out = norm(torch.tensor([[3.0, 4.0]]))
     expected = torch.tensor([[3.0, 4.0]]) / (12.5 + 1e-5) ** 0.5
-    assert torch.allclose(out, expected, atol=1e-7)
+    torch.testing.assert_close(out, expected)
     with torch.no_grad():
         norm.weight.copy_(torch.tensor([2.0, -1.0]))
-    assert torch.allclose(norm(torch.tensor([[3.0, 4.0]])), expected * torch.tensor([2.0, -1.0]))
+    torch.testing.assert_close(norm(torch.tensor([[3.0, 4.0]])),
+                               expected * torch.tensor([2.0, -1.0]))
+
+
+def test_rmsnorm_eps_sits_inside_the_root_and_a_zero_vector_stays_zero() -> None:
+    """Where eps matters: [3e-3, 4e-3] has mean square 1.25e-5, near eps = 1e-5, so the output
+    is [3e-3, 4e-3] / sqrt(2.25e-5) = [0.6325, 0.8433]. Without eps it would be [0.8485, 1.1314];
+    with eps added after the root, [0.8461, 1.1282]. A zero vector gives zeros, not NaN."""
+    norm = RMSNorm(2, eps=1e-5).double()
+    got = norm(torch.tensor([[3e-3, 4e-3]], dtype=torch.float64))
+    torch.testing.assert_close(got, torch.tensor([[0.6325, 0.8433]], dtype=torch.float64),
+                               rtol=0, atol=1e-4)
+    zeros = norm(torch.zeros(1, 2, dtype=torch.float64))
+    assert torch.equal(zeros, torch.zeros(1, 2, dtype=torch.float64)), zeros
 
 
 def test_rmsnorm_formula_and_no_mean_subtracted() -> None:
@@ -229,7 +255,7 @@ def matrix_with_singular_values(s: torch.Tensor, rows: int, cols: int,
     return U @ torch.diag(s) @ V.T
 
 
-@pytest.mark.parametrize("shape", [(32, 32), (48, 16), (16, 48)])
+@pytest.mark.parametrize("shape", [(32, 32), (48, 16), (16, 48)], ids=["square", "tall", "wide"])
 def test_newton_schulz_maps_each_singular_value_and_keeps_u_and_v(
         shape: tuple[int, int]) -> None:
     """NS(U S V^T) = U f(S) V^T, f the scalar map of 5 quintic steps on S / ||S||: every value
@@ -242,6 +268,10 @@ def test_newton_schulz_maps_each_singular_value_and_keeps_u_and_v(
     expected = torch.from_numpy(singular_value_map((s / s.norm()).numpy()))
     X = newton_schulz(G)
     assert X.shape == G.shape
+    got = torch.linalg.svdvals(X)  # largest first; the map does not keep the order
+    want = expected.sort(descending=True).values
+    assert torch.allclose(got, want, atol=1e-6), (
+        f"singular values after newton_schulz:\n{got}\nexpected (the map of each):\n{want}")
     assert torch.allclose(X, U @ torch.diag(expected) @ Vt, atol=1e-6)  # 1e-7 added to the norm
     assert expected[:-1].min() > 0.6 and expected[:-1].max() < 1.21, expected
     assert expected[-1] < 1e-3  # 1e-7 of the norm, times about 485: still tiny
@@ -263,6 +293,8 @@ def test_singular_value_map_by_hand() -> None:
 def test_newton_schulz_does_not_care_about_the_gradient_s_size() -> None:
     G = torch.randn(8, 6, dtype=torch.float64)
     assert torch.allclose(newton_schulz(G), newton_schulz(1000 * G), atol=1e-9)
+    zero = newton_schulz(torch.zeros(4, 3, dtype=torch.float64))  # 0 / (0 + 1e-7), not 0 / 0
+    assert torch.equal(zero, torch.zeros(4, 3, dtype=torch.float64)), zero
 
 
 def test_muon_step_is_the_orthogonalised_momentum() -> None:

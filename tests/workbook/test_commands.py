@@ -141,6 +141,7 @@ def test_the_learners_own_module_runs_as_a_script_on_their_code(learner) -> None
                      r"is yours to write", failed.stderr), failed.stderr[-2000:]
     through_run = learner.run("run", "00", "vectors", "--out", str(learner.folder / "o"))
     assert through_run.returncode == 1 and "Traceback" not in through_run.stderr
+    assert through_run.stderr.startswith("Not written yet in your code: 00.dot-product, ")
     assert ("vectors.py stopped where it calls exercise 00.dot-product, which you have not "
             "written yet") in through_run.stderr
     assert "1. " in through_run.stdout  # what the script printed before it got there
