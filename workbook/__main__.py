@@ -229,6 +229,9 @@ def explain(o: Outcome) -> None:
     if result.get("where"):
         print(f"  where: your {where_in_exercise(o.exercise, result)}")
     lines = result.get("explained") or [result.get("message", "")]
+    # pytest's own advice names its flag; here the report is the workbook's --verbose
+    lines = [line.replace("Use -v to get more diff", "--verbose shows more of the difference")
+             for line in lines]
     for line in lines[:18]:
         print(f"  | {line}")
     if len(lines) > 18:
