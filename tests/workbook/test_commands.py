@@ -361,3 +361,16 @@ def test_an_error_raised_in_what_the_exercise_called_is_shown_at_the_learners_li
     assert (f"where: your phase02/autograd.py, line {mine} (in Value.__add__; the error was "
             f"raised in what it called, phase02/autograd.py, line {init})") in result.stdout, \
         result.stdout
+
+
+def test_a_failure_report_names_the_workbooks_flag_not_pytests(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from workbook.__main__ import explain
+    from workbook.checking import Outcome
+
+    exercise = find("09.rms-norm")[0]
+    failure = {"outcome": "failed", "message": "AssertionError",
+               "explained": ["assert [0.8485] == [0.8461]", "Use -v to get more diff"]}
+    explain(Outcome(exercise, status="failing", failures=[("tests/x.py::test_y", failure)]))
+    out = capsys.readouterr().out
+    assert "--verbose shows more of the difference" in out and "Use -v" not in out
