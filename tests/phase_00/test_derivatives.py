@@ -42,6 +42,17 @@ def test_tiny_h_is_ruined_by_round_off() -> None:
 def test_numerical_gradient_of_paraboloid() -> None:
     v = np.array([2.0, -1.0])
     assert relative_error(numerical_gradient(paraboloid, v), paraboloid_gradient(v)) < 1e-9
+    # the step h is the caller's: for sum(v^3) at 1, ((1.1)^3 - (0.9)^3) / 0.2 = 3.01, not 3
+    cubed = numerical_gradient(lambda v: float(np.sum(v**3)), np.array([1.0]), h=0.1)
+    np.testing.assert_allclose(cubed, [3.01], rtol=1e-12)
+
+
+def test_numerical_gradient_nudges_a_copy_not_the_callers_array() -> None:
+    """f reads the caller's array c while the gradient is measured: f(v) = v . c at v = c. The
+    nudges go to a copy, so c stays [1, 2] throughout and the gradient is c itself."""
+    c = np.array([1.0, 2.0])
+    np.testing.assert_allclose(numerical_gradient(lambda v: float(v @ c), c), [1.0, 2.0],
+                               rtol=1e-9)
 
 
 def test_numerical_gradient_of_a_matrix_function(rng: np.random.Generator) -> None:

@@ -17,6 +17,10 @@ def test_converges_to_the_bottom() -> None:
     traj = gradient_descent(bowl_1d_gradient, -4.0, lr=0.1, steps=200)
     assert traj.shape == (201,)
     assert traj[-1] == pytest.approx(MINIMUM_1D, abs=1e-12)
+    start = np.array([-4.0])  # an array start is the caller's: the steps go to a copy
+    traj = gradient_descent(bowl_1d_gradient, start, lr=0.1, steps=3)
+    assert start.tolist() == [-4.0], "gradient_descent moved the caller's starting point"
+    assert traj[0].tolist() == [-4.0] and traj.shape == (4, 1)
 
 
 @pytest.mark.parametrize("lr", [0.05, 0.3, 0.5, 0.8, 1.0, 1.2])

@@ -58,6 +58,9 @@ def test_softmax_rows_of_a_batch() -> None:
     np.testing.assert_allclose(far, [[0.268941, 0.731059]] * 2, atol=1e-6)
     # float32 scores give float32 probabilities (a float64 copy would double every later array)
     assert softmax(np.array([1.0, 2.0], dtype=np.float32)).dtype == np.float32
+    # axis=0: each COLUMN is a distribution
+    np.testing.assert_allclose(softmax(np.array([[1.0, 2.0], [3.0, 4.0]]), axis=0),
+                               [[0.11920292, 0.11920292], [0.88079708, 0.88079708]], rtol=1e-7)
 
 
 def test_temperature_limits() -> None:
@@ -97,6 +100,12 @@ def test_cross_entropy_of_a_batch_is_the_mean_over_its_rows() -> None:
     t = np.array([0, 2, 1])
     rows = [-np.log(softmax(z)[k]) for z, k in zip(Z, t, strict=True)]
     assert cross_entropy_from_logits(Z, t) == pytest.approx(np.mean(rows), rel=1e-12)
+    # Each row is normalised by its OWN log-sum-exp (keepdims): two targets in one column, and
+    # more rows than classes, catch a (N,) log-sum-exp broadcast along the wrong axis.
+    assert cross_entropy_from_logits(Z, np.array([0, 0, 1])) == pytest.approx(0.5371055447867753)
+    Z2 = np.array([[0.0, 2.0], [1.0, 1.0], [3.0, -1.0]])
+    rows = [-np.log(softmax(z)[k]) for z, k in zip(Z2, [1, 0, 0], strict=True)]
+    assert cross_entropy_from_logits(Z2, np.array([1, 0, 0])) == pytest.approx(np.mean(rows))
 
 
 def test_cross_entropy_rejects_bad_targets() -> None:
@@ -127,6 +136,10 @@ def test_logsumexp_keeps_dims() -> None:
     Z = np.array([[1000.0, 1000.0], [0.0, 0.0]])
     np.testing.assert_allclose(logsumexp(Z, axis=1), [1000 + np.log(2), np.log(2)])
     assert logsumexp(Z, axis=1, keepdims=True).shape == (2, 1)
+    # axis=0 reduces the columns; only the reduced axis is dropped, never another of size 1
+    np.testing.assert_allclose(logsumexp(np.array([[0.0, 0.0], [1.0, 1.0]]), axis=0),
+                               [1.31326169, 1.31326169], rtol=1e-7)
+    assert logsumexp(np.zeros((1, 3)), axis=1).shape == (1,)
 
 
 def test_sampling_frequencies_match_probabilities(rng: np.random.Generator) -> None:
@@ -135,6 +148,25 @@ def test_sampling_frequencies_match_probabilities(rng: np.random.Generator) -> N
     freq = np.bincount(draws, minlength=4) / len(draws)
     np.testing.assert_allclose(freq, p, atol=0.005)
     assert freq[3] == 0.0  # a class with probability 0 is never drawn
+
+
+class Fixed:
+    """A stand-in generator whose `random(n)` returns the numbers it was given."""
+
+    def __init__(self, *u: float) -> None:
+        self.u = np.array(u)
+
+    def random(self, n: int) -> np.ndarray:
+        return self.u[:n]
+
+
+def test_sampling_at_the_edges_of_the_pieces() -> None:
+    """u exactly on a piece's left edge belongs to that piece, so a class of probability 0 (a
+    piece of no width) is never drawn, even first; u just below 1 stays a valid class even when
+    the cumulative sum ends a hair below 1 (ten times 0.1 sums to 0.9999999999999999)."""
+    np.testing.assert_array_equal(sample(np.array([0.0, 0.5, 0.5]), 2, Fixed(0.0, 0.5)), [1, 2])
+    last = np.nextafter(1.0, 0.0)
+    np.testing.assert_array_equal(sample(np.full(10, 0.1), 1, Fixed(last)), [9])
 
 
 def test_sampling_draws_from_the_generator_given() -> None:

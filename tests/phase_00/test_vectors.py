@@ -23,6 +23,9 @@ def test_cosine_similarity_known_values() -> None:
     assert cosine_similarity(np.array([1.0, 0.0]), np.array([5.0, 0.0])) == pytest.approx(1.0)
     assert cosine_similarity(np.array([1.0, 0.0]), np.array([0.0, 2.0])) == pytest.approx(0.0)
     assert cosine_similarity(np.array([1.0, 1.0]), np.array([-1.0, -1.0])) == pytest.approx(-1)
+    # 45 degrees apart: cos 45 = 1 / sqrt(2)
+    assert cosine_similarity(np.array([1.0, 0.0]), np.array([1.0, 1.0])) == pytest.approx(
+        0.7071067811865475)
     assert norm(np.array([3.0, 4.0])) == 5.0
     with pytest.raises(ValueError, match="zero vector"):
         cosine_similarity(np.zeros(2), np.ones(2))
@@ -33,6 +36,13 @@ def test_matvec_3x2_example() -> None:
     y = matvec_by_hand(W, np.array([10.0, -1.0]))
     assert isinstance(y, np.ndarray) and y.shape == (3,), "return a NumPy array of shape (3,)"
     np.testing.assert_array_equal(y, [8, 26, 44])
+    np.testing.assert_array_equal(matvec_by_hand(np.array([[0.5, 0.25]]), np.ones(2)), [0.75])
+
+
+def test_matvec_verbose_prints_each_row(capsys: pytest.CaptureFixture[str]) -> None:
+    matvec_by_hand(np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([10.0, -1.0]), verbose=True)
+    assert capsys.readouterr().out.splitlines() == ["   row 0: 1*10 + 2*-1 = 8",
+                                                    "   row 1: 3*10 + 4*-1 = 26"]
 
 
 def test_shape_mismatch_names_expected_shape() -> None:

@@ -34,6 +34,24 @@ def test_generic_helper_on_a_function_of_params(rng: np.random.Generator) -> Non
     assert errors["A"] < 1e-8 and errors["c"] > 0.1
 
 
+def test_generic_helper_measures_with_the_callers_h_and_a_copy_of_the_gradients() -> None:
+    """L = c^3 at c = 1 with h = 0.1: the central difference is (1.1^3 - 0.9^3) / 0.2 = 3.01,
+    not the 3.0 of a smaller step. And a loss_fn that rewrites grads in place, as a backward
+    pass does, must not change the gradient being judged: it is copied before any nudge."""
+    params = {"c": np.array([1.0])}
+    numeric: dict[str, np.ndarray] = {}
+    check_gradients(lambda: float(np.sum(params["c"] ** 3)), params, {"c": np.array([3.0])},
+                    h=0.1, numeric=numeric)
+    np.testing.assert_allclose(numeric["c"], [3.01], rtol=1e-12)
+    grads = {"c": np.array([3.0])}
+
+    def loss_that_rewrites_grads() -> float:
+        grads["c"][...] = 0.0
+        return float(np.sum(params["c"] ** 3))
+
+    assert check_gradients(loss_that_rewrites_grads, params, grads)["c"] < 1e-8
+
+
 @pytest.mark.parametrize("bug", sorted(BUGS))
 def test_each_planted_bug_is_caught(rng: np.random.Generator, bug: str) -> None:
     cls = BUGS[bug]
