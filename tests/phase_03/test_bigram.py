@@ -25,7 +25,12 @@ from tests.phase_03.test_char_tokenizer import (
 
 def test_counts_by_hand() -> None:
     # "abab" with a = 0, b = 1: pairs ab, ba, ab
-    np.testing.assert_array_equal(bigram_counts(np.array([0, 1, 0, 1]), 2), [[0, 2], [1, 0]])
+    N = bigram_counts(np.array([0, 1, 0, 1]), 2)
+    np.testing.assert_array_equal(N, [[0, 2], [1, 0]])
+    assert np.issubdtype(N.dtype, np.integer), f"counts are whole numbers, got {N.dtype}"
+    # the table is V x V even when the text does not use the last ids of the vocabulary
+    np.testing.assert_array_equal(bigram_counts(np.array([0, 1, 0, 1]), 3),
+                                  [[0, 2, 0], [1, 0, 0], [0, 0, 0]])
 
 
 def test_counts_refuse_too_short_input() -> None:

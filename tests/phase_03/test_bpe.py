@@ -66,7 +66,9 @@ def test_count_pairs_by_hand() -> None:
 
 
 def test_merge_pair_scans_left_to_right() -> None:
-    assert merge_pair([1, 2, 2, 2], (2, 2), 9) == [1, 9, 2]
+    word = [1, 2, 2, 2]
+    assert merge_pair(word, (2, 2), 9) == [1, 9, 2]
+    assert word == [1, 2, 2, 2], "merge_pair changed the list it was given: build a new one"
     assert merge_pair([1, 2, 1, 2], (1, 2), 7) == [7, 7]
     assert merge_pair([3, 4], (1, 2), 7) == [3, 4]
 

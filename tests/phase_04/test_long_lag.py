@@ -29,6 +29,9 @@ def test_a_batch_marks_step_0_and_asks_for_its_symbol() -> None:
     assert set(np.unique(y)) == set(range(5))  # every symbol can be the answer
     # the distractors are the same alphabet, so a model cannot tell them apart by symbol
     assert set(np.unique(x[:, 1:, :5].argmax(axis=2))) == set(range(5))
+    # every step draws from all k symbols, the answer included: it may come back as a distractor
+    assert np.any(x[:, 1:, :5].argmax(axis=2) == y[:, None])
+    assert x.dtype == np.float64, f"x is the network's input, floats, got {x.dtype}"
     assert show_sequence(x[0]).startswith("*") and show_sequence(x[0]).count("*") == 1
 
 

@@ -28,6 +28,40 @@ def test_bptt_gradcheck(rng: np.random.Generator, cell: str, with_state: bool) -
     assert max(errors.values()) < TOLERANCE, errors
 
 
+class TwoPartState(RNN):
+    """A cell made for this test, whose state is 2H numbers, (h, c), like the LSTM's:
+    c_t = x_t W_x + h_{t-1} W_h + b + 0.5 c_{t-1} and h_t = tanh(c_t). Its step and step
+    backward are written here, so that only the loop over time (BPTT) is under test."""
+
+    state_factor = 2
+
+    def step(self, ax_t: np.ndarray, s_prev: np.ndarray) -> tuple:
+        H = self.n_hidden
+        h_prev, c_prev = s_prev[:, :H], s_prev[:, H:]
+        c = ax_t + h_prev @ self.params["W_h"] + 0.5 * c_prev
+        h = np.tanh(c)
+        return h, np.concatenate([h, c], axis=1), (h_prev, h)
+
+    def step_backward(self, ds: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray]:
+        H = self.n_hidden
+        h_prev, h = cache
+        dc = ds[:, H:] + ds[:, :H] * (1.0 - h**2)
+        self.grads["W_h"] += h_prev.T @ dc
+        return dc, np.concatenate([dc @ self.params["W_h"].T, 0.5 * dc], axis=1)
+
+
+def test_bptt_adds_the_outputs_blame_to_the_h_part_of_a_wider_state(
+        rng: np.random.Generator) -> None:
+    """An LSTM's state is (h, c): the output reads h only, so BPTT adds dL/dh_t to the first H
+    numbers of the state's gradient, never to c's."""
+    layer = TwoPartState(3, 4, rng)
+    assert layer.state_size == 8
+    x = rng.normal(size=(2, 6, 3))
+    s0 = rng.normal(size=(2, 8)) * 0.5
+    errors = gradcheck_recurrent(layer, x, s0, rng)
+    assert max(errors.values()) < TOLERANCE, errors
+
+
 @pytest.mark.parametrize("cell", sorted(CELLS))
 def test_backward_twice_gives_the_same_gradients(rng: np.random.Generator, cell: str) -> None:
     """Each backward pass fills grads afresh: the steps add their shares of the shared W_h
@@ -61,6 +95,7 @@ def test_backward_always_returns_the_input_and_initial_state_gradients(
     np.testing.assert_array_equal(dx, dx_zeros)
     np.testing.assert_array_equal(ds0, ds0_zeros)
     assert layer.dL_dstate.shape == (4, 6, layer.state_size)
+    np.testing.assert_array_equal(layer.dL_dstate[:, 0], ds0)  # step 0's entry is ds0 itself
 
 
 @pytest.mark.parametrize("cell", sorted(CELLS))

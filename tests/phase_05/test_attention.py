@@ -70,6 +70,11 @@ def test_layernorm_forward_known_values(rng: np.random.Generator) -> None:
     x = np.array([[1.0, 2.0, 3.0, 4.0]])
     np.testing.assert_allclose(ln.forward(x), [[-1.3416355, -0.4472118, 0.4472118, 1.3416355]],
                                atol=1e-6)
+    # what backward reads, as the statement asks: rstd (..., 1) = 1 / sqrt(1.25 + eps), x_hat
+    assert ln.rstd.shape == (1, 1), f"keep rstd as (..., 1), got shape {ln.rstd.shape}"
+    np.testing.assert_allclose(ln.rstd, [[0.8944236]], atol=1e-6)
+    np.testing.assert_allclose(ln.x_hat, [[-1.3416355, -0.4472118, 0.4472118, 1.3416355]],
+                               atol=1e-6)
     np.testing.assert_allclose(ln.forward(100 * x + 7), ln.forward(x), atol=1e-5)  # eps aside
     ln.params["g"] = np.array([1.0, 2.0, 0.5, -1.0])
     ln.params["b"] = np.array([0.0, 1.0, 0.0, 2.0])
@@ -130,6 +135,19 @@ def test_attention_known_values() -> None:
     np.testing.assert_allclose(P, [[1.0, 0.0, 0.0], [0.8930, 0.1070, 0.0],
                                    [0.8816, 0.1057, 0.0127]], atol=1e-4)
     np.testing.assert_allclose(O, [[10.0, 0.0], [8.9296, 1.0704], [8.6898, 1.0569]], atol=1e-4)
+    # values of another width than the keys: the scale is 1 / sqrt(d_k), the keys' width
+    O, P = attention_forward(Q, K, np.array([[10.0], [0.0], [-10.0]]), causal=False)
+    np.testing.assert_allclose(P, [[0.8816, 0.1057, 0.0127]] * 3, atol=1e-4)
+    np.testing.assert_allclose(O, [[8.6898]] * 3, atol=1e-4)
+
+
+def test_attention_survives_large_scores() -> None:
+    """Scores of 40^2 / sqrt(2) = 1131: exp overflows unless each row's largest score is
+    subtracted first, as phase 00's softmax does."""
+    Q = K = np.array([[40.0, 0.0], [0.0, 1.0]])
+    with np.errstate(over="raise", invalid="raise"):
+        O, P = attention_forward(Q, K, np.eye(2), causal=True)
+    np.testing.assert_allclose(P, [[1.0, 0.0], [0.3302, 0.6698]], atol=1e-4)
 
 
 def test_attention_rows_sum_to_one_and_never_look_ahead(rng: np.random.Generator) -> None:
