@@ -112,6 +112,12 @@ def test_hand_attention_drops_weights_and_keeps_a_detached_copy() -> None:
     assert not torch.allclose(first, attn.hand_attention(q, k, v, 0, 0.5))
     assert kept is not None and not kept.requires_grad
     torch.testing.assert_close(kept.sum(dim=-1), torch.ones(2, 3, 7))
+    # Dropout acts on the weights, not on the output: with equal scores and values all 1, each
+    # output is (the weights left of its row) x 2, often strictly between 0 and 2. Dropping
+    # whole outputs instead would give only 0s and 2s.
+    flat = torch.zeros(1, 1, 4, 4)
+    out = attn.hand_attention(flat, flat, torch.ones(1, 1, 4, 4), 0, 0.5)
+    assert ((out > 0) & (out < 2)).any(), out
 
 
 def dropout_config(p: float) -> GPTConfig:
@@ -138,6 +144,15 @@ def test_attention_drops_in_training_only(attention: str) -> None:
         torch.testing.assert_close(attn(x), plain(x), atol=1e-6, rtol=0)
 
 
+def test_attention_output_goes_through_its_dropout() -> None:
+    """The heads' joined output, after c_proj, goes through resid_dropout (here with the
+    weights' own dropout switched off): zeros appear in training."""
+    torch.manual_seed(1)
+    attn = CausalSelfAttention(dataclasses.replace(dropout_config(0.5), attention="hand"))
+    attn.dropout = 0.0  # the weights' dropout rate
+    assert (attn(torch.randn(1, 3, 12)) == 0).sum() > 5, "no dropout after c_proj in training"
+
+
 def test_mlp_drops_in_training_only() -> None:
     """The MLP's output goes through its dropout: zeros appear in training, none in eval."""
     torch.manual_seed(0)
@@ -161,6 +176,16 @@ def test_gpt_drops_the_embeddings_in_training_only() -> None:
     with torch.no_grad():
         assert torch.equal(model(idx), model(idx)), "the model is not deterministic in eval()"
     assert seen == [True, False, False], "the embeddings must go through transformer.drop"
+    # the SUM goes through it: with the token table zeroed, dropout still zeroes entries of
+    # the position vectors
+    torch.manual_seed(0)
+    model.train()
+    with torch.no_grad():
+        model.transformer.wte.weight.zero_()
+    into_block: list[torch.Tensor] = []
+    model.transformer.h[0].register_forward_pre_hook(lambda m, args: into_block.append(args[0]))
+    model(idx[:, :8])
+    assert (into_block[0] == 0).sum() > 10, "dropout must act on token + position vectors"
 
 
 def test_mlp_is_linear_gelu_linear() -> None:
@@ -198,11 +223,13 @@ def test_block_is_pre_ln() -> None:
     assert torch.all(cache.k[0] == 0), "the block wrote into another layer's cache"
 
 
-def test_gpt2_initialisation() -> None:
+@pytest.mark.parametrize("n_layer", [4, 8])
+def test_gpt2_initialisation(n_layer: int) -> None:
     """N(0, 0.02) for the weights and both tables, zero biases, LayerNorms at 1 and 0, and the
-    two projections into the residual stream at 0.02 / sqrt(2 n_layer): 0.0071 for 4 blocks."""
+    two projections into the residual stream at 0.02 / sqrt(2 n_layer): 0.0071 for 4 blocks,
+    0.0050 for 8."""
     torch.manual_seed(0)
-    model = GPT(preset("char-1m"))  # 4 blocks of width 144
+    model = GPT(preset("char-1m", n_layer=n_layer))  # width 144
     residual_std = 0.02 / math.sqrt(2 * model.config.n_layer)
     assert model.lm_head.weight is model.transformer.wte.weight
     for name, p in model.named_parameters():
@@ -339,6 +366,11 @@ def test_top_k_and_top_p_masks() -> None:
     kept_p = torch.isfinite(filter_logits(logits, top_p=0.8))  # 0.5 + 0.2 < 0.8 <= + 0.15
     assert kept_p.tolist() == [[True, True, True, False, False]]
     assert torch.isfinite(filter_logits(logits, top_p=0.3)).sum() == 1  # the top one always
+    # a token is dropped once the tokens before it already cover top_p: 0.5 covers 0.5 exactly
+    halves = torch.log(torch.tensor([[0.5, 0.25, 0.25]]))
+    assert torch.isfinite(filter_logits(halves, top_p=0.5)).tolist() == [[True, False, False]]
+    # top_k larger than the vocabulary keeps every token (a char model has 65, a flag says 100)
+    assert torch.isfinite(filter_logits(logits, top_k=10)).all()
 
 
 def test_filters_keep_the_right_tokens_wherever_they_sit() -> None:
@@ -378,6 +410,35 @@ def test_temperature_sharpens_and_flattens() -> None:
     again = [sample_next(logits[:50], 1.0, None, None, torch.Generator().manual_seed(1))
              for _ in range(2)]
     assert torch.equal(*again), "the same generator seed must give the same draws"
+    # bfloat16 logits are divided in float32: their draws are those of the same logits in float32
+    low = (torch.randn(2_000, 5, generator=torch.Generator().manual_seed(2)) * 3).bfloat16()
+    drawn = [sample_next(z, 0.7, None, None, torch.Generator().manual_seed(0))
+             for z in (low, low.float())]
+    assert torch.equal(*drawn), "divide the logits by the temperature in float32 (.float())"
+
+
+def test_generation_follows_its_settings_and_the_last_position() -> None:
+    """A tiny model with large weights, so its next tokens are clear-cut. top_k=1, a temperature
+    near 0 and a tiny top_p each reduce sampling to the argmax of the LAST position's logits,
+    with or without the cache, in float32 or float64 (the cache takes the model's dtype)."""
+    torch.manual_seed(0)
+    model = GPT(preset("char-1m", vocab_size=11, n_layer=1, n_head=2, n_embd=8, context=16))
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() == 2:
+                p.mul_(30)
+    model.eval()
+    greedy = torch.tensor([[1, 2, 3]])
+    with torch.no_grad():
+        for _ in range(6):
+            greedy = torch.cat([greedy, model(greedy)[:, -1].argmax(-1, keepdim=True)], dim=1)
+    for dtype in (torch.float32, torch.float64):
+        model.to(dtype)
+        for settings in ({"top_k": 1}, {"temperature": 1e-3}, {"top_p": 1e-6}):
+            for use_cache in (True, False):
+                out = model.generate(greedy[:, :3], 6, use_cache=use_cache,
+                                     generator=torch.Generator().manual_seed(0), **settings)
+                assert out.tolist() == greedy.tolist(), (dtype, settings, use_cache, out.tolist())
 
 
 def test_clear_errors() -> None:

@@ -17,6 +17,10 @@ def test_lr_schedule() -> None:
     assert lr_at(0, 1.0, 10, 100, 0.1) == pytest.approx(0.1)  # warmup never starts at 0
     assert lr_at(9, 1.0, 10, 100, 0.1) == pytest.approx(1.0)
     assert lr_at(99, 1.0, 10, 100, 0.1) == pytest.approx(0.1, abs=1e-3)
+    # past the planned end (a resumed run that trains longer) the rate stays at the floor: the
+    # cosine must not climb back up
+    assert lr_at(160, 1e-3, 10, 110, 0.1) == pytest.approx(1e-4)
+    assert lr_at(210, 1e-3, 10, 110, 0.1) == pytest.approx(1e-4)
 
 
 def test_param_groups_decay_matrices_only() -> None:
