@@ -2,6 +2,7 @@
 nothing the loader would accept."""
 
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +81,19 @@ def test_a_shard_is_two_bytes_a_token_and_its_hash(tmp_path: Path) -> None:
     assert record == {"file": "train_000000.bin", "tokens": 4,
                       "sha256": hashlib.sha256(data).hexdigest()}
     assert [p.name for p in tmp_path.iterdir()] == ["train_000000.bin"]  # no temporary left
+
+
+def test_a_shard_reaches_the_disk_before_its_name_appears(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Atomic and durable: the bytes are written to a temporary file in the SAME folder (a
+    rename across file systems is not atomic), fsync'ed, and only then renamed."""
+    events: list[tuple[str, ...]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(prep.os, "fsync", lambda fd: (events.append(("fsync",)), real_fsync(fd)))
+    monkeypatch.setattr(prep.os, "replace", lambda a, b: (
+        events.append(("replace", str(Path(a).parent), str(Path(b).parent))), real_replace(a, b)))
+    prep.write_shard(tmp_path / "train_000000.bin", np.array([1, 2, 3]))
+    assert events == [("fsync",), ("replace", str(tmp_path), str(tmp_path))], events
 
 
 def test_interrupted_shard_write_leaves_no_half_file(tmp_path: Path, book: str,

@@ -6,6 +6,7 @@ import shutil
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -19,10 +20,12 @@ from phase08.train import (
     TrainingDiverged,
     accumulate_gradients,
     build_model,
+    checkpoint_state,
     clip_gradients,
     load_checkpoint,
     make_optimizer,
     read_log,
+    restore,
     save_checkpoint,
     train,
 )
@@ -165,6 +168,49 @@ def test_resume_reproduces_the_uninterrupted_run_bit_for_bit(char_data: Path,
     a = load_checkpoint(tmp_path / "whole" / "last.pt")["model"]
     b = load_checkpoint(tmp_path / "parts" / "last.pt")["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def fake_run(char_data: Path, rank: int = 0, size: int = 8, loader: dict | None = None,
+             **fields: object) -> SimpleNamespace:
+    """The parts of a run that checkpoint_state reads and restore writes, without training:
+    a small model and its optimizer, a loader at position 7, 8 processes, step 3's losses."""
+    cfg = smoke(char_data)
+    torch.manual_seed(0)
+    model = build_model(cfg, 65)
+    seen = {} if loader is None else loader
+    return SimpleNamespace(
+        model=model, optimizer=make_optimizer(model, cfg, torch.device("cpu"))[0], cfg=cfg,
+        codec=SimpleNamespace(spec={"name": "char"}), data=char_data, device=torch.device("cpu"),
+        loader=SimpleNamespace(state_dict=lambda: {"position": 7}, load_state_dict=seen.update),
+        world=SimpleNamespace(size=size, rank=rank, distributed=size > 1),
+        tokens_per_step=4096, start_step=0, last_saved=(None, 0),
+        **({"last_val": 2.5, "best_val": 2.0} | fields))
+
+
+def test_a_checkpoint_keeps_the_last_and_the_best_loss_and_the_run_s_size(
+        char_data: Path) -> None:
+    state = checkpoint_state(fake_run(char_data), 3)
+    assert (state["step"], state["val_loss"], state["best_val_loss"]) == (3, 2.5, 2.0)
+    assert state["tokens_seen"] == 3 * 4096 and state["tokens_per_step"] == 4096
+    assert state["world_size"] == 8 and state["loader"] == {"position": 7}
+    assert checkpoint_state(fake_run(char_data, best_val=math.inf), 3)["best_val_loss"] is None
+
+
+def test_restore_puts_every_field_back_where_the_loop_reads_it(char_data: Path) -> None:
+    """best.pt is replaced only by a better loss: the best must come back as the best (2.0),
+    not as the last evaluation (2.5). And each of the 8 processes draws its own dropout masks
+    again after a resume, not rank 0's."""
+    state = checkpoint_state(fake_run(char_data), 3)
+    loader: dict = {}
+    fresh = fake_run(char_data, loader=loader, last_val=None, best_val=math.inf)
+    restore(fresh, state, Path("run/last.pt"))
+    assert (fresh.start_step, fresh.last_val, fresh.best_val) == (3, 2.5, 2.0)
+    assert fresh.last_saved == (Path("run/last.pt"), 3) and loader == {"position": 7}
+    draws = []
+    for rank in (0, 1):
+        restore(fake_run(char_data, rank=rank), state, Path("run/last.pt"))
+        draws.append(torch.rand(4))
+    assert not torch.equal(*draws), "rank 1 must reseed after a resume"
 
 
 def test_checkpoint_is_plain_data(char_data: Path, tmp_path: Path) -> None:
