@@ -151,12 +151,14 @@ def test_train_step_runs_the_forward_pass_inside_autocast() -> None:
 
     def recorded_loss(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         events.append("forward")
-        return loss(x, y)
+        value = loss(x, y)
+        value.register_hook(lambda grad: events.append("backward"))
+        return value
 
     model.loss = recorded_loss
     x, y = torch.randint(0, 7, (3, 4)), torch.randint(0, 7, (3, 4))
     train_step(model, opt, x, y, 0.0, Recorder())
-    assert events == ["enter", "forward", "exit"], events
+    assert events == ["enter", "forward", "exit", "backward"], events
 
 
 def test_train_step_is_one_clean_step() -> None:

@@ -46,6 +46,41 @@ def test_nn_layernorm_equals_numpy_layernorm(rng: np.random.Generator) -> None:
         module.bias -= 0.5
     wrong = compare_layer("ln, shifted", ln, module, rng.normal(size=(3, 4, 6)), rng)
     assert wrong.forward == pytest.approx(0.5, abs=1e-12), "a distance is never negative"
+    with torch.no_grad():  # and shifted the other way: still a distance of 0.5
+        module.bias += 1.0
+    wrong = compare_layer("ln, shifted up", ln, module, rng.normal(size=(3, 4, 6)), rng)
+    assert wrong.forward == pytest.approx(0.5, abs=1e-12), "a distance is never negative"
+
+
+def test_compare_layer_finds_a_wrong_gradient_of_the_input_or_of_a_weight(
+        rng: np.random.Generator) -> None:
+    """Two twins with the same forward pass and one wrong gradient each: the comparison must
+    report it. A module whose input gradient is doubled (2x - x.detach() has the value of x and
+    twice its gradient); a NumPy LayerNorm whose gain gradient forgets the upstream gradient
+    (sum of x_hat instead of sum of dout * x_hat), which an upstream gradient of ones hides."""
+
+    class DoubledInputGradient(torch.nn.LayerNorm):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return super().forward(2 * x - x.detach())
+
+    class ForgetsDout(LayerNorm):
+        def backward(self, dout: np.ndarray) -> np.ndarray:
+            dx = super().backward(dout)
+            self.grads["g"][...] = self.x_hat.reshape(-1, self.d).sum(axis=0)
+            return dx
+
+    ln = LayerNorm(6)
+    nudge(ln.params, rng)
+    doubled = DoubledInputGradient(6).double()
+    doubled.load_state_dict(layernorm_to_torch(ln).state_dict())
+    x = rng.normal(size=(3, 4, 6))
+    parity = compare_layer("ln, doubled dx", ln, doubled, x, rng)
+    assert parity.forward < FORWARD and parity.grads["weight"] < GRAD
+    assert parity.grads["x"] > 0.1, parity.grads
+    forgetful = ForgetsDout(6)
+    forgetful.params["g"][...], forgetful.params["b"][...] = ln.params["g"], ln.params["b"]
+    parity = compare_layer("ln, dgamma without dout", forgetful, layernorm_to_torch(ln), x, rng)
+    assert parity.forward < FORWARD and parity.grads["weight"] > 0.1, parity.grads
 
 
 @pytest.mark.parametrize("causal", [True, False])
