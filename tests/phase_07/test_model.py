@@ -310,6 +310,11 @@ def test_kv_cache_logits_equal_full_forward(attention: str) -> None:
     steps = [model(idx[:, :5], cache=cache)]  # a prompt of 5, then one token at a time
     steps += [model(idx[:, t:t + 1], cache=cache) for t in range(5, 16)]
     torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-10, rtol=0)
+    # the context counts the cached positions too: 10 cached + 10 new exceed 16
+    cache = KVCache(model.config, 2, idx.device, torch.float64)
+    model(idx[:, :10], cache=cache)
+    with pytest.raises(ValueError, match="20 positions exceed the context of 16"):
+        model(idx[:, :10], cache=cache)
 
 
 def test_cached_generation_gives_the_same_tokens() -> None:

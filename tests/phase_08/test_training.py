@@ -48,6 +48,7 @@ def test_gradient_accumulation_4x2_equals_1x8(char_data: Path) -> None:
         model = build_model(cfg, 40).double()
         loss = accumulate_gradients(model, BatchLoader(shards, micro_batch, cfg.context),
                                     n_micro, torch.device("cpu"), torch.float32)
+        assert not loss.requires_grad, "return the loss detached: a number to log, not a graph"
         grads.append((loss.item(), [p.grad.clone() for p in model.parameters()]))
     (loss_1, g_1), (loss_4, g_4) = grads
     assert loss_1 == pytest.approx(loss_4, abs=1e-12)  # the mean loss of the same 8 sequences
