@@ -61,6 +61,11 @@ def test_torch_mlp_layers_names_and_forward() -> None:
         "4.weight": (2, 16), "4.bias": (2,)}
     assert sum(p.numel() for p in model.parameters()) == 354  # phase 02's moons MLP
     assert model.sizes == [2, 16, 16, 2] and model.activation == "tanh"
+    sizes = [2, 4, 3]  # the model keeps its own list: the caller may change theirs later
+    kept = TorchMLP(sizes, "tanh")
+    sizes.append(9)
+    assert kept.sizes == [2, 4, 3]
+    assert TorchMLP((2, 4, 3), "relu").sizes == [2, 4, 3]  # a list, whatever sequence came in
     x = torch.randn(5, 2)
     h = x
     for i in (0, 2, 4):

@@ -57,6 +57,24 @@ def test_gradient_accumulation_4x2_equals_1x8(char_data: Path) -> None:
         torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
 
 
+def test_accumulation_runs_the_forward_pass_in_the_dtype_asked(char_data: Path) -> None:
+    """dtype=bfloat16 means the forward pass under torch.autocast in bfloat16 (on a CPU too):
+    the loss is the one computed that way, not the float32 one."""
+    cfg = smoke(char_data)
+    shards = TokenShards(char_data)
+    torch.manual_seed(0)
+    model = build_model(cfg, 40)
+    x, y = BatchLoader(shards, 2, cfg.context).next_batch()  # the batch the loader gives first
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        expected = model(x, y)[1].item()
+    with torch.no_grad():
+        in_float32 = model(x, y)[1].item()
+    assert expected != in_float32  # so the test can tell the two apart
+    loss = accumulate_gradients(model, BatchLoader(shards, 2, cfg.context), 1,
+                                torch.device("cpu"), torch.bfloat16)
+    assert loss.item() == expected
+
+
 def test_accumulation_skips_the_gradient_sync_on_every_micro_batch_but_the_last(
         char_data: Path) -> None:
     """With several processes, no_sync() (DDP's) holds back the all-reduce: it must be entered
