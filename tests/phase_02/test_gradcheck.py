@@ -52,6 +52,17 @@ def test_generic_helper_measures_with_the_callers_h_and_a_copy_of_the_gradients(
     assert check_gradients(loss_that_rewrites_grads, params, grads)["c"] < 1e-8
 
 
+def test_generic_helper_refuses_float32_and_a_gradient_of_another_shape() -> None:
+    """A float32 check would report round-off as an error, and a (3, 1) gradient against a (3,)
+    param would broadcast into a (3, 3) comparison that can pass by accident."""
+    c32 = {"c": np.array([1.0, 2.0, 3.0], dtype=np.float32)}
+    with pytest.raises(TypeError, match="float64"):
+        check_gradients(lambda: float(np.sum(c32["c"] ** 2)), c32, {"c": 2 * c32["c"]})
+    c = {"c": np.array([1.0, 2.0, 3.0])}
+    with pytest.raises(ValueError, match=r"\(3, 1\).*\(3,\)"):
+        check_gradients(lambda: float(np.sum(c["c"] ** 2)), c, {"c": 2 * c["c"][:, None]})
+
+
 @pytest.mark.parametrize("bug", sorted(BUGS))
 def test_each_planted_bug_is_caught(rng: np.random.Generator, bug: str) -> None:
     cls = BUGS[bug]

@@ -196,6 +196,7 @@ def test_scaling_keeps_scores_at_unit_spread(rng: np.random.Generator) -> None:
 def test_sinusoidal_encoding() -> None:
     pe = sinusoidal_encoding(50, 16)
     assert pe.shape == (50, 16)
+    assert pe.dtype == np.float64, f"float64 (phase 06 checks parity against it), got {pe.dtype}"
     np.testing.assert_allclose(pe[0], [0, 1] * 8, atol=1e-12)
     np.testing.assert_allclose((pe ** 2).sum(axis=1), 8.0)
     with pytest.raises(ValueError, match="even d"):
