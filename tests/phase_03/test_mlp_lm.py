@@ -57,6 +57,19 @@ def test_params_are_the_layers_own_arrays(rng: np.random.Generator) -> None:
     assert model.params["mlp.0.W"] is model.mlp.layers[0].params["W"]
 
 
+def test_forward_prints_its_stages_only_when_asked(rng: np.random.Generator,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """verbose=True prints the shape of each stage (its format is free); the default is quiet,
+    and both give the same logits."""
+    model = MLPLanguageModel(10, 3, 2, 4, rng)
+    X = np.array([[1, 2, 3], [4, 5, 6]])
+    quiet = model.forward(X)
+    assert capsys.readouterr().out == ""
+    loud = model.forward(X, verbose=True)
+    assert "(2, 10)" in capsys.readouterr().out, "print the logits' shape, (B, V), among others"
+    np.testing.assert_array_equal(quiet, loud)
+
+
 def test_forward_lays_each_contexts_vectors_side_by_side_token_by_token() -> None:
     """The row for context (a, b, c) is C[a], then C[b], then C[c] (all d numbers of the first
     token first): the MLP's first layer sees exactly that row."""
