@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from phase00.flags import ShowDefaults, script_parser
 from tests.conftest import PHASE_DIRS, REPO_ROOT
 from tests.scripts import SCRIPTS, flags_of, module_of, parser_of, phase_number
 
@@ -308,6 +309,34 @@ def stated_numbers(text: str) -> list[float] | None:
         return [float(w.replace(",", "").replace("_", "")) for w in match.group(1).split()]
     except (AttributeError, ValueError):
         return None
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=ids(SCRIPTS))
+def test_parser_comes_from_script_parser(script: Path) -> None:
+    """Every script builds its parser with phase00.flags.script_parser, so `--help` shows each
+    default (written once, in default=) and `--x -1e-3` reaches its flag."""
+    parser = parser_of(script)
+    assert parser.formatter_class is ShowDefaults, (
+        f"{script.name}: build the parser with phase00.flags.script_parser(description)")
+    assert parser._negative_number_matcher.match("-1e-3"), script.name
+
+
+def test_help_shows_defaults_as_typed() -> None:
+    """The formatter writes a default as a learner would type it, once, and leaves alone a help
+    that already speaks of its default, a None, a switch that is off and an empty list."""
+    parser = script_parser("demo")
+    parser.add_argument("--lr", type=float, default=1e-5, help="learning rate")
+    parser.add_argument("--logits", type=float, nargs="+", default=[2.0, 1.0, 0.1], help="scores")
+    parser.add_argument("--steps", type=int, default=100, help="steps (default: the preset's)")
+    parser.add_argument("--path", default=None, help="a file")
+    parser.add_argument("--quick", action="store_true", help="a short run")
+    parser.add_argument("--set", action="append", default=[], help="a field")
+    parser.add_argument("--share", type=float, default=0.5, help="a share, in %%")
+    text = " ".join(parser.format_help().split())
+    assert "learning rate (default: 1e-5)" in text
+    assert "scores (default: 2 1 0.1)" in text
+    assert text.count("default") == 4
+    assert "a share, in % (default: 0.5)" in text
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=ids(SCRIPTS))

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from phase00 import corpus
+from phase00.flags import script_parser
 
 MIN_PYTHON = (3, 11)
 # (distribution name on PyPI, module name to import)
@@ -157,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Check that this machine is ready for the "
-                                                 "course (OK / WARN / FAIL per line).")
+    parser = script_parser("Check that this machine is ready for the "
+                           "course (OK / WARN / FAIL per line).")
     parser.add_argument("--offline", action="store_true",
                         help="skip the network check for the corpus")
     return parser

@@ -26,6 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from phase00.flags import script_parser
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = Path(os.environ.get("TFS_DATA_DIR", REPO_ROOT / "data"))
 
@@ -230,10 +232,9 @@ def add_corpus_flags(parser: argparse.ArgumentParser, purpose: str = "") -> None
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Fetch, cache and describe the text corpus.")
+    parser = script_parser("Fetch, cache and describe the text corpus.")
     add_corpus_flags(parser)
-    parser.add_argument("--data-dir", type=Path, default=DATA_DIR,
-                        help=f"cache folder (default: {DATA_DIR})")
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="cache folder")
     parser.add_argument("--offline", action="store_true", help="never use the network")
     return parser
 

@@ -20,7 +20,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_out_flag, save_figure
-from phase00.flags import allow_negative_numbers, finite_float, positive_float
+from phase00.flags import finite_float, positive_float, script_parser
 
 ScalarFn = Callable[[float], float]
 
@@ -293,14 +293,13 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Finite differences against analytic "
-                                                 "derivatives.")
+    parser = script_parser("Finite differences against analytic derivatives.")
     parser.add_argument("--function", choices=sorted(FUNCTIONS), default="sin",
-                        help="which function to differentiate (default: sin)")
+                        help="which function to differentiate")
     parser.add_argument("--x", type=finite_float, default=1.0, help="point to differentiate at")
-    parser.add_argument("--h", type=positive_float, default=1e-5, help="step size (default: 1e-5)")
+    parser.add_argument("--h", type=positive_float, default=1e-5, help="step size")
     add_out_flag(parser, __file__)
-    return allow_negative_numbers(parser)
+    return parser
 
 
 if __name__ == "__main__":

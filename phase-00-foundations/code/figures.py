@@ -32,7 +32,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from phase00.flags import add_seed_flag, output_folder
+from phase00.flags import add_seed_flag, output_folder, script_parser
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRATCH_ROOT = Path(os.environ.get("TFS_SCRATCH_DIR", REPO_ROOT / "scratch"))
@@ -152,8 +152,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     phases = sorted(phase_folders())
-    parser = argparse.ArgumentParser(description="Redraw the blog's figures with the settings "
-                                                 "the posts describe.")
+    parser = script_parser("Redraw the blog's figures with the settings the posts describe.")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--phase", nargs="+", choices=phases, default=None,
                        help="which phases, e.g. --phase 00 or --phase 01 02")

@@ -10,6 +10,10 @@ Every numeric flag in every script uses one of these types (a convention test ch
 feeds each flag a bad value): a plain `type=float` would let `nan`, `inf` and negative learning
 rates through.
 
+Every script builds its parser with `script_parser(description)` (below): argparse, with each
+flag's default shown by `--help`, so a default is written once, in `default=`, and the help
+cannot drift from it.
+
 Run:  python phase-00-foundations/code/flags.py --lr -1      (see the error a learner gets)
 """
 
@@ -199,23 +203,47 @@ def output_file(text: str) -> Path:
     return Path(text)
 
 
-def allow_negative_numbers(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Let a flag take a negative number written with an exponent: `--x -1e-3`.
+class ShowDefaults(argparse.HelpFormatter):
+    """`--help` that ends each flag's text with its default: "learning rate (default: 0.1)".
 
-    argparse must decide whether a word that starts with "-" is the next flag or a negative
-    value. Its own test for a negative number (in Python 3.11, which this course supports) has
-    no exponent, so `-1e-3` is read as an unknown flag and the learner is told `--x` "expected
-    one argument". This widens the test to any "-" followed by a digit (or by "." and a digit):
-    no flag of the course starts that way. Call it in build_parser() of a script whose flags
-    take negative numbers; returns the parser."""
+    The default is then written once, in `default=`, and cannot drift from what the help says.
+    A flag whose help already speaks of its default ("(default: the preset's)"), or whose
+    default is None (main() works it out), False (a switch that is off) or empty, gets nothing
+    added.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (not action.option_strings or "default:" in text or default is argparse.SUPPRESS
+                or default is None or default is False or default in ("", [], ())):
+            return text
+        values = default if isinstance(default, list | tuple) else [default]
+        # As a learner would type it: "2 1 0.1" for a list; "1", "0.001" and "1e-5" for floats.
+        shown = " ".join(re.sub(r"e([-+])0(\d)", r"e\1\2", f"{v:.12g}") if isinstance(v, float)
+                         else str(v) for v in values)
+        return f"{text} (default: {shown.replace('%', '%%')})"
+
+
+def script_parser(description: str) -> argparse.ArgumentParser:
+    """The command line of a course script: argparse, with two changes every script wants.
+
+    - `--help` shows each flag's default (ShowDefaults, above).
+    - A flag can take a negative number written with an exponent: `--x -1e-3`. argparse must
+      decide whether a word that starts with "-" is the next flag or a negative value. Its own
+      test for a negative number (in Python 3.11, which this course supports) has no exponent,
+      so `-1e-3` is read as an unknown flag and the learner is told `--x` "expected one
+      argument". Here the test is widened to any "-" followed by a digit (or by "." and a
+      digit): no flag of the course starts that way.
+    """
+    parser = argparse.ArgumentParser(description=description, formatter_class=ShowDefaults)
     parser._negative_number_matcher = re.compile(r"^-\.?\d")  # argparse reads this attribute
     return parser
 
 
 def add_seed_flag(parser: argparse.ArgumentParser, default: int = 0) -> None:
     """Give a script the flag `--seed`: the seed of its random generator, so a run repeats."""
-    parser.add_argument("--seed", type=nonnegative_int, default=default,
-                        help=f"random seed (default: {default})")
+    parser.add_argument("--seed", type=nonnegative_int, default=default, help="random seed")
 
 
 # The value a convention test feeds each type to check that a script refuses it.
@@ -240,13 +268,10 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Show what a bad flag value gets: a usage error.")
-    parser.add_argument("--lr", type=positive_float, default=0.1,
-                        help="a learning rate, > 0 (default: 0.1)")
-    parser.add_argument("--epochs", type=positive_int, default=10,
-                        help="a count, >= 1 (default: 10)")
-    parser.add_argument("--seed", type=nonnegative_int, default=0,
-                        help="a random seed, >= 0 (default: 0)")
+    parser = script_parser("Show what a bad flag value gets: a usage error.")
+    parser.add_argument("--lr", type=positive_float, default=0.1, help="a learning rate, > 0")
+    parser.add_argument("--epochs", type=positive_int, default=10, help="a count, >= 1")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="a random seed, >= 0")
     return parser
 
 

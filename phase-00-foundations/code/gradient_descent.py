@@ -21,7 +21,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_out_flag, save_figure
-from phase00.flags import allow_negative_numbers, finite_float, positive_float, positive_int
+from phase00.flags import finite_float, positive_float, positive_int, script_parser
 
 GradFn = Callable[[np.ndarray], np.ndarray]
 
@@ -209,15 +209,13 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Gradient descent on 1-D and 2-D bowls.")
-    parser.add_argument("--lr", type=positive_float, default=0.1,
-                        help="learning rate (default: 0.1)")
-    parser.add_argument("--steps", type=positive_int, default=20,
-                        help="number of steps (default: 20)")
+    parser = script_parser("Gradient descent on 1-D and 2-D bowls.")
+    parser.add_argument("--lr", type=positive_float, default=0.1, help="learning rate")
+    parser.add_argument("--steps", type=positive_int, default=20, help="number of steps")
     parser.add_argument("--start", type=finite_float, default=-4.0,
-                        help="starting x for the 1-D bowl (default: -4)")
+                        help="starting x for the 1-D bowl")
     add_out_flag(parser, __file__)
-    return allow_negative_numbers(parser)
+    return parser
 
 
 if __name__ == "__main__":

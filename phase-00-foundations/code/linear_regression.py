@@ -28,6 +28,7 @@ from phase00.flags import (
     nonnegative_float,
     positive_float,
     positive_int,
+    script_parser,
 )
 from phase00.gradient_descent import check_duration
 
@@ -219,21 +220,18 @@ def main(argv: list[str] | None = None) -> None:
 def add_descent_flags(parser: argparse.ArgumentParser, lr: float, epochs: int) -> None:
     """Give a script the two knobs of gradient descent on a whole dataset: the step size `--lr`
     and `--epochs`, how many passes over the data (each pass one step, unless mini-batched)."""
-    parser.add_argument("--lr", type=positive_float, default=lr,
-                        help=f"learning rate (default: {lr})")
+    parser.add_argument("--lr", type=positive_float, default=lr, help="learning rate")
     parser.add_argument("--epochs", type=positive_int, default=epochs,
-                        help=f"passes over the training data (default: {epochs})")
+                        help="passes over the training data")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Least squares by gradient descent and by the "
-                                                 "closed form.")
-    parser.add_argument("--n-samples", type=positive_int, default=100,
-                        help="data points (default: 100)")
+    parser = script_parser("Least squares by gradient descent and by the closed form.")
+    parser.add_argument("--n-samples", type=positive_int, default=100, help="data points")
     parser.add_argument("--features", type=positive_int, default=1,
-                        help="input features; >1 uses random true weights (default: 1)")
+                        help="input features; >1 uses random true weights")
     parser.add_argument("--noise", type=nonnegative_float, default=1.0,
-                        help="std of the noise added to y (default: 1.0)")
+                        help="std of the noise added to y")
     add_descent_flags(parser, lr=0.05, epochs=200)
     parser.add_argument("--no-bias", action="store_true",
                         help="fit a line through the origin (the data still has b = 1.5)")

@@ -20,10 +20,10 @@ from matplotlib.figure import Figure
 
 from phase00.figures import add_seed_and_out_flags, save_figure
 from phase00.flags import (
-    allow_negative_numbers,
     check_fits_in_memory,
     finite_float,
     positive_int,
+    script_parser,
     temperature,
 )
 from phase00.gradient_descent import check_duration
@@ -369,15 +369,15 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Softmax, temperature, cross-entropy, sampling.")
+    parser = script_parser("Softmax, temperature, cross-entropy, sampling.")
     parser.add_argument("--logits", type=finite_float, nargs="+", default=[2.0, 1.0, 0.1],
-                        help="scores of each class (default: 2 1 0.1)")
+                        help="scores of each class")
     parser.add_argument("--temperature", type=temperature, default=0.5,
-                        help="temperature to compare against T=1 (default: 0.5)")
+                        help="temperature to compare against T=1")
     parser.add_argument("--samples", type=positive_int, default=10_000,
-                        help="how many draws to check sampling against (default: 10000)")
+                        help="how many draws to check sampling against")
     add_seed_and_out_flags(parser, __file__)
-    return allow_negative_numbers(parser)
+    return parser
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from phase00.flags import positive_int
+from phase00.flags import positive_int, script_parser
 
 
 def limit_blas_threads(n: int = 1) -> list[str]:
@@ -65,16 +65,14 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Time one matrix product with 1 BLAS thread "
-                                                 "and with all of them.")
+    parser = script_parser("Time one matrix product with 1 BLAS thread and with all of them.")
     parser.add_argument("--rows", type=positive_int, default=2048,
-                        help="rows of the left matrix, e.g. batch x positions (default: 2048)")
-    parser.add_argument("--inner", type=positive_int, default=128,
-                        help="the shared dimension (default: 128)")
+                        help="rows of the left matrix, e.g. batch x positions")
+    parser.add_argument("--inner", type=positive_int, default=128, help="the shared dimension")
     parser.add_argument("--cols", type=positive_int, default=384,
-                        help="columns of the right matrix (default: 384)")
+                        help="columns of the right matrix")
     parser.add_argument("--repeats", type=positive_int, default=20,
-                        help="timed products per setting (default: 20)")
+                        help="timed products per setting")
     return parser
 
 

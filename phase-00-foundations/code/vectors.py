@@ -21,7 +21,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_out_flag, save_figure
-from phase00.flags import allow_negative_numbers, finite_float
+from phase00.flags import finite_float, script_parser
 
 
 def dot_by_hand(a: np.ndarray, b: np.ndarray) -> float:
@@ -177,14 +177,13 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Dot products, matrix-vector products, "
-                                                 "broadcasting and shapes.")
+    parser = script_parser("Dot products, matrix-vector products, broadcasting and shapes.")
     parser.add_argument("--matrix", type=finite_float, nargs=4, default=[1.0, 0.5, 0.0, 1.0],
                         metavar=("A", "B", "C", "D"),
                         help="the 2x2 matrix [[A, B], [C, D]] to draw (default: a shear "
                              "1 0.5 0 1)")
     add_out_flag(parser, __file__)
-    return allow_negative_numbers(parser)
+    return parser
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from matplotlib.figure import Figure
 
 from phase00.derivatives import central_difference
 from phase00.figures import add_out_flag, save_figure
-from phase00.flags import allow_negative_numbers, finite_float, positive_float
+from phase00.flags import finite_float, positive_float, script_parser
 
 ActivationFn = Callable[[np.ndarray], np.ndarray]  # array in, same-shaped array out
 
@@ -308,16 +308,16 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Activation functions and their derivatives.")
+    parser = script_parser("Activation functions and their derivatives.")
     parser.add_argument("--activation", choices=["all", *ACTIVATIONS], default="all",
-                        help="which activation to tabulate (default: all)")
+                        help="which activation to tabulate")
     parser.add_argument("--x", type=finite_float, nargs="+", default=[-3.0, -1.0, 0.0, 0.5, 2.0],
-                        help="inputs to evaluate at (default: -3 -1 0 0.5 2)")
+                        help="inputs to evaluate at")
     parser.add_argument("--h", type=difference_step, default=1e-5,
                         help=f"step of the central difference check, {H_MIN:g} to {H_MAX:g} "
                              "(default: 1e-5)")
     add_out_flag(parser, __file__)
-    return allow_negative_numbers(parser)  # --x -1e-3 is a number, not a flag
+    return parser  # --x -1e-3 is a number, not a flag
 
 
 if __name__ == "__main__":

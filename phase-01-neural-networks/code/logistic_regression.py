@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 
 from phase00.derivatives import numerical_gradient, relative_error
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import check_fits_in_memory, nonnegative_float, positive_int
+from phase00.flags import check_fits_in_memory, nonnegative_float, positive_int, script_parser
 from phase00.gradient_descent import check_duration, check_loss, gradient_descent
 from phase00.linear_regression import (
     add_descent_flags,
@@ -340,15 +340,13 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Logistic regression with a hand-derived "
-                                                 "gradient on two Gaussian blobs.")
+    parser = script_parser("Logistic regression with a hand-derived "
+                           "gradient on two Gaussian blobs.")
     parser.add_argument("--data", choices=["blobs", "xor"], default="blobs",
-                        help="two Gaussian blobs, or the four XOR corners (default: blobs)")
-    parser.add_argument("--n-samples", type=positive_int, default=100,
-                        help="points per class (default: 100)")
+                        help="two Gaussian blobs, or the four XOR corners")
+    parser.add_argument("--n-samples", type=positive_int, default=100, help="points per class")
     parser.add_argument("--separation", type=nonnegative_float, default=3.0,
-                        help="distance between the blob centres; each blob has std 1 "
-                             "(default: 3.0)")
+                        help="distance between the blob centres; each blob has std 1")
     add_descent_flags(parser, lr=0.5, epochs=300)
     parser.add_argument("--no-bias", action="store_true",
                         help="freeze b at 0: the boundary must pass through the origin")

@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import check_fits_in_memory, positive_float, positive_int
+from phase00.flags import check_fits_in_memory, positive_float, positive_int, script_parser
 from phase00.gradient_descent import check_duration
 from phase01.activations import ACTIVATIONS, get_activation
 from phase01.perceptron import GATES, X_GATE
@@ -384,18 +384,17 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Dense layers, an MLP forward pass, and XOR "
-                                                 "solved by hand-set weights.")
+    parser = script_parser("Dense layers, an MLP forward pass, and XOR solved by hand-set weights.")
     parser.add_argument("--hidden", type=positive_int, nargs="+", default=[16, 16],
-                        help="sizes of the hidden layers of the random MLP (default: 16 16)")
+                        help="sizes of the hidden layers of the random MLP")
     parser.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu",
-                        help="activation between the random MLP's layers (default: relu)")
+                        help="activation between the random MLP's layers")
     parser.add_argument("--batch", type=positive_int, default=4,
-                        help="how many inputs to push through at once (default: 4)")
+                        help="how many inputs to push through at once")
     parser.add_argument("--no-bias", action="store_true",
                         help="set every bias of the random MLP to 0")
     parser.add_argument("--steepness", type=positive_float, default=10.0,
-                        help="weight scale of the sigmoid XOR network (default: 10)")
+                        help="weight scale of the sigmoid XOR network")
     add_seed_and_out_flags(parser, __file__)
     return parser
 

@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from phase00.figures import add_out_flag, save_figure
-from phase00.flags import nonnegative_int, positive_float, positive_int
+from phase00.flags import nonnegative_int, positive_float, positive_int, script_parser
 from phase01.activations import step
 
 # The four corners of the unit square: every input a two-input logic gate can see.
@@ -377,13 +377,12 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Rosenblatt's perceptron on AND, OR and XOR.")
+    parser = script_parser("Rosenblatt's perceptron on AND, OR and XOR.")
     parser.add_argument("--gate", choices=["all", *GATES], default="all",
                         help="which logic gate to learn (default: all three)")
-    parser.add_argument("--lr", type=positive_float, default=1.0,
-                        help="learning rate (default: 1.0)")
+    parser.add_argument("--lr", type=positive_float, default=1.0, help="learning rate")
     parser.add_argument("--epochs", type=positive_int, default=12,
-                        help="most passes over the four examples (default: 12)")
+                        help="most passes over the four examples")
     parser.add_argument("--no-bias", action="store_true",
                         help="freeze b at 0: the boundary must pass through the origin")
     parser.add_argument("--seed", type=nonnegative_int, default=None,

@@ -30,7 +30,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_out_flag, save_figure
-from phase00.flags import check_fits_in_memory, positive_float, positive_int
+from phase00.flags import check_fits_in_memory, positive_float, positive_int, script_parser
 from phase01.mlp import MLP, Activation, Dense
 
 Target = Callable[[np.ndarray], np.ndarray]
@@ -185,14 +185,13 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Hand-built one-hidden-layer networks that "
-                                                 "approximate a curve.")
+    parser = script_parser("Hand-built one-hidden-layer networks that approximate a curve.")
     parser.add_argument("--target", choices=sorted(TARGETS), default="wiggle",
-                        help="the function to approximate on [0, 1] (default: wiggle)")
+                        help="the function to approximate on [0, 1]")
     parser.add_argument("--activation", choices=["all", *KINDS], default="all",
-                        help="which hidden layer to tabulate (default: all)")
+                        help="which hidden layer to tabulate")
     parser.add_argument("--neurons", type=positive_int, nargs="+", default=[4, 12, 40],
-                        help="hidden-layer sizes to try (default: 4 12 40)")
+                        help="hidden-layer sizes to try")
     parser.add_argument("--steepness", type=positive_float, default=None,
                         help="how sharply each sigmoid switches, per stair; only the sigmoid "
                              f"network has it (default: {DEFAULT_STEEPNESS:g})")

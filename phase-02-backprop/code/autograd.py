@@ -38,7 +38,7 @@ from matplotlib.figure import Figure
 
 from phase00.derivatives import numerical_gradient, relative_error
 from phase00.figures import add_out_flag, save_figure
-from phase00.flags import allow_negative_numbers, finite_float
+from phase00.flags import finite_float, script_parser
 
 Number = int | float
 
@@ -348,16 +348,14 @@ def add_neuron_flags(parser: argparse.ArgumentParser) -> None:
     for name, default, meaning in (("x", 1.5, "input"), ("w", -0.8, "weight"),
                                    ("b", 0.3, "bias"), ("y", 0.5, "target")):
         parser.add_argument(f"--{name}", type=neuron_number, default=default,
-                            help=f"{meaning}, between -{NEURON_LIMIT:g} and {NEURON_LIMIT:g} "
-                                 f"(default: {default})")
+                            help=f'{meaning}, between -{NEURON_LIMIT:g} and {NEURON_LIMIT:g}')
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="A scalar autograd engine, demonstrated on "
-                                                 "one neuron.")
+    parser = script_parser("A scalar autograd engine, demonstrated on one neuron.")
     add_neuron_flags(parser)
     add_out_flag(parser, __file__)
-    return allow_negative_numbers(parser)
+    return parser
 
 
 if __name__ == "__main__":

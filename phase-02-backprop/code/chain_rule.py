@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 
 from phase00.derivatives import central_difference, numerical_gradient, relative_error
 from phase00.figures import add_out_flag, save_figure
-from phase00.flags import allow_negative_numbers, finite_float, positive_float
+from phase00.flags import finite_float, positive_float, script_parser
 from phase01.activations import ACTIVATIONS, get_activation
 from phase02.autograd import Value
 
@@ -263,18 +263,17 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="The chain rule, worked by hand on numbers.")
+    parser = script_parser("The chain rule, worked by hand on numbers.")
     parser.add_argument("--x", type=finite_float, nargs=2, default=[0.5, -1.0],
-                        help="the network's two inputs (default: 0.5 -1.0)")
-    parser.add_argument("--target", type=finite_float, default=1.0,
-                        help="the output we want, y (default: 1.0)")
+                        help="the network's two inputs")
+    parser.add_argument("--target", type=finite_float, default=1.0, help="the output we want, y")
     parser.add_argument("--activation", choices=sorted(ACTIVATIONS), default="tanh",
                         help="hidden activation (default: tanh; try step or relu)")
     parser.add_argument("--lr", type=positive_float, default=0.2,
-                        help="learning rate of the one descent step at the end (default: 0.2; "
-                             "try 1.0 to overshoot)")
+                        help="learning rate of the one descent step at the end (default: 0.2; try "
+                             "1.0 to overshoot)")
     add_out_flag(parser, __file__)
-    return allow_negative_numbers(parser)
+    return parser
 
 
 if __name__ == "__main__":

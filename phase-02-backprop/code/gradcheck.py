@@ -38,7 +38,7 @@ from matplotlib.figure import Figure
 
 from phase00.derivatives import numerical_gradient
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import check_fits_in_memory, positive_float, positive_int
+from phase00.flags import check_fits_in_memory, positive_float, positive_int, script_parser
 from phase01.activations import ACTIVATIONS
 from phase02.layers import (
     Activation,
@@ -367,12 +367,10 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Check backward passes against finite "
-                                                 "differences.")
+    parser = script_parser("Check backward passes against finite differences.")
     parser.add_argument("--bug", choices=["none", *BUGS], default="none",
                         help="plant a classic backprop bug to watch the check catch it")
-    parser.add_argument("--batch", type=positive_int, default=4,
-                        help="examples per batch (default: 4)")
+    parser.add_argument("--batch", type=positive_int, default=4, help="examples per batch")
     parser.add_argument("--h", type=finite_difference_step, default=1e-5,
                         help=f"finite-difference step, at most {MAX_STEP:g} (default: 1e-5)")
     add_seed_and_out_flags(parser, __file__)

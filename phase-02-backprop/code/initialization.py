@@ -37,7 +37,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import check_fits_in_memory, positive_int
+from phase00.flags import check_fits_in_memory, positive_int, script_parser
 from phase00.linear_regression import add_descent_flags
 from phase01.activations import ACTIVATIONS
 from phase02.layers import INIT_SCHEMES, MLP, Activation, Dense, init_std
@@ -229,19 +229,17 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Activation statistics across depth for "
-                                                 "each weight initialisation.")
-    parser.add_argument("--depth", type=positive_int, default=10, help="layers (default: 10)")
-    parser.add_argument("--hidden", type=positive_int, default=256,
-                        help="units per layer (default: 256)")
+    parser = script_parser("Activation statistics across depth for each weight initialisation.")
+    parser.add_argument("--depth", type=positive_int, default=10, help="layers")
+    parser.add_argument("--hidden", type=positive_int, default=256, help="units per layer")
     parser.add_argument("--n-samples", type=positive_int, default=1000,
-                        help="inputs pushed through (default: 1000)")
+                        help="inputs pushed through")
     parser.add_argument("--activation", nargs="+", default=["tanh", "relu"],
                         choices=sorted(ACTIVATIONS), help="activations (default: tanh relu)")
     parser.add_argument("--init", nargs="+", default=list(INIT_SCHEMES), choices=INIT_SCHEMES,
                         help="initialisations to compare (default: all five)")
     parser.add_argument("--train-depth", type=positive_int, default=6,
-                        help="hidden layers of the MLP trained on moons (default: 6)")
+                        help="hidden layers of the MLP trained on moons")
     add_descent_flags(parser, lr=0.5, epochs=300)
     add_seed_and_out_flags(parser, __file__)
     return parser

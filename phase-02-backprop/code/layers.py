@@ -34,7 +34,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import positive_int
+from phase00.flags import positive_int, script_parser
 from phase00.probability import cross_entropy_from_logits, softmax
 from phase01 import mlp as phase01_mlp
 from phase01.activations import ACTIVATIONS
@@ -356,22 +356,19 @@ def add_network_flags(parser: argparse.ArgumentParser, hidden: int, activation: 
     (how many hidden layers; only if `depth` is given), the hidden `--activation` (one of
     `activations`, by default every one phase 01 defines) and the weight `--init`."""
     parser.add_argument("--hidden", type=positive_int, default=hidden,
-                        help=f"units per hidden layer (default: {hidden})")
+                        help="units per hidden layer")
     if depth is not None:
         parser.add_argument("--depth", type=positive_int, default=depth,
-                            help=f"number of hidden layers (default: {depth})")
+                            help="number of hidden layers")
     parser.add_argument("--activation", choices=activations or sorted(ACTIVATIONS),
-                        default=activation,
-                        help=f"hidden activation (default: {activation})")
+                        default=activation, help="hidden activation")
     parser.add_argument("--init", choices=INIT_SCHEMES, default="xavier",
-                        help="weight initialisation (default: xavier)")
+                        help="weight initialisation")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Dense and activation layers with backward "
-                                                 "passes.")
-    parser.add_argument("--batch", type=positive_int, default=5,
-                        help="examples per batch (default: 5)")
+    parser = script_parser("Dense and activation layers with backward passes.")
+    parser.add_argument("--batch", type=positive_int, default=5, help="examples per batch")
     add_network_flags(parser, hidden=4, activation="tanh")
     add_seed_and_out_flags(parser, __file__)
     return parser

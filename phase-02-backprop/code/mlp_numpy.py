@@ -23,7 +23,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import check_fits_in_memory, nonnegative_int
+from phase00.flags import check_fits_in_memory, nonnegative_int, script_parser
 from phase00.gradient_descent import check_loss
 from phase00.linear_regression import add_descent_flags
 from phase00.probability import softmax
@@ -241,14 +241,13 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Train a vectorised MLP on a 2-D toy set.")
+    parser = script_parser("Train a vectorised MLP on a 2-D toy set.")
     add_toy_data_flags(parser, n_samples=200)
     add_network_flags(parser, hidden=16, activation="tanh", depth=2)
-    parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam",
-                        help="optimizer (default: adam)")
+    parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam", help="optimizer")
     add_descent_flags(parser, lr=0.02, epochs=500)
     parser.add_argument("--batch-size", type=nonnegative_int, default=0,
-                        help="mini-batch size; 0 = full batch (default: 0)")
+                        help="mini-batch size; 0 = full batch")
     add_seed_and_out_flags(parser, __file__)
     return parser
 

@@ -36,7 +36,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import positive_float, positive_int
+from phase00.flags import positive_float, positive_int, script_parser
 
 
 class HasParams(Protocol):
@@ -458,18 +458,15 @@ def add_race_flags(parser: argparse.ArgumentParser) -> None:
                         default=list(OPTIMIZERS), help="which to race (default: all five)")
     parser.add_argument("--lr", type=positive_float, default=None,
                         help="one learning rate for every optimizer (default: a tuned one each)")
-    parser.add_argument("--steps", type=positive_int, default=3000,
-                        help="Rosenbrock steps (default: 3000)")
+    parser.add_argument("--steps", type=positive_int, default=3000, help="Rosenbrock steps")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="SGD, momentum, RMSProp, Adam and AdamW "
-                                                 "compared.")
+    parser = script_parser("SGD, momentum, RMSProp, Adam and AdamW compared.")
     add_race_flags(parser)
     parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam",
-                        help="the one whose first step is printed in part 1 (default: adam)")
-    parser.add_argument("--epochs", type=positive_int, default=300,
-                        help="MLP epochs per optimizer (default: 300)")
+                        help="the one whose first step is printed in part 1")
+    parser.add_argument("--epochs", type=positive_int, default=300, help="MLP epochs per optimizer")
     add_seed_and_out_flags(parser, __file__)
     return parser
 

@@ -22,7 +22,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import nonnegative_float, positive_int
+from phase00.flags import nonnegative_float, positive_int, script_parser
 
 CLASS_COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]
 
@@ -193,15 +193,14 @@ def add_toy_data_flags(parser: argparse.ArgumentParser, n_samples: int,
     `--noise`, as make_dataset takes them. dataset=None: no set is chosen unless asked (both)."""
     parser.add_argument("--dataset", choices=sorted(DATASETS), default=dataset,
                         help=f"toy set (default: {dataset or 'both'})")
-    parser.add_argument("--n-samples", type=positive_int, default=n_samples,
-                        help=f"points (default: {n_samples})")
+    parser.add_argument("--n-samples", type=positive_int, default=n_samples, help="points")
     parser.add_argument("--noise", type=noise_level, default=0.1,
                         help=f"std of the noise that blurs the points, at most {MAX_NOISE:g} "
                              f"(default: 0.1)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Generate and draw the 2-D toy sets.")
+    parser = script_parser("Generate and draw the 2-D toy sets.")
     add_toy_data_flags(parser, n_samples=200, dataset=None)
     add_seed_and_out_flags(parser, __file__)
     return parser

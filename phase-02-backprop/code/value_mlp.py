@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from phase00.figures import add_seed_and_out_flags
-from phase00.flags import check_fits_in_memory
+from phase00.flags import check_fits_in_memory, script_parser
 from phase00.gradient_descent import check_loss
 from phase00.linear_regression import add_descent_flags
 from phase00.probability import softmax
@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Train an MLP made of Value objects.")
+    parser = script_parser("Train an MLP made of Value objects.")
     add_toy_data_flags(parser, n_samples=100)
     add_network_flags(parser, hidden=8, activation="relu", depth=2, activations=VALUE_ACTIVATIONS)
     add_descent_flags(parser, lr=1.0, epochs=100)

@@ -44,6 +44,7 @@ from phase00.flags import (
     nonnegative_float,
     positive_float,
     positive_int,
+    script_parser,
 )
 from phase00.gradient_descent import check_loss
 from phase00.probability import log_softmax, sample, softmax
@@ -325,35 +326,30 @@ def add_step_flags(parser: argparse.ArgumentParser, steps: int, batch: int, lr: 
     """Give a script the three knobs of training by random mini-batches, with these defaults:
     `--steps`, `--batch` (how many `batch_of` each step draws) and `--lr`, the starting learning
     rate, which decays linearly to 0 over the steps. lr_note ends the help of --lr."""
-    parser.add_argument("--steps", type=positive_int, default=steps,
-                        help=f"training steps (default: {steps})")
-    parser.add_argument("--batch", type=positive_int, default=batch,
-                        help=f"{batch_of} per step (default: {batch})")
+    parser.add_argument("--steps", type=positive_int, default=steps, help="training steps")
+    parser.add_argument("--batch", type=positive_int, default=batch, help=f'{batch_of} per step')
     parser.add_argument("--lr", type=positive_float, default=lr,
                         help=f"starting learning rate, decayed linearly to 0 (default: {lr:g}"
                              f"{lr_note})")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="A character bigram LM by counting and by "
-                                                 "gradient descent.")
+    parser = script_parser("A character bigram LM by counting and by gradient descent.")
     add_corpus_flags(parser)
     parser.add_argument("--smoothing", type=nonnegative_float, default=1.0,
                         help="add-k smoothing of the counting model (default: 1; try 0)")
     parser.add_argument("--val-fraction", type=fraction, default=0.1,
-                        help="the last fraction of the text held out for validation "
-                             "(default: 0.1)")
+                        help="the last fraction of the text held out for validation")
     add_step_flags(parser, steps=2000, batch=1024, lr=0.1, batch_of="character pairs",
                    lr_note=", for Adam; plain SGD needs about 50")
     parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam",
-                        help="optimizer from phase 02 (default: adam)")
+                        help="optimizer from phase 02")
     parser.add_argument("--weight-decay", type=nonnegative_float, default=0.0,
-                        help="L2 pull of every logit toward 0, the neural twin of smoothing "
-                             "(default: 0)")
+                        help="L2 pull of every logit toward 0, the neural twin of smoothing")
     parser.add_argument("--sample-chars", type=positive_int, default=200,
-                        help="characters to generate from each model (default: 200)")
+                        help="characters to generate from each model")
     parser.add_argument("--top", type=positive_int, default=20,
-                        help="characters shown in the count heatmap (default: 20)")
+                        help="characters shown in the count heatmap")
     add_seed_and_out_flags(parser, __file__)
     return parser
 

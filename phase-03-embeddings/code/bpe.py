@@ -47,7 +47,7 @@ from matplotlib.figure import Figure
 
 from phase00.corpus import add_corpus_flags, load_text, write_atomically
 from phase00.figures import add_out_flag, save_figure
-from phase00.flags import output_file, positive_int
+from phase00.flags import output_file, positive_int, script_parser
 
 # GPT-2's pre-tokenisation rule (Radford et al. 2019), read left to right, first match wins:
 #   's 't 're 've 'm 'll 'd      English contractions, split from their word
@@ -731,12 +731,11 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Train a byte-level BPE tokenizer and use it.")
+    parser = script_parser("Train a byte-level BPE tokenizer and use it.")
     parser.add_argument("--vocab-size", type=positive_int, default=4096,
-                        help="tokens to learn, 256 bytes included, >= 256 (default: 4096)")
+                        help="tokens to learn, 256 bytes included, >= 256")
     parser.add_argument("--trainer", choices=["naive", "fast"], default="fast",
-                        help="naive recounts every pair after each merge; fast updates counts "
-                             "(default: fast)")
+                        help="naive recounts every pair after each merge; fast updates counts")
     add_corpus_flags(parser)
     parser.add_argument("--text", default="The king's horse, my lord, is lame: 1234 🐎!",
                         help="a sentence to encode with the trained tokenizer")

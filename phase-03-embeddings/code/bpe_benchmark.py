@@ -26,7 +26,7 @@ from typing import Any
 import tiktoken
 
 from phase00.corpus import add_corpus_flags, load_text
-from phase00.flags import positive_int
+from phase00.flags import positive_int, script_parser
 from phase03.bpe import BPETokenizer, train_fast, train_naive
 from phase03.gpt2_tokenizer import find_gpt2_files, gpt2_tiktoken, gpt2_tokenizer
 
@@ -126,18 +126,17 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Benchmark our BPE trainers and encoder "
-                                                 "against tiktoken.")
+    parser = script_parser("Benchmark our BPE trainers and encoder against tiktoken.")
     # --quick changes the defaults, never a flag you typed: those are None until resolved below
     parser.add_argument("--vocab-size", type=positive_int, default=None,
-                        help="vocabulary of the fast trainer and our encoder (default: 4096; "
-                             "with --quick 1024)")
+                        help="vocabulary of the fast trainer and our encoder (default: 4096; with "
+                             "--quick 1024)")
     parser.add_argument("--naive-vocab-size", type=positive_int, default=None,
-                        help="vocabulary for the naive-vs-fast race; 4096 takes minutes "
-                             "(default: 1024; with --quick 300)")
+                        help="vocabulary for the naive-vs-fast race; 4096 takes minutes (default: "
+                             "1024; with --quick 300)")
     parser.add_argument("--repeats", type=positive_int, default=None,
-                        help="runs per timing; the median is reported (default: 5; with "
-                             "--quick 2)")
+                        help="runs per timing; the median is reported (default: 5; with --quick "
+                             "2)")
     parser.add_argument("--quick", action="store_true",
                         help="the first 100,000 characters, and smaller defaults for the three "
                              "flags above (those you give are used as given)")

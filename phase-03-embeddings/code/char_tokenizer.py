@@ -30,6 +30,7 @@ import numpy as np
 
 from phase00.corpus import add_corpus_flags, load_text
 from phase00.figures import add_out_flag
+from phase00.flags import script_parser
 
 FILE_KIND = "char-tokenizer"  # written into every saved file, checked when one is loaded
 WRITER = "python phase-03-embeddings/code/char_tokenizer.py"  # the command that writes one
@@ -227,8 +228,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Build a character tokenizer from a corpus, "
-                                                 "show its vocabulary and a round trip.")
+    parser = script_parser("Build a character tokenizer from a corpus, "
+                           "show its vocabulary and a round trip.")
     add_corpus_flags(parser, " to take the vocabulary from")
     parser.add_argument("--text", default=None,
                         help=f"the text to encode and decode (default: {DEFAULT_TEXT!r}, or the "

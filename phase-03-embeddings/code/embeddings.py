@@ -37,7 +37,7 @@ from matplotlib.figure import Figure
 
 from phase00.corpus import add_corpus_flags, load_text
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import check_fits_in_memory, positive_int
+from phase00.flags import check_fits_in_memory, positive_int, script_parser
 from phase00.threads import limit_blas_threads
 from phase03.char_tokenizer import CharTokenizer
 
@@ -291,17 +291,16 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="One-hot times a matrix versus an embedding "
-                                                 "lookup: the same numbers, far cheaper.")
+    parser = script_parser("One-hot times a matrix versus an embedding "
+                           "lookup: the same numbers, far cheaper.")
     parser.add_argument("--text", default="to be or not to be",
-                        help="the example text; its own characters form the small vocabulary "
-                             "of parts 1-2 (default: 'to be or not to be')")
-    parser.add_argument("--dim", type=positive_int, default=3,
-                        help="embedding size of the example (default: 3)")
+                        help="the example text; its own characters form the small vocabulary of "
+                             "parts 1-2 (default: 'to be or not to be')")
+    parser.add_argument("--dim", type=positive_int, default=3, help="embedding size of the example")
     parser.add_argument("--tokens", type=positive_int, default=2000,
-                        help="ids looked up in the timing of part 3 (default: 2000)")
+                        help="ids looked up in the timing of part 3")
     parser.add_argument("--timing-dim", type=positive_int, default=256,
-                        help="embedding size in the timing of part 3 (default: 256)")
+                        help="embedding size in the timing of part 3")
     add_corpus_flags(parser, " whose ids part 3 looks up")
     add_seed_and_out_flags(parser, __file__)
     return parser

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from phase00.corpus import DATA_DIR, write_atomically
-from phase00.flags import positive_int
+from phase00.flags import positive_int, script_parser
 from phase03.bpe import (
     ENDOFTEXT,
     GPT2_SPLIT_PATTERN,
@@ -417,8 +417,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Load GPT-2's tokenizer into our BPE code and "
-                                                 "compare it with tiktoken.")
+    parser = script_parser("Load GPT-2's tokenizer into our BPE code and compare it with tiktoken.")
     parser.add_argument("--text", default="Hello world! GPT-2 reads bytes: café, 東京, 🙂.",
                         help="text to encode")
     parser.add_argument("--offline", action="store_true",
@@ -428,9 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "characters up to CHARS (at most 1000000): the simple loop against "
                              "the heap and linked list")
     parser.add_argument("--unicode", action="store_true",
-                        help="also check every Unicode code point against tiktoken, to find "
-                             "the characters the two regex engines class differently (about "
-                             "35 s)")
+                        help="also check every Unicode code point against tiktoken, to find the "
+                             "characters the two regex engines class differently (about 35 s)")
     return parser
 
 

@@ -39,7 +39,14 @@ from tqdm import tqdm
 
 from phase00.corpus import add_corpus_flags, load_text
 from phase00.figures import add_out_flag, save_figure
-from phase00.flags import add_seed_flag, check_fits_in_memory, fraction, positive_int, temperature
+from phase00.flags import (
+    add_seed_flag,
+    check_fits_in_memory,
+    fraction,
+    positive_int,
+    script_parser,
+    temperature,
+)
 from phase00.gradient_descent import check_loss
 from phase00.probability import sample, softmax
 from phase00.threads import limit_blas_threads
@@ -354,22 +361,20 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Bengio et al. 2003's neural language model on "
-                                                 "characters, with manual backprop.")
+    parser = script_parser("Bengio et al. 2003's neural language model on "
+                           "characters, with manual backprop.")
     add_corpus_flags(parser)
     parser.add_argument("--context", type=positive_int, default=8,
-                        help="characters the model sees, n (default: 8)")
-    parser.add_argument("--dim", type=positive_int, default=16,
-                        help="embedding size d (default: 16)")
-    parser.add_argument("--hidden", type=positive_int, default=256,
-                        help="tanh hidden units H (default: 256)")
+                        help="characters the model sees, n")
+    parser.add_argument("--dim", type=positive_int, default=16, help="embedding size d")
+    parser.add_argument("--hidden", type=positive_int, default=256, help="tanh hidden units H")
     add_step_flags(parser, steps=10_000, batch=128, lr=3e-3)
     parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adamw",
                         help="optimizer from phase 02 (default: adamw, weight decay 0.01)")
     parser.add_argument("--val-fraction", type=fraction, default=0.1,
-                        help="the last fraction of the text held out (default: 0.1)")
+                        help="the last fraction of the text held out")
     parser.add_argument("--sample-chars", type=positive_int, default=300,
-                        help="characters to generate at the end (default: 300)")
+                        help="characters to generate at the end")
     parser.add_argument("--temperature", type=temperature, default=1.0,
                         help="sampling temperature (default: 1; lower is safer and duller)")
     parser.add_argument("--map", action="store_true",

@@ -50,6 +50,7 @@ from phase00.flags import (
     nonnegative_float,
     positive_float,
     positive_int,
+    script_parser,
 )
 from phase00.gradient_descent import check_loss
 from phase00.threads import limit_blas_threads
@@ -439,32 +440,28 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="word2vec skip-gram with negative sampling, "
-                                                 "by hand.")
+    parser = script_parser("word2vec skip-gram with negative sampling, by hand.")
     add_corpus_flags(parser)
-    parser.add_argument("--dim", type=positive_int, default=50,
-                        help="embedding size d (default: 50)")
+    parser.add_argument("--dim", type=positive_int, default=50, help="embedding size d")
     parser.add_argument("--window", type=positive_int, default=5,
-                        help="largest distance between centre and context (default: 5)")
+                        help="largest distance between centre and context")
     parser.add_argument("--negatives", type=positive_int, default=5,
-                        help="negative samples k per pair (default: 5)")
-    parser.add_argument("--epochs", type=positive_int, default=12,
-                        help="passes over the text (default: 12)")
+                        help="negative samples k per pair")
+    parser.add_argument("--epochs", type=positive_int, default=12, help="passes over the text")
     parser.add_argument("--lr", type=positive_float, default=5.0,
                         help="starting learning rate of SGD on the batch-MEAN loss, decayed "
                              "linearly to 0 (default: 5; per pair that is 5/256, about "
                              "word2vec's 0.025)")
-    parser.add_argument("--batch", type=positive_int, default=256,
-                        help="pairs per step (default: 256)")
+    parser.add_argument("--batch", type=positive_int, default=256, help="pairs per step")
     parser.add_argument("--min-count", type=positive_int, default=10,
-                        help="drop words seen fewer times (default: 10)")
+                        help="drop words seen fewer times")
     parser.add_argument("--subsample", type=nonnegative_float, default=1e-3,
-                        help="subsampling threshold t; 0 keeps every word (default: 1e-3)")
+                        help="subsampling threshold t; 0 keeps every word")
     parser.add_argument("--query", nargs="+", default=QUERY_WORDS,
                         help=f"words whose neighbours are printed, lowercased like the text "
                              f"(default: {' '.join(QUERY_WORDS)})")
     parser.add_argument("--map-words", type=positive_int, default=100,
-                        help="how many of the most frequent words to draw (default: 100)")
+                        help="how many of the most frequent words to draw")
     add_seed_flag(parser)
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_out_flag(parser, __file__)

@@ -44,6 +44,7 @@ from phase00.flags import (
     nonnegative_float,
     positive_float,
     positive_int,
+    script_parser,
     temperature,
 )
 from phase00.probability import entropy, sample, softmax_with_temperature
@@ -402,45 +403,39 @@ def add_adam_flags(parser: argparse.ArgumentParser, lr: float, decayed: bool = T
     global gradient norm (phase04.clipping; 0 turns clipping off)."""
     parser.add_argument("--lr", type=positive_float, default=lr,
                         help=f"Adam's {'starting ' if decayed else ''}learning rate"
-                             f"{', decayed linearly to 0' if decayed else ''} (default: {lr:g})")
+                             f"{', decayed linearly to 0' if decayed else ''}")
     parser.add_argument("--clip", type=nonnegative_float, default=1.0,
-                        help="clip the global gradient norm to this; 0 = off (default: 1)")
+                        help="clip the global gradient norm to this; 0 = off")
 
 
 def add_char_rnn_flags(parser: argparse.ArgumentParser, steps: int, eval_every: int) -> None:
     """Give a script the flags of a character RNN trained on parallel streams, as train() takes
     them: the embedding size, the chunk length and the number of streams, then the training
     (`--steps`, `--lr`, `--clip`) and how often the validation loss is measured."""
-    parser.add_argument("--embed", type=positive_int, default=32,
-                        help="embedding size E (default: 32)")
+    parser.add_argument("--embed", type=positive_int, default=32, help="embedding size E")
     parser.add_argument("--seq-len", type=positive_int, default=64,
-                        help="characters per chunk: how far back BPTT reaches (default: 64)")
-    parser.add_argument("--batch-size", type=positive_int, default=32,
-                        help="parallel streams B (default: 32)")
-    parser.add_argument("--steps", type=positive_int, default=steps,
-                        help=f"training steps (default: {steps})")
+                        help="characters per chunk: how far back BPTT reaches")
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="parallel streams B")
+    parser.add_argument("--steps", type=positive_int, default=steps, help="training steps")
     add_adam_flags(parser, lr=3e-3)
     parser.add_argument("--eval-every", type=positive_int, default=eval_every,
-                        help=f"steps between validation losses (default: {eval_every})")
+                        help="steps between validation losses")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Train a character-level RNN/LSTM/GRU "
-                                                 "language model and sample from it.")
-    parser.add_argument("--cell", choices=sorted(CELLS), default="rnn",
-                        help="recurrent cell (default: rnn)")
-    parser.add_argument("--hidden", type=positive_int, default=128,
-                        help="hidden units H (default: 128)")
+    parser = script_parser("Train a character-level RNN/LSTM/GRU "
+                           "language model and sample from it.")
+    parser.add_argument("--cell", choices=sorted(CELLS), default="rnn", help="recurrent cell")
+    parser.add_argument("--hidden", type=positive_int, default=128, help="hidden units H")
     add_char_rnn_flags(parser, steps=2000, eval_every=250)
     parser.add_argument("--spectral-radius", type=nonnegative_float, default=None,
                         help="rescale W_h to this spectral radius at the start (default: leave "
                              "the N(0, 1/H) draw, about 1)")
     parser.add_argument("--no-carry", action="store_true",
                         help="start every chunk from a zero state instead of the last one")
-    parser.add_argument("--temperature", type=temperature, default=0.8,
-                        help="sampling temperature (default: 0.8)")
+    parser.add_argument("--temperature", type=temperature, default=0.8, help="sampling temperature")
     parser.add_argument("--sample-chars", type=positive_int, default=300,
-                        help="characters to generate (default: 300)")
+                        help="characters to generate")
     parser.add_argument("--prompt", default=None,
                         help=f"text the sample starts from (default: {DEFAULT_PROMPT!r}, or the "
                              f"text's first character if it cannot spell that)")

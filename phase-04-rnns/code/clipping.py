@@ -36,7 +36,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_out_flag, save_figure
-from phase00.flags import allow_negative_numbers, finite_float, positive_float, positive_int
+from phase00.flags import finite_float, positive_float, positive_int, script_parser
 from phase02.optimizers import HasParams
 from phase04.rnn import RNN
 
@@ -266,24 +266,22 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Gradient clipping by global norm, and the "
-                                                 "cliff it protects against.")
+    parser = script_parser("Gradient clipping by global norm, and the cliff it protects against.")
     parser.add_argument("--clip", type=positive_float, default=1.0,
-                        help="the largest gradient norm allowed (default: 1)")
+                        help="the largest gradient norm allowed")
     parser.add_argument("--lr", type=positive_float, default=0.1,
-                        help="learning rate of the step from the wall (default: 0.1)")
+                        help="learning rate of the step from the wall")
     parser.add_argument("--seq-len", type=positive_int, default=50,
-                        help="steps T of the one-unit RNN (default: 50)")
+                        help="steps T of the one-unit RNN")
     parser.add_argument("--w", type=finite_float, default=2.0,
-                        help="the recurrent weight w of the slice (default: 2)")
-    parser.add_argument("--target", type=finite_float, default=0.8,
-                        help="the target y of h_T (default: 0.8)")
+                        help="the recurrent weight w of the slice")
+    parser.add_argument("--target", type=finite_float, default=0.8, help="the target y of h_T")
     parser.add_argument("--steps", type=positive_int, default=50,
-                        help="steps of descent from the foot of the wall (default: 50)")
+                        help="steps of descent from the foot of the wall")
     parser.add_argument("--distance", type=positive_float, default=1e-8,
-                        help="how far from the wall the step starts (default: 1e-8)")
+                        help="how far from the wall the step starts")
     add_out_flag(parser, __file__)
-    return allow_negative_numbers(parser)
+    return parser
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from matplotlib.figure import Figure
 
 from phase00.corpus import add_corpus_flags, load_text
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import check_fits_in_memory, positive_int
+from phase00.flags import check_fits_in_memory, positive_int, script_parser
 from phase00.threads import limit_blas_threads
 from phase03.char_tokenizer import training_tokenizer
 from phase04.char_rnn import (
@@ -177,15 +177,14 @@ def main(argv: list[str] | None = None) -> None:
 def add_cells_flag(parser: argparse.ArgumentParser) -> None:
     """Give a script `--cells`: which of phase 04's recurrent cells it races (all three)."""
     parser.add_argument("--cells", nargs="+", choices=sorted(CELLS), default=["rnn", "lstm", "gru"],
-                        help="cells to compare (default: rnn lstm gru)")
+                        help="cells to compare")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Compare RNN, LSTM and GRU character LMs at "
-                                                 "equal parameter budgets.")
+    parser = script_parser("Compare RNN, LSTM and GRU character LMs at equal parameter budgets.")
     add_cells_flag(parser)
     parser.add_argument("--hidden", type=positive_int, default=128,
-                        help="the RNN's hidden size; it sets the parameter budget (default: 128)")
+                        help="the RNN's hidden size; it sets the parameter budget")
     add_char_rnn_flags(parser, steps=2000, eval_every=200)
     parser.add_argument("--prompt", default=None,
                         help=f"text each model's sample starts from (default: {DEFAULT_PROMPT!r}, "

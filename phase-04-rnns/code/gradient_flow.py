@@ -35,7 +35,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import allow_negative_numbers, finite_float, nonnegative_float, positive_int
+from phase00.flags import finite_float, nonnegative_float, positive_int, script_parser
 from phase00.threads import limit_blas_threads
 from phase04.gru import GRU
 from phase04.lstm import LSTM
@@ -168,24 +168,20 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Measure vanishing and exploding gradients "
-                                                 "through time.")
+    parser = script_parser("Measure vanishing and exploding gradients through time.")
     parser.add_argument("--spectral-radius", type=nonnegative_float, nargs="+",
                         default=[0.5, 1.0, 2.0, 3.0],
                         help="spectral radii of the RNN's W_h to compare (default: 0.5 1 2 3)")
     parser.add_argument("--forget-bias", type=finite_float, nargs="+", default=[0.0, 1.0, 3.0],
-                        help="starting forget-gate biases of the LSTMs (default: 0 1 3)")
+                        help="starting forget-gate biases of the LSTMs")
     parser.add_argument("--seq-len", type=positive_int, default=100,
-                        help="steps in the sequence: how far back we look (default: 100)")
-    parser.add_argument("--hidden", type=positive_int, default=64,
-                        help="hidden units (default: 64)")
+                        help="steps in the sequence: how far back we look")
+    parser.add_argument("--hidden", type=positive_int, default=64, help="hidden units")
     parser.add_argument("--input-scale", type=nonnegative_float, default=1.0,
-                        help="std of the random inputs; small inputs keep tanh in its linear "
-                             "part (default: 1)")
-    parser.add_argument("--batch", type=positive_int, default=32,
-                        help="sequences averaged over (default: 32)")
+                        help="std of the random inputs; small inputs keep tanh in its linear part")
+    parser.add_argument("--batch", type=positive_int, default=32, help="sequences averaged over")
     add_seed_and_out_flags(parser, __file__)
-    return allow_negative_numbers(parser)
+    return parser
 
 
 if __name__ == "__main__":

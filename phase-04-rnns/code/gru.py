@@ -31,7 +31,7 @@ import argparse
 
 import numpy as np
 
-from phase00.flags import add_seed_flag, positive_int
+from phase00.flags import add_seed_flag, positive_int, script_parser
 from phase01.activations import sigmoid
 from phase02.gradcheck import TOLERANCE
 from phase04.rnn import Cache, RecurrentLayer, check_recurrent_sizes, gradcheck_recurrent
@@ -131,13 +131,11 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="A GRU cell forward and backward, by hand.")
+    parser = script_parser("A GRU cell forward and backward, by hand.")
     parser.add_argument("--hidden", type=positive_int, default=4,
-                        help="hidden units of the vectorised layer (default: 4)")
-    parser.add_argument("--batch", type=positive_int, default=3,
-                        help="sequences per batch (default: 3)")
-    parser.add_argument("--seq-len", type=positive_int, default=5,
-                        help="steps per sequence (default: 5)")
+                        help="hidden units of the vectorised layer")
+    parser.add_argument("--batch", type=positive_int, default=3, help="sequences per batch")
+    parser.add_argument("--seq-len", type=positive_int, default=5, help="steps per sequence")
     add_seed_flag(parser)
     return parser
 

@@ -48,7 +48,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_out_flag, save_figure
-from phase00.flags import allow_negative_numbers, finite_float, nonnegative_int, positive_int
+from phase00.flags import finite_float, nonnegative_int, positive_int, script_parser
 from phase00.threads import limit_blas_threads
 from phase01.activations import sigmoid
 from phase02.layers import Dense, SoftmaxCrossEntropy
@@ -357,8 +357,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Train RNN, LSTM and GRU to name a symbol seen "
-                                                 "`lag` steps earlier among distractors.")
+    parser = script_parser("Train RNN, LSTM and GRU to name a symbol seen "
+                           "`lag` steps earlier among distractors.")
     parser.add_argument("--lags", type=positive_int, nargs="+", default=None,
                         help=f"lags to train at, each a separate run (default: "
                              f"{' '.join(map(str, FULL['lags']))}; --quick: "
@@ -368,19 +368,19 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"the RNN's hidden size; it sets the parameter budget of every cell "
                              f"(default: {FULL['hidden']}; --quick: {QUICK['hidden']})")
     parser.add_argument("--symbols", type=positive_int, default=4,
-                        help="k, the symbols to choose from; chance is 1/k (default: 4)")
+                        help="k, the symbols to choose from; chance is 1/k")
     parser.add_argument("--steps", type=positive_int, default=None,
                         help=f"most training steps per run; a run stops early at "
                              f"{SOLVED * 100:.0f}%% held-out accuracy (default: {FULL['steps']}; "
                              f"--quick: {QUICK['steps']})")
     parser.add_argument("--batch-size", type=positive_int, default=32,
-                        help="sequences per training step (default: 32)")
+                        help="sequences per training step")
     add_adam_flags(parser, lr=3e-3, decayed=False)
     parser.add_argument("--keep-bias", type=finite_float, default=3.0,
                         help="starting bias of the gated cells' keep valves: the LSTM's forget "
-                             "gate and the GRU's update gate (default: 3)")
+                             "gate and the GRU's update gate")
     parser.add_argument("--eval-every", type=positive_int, default=50,
-                        help="steps between held-out accuracies (default: 50)")
+                        help="steps between held-out accuracies")
     parser.add_argument("--eval-size", type=positive_int, default=None,
                         help=f"held-out sequences per (lag, seed) (default: {FULL['eval_size']};"
                              f" --quick: {QUICK['eval_size']})")
@@ -389,10 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
                              f"{FULL['seeds']}; --quick: {QUICK['seeds']})")
     parser.add_argument("--quick", action="store_true",
                         help="a small experiment of a few seconds; flags given still win")
-    parser.add_argument("--seed", type=nonnegative_int, default=0,
-                        help="the first random seed (default: 0)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="the first random seed")
     add_out_flag(parser, __file__)
-    return allow_negative_numbers(parser)
+    return parser
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import allow_negative_numbers, finite_float, positive_int
+from phase00.flags import finite_float, positive_int, script_parser
 from phase01.activations import sigmoid
 from phase02.gradcheck import TOLERANCE
 from phase04.rnn import RNN, Cache, RecurrentLayer, check_recurrent_sizes, gradcheck_recurrent
@@ -236,17 +236,16 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="An LSTM cell forward and backward, by hand.")
+    parser = script_parser("An LSTM cell forward and backward, by hand.")
     parser.add_argument("--forget-bias", type=finite_float, default=1.0,
-                        help="starting bias of the forget gate (default: 1)")
+                        help="starting bias of the forget gate")
     parser.add_argument("--seq-len", type=positive_int, default=30,
-                        help="steps the blame must travel back in part 4 (default: 30)")
-    parser.add_argument("--hidden", type=positive_int, default=32,
-                        help="hidden units in part 4 (default: 32)")
+                        help="steps the blame must travel back in part 4")
+    parser.add_argument("--hidden", type=positive_int, default=32, help="hidden units in part 4")
     parser.add_argument("--batch", type=positive_int, default=3,
-                        help="sequences per batch in the gradient check (default: 3)")
+                        help="sequences per batch in the gradient check")
     add_seed_and_out_flags(parser, __file__)
-    return allow_negative_numbers(parser)
+    return parser
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ from matplotlib.patches import FancyBboxPatch
 
 from phase00.derivatives import numerical_gradient
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import allow_negative_numbers, check_fits_in_memory, finite_float, positive_int
+from phase00.flags import check_fits_in_memory, finite_float, positive_int, script_parser
 from phase02.gradcheck import TOLERANCE, check_gradients, gradient_error
 
 Cache = tuple[np.ndarray, ...]  # what one step keeps for its backward pass
@@ -470,22 +470,21 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="An Elman RNN forward and backward through "
-                                                 "time, by hand.")
+    parser = script_parser("An Elman RNN forward and backward through time, by hand.")
     parser.add_argument("--w-x", type=finite_float, default=0.5,
-                        help="input weight of the one-unit example (default: 0.5)")
+                        help="input weight of the one-unit example")
     parser.add_argument("--w-h", type=finite_float, default=0.8,
-                        help="recurrent weight of the one-unit example (default: 0.8)")
+                        help="recurrent weight of the one-unit example")
     parser.add_argument("--seq-len", type=positive_int, default=4,
-                        help="steps of the one-unit example (default: 4)")
+                        help="steps of the one-unit example")
     parser.add_argument("--target", type=finite_float, default=1.0,
-                        help="the target y of the last step (default: 1)")
+                        help="the target y of the last step")
     parser.add_argument("--hidden", type=positive_int, default=6,
-                        help="hidden units of the vectorised layer (default: 6)")
+                        help="hidden units of the vectorised layer")
     parser.add_argument("--batch", type=positive_int, default=3,
-                        help="sequences per batch of the vectorised layer (default: 3)")
+                        help="sequences per batch of the vectorised layer")
     add_seed_and_out_flags(parser, __file__)
-    return allow_negative_numbers(parser)
+    return parser
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import check_fits_in_memory, positive_int
+from phase00.flags import check_fits_in_memory, positive_int, script_parser
 from phase00.threads import limit_blas_threads
 from phase02.layers import Dense, SoftmaxCrossEntropy
 from phase02.optimizers import Adam
@@ -337,29 +337,26 @@ def add_seq2seq_flags(parser: argparse.ArgumentParser, steps: int, lr: float) ->
     the test take them: the longest string, the steps, the batch, Adam with clipping, and how
     many test strings of each length are scored."""
     parser.add_argument("--max-len", type=positive_int, default=20,
-                        help="longest training and test sequence (default: 20)")
-    parser.add_argument("--steps", type=positive_int, default=steps,
-                        help=f"training steps (default: {steps})")
-    parser.add_argument("--batch-size", type=positive_int, default=64,
-                        help="sequences per step (default: 64)")
+                        help="longest training and test sequence")
+    parser.add_argument("--steps", type=positive_int, default=steps, help="training steps")
+    parser.add_argument("--batch-size", type=positive_int, default=64, help="sequences per step")
     add_adam_flags(parser, lr=lr)
     parser.add_argument("--test-size", type=positive_int, default=500,
-                        help="test sequences per length (default: 500)")
+                        help="test sequences per length")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="An RNN encoder-decoder that reverses digit "
-                                                 "strings, and its fixed-vector bottleneck.")
+    parser = script_parser("An RNN encoder-decoder that reverses digit "
+                           "strings, and its fixed-vector bottleneck.")
     parser.add_argument("--cell", choices=sorted(CELLS), default="gru",
-                        help="recurrent cell of encoder and decoder (default: gru)")
+                        help="recurrent cell of encoder and decoder")
     parser.add_argument("--hidden", type=positive_int, default=64,
-                        help="hidden units H: the size of the bottleneck (default: 64)")
-    parser.add_argument("--embed", type=positive_int, default=16,
-                        help="embedding size (default: 16)")
+                        help="hidden units H: the size of the bottleneck")
+    parser.add_argument("--embed", type=positive_int, default=16, help="embedding size")
     parser.add_argument("--task", choices=TASKS, default="reverse",
-                        help="reverse or copy the input (default: reverse)")
+                        help="reverse or copy the input")
     parser.add_argument("--min-len", type=positive_int, default=1,
-                        help="shortest training sequence (default: 1)")
+                        help="shortest training sequence")
     add_seq2seq_flags(parser, steps=3000, lr=1e-2)
     add_seed_and_out_flags(parser, __file__)
     return parser

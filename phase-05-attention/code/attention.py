@@ -35,7 +35,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import check_fits_in_memory, positive_int
+from phase00.flags import check_fits_in_memory, positive_int, script_parser
 from phase00.probability import softmax
 from phase02.layers import Dense, init_weights
 
@@ -289,16 +289,15 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Scaled dot-product attention, the causal "
-                                                 "mask and multi-head attention.")
+    parser = script_parser("Scaled dot-product attention, the causal "
+                           "mask and multi-head attention.")
     parser.add_argument("--d-k", type=positive_int, default=64,
-                        help="dimensions per query/key in the scaling demo (default: 64)")
+                        help="dimensions per query/key in the scaling demo")
     parser.add_argument("--heads", type=positive_int, default=4,
-                        help="heads in the multi-head demo (default: 4)")
+                        help="heads in the multi-head demo")
     parser.add_argument("--d-model", type=positive_int, default=16,
-                        help="model width in the multi-head demo (default: 16)")
-    parser.add_argument("--seq-len", type=positive_int, default=6,
-                        help="positions in the demos (default: 6)")
+                        help="model width in the multi-head demo")
+    parser.add_argument("--seq-len", type=positive_int, default=6, help="positions in the demos")
     parser.add_argument("--no-mask", action="store_true", help="let positions see the future")
     add_seed_and_out_flags(parser, __file__)
     return parser

@@ -35,7 +35,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import check_fits_in_memory, positive_int
+from phase00.flags import check_fits_in_memory, positive_int, script_parser
 from phase00.probability import softmax
 from phase00.threads import limit_blas_threads
 from phase02.layers import Dense
@@ -266,14 +266,12 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Phase 04's seq2seq with and without additive "
-                                                 "attention, on the same digit-reversal task.")
-    parser.add_argument("--cell", choices=sorted(CELLS), default="gru",
-                        help="recurrent cell (default: gru)")
-    parser.add_argument("--hidden", type=positive_int, default=64,
-                        help="hidden units H (default: 64)")
+    parser = script_parser("Phase 04's seq2seq with and without additive "
+                           "attention, on the same digit-reversal task.")
+    parser.add_argument("--cell", choices=sorted(CELLS), default="gru", help="recurrent cell")
+    parser.add_argument("--hidden", type=positive_int, default=64, help="hidden units H")
     parser.add_argument("--attn", type=positive_int, default=32,
-                        help="size A of the attention's hidden layer (default: 32)")
+                        help="size A of the attention's hidden layer")
     add_seq2seq_flags(parser, steps=1500, lr=5e-3)
     add_seed_and_out_flags(parser, __file__)
     return parser

@@ -40,7 +40,7 @@ from tqdm import tqdm
 
 from phase00.corpus import add_corpus_flags
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import check_fits_in_memory, nonnegative_int, positive_int
+from phase00.flags import check_fits_in_memory, nonnegative_int, positive_int, script_parser
 from phase00.gradient_descent import check_loss
 from phase00.probability import log_softmax
 from phase00.threads import limit_blas_threads
@@ -324,9 +324,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Phase 04's RNN and GRU against the "
-                                                 "transformer: the same characters, the same "
-                                                 "evaluation.")
+    parser = script_parser("Phase 04's RNN and GRU against the "
+                           "transformer: the same characters, the same "
+                           "evaluation.")
     parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS),
                         help="models to compare (default: all four)")
     parser.add_argument("--steps", type=positive_int, default=None,
@@ -334,8 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch", type=positive_int, default=None,
                         help="windows per step (default: 32; 8 with --quick)")
     parser.add_argument("--context", type=positive_int, default=None,
-                        help="characters per window, in training and validation (default: 64; "
-                             "16 with --quick)")
+                        help="characters per window, in training and validation (default: 64; 16 "
+                             "with --quick)")
     add_adamw_flags(parser, lr=3e-3)
     parser.add_argument("--warmup", type=nonnegative_int, default=None,
                         help="warmup steps (default: 50; 5 with --quick)")
@@ -343,8 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="steps between points of the time curve (default: 100; 15 with "
                              "--quick)")
     parser.add_argument("--val-windows", type=positive_int, default=None,
-                        help="score only the first N validation windows (default: all of them; "
-                             "64 with --quick)")
+                        help="score only the first N validation windows (default: all of them; 64 "
+                             "with --quick)")
     parser.add_argument("--quick", action="store_true",
                         help="a run of seconds: small defaults for the flags above")
     add_corpus_flags(parser)

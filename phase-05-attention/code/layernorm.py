@@ -31,7 +31,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import check_fits_in_memory, positive_float, positive_int
+from phase00.flags import check_fits_in_memory, positive_float, positive_int, script_parser
 from phase02.layers import Activation
 from phase05.attention import Linear
 
@@ -178,15 +178,13 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="LayerNorm forward/backward, and why residual "
-                                                 "connections keep deep stacks trainable.")
+    parser = script_parser("LayerNorm forward/backward, and why residual "
+                           "connections keep deep stacks trainable.")
     parser.add_argument("--depth", type=positive_int, default=30,
-                        help="blocks in the deep-stack experiment (default: 30)")
-    parser.add_argument("--width", type=positive_int, default=64,
-                        help="features per position (default: 64)")
+                        help="blocks in the deep-stack experiment")
+    parser.add_argument("--width", type=positive_int, default=64, help="features per position")
     parser.add_argument("--scale", type=positive_float, default=0.5,
-                        help="weight scale times 1/sqrt(width); < 1 shrinks signals "
-                             "(default: 0.5)")
+                        help="weight scale times 1/sqrt(width); < 1 shrinks signals")
     add_seed_and_out_flags(parser, __file__)
     return parser
 

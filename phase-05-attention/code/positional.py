@@ -27,7 +27,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_out_flag, save_figure
-from phase00.flags import check_fits_in_memory, positive_int
+from phase00.flags import check_fits_in_memory, positive_int, script_parser
 
 
 def sinusoidal_encoding(T: int, d: int) -> np.ndarray:
@@ -102,11 +102,10 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Sinusoidal positional encodings.")
-    parser.add_argument("--positions", type=positive_int, default=64,
-                        help="sequence length T (default: 64)")
+    parser = script_parser("Sinusoidal positional encodings.")
+    parser.add_argument("--positions", type=positive_int, default=64, help="sequence length T")
     parser.add_argument("--d-model", type=positive_int, default=32,
-                        help="features per position, even (default: 32)")
+                        help="features per position, even")
     add_out_flag(parser, __file__)
     return parser
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from phase00.figures import scratch_dir
-from phase00.flags import add_seed_flag, positive_int, temperature
+from phase00.flags import add_seed_flag, positive_int, script_parser, temperature
 from phase03.char_tokenizer import CharTokenizer
 from phase05.transformer import Transformer
 
@@ -56,21 +56,19 @@ def main(argv: list[str] | None = None) -> None:
 def add_temperature_and_top_k_flags(parser: argparse.ArgumentParser) -> None:
     """Give a script the two knobs of how each next token is drawn: the softmax `--temperature`
     and `--top-k`, which keeps only the k most likely tokens (all of them by default)."""
-    parser.add_argument("--temperature", type=temperature, default=0.8,
-                        help="softmax temperature (default: 0.8)")
+    parser.add_argument("--temperature", type=temperature, default=0.8, help="softmax temperature")
     parser.add_argument("--top-k", type=positive_int, default=None,
                         help="sample only among the k most likely tokens (default: all)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Sample from a saved NumPy transformer.")
+    parser = script_parser("Sample from a saved NumPy transformer.")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
-                        help=f"the .npz written by train_transformer.py (default: {DEFAULT_MODEL})")
+                        help="the .npz written by train_transformer.py")
     parser.add_argument("--prompt", default=None,
                         help="text to continue (default: a newline, or the vocabulary's first "
                              "character if the text had no newline)")
-    parser.add_argument("--chars", type=positive_int, default=400,
-                        help="characters to generate (default: 400)")
+    parser.add_argument("--chars", type=positive_int, default=400, help="characters to generate")
     add_temperature_and_top_k_flags(parser)
     add_seed_flag(parser)
     return parser

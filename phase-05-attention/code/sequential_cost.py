@@ -30,7 +30,7 @@ from collections.abc import Callable
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from phase00.flags import check_fits_in_memory, positive_int
+from phase00.flags import check_fits_in_memory, positive_int, script_parser
 
 # The longest a whole measurement may take by a pessimistic estimate (1 GFLOP/s) before it is
 # refused: these are seconds-long measurements, not experiments to wait hours for.
@@ -135,18 +135,17 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Time a recurrence of T small products against "
-                                                 "one product of the same arithmetic.")
+    parser = script_parser("Time a recurrence of T small products against "
+                           "one product of the same arithmetic.")
     parser.add_argument("--steps", type=positive_int, default=64,
                         help="T, the positions of a window: products in the chain (default: 64, "
                              "compare_rnn.py's context)")
     parser.add_argument("--batch", type=positive_int, nargs="+", default=[1, 8, 32],
-                        help="sequences side by side: rows in each product of the chain "
-                             "(default: 1 8 32)")
+                        help="sequences side by side: rows in each product of the chain")
     parser.add_argument("--width", type=positive_int, nargs="+", default=[64, 128, 512],
-                        help="H, the width of the state and of W (H x H) (default: 64 128 512)")
+                        help="H, the width of the state and of W (H x H)")
     parser.add_argument("--repeats", type=positive_int, default=20,
-                        help="timed runs per setting; the median is shown (default: 20)")
+                        help="timed runs per setting; the median is shown")
     return parser
 
 

@@ -39,6 +39,7 @@ from phase00.flags import (
     output_file,
     positive_float,
     positive_int,
+    script_parser,
     temperature,
     unit_float,
 )
@@ -315,29 +316,26 @@ def add_adamw_flags(parser: argparse.ArgumentParser, lr: float, beta2: bool = Fa
     """Give a script the optimizer's knobs, as this phase trains a transformer: the peak `--lr`
     of the warmup-then-decay schedule, Adam's `--beta2` (only if beta2=True), the AdamW
     `--weight-decay` on weight matrices and the global-norm `--clip`."""
-    parser.add_argument("--lr", type=positive_float, default=lr,
-                        help=f"peak learning rate (default: {lr:g})")
+    parser.add_argument("--lr", type=positive_float, default=lr, help="peak learning rate")
     if beta2:
         parser.add_argument("--beta2", type=unit_float, default=0.99,
-                            help="Adam's second-moment decay (default: 0.99)")
+                            help="Adam's second-moment decay")
     parser.add_argument("--weight-decay", type=nonnegative_float, default=0.1,
-                        help="AdamW decay on weight matrices (default: 0.1)")
+                        help="AdamW decay on weight matrices")
     parser.add_argument("--clip", type=nonnegative_float, default=1.0,
-                        help="clip the global gradient norm to this; 0 = off (default: 1)")
+                        help="clip the global gradient norm to this; 0 = off")
 
 
 def add_loop_flags(parser: argparse.ArgumentParser, steps: int) -> None:
     """Give a script the flags of the training loop around the optimizer: how many `--steps`
     of how many sequences (`--batch`), the `--warmup` at the start, how often the validation
     loss is measured, and an optional time limit."""
-    parser.add_argument("--steps", type=positive_int, default=steps,
-                        help=f"optimizer steps (default: {steps})")
-    parser.add_argument("--batch", type=positive_int, default=32,
-                        help="sequences per step (default: 32)")
+    parser.add_argument("--steps", type=positive_int, default=steps, help="optimizer steps")
+    parser.add_argument("--batch", type=positive_int, default=32, help="sequences per step")
     parser.add_argument("--warmup", type=nonnegative_int, default=50,
-                        help="warmup steps; 0 starts at the peak (default: 50)")
+                        help="warmup steps; 0 starts at the peak")
     parser.add_argument("--eval-every", type=positive_int, default=100,
-                        help="steps between validation losses (default: 100)")
+                        help="steps between validation losses")
     parser.add_argument("--max-seconds", type=positive_float, default=None,
                         help="stop training after this many seconds (default: no limit)")
 
@@ -346,13 +344,12 @@ def add_sampling_flags(parser: argparse.ArgumentParser, chars: int) -> None:
     """Give a script the two flags of the sample printed after training: its length in
     characters (0: none) and its temperature."""
     parser.add_argument("--sample-chars", type=nonnegative_int, default=chars,
-                        help=f"characters to sample at the end (default: {chars})")
-    parser.add_argument("--temperature", type=temperature, default=0.8,
-                        help="sampling temperature (default: 0.8)")
+                        help="characters to sample at the end")
+    parser.add_argument("--temperature", type=temperature, default=0.8, help="sampling temperature")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Train the NumPy transformer on characters.")
+    parser = script_parser("Train the NumPy transformer on characters.")
     add_shape_flags(parser, context=64, d_model=128, n_heads=4, n_layers=4)
     add_loop_flags(parser, steps=600)
     add_adamw_flags(parser, lr=3e-3, beta2=True)
@@ -361,8 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="train in float64 (slower; float32 is plenty for training)")
     add_corpus_flags(parser)
     parser.add_argument("--save", type=output_file, default=None,
-                        help="where to write the model (default: scratch/phase-05-attention/"
-                             "transformer.npz)")
+                        help="where to write the model (default: "
+                             "scratch/phase-05-attention/transformer.npz)")
     add_seed_and_out_flags(parser, __file__)
     return parser
 

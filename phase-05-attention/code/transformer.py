@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from phase00.corpus import write_atomically
-from phase00.flags import add_seed_flag, check_fits_in_memory, positive_int
+from phase00.flags import add_seed_flag, check_fits_in_memory, positive_int, script_parser
 from phase02.layers import Activation, SoftmaxCrossEntropy
 from phase03.embeddings import Embedding
 from phase04.char_rnn import LayerGroup
@@ -406,13 +406,10 @@ def add_shape_flags(parser: argparse.ArgumentParser, context: int, d_model: int,
     sequence, the width, the heads, the blocks and, with positions=True, how positions are told
     (`--positions`) and whether the output matrix is the embedding's (`--untied`)."""
     parser.add_argument("--context", type=positive_int, default=context,
-                        help=f"longest sequence, in tokens (default: {context})")
-    parser.add_argument("--d-model", type=positive_int, default=d_model,
-                        help=f"width (default: {d_model})")
-    parser.add_argument("--n-heads", type=positive_int, default=n_heads,
-                        help=f"heads (default: {n_heads})")
-    parser.add_argument("--n-layers", type=positive_int, default=n_layers,
-                        help=f"blocks (default: {n_layers})")
+                        help="longest sequence, in tokens")
+    parser.add_argument("--d-model", type=positive_int, default=d_model, help="width")
+    parser.add_argument("--n-heads", type=positive_int, default=n_heads, help="heads")
+    parser.add_argument("--n-layers", type=positive_int, default=n_layers, help="blocks")
     if positions:
         parser.add_argument("--positions", choices=POSITIONS, default="learned",
                             help="position information (default: learned, as GPT-2)")
@@ -421,8 +418,8 @@ def add_shape_flags(parser: argparse.ArgumentParser, context: int, d_model: int,
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Build the NumPy transformer and run it once "
-                                                 "forward and backward, printing every shape.")
+    parser = script_parser("Build the NumPy transformer and run it once "
+                           "forward and backward, printing every shape.")
     parser.add_argument("--vocab-size", type=vocabulary_size, default=65,
                         help="tokens in the vocabulary (default: 65, Tiny Shakespeare's chars)")
     add_shape_flags(parser, context=16, d_model=32, n_heads=4, n_layers=2)

@@ -35,7 +35,7 @@ import torch
 from matplotlib.figure import Figure
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import allow_negative_numbers
+from phase00.flags import script_parser
 from phase02.autograd import Value, add_neuron_flags, neuron_with_loss
 from phase06.device import limit_cpu_threads
 
@@ -294,11 +294,10 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="PyTorch autograd against phase 02's Value "
-                                                 "engine.")
+    parser = script_parser("PyTorch autograd against phase 02's Value engine.")
     add_neuron_flags(parser)
     add_seed_and_out_flags(parser, __file__)
-    return allow_negative_numbers(parser)
+    return parser
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import torch
 from matplotlib.figure import Figure
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import positive_int, thread_count
+from phase00.flags import positive_int, script_parser, thread_count
 from phase02.optimizers import AdamW
 from phase05.train_transformer import clip_gradients, decay_groups
 from phase05.transformer import Transformer, TransformerConfig
@@ -182,15 +182,14 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Time one training step of phase 05's "
-                                                 "transformer in NumPy and in PyTorch.")
+    parser = script_parser("Time one training step of phase 05's "
+                           "transformer in NumPy and in PyTorch.")
     add_device_flag(parser)
     parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES),
                         help="model sizes to time (default: all)")
     parser.add_argument("--threads", nargs="+", type=thread_count, default=[1],
-                        help="CPU thread counts to try, for both libraries (default: 1)")
-    parser.add_argument("--repeats", type=positive_int, default=5,
-                        help="timed steps per entry (default: 5)")
+                        help="CPU thread counts to try, for both libraries")
+    parser.add_argument("--repeats", type=positive_int, default=5, help="timed steps per entry")
     add_seed_and_out_flags(parser, __file__)
     return parser
 

@@ -47,7 +47,7 @@ from collections.abc import Callable
 
 import torch
 
-from phase00.flags import check_fits_in_memory, gib, positive_int, thread_count
+from phase00.flags import check_fits_in_memory, gib, positive_int, script_parser, thread_count
 from phase00.threads import limit_blas_threads
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
@@ -321,13 +321,11 @@ def add_threads_flag(parser: argparse.ArgumentParser, default: int | None = 1,
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Pick a device, time on it honestly, report "
-                                                 "its memory.")
+    parser = script_parser("Pick a device, time on it honestly, report its memory.")
     add_device_flag(parser)
     parser.add_argument("--size", type=positive_int, default=1024,
-                        help="n for the n x n matrix product that is timed (default: 1024)")
-    parser.add_argument("--repeats", type=positive_int, default=5,
-                        help="timed repetitions (default: 5)")
+                        help="n for the n x n matrix product that is timed")
+    parser.add_argument("--repeats", type=positive_int, default=5, help="timed repetitions")
     return parser
 
 

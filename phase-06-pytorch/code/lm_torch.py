@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from phase00.corpus import add_corpus_flags, load_text
-from phase00.flags import add_seed_flag, check_fits_in_memory
+from phase00.flags import add_seed_flag, check_fits_in_memory, script_parser
 from phase00.gradient_descent import check_loss
 from phase02.layers import SoftmaxCrossEntropy
 from phase03.bigram import add_step_flags, bigram_counts, bigram_probs, log_of, mean_nll
@@ -268,8 +268,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="phase 03's embedding, bigram and MLP LM in "
-                                                 "PyTorch.")
+    parser = script_parser("phase 03's embedding, bigram and MLP LM in PyTorch.")
     add_step_flags(parser, steps=2000, batch=1024, lr=0.1, batch_of="character pairs")
     add_corpus_flags(parser)
     add_seed_flag(parser)

@@ -41,7 +41,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import check_fits_in_memory, positive_int
+from phase00.flags import check_fits_in_memory, positive_int, script_parser
 from phase00.linear_regression import add_descent_flags
 from phase01.activations import ACTIVATIONS
 from phase02.layers import MLP, Dense, SoftmaxCrossEntropy, mlp_from_weights
@@ -307,14 +307,12 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="phase 02's MLP rebuilt as an nn.Module and "
-                                                 "checked against NumPy.")
+    parser = script_parser("phase 02's MLP rebuilt as an nn.Module and checked against NumPy.")
     parser.add_argument("--activation", choices=sorted(ACTIVATIONS), default="tanh",
-                        help="hidden activation (default: tanh)")
-    parser.add_argument("--hidden", type=positive_int, default=16,
-                        help="units per hidden layer (default: 16)")
+                        help="hidden activation")
+    parser.add_argument("--hidden", type=positive_int, default=16, help="units per hidden layer")
     parser.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam",
-                        help="optimizer of the training race (default: adam)")
+                        help="optimizer of the training race")
     add_descent_flags(parser, lr=0.02, epochs=300)
     add_threads_flag(parser,
                      why="; for a model this small, more threads cost more than they save")

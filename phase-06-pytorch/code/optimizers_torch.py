@@ -33,7 +33,7 @@ import torch
 from matplotlib.figure import Figure
 
 from phase00.figures import add_out_flag, save_figure
-from phase00.flags import check_fits_in_memory
+from phase00.flags import check_fits_in_memory, script_parser
 from phase02.optimizers import (
     DEFAULT_LRS,
     OPTIMIZERS,
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="phase 02's optimizers against torch.optim.")
+    parser = script_parser("phase 02's optimizers against torch.optim.")
     add_race_flags(parser)
     add_out_flag(parser, __file__)
     return parser

@@ -34,7 +34,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import positive_int
+from phase00.flags import positive_int, script_parser
 from phase02.mlp_numpy import make_problem
 from phase03.embeddings import Embedding
 from phase03.mlp_lm import MLPLanguageModel
@@ -191,10 +191,10 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="The parity table: phases 02-05 in NumPy "
-                                                 "against their PyTorch rebuilds.")
+    parser = script_parser("The parity table: phases 02-05 in NumPy "
+                           "against their PyTorch rebuilds.")
     parser.add_argument("--steps", type=positive_int, default=10,
-                        help="training steps of the optimizer comparisons (default: 10)")
+                        help="training steps of the optimizer comparisons")
     add_seed_and_out_flags(parser, __file__)
     return parser
 

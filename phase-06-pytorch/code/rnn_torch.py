@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from phase00.flags import add_seed_flag, check_fits_in_memory, positive_int
+from phase00.flags import add_seed_flag, check_fits_in_memory, positive_int, script_parser
 from phase04.gru import GRU
 from phase04.lstm import LSTM
 from phase04.rnn import RNN, RecurrentLayer
@@ -244,16 +244,11 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="phase 04's recurrent layers rebuilt in "
-                                                 "PyTorch, BPTT by autograd.")
-    parser.add_argument("--seq-len", type=positive_int, default=6,
-                        help="time steps (default: 6)")
-    parser.add_argument("--hidden", type=positive_int, default=4,
-                        help="hidden units H (default: 4)")
-    parser.add_argument("--inputs", type=positive_int, default=3,
-                        help="input size D (default: 3)")
-    parser.add_argument("--batch", type=positive_int, default=2,
-                        help="sequences per batch (default: 2)")
+    parser = script_parser("phase 04's recurrent layers rebuilt in PyTorch, BPTT by autograd.")
+    parser.add_argument("--seq-len", type=positive_int, default=6, help="time steps")
+    parser.add_argument("--hidden", type=positive_int, default=4, help="hidden units H")
+    parser.add_argument("--inputs", type=positive_int, default=3, help="input size D")
+    parser.add_argument("--batch", type=positive_int, default=2, help="sequences per batch")
     add_seed_flag(parser)
     return parser
 

@@ -42,7 +42,7 @@ import torch
 from matplotlib.figure import Figure
 
 from phase00.figures import add_seed_and_out_flags, save_figure
-from phase00.flags import check_fits_in_memory, positive_int
+from phase00.flags import check_fits_in_memory, positive_int, script_parser
 from phase00.probability import softmax
 
 
@@ -227,10 +227,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Tensors against NumPy arrays: same numbers, "
-                                                 "new container.")
+    parser = script_parser("Tensors against NumPy arrays: same numbers, new container.")
     parser.add_argument("--width", type=positive_int, default=1024,
-                        help="largest layer width in the precision experiment (default: 1024)")
+                        help="largest layer width in the precision experiment")
     add_seed_and_out_flags(parser, __file__)
     return parser
 

@@ -49,7 +49,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from phase00.corpus import add_corpus_flags, write_atomically
 from phase00.figures import add_out_flag, save_figure, scratch_dir
-from phase00.flags import add_seed_flag, output_file, positive_int
+from phase00.flags import add_seed_flag, output_file, positive_int, script_parser
 from phase02.optimizers import AdamW
 from phase03.char_tokenizer import sample_start
 from phase05.train_transformer import (
@@ -375,14 +375,13 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Train phase 05's transformer in PyTorch: "
-                                                 "a complete training loop.")
+    parser = script_parser("Train phase 05's transformer in PyTorch: a complete training loop.")
     add_device_flag(parser)
     add_shape_flags(parser, context=64, d_model=128, n_heads=4, n_layers=4, positions=False)
     add_loop_flags(parser, steps=600)
     add_adamw_flags(parser, lr=3e-3, beta2=True)
     parser.add_argument("--eval-batches", type=positive_int, default=10,
-                        help="batches per validation loss (default: 10)")
+                        help="batches per validation loss")
     parser.add_argument("--amp", action="store_true",
                         help="autocast to the device's bf16 where it has one (device.py)")
     add_threads_flag(parser, why="; steadiest on a busy machine")

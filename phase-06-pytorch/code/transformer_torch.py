@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from phase00.flags import add_seed_flag, check_fits_in_memory, temperature
+from phase00.flags import add_seed_flag, check_fits_in_memory, script_parser, temperature
 from phase03.char_tokenizer import CharTokenizer
 from phase05.attention import MultiHeadAttention
 from phase05.layernorm import LayerNorm
@@ -424,16 +424,16 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="phase 05's transformer rebuilt in PyTorch "
-                                                 "with the same names and weights.")
+    parser = script_parser("phase 05's transformer rebuilt in PyTorch "
+                           "with the same names and weights.")
     parser.add_argument("--vocab-size", type=vocabulary_size, default=11,
-                        help="tokens in the vocabulary (default: 11)")
+                        help="tokens in the vocabulary")
     add_shape_flags(parser, context=8, d_model=16, n_heads=2, n_layers=2)
     parser.add_argument("--model", type=Path, default=None,
-                        help="a model saved by phase 05's train_transformer.py: run it in "
-                             "PyTorch and sample from it")
+                        help="a model saved by phase 05's train_transformer.py: run it in PyTorch "
+                             "and sample from it")
     parser.add_argument("--temperature", type=temperature, default=0.8,
-                        help="sampling temperature with --model (default: 0.8)")
+                        help="sampling temperature with --model")
     add_seed_flag(parser)
     return parser
 

@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 
 from phase00.figures import scratch_dir
-from phase00.flags import add_seed_flag, positive_int, probability_mass
+from phase00.flags import add_seed_flag, positive_int, probability_mass, script_parser
 from phase03.char_tokenizer import CharTokenizer
 from phase05.sample_transformer import add_temperature_and_top_k_flags
 from phase06.device import add_device_flag, pick_device, synchronize
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Sample from a GPT and measure the KV cache.")
+    parser = script_parser("Sample from a GPT and measure the KV cache.")
     parser.add_argument("--model", type=Path, default=None,
                         help=f"a model saved by train_char.py, or a character-level checkpoint "
                              f"of phase 08 (default: {DEFAULT_MODEL} if it exists, else an "
@@ -193,17 +193,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--prompt", default=None,
                         help=f"text to continue (default: {DEFAULT_PROMPT!r}, or a newline or "
                              f"the model's first character if it does not know those)")
-    parser.add_argument("--tokens", type=positive_int, default=200,
-                        help="tokens to generate (default: 200)")
+    parser.add_argument("--tokens", type=positive_int, default=200, help="tokens to generate")
     add_temperature_and_top_k_flags(parser)
     parser.add_argument("--top-p", type=probability_mass, default=None,
-                        help="keep the smallest set with probability >= p, 0 < p <= 1 "
-                             "(default: off)")
+                        help="keep the smallest set with probability >= p, 0 < p <= 1 (default: "
+                             "off)")
     add_device_flag(parser)
     add_seed_flag(parser)
     parser.add_argument("--repeats", type=positive_int, default=5,
-                        help="timed runs of each path, after one warm-up run each; the median "
-                             "is reported (default: 5)")
+                        help="timed runs of each path, after one warm-up run each; the median is "
+                             "reported")
     return parser
 
 

@@ -40,7 +40,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from phase00.flags import positive_int
+from phase00.flags import positive_int, script_parser
 
 ATTENTION_PATHS = ("fast", "hand")
 
@@ -454,8 +454,7 @@ def add_gpt_shape_flags(parser: argparse.ArgumentParser, n_layer: int | None = N
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Build a GPT from a preset and count its "
-                                                 "parameters and FLOPs.")
+    parser = script_parser("Build a GPT from a preset and count its parameters and FLOPs.")
     add_preset_flag(parser, "gpt2-124m")
     add_context_flag(parser)
     return parser

@@ -36,6 +36,7 @@ from phase00.flags import (
     nonnegative_int,
     output_file,
     positive_int,
+    script_parser,
 )
 from phase03.char_tokenizer import CharTokenizer, sample_start
 from phase05.train_transformer import (
@@ -244,32 +245,32 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Train a character-level GPT.")
+    parser = script_parser("Train a character-level GPT.")
     add_preset_flag(parser, DEFAULTS["preset"],
                     [name for name in sorted(PRESETS) if name.startswith("char")])
     add_gpt_shape_flags(parser)
     parser.add_argument("--dropout", type=nonnegative_float, default=None,
                         help="override dropout (the presets: 0 for char-1m, 0.2 for char-10m)")
     parser.add_argument("--batch", type=positive_int, default=DEFAULTS["batch"],
-                        help="windows per step (default: 32)")
+                        help="windows per step")
     parser.add_argument("--steps", type=positive_int, default=DEFAULTS["steps"],
                         help="optimizer steps (default: %(default)s)")
     add_adamw_flags(parser, lr=DEFAULTS["lr"])
     parser.add_argument("--warmup", type=nonnegative_int, default=DEFAULTS["warmup"],
-                        help="linear warmup steps (default: 50)")
+                        help="linear warmup steps")
     parser.add_argument("--eval-every", type=positive_int, default=DEFAULTS["eval_every"],
                         help="steps between validation losses (default: %(default)s)")
     parser.add_argument("--eval-batches", type=positive_int, default=20,
-                        help="batches per validation loss (default: 20)")
+                        help="batches per validation loss")
     parser.add_argument("--attention", choices=["fast", "hand"], default="fast",
-                        help="attention path (default: fast)")
+                        help="attention path")
     add_device_flag(parser)
     add_threads_flag(parser, None)
     add_sampling_flags(parser, chars=300)
     add_corpus_flags(parser)
     parser.add_argument("--save", type=output_file, default=None,
-                        help="where to write the trained model (default: scratch/phase-07-gpt/"
-                             "char_gpt.pt)")
+                        help="where to write the trained model (default: "
+                             "scratch/phase-07-gpt/char_gpt.pt)")
     add_seed_flag(parser, 1337)
     add_out_flag(parser, __file__)
     return parser

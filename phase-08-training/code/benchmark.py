@@ -37,7 +37,13 @@ from dataclasses import dataclass
 
 import torch
 
-from phase00.flags import check_fits_in_memory, nonnegative_int, positive_float, positive_int
+from phase00.flags import (
+    check_fits_in_memory,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    script_parser,
+)
 from phase06.device import (
     add_device_flag,
     add_threads_flag,
@@ -186,29 +192,27 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Measure training tokens/s and MFU of a "
-                                                 "preset's model on this device.")
+    parser = script_parser("Measure training tokens/s and MFU of a preset's model on this device.")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="gpt2-124m",
-                        help="whose model shape to time (default: gpt2-124m)")
+                        help="whose model shape to time")
     parser.add_argument("--micro-batch", type=positive_int, default=None,
                         help="sequences per step (default: the preset's)")
     add_context_flag(parser)
-    parser.add_argument("--steps", type=positive_int, default=10,
-                        help="timed steps per variant (default: 10)")
+    parser.add_argument("--steps", type=positive_int, default=10, help="timed steps per variant")
     parser.add_argument("--warmup-steps", type=nonnegative_int, default=3,
-                        help="untimed steps first (default: 3)")
+                        help="untimed steps first")
     parser.add_argument("--compile", choices=["off", "on", "both"], default="off",
-                        help="torch.compile the model: off, on, or time both (default: off)")
+                        help="torch.compile the model: off, on, or time both")
     parser.add_argument("--dtype", choices=DTYPES, default="auto",
                         help="auto (bfloat16 where supported), float32 or bfloat16")
     parser.add_argument("--attention", choices=["fast", "hand"], default="fast",
-                        help="attention path (default: fast)")
+                        help="attention path")
     parser.add_argument("--pad-vocab", type=positive_int, default=1,
                         help="round the vocabulary up to a multiple of this (64 gives 50,304: "
                              "friendlier matrix shapes; default: 1 = GPT-2's 50,257)")
     parser.add_argument("--peak-flops", type=positive_float, default=None,
-                        help="the device's peak FLOP/s in this precision, for MFU (default: "
-                             "known data-sheet values for some NVIDIA GPUs)")
+                        help="the device's peak FLOP/s in this precision, for MFU (default: known "
+                             "data-sheet values for some NVIDIA GPUs)")
     add_device_flag(parser)
     add_threads_flag(parser, None)
     parser.add_argument("--quick", action="store_true",

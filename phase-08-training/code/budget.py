@@ -44,7 +44,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from phase00.figures import add_out_flag, save_figure
-from phase00.flags import positive_float, positive_int
+from phase00.flags import positive_float, positive_int, script_parser
 
 MAC_TOKENS_PER_S = 5_000  # GPT-2 small, M4 Max, PyTorch MPS, float32, B=4, T=1024 (public report)
 MAC_TOKENS_PER_STEP = 8 * 8 * 1024  # the Mac presets: micro-batch 8 x 8 accumulation x 1024
@@ -252,16 +252,16 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Tokens, hours and model sizes of a training "
-                                                 "budget, from a measured token rate.")
+    parser = script_parser("Tokens, hours and model sizes of a training "
+                           "budget, from a measured token rate.")
     parser.add_argument("--tokens-per-s", type=positive_float, default=MAC_TOKENS_PER_S,
                         help="GPT-2 small training tokens per second, measured on your machine "
                              "(default: 5,000, an M4 Max with MPS in float32)")
     parser.add_argument("--hours", type=positive_float, nargs="+", default=list(BUDGET_HOURS),
-                        help="budgets to plan, in hours (default: 24 48 72)")
+                        help="budgets to plan, in hours")
     parser.add_argument("--throttle", type=positive_float, default=1.0,
-                        help="multiply the rate by this for a machine that slows when hot "
-                             "(e.g. 0.6; default: 1)")
+                        help="multiply the rate by this for a machine that slows when hot (e.g. "
+                             "0.6; default: 1)")
     parser.add_argument("--tokens-per-step", type=positive_int, default=MAC_TOKENS_PER_STEP,
                         help="tokens per optimizer step in the table (default: 65,536 = 64 "
                              "sequences of 1024, the Mac presets)")

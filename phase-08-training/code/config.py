@@ -28,7 +28,13 @@ import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 
-from phase00.flags import nonnegative_float, nonnegative_int, positive_float, positive_int
+from phase00.flags import (
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    script_parser,
+)
 from phase06.device import DEVICE_CHOICES
 from phase08.budget import GPT2_SMALL as BUDGET_GPT2
 from phase08.budget import mac_plans
@@ -285,7 +291,7 @@ def add_preset_flags(parser: argparse.ArgumentParser) -> None:
     """Give a script the two flags that choose a TrainConfig: `--preset`, a named recipe, and
     any number of `--set FIELD=VALUE` overrides, checked as make_config checks them."""
     parser.add_argument("--preset", choices=sorted(PRESETS), default="shakespeare-char",
-                        help="a named recipe (default: shakespeare-char)")
+                        help="a named recipe")
     parser.add_argument("--set", dest="overrides", type=assignment, action="append",
                         default=[], metavar="FIELD=VALUE",
                         help="override any config field, e.g. --set lr=1e-3 (repeatable; "
@@ -293,8 +299,7 @@ def add_preset_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Show a preset, with overrides, as the "
-                                                 "training script would run it.")
+    parser = script_parser("Show a preset, with overrides, as the training script would run it.")
     add_preset_flags(parser)
     return parser
 

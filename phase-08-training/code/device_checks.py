@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import torch
 
-from phase00.flags import positive_int
+from phase00.flags import positive_int, script_parser
 from phase06.device import add_device_flag, autocast, device_from_flag, synchronize
 from phase07.model import GPT, GPTConfig, KVCache, add_gpt_shape_flags
 
@@ -225,18 +225,17 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Check the fast attention path and the LM head "
-                                                 "on a device, and time float32 vs bfloat16.")
+    parser = script_parser("Check the fast attention path and the LM head "
+                           "on a device, and time float32 vs bfloat16.")
     add_device_flag(parser)
     add_gpt_shape_flags(parser, n_layer=12, n_head=12, n_embd=768, context=1024)
     parser.add_argument("--micro-batch", type=positive_int, default=8,
-                        help="sequences per micro-step, the size the head is checked at "
-                             "(default: 8)")
+                        help="sequences per micro-step, the size the head is checked at")
     parser.add_argument("--vocab", type=positive_int, default=50_257,
                         help="vocabulary size (default: 50,257, GPT-2's)")
     parser.add_argument("--threads", type=positive_int, default=1,
-                        help="CPU threads (default: 1; timings on a busy CPU swing widely "
-                             "with more)")
+                        help="CPU threads (default: 1; timings on a busy CPU swing widely with "
+                             "more)")
     return parser
 
 

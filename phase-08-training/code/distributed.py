@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from phase00.flags import positive_int
+from phase00.flags import positive_int, script_parser
 
 
 @dataclass(frozen=True)
@@ -199,8 +199,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="A two-line demo of DDP on CPU: run it under "
-                                                 "torchrun --nproc_per_node=2.")
+    parser = script_parser("A two-line demo of DDP on CPU: run it under "
+                           "torchrun --nproc_per_node=2.")
     parser.add_argument("--width", type=positive_int, default=4, help="the toy layer's width")
     return parser
 

@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from phase00.corpus import DATA_DIR, read_text_file, write_atomically
-from phase00.flags import nonnegative_int
+from phase00.flags import nonnegative_int, script_parser
 from phase06.device import add_device_flag, autocast, pick_device
 from phase07.model import GPT
 from phase08.prepare_data import Codec
@@ -259,9 +259,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Score a model on HellaSwag (acc and "
-                                                 "acc_norm): a checkpoint, a Hugging Face "
-                                                 "folder, or gpt2.")
+    parser = script_parser("Score a model on HellaSwag (acc and "
+                           "acc_norm): a checkpoint, a Hugging Face "
+                           "folder, or gpt2.")
     parser.add_argument("--model", "--checkpoint", dest="model", type=source_name,
                         required=True, metavar="SOURCE",
                         help="a train.py checkpoint (best.pt or last.pt), a Hugging Face folder "

@@ -51,7 +51,7 @@ import numpy as np
 import torch
 
 from phase00.corpus import write_atomically
-from phase00.flags import check_fits_in_memory, nonnegative_int, positive_int
+from phase00.flags import check_fits_in_memory, nonnegative_int, positive_int, script_parser
 from phase08.prepare_data import FORMAT, META_FILE, TOKEN_DTYPE, TOKENS_DIR, VERIFY_FILE, make_codec
 
 
@@ -370,21 +370,16 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Read batches from token shards, as two ranks "
-                                                 "would.")
+    parser = script_parser("Read batches from token shards, as two ranks would.")
     parser.add_argument("--data", type=Path, default=TOKENS_DIR / "tinyshakespeare-char",
                         help="a folder written by prepare_data.py (default: "
                              "data/tokens/tinyshakespeare-char)")
-    parser.add_argument("--batch", type=positive_int, default=2, help="sequences per batch "
-                                                                     "(default: 2)")
-    parser.add_argument("--context", type=positive_int, default=16,
-                        help="tokens per sequence (default: 16)")
-    parser.add_argument("--world", type=positive_int, default=2,
-                        help="ranks sharing the data (default: 2)")
-    parser.add_argument("--steps", type=positive_int, default=2, help="batches to show "
-                                                                     "(default: 2)")
+    parser.add_argument("--batch", type=positive_int, default=2, help="sequences per batch")
+    parser.add_argument("--context", type=positive_int, default=16, help="tokens per sequence")
+    parser.add_argument("--world", type=positive_int, default=2, help="ranks sharing the data")
+    parser.add_argument("--steps", type=positive_int, default=2, help="batches to show")
     parser.add_argument("--position", type=nonnegative_int, default=0,
-                        help="start here, as a resumed run would (default: 0)")
+                        help="start here, as a resumed run would")
     return parser
 
 

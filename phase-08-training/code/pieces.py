@@ -32,7 +32,7 @@ import torch
 from matplotlib.figure import Figure
 
 from phase00.figures import add_out_flag, save_figure
-from phase00.flags import positive_float, positive_int
+from phase00.flags import positive_float, positive_int, script_parser
 from phase07.train_char import lr_at
 from phase08.config import TrainConfig, make_config
 from phase08.loader import BatchLoader, TokenShards
@@ -258,17 +258,15 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Each piece of the training loop, on its own.")
-    parser.add_argument("--steps", type=positive_int, default=200,
-                        help="steps of the small runs (default: 200)")
+    parser = script_parser("Each piece of the training loop, on its own.")
+    parser.add_argument("--steps", type=positive_int, default=200, help="steps of the small runs")
     parser.add_argument("--bad-step", type=positive_int, default=80,
-                        help="the step whose gradient is blown up (default: 80)")
+                        help="the step whose gradient is blown up")
     parser.add_argument("--bad-factor", type=positive_float, default=1000.0,
-                        help="how much the bad batch multiplies the gradient (default: 1000)")
-    parser.add_argument("--clip", type=positive_float, default=1.0,
-                        help="the gradient norm limit (default: 1.0)")
+                        help="how much the bad batch multiplies the gradient")
+    parser.add_argument("--clip", type=positive_float, default=1.0, help="the gradient norm limit")
     parser.add_argument("--stop-at", type=positive_int, default=25,
-                        help="the step at which the resume demo presses Ctrl-C (default: 25)")
+                        help="the step at which the resume demo presses Ctrl-C")
     parser.add_argument("--data", type=Path, default=None,
                         help="a prepared folder (default: Tiny Shakespeare as characters, "
                              "prepared if needed)")

@@ -64,7 +64,7 @@ from phase00.corpus import (
     stdlib_corpus,
     write_atomically,
 )
-from phase00.flags import fraction, output_folder, positive_int
+from phase00.flags import fraction, output_folder, positive_int, script_parser
 from phase03.bpe import ENDOFTEXT
 from phase03.char_tokenizer import CharTokenizer
 from phase03.gpt2_tokenizer import GPT2_VOCAB_SIZE, find_gpt2_files, gpt2_tiktoken
@@ -730,15 +730,15 @@ def add_data_dir_flag(parser: argparse.ArgumentParser) -> None:
     """Give a script `--data-dir`: the folder that holds the prepared datasets, one sub-folder
     <name>-<tokenizer>/ each (TOKENS_DIR unless told otherwise)."""
     parser.add_argument("--data-dir", type=output_folder, default=TOKENS_DIR,
-                        help=f"where prepared datasets live (default: {TOKENS_DIR})")
+                        help="where prepared datasets live")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Tokenise text into uint16 shards + meta.json.")
+    parser = script_parser("Tokenise text into uint16 shards + meta.json.")
     parser.add_argument("--tokenizer", choices=TOKENIZERS, default="gpt2",
-                        help="gpt2 (tiktoken, 50,257 ids) or char (default: gpt2)")
+                        help="gpt2 (tiktoken, 50,257 ids) or char")
     parser.add_argument("--source", choices=CORPORA, default="tinyshakespeare",
-                        help="built-in corpus (default: tinyshakespeare)")
+                        help="built-in corpus")
     parser.add_argument("--path", type=Path, nargs="+", default=None,
                         help="local text files or folders (their .txt/.md files) instead")
     parser.add_argument("--hf-dataset", default=None,
@@ -753,14 +753,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--val-tokens", type=positive_int, default=None,
                         help="a stream's first tokens kept for validation (default: 1,000,000)")
     parser.add_argument("--val-fraction", type=fraction, default=None,
-                        help="share of a local source's tokens, at its end, kept for "
-                             "validation (default: 0.1)")
+                        help="share of a local source's tokens, at its end, kept for validation "
+                             "(default: 0.1)")
     parser.add_argument("--shard-tokens", type=positive_int, default=SHARD_TOKENS,
                         help=f"tokens per shard file, at least {MIN_SHARD_TOKENS:,} (default: "
                              f"{SHARD_TOKENS:,} = 200 MB)")
     parser.add_argument("--workers", type=positive_int, default=min(8, os.cpu_count() or 1),
-                        help="processes that tokenise large sources (default: CPU cores, up "
-                             "to 8)")
+                        help="processes that tokenise large sources (default: CPU cores, up to "
+                             "8)")
     parser.add_argument("--name", default=None,
                         help="dataset name (default: from the source), written to "
                              "<data-dir>/<name>-<tokenizer>/")

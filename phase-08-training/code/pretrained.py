@@ -42,7 +42,7 @@ from pathlib import Path
 
 import torch
 
-from phase00.flags import check_fits_in_memory
+from phase00.flags import check_fits_in_memory, script_parser
 from phase07.model import GPT, GPTConfig
 from phase08.runfolder import load_checkpoint
 
@@ -427,8 +427,8 @@ def show_header(path: Path) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Read a pretrained GPT-2 (Hub, folder or "
-                                                 "checkpoint) by hand and load it into our GPT.")
+    parser = script_parser("Read a pretrained GPT-2 (Hub, folder or "
+                           "checkpoint) by hand and load it into our GPT.")
     parser.add_argument("--model", type=source_name, default="gpt2", metavar="SOURCE",
                         help=f"{', '.join(HUB_MODELS)} (downloaded once), a Hugging Face folder "
                              f"(config.json + model.safetensors) or a train.py checkpoint "

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from phase00.flags import add_seed_flag, nonnegative_int, positive_int
+from phase00.flags import add_seed_flag, nonnegative_int, positive_int, script_parser
 from phase03.bigram import bigram_counts, bigram_probs, log_of
 from phase06.device import add_device_flag, pick_device
 from phase07.model import GPT
@@ -167,14 +167,14 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Prepare Tiny Shakespeare, train a small GPT, "
-                                                 "sample, and beat a bigram.")
+    parser = script_parser("Prepare Tiny Shakespeare, train a small GPT, "
+                           "sample, and beat a bigram.")
     parser.add_argument("--smoke", action="store_true",
                         help="the tiny cpu-smoke preset: seconds, to check the pipeline")
     parser.add_argument("--steps", type=positive_int, default=None,
                         help="optimizer steps (default: the preset's, 1200; smoke 40)")
     parser.add_argument("--samples", type=nonnegative_int, default=2,
-                        help="samples to print at the end (default: 2)")
+                        help="samples to print at the end")
     add_seed_flag(parser, 1337)
     add_device_flag(parser)
     parser.add_argument("--path", type=Path, default=None,

@@ -50,6 +50,7 @@ from typing import BinaryIO
 import torch
 
 from phase00.corpus import write_atomically
+from phase00.flags import script_parser
 
 try:  # macOS and Linux; Windows has no fcntl, and there the lock is skipped (said once)
     import fcntl
@@ -387,9 +388,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Show what a run folder holds: each "
-                                                 "checkpoint's step and checksum, the log, "
-                                                 "and whether a run is writing to it now.")
+    parser = script_parser("Show what a run folder holds: each "
+                           "checkpoint's step and checksum, the log, "
+                           "and whether a run is writing to it now.")
     parser.add_argument("folder", type=Path, nargs="?", default=Path("runs/quickstart"),
                         help="a run folder (default: runs/quickstart)")
     return parser

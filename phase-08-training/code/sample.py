@@ -34,6 +34,7 @@ from phase00.flags import (
     nonnegative_int,
     positive_int,
     probability_mass,
+    script_parser,
     temperature,
 )
 from phase06.device import add_device_flag, add_threads_flag, pick_device
@@ -215,23 +216,22 @@ def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None =
 
 def build_parser(run: str = "quickstart") -> argparse.ArgumentParser:
     """The command line; `run` names the folder under runs/ whose best.pt is the default."""
-    parser = argparse.ArgumentParser(description="Sample text from a train.py checkpoint.")
+    parser = script_parser("Sample text from a train.py checkpoint.")
     parser.add_argument("--checkpoint", type=Path, default=RUNS_DIR / run / "best.pt",
                         help="a checkpoint of train.py, or a model of phase 07's train_char.py "
                              f"(default: runs/{run}/best.pt)")
-    parser.add_argument("--prompt", default="", help="text to continue (default: a new "
-                                                     "document)")
+    parser.add_argument("--prompt", default="",
+                        help="text to continue (default: a new " "document)")
     parser.add_argument("--tokens", type=positive_int, default=300,
-                        help="tokens to generate per sample (default: 300)")
-    parser.add_argument("--samples", type=positive_int, default=1,
-                        help="how many samples (default: 1)")
+                        help="tokens to generate per sample")
+    parser.add_argument("--samples", type=positive_int, default=1, help="how many samples")
     parser.add_argument("--temperature", type=temperature, default=0.8,
-                        help="below 1 safer, above 1 wilder (default: 0.8)")
+                        help="below 1 safer, above 1 wilder")
     parser.add_argument("--top-k", type=nonnegative_int, default=0,
-                        help="keep the k most likely tokens; 0 = all (default: 0)")
+                        help="keep the k most likely tokens; 0 = all")
     parser.add_argument("--top-p", type=probability_mass, default=None,
-                        help="keep the smallest set of tokens with this much probability, "
-                             "0 < p <= 1 (default: off)")
+                        help="keep the smallest set of tokens with this much probability, 0 < p "
+                             "<= 1 (default: off)")
     add_seed_flag(parser, 1337)
     add_device_flag(parser)
     add_threads_flag(parser,

@@ -72,6 +72,7 @@ from phase00.flags import (
     nonnegative_int,
     positive_float,
     positive_int,
+    script_parser,
 )
 from phase06.device import (
     DEVICE_CHOICES,
@@ -1186,19 +1187,18 @@ def add_run_flags(parser: argparse.ArgumentParser, script_file: str, run_dir: st
     parser.add_argument("--run-dir", type=Path, default=None,
                         help=f"checkpoints and log (default: {run_dir})")
     parser.add_argument("--overwrite", action="store_true",
-                        help="start a new run in a --run-dir that holds one, deleting it "
-                             "(without this, such a folder is refused)")
+                        help="start a new run in a --run-dir that holds one, deleting it (without "
+                             "this, such a folder is refused)")
     parser.add_argument("--data-dir", type=Path, default=TOKENS_DIR,
-                        help=f"where prepared datasets live (default: {TOKENS_DIR})")
+                        help="where prepared datasets live")
     parser.add_argument("--offline", action="store_true", help="never use the network")
     parser.add_argument("--out", type=Path, default=scratch_dir(script_file),
                         help="folder for the loss plot (default: the git-ignored scratch/)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description="Train a GPT from a preset: accumulation, AdamW, warmup + cosine, clipping, "
-                    "mixed precision, checkpoints, exact resume.")
+    parser = script_parser("Train a GPT from a preset: accumulation, AdamW, warmup + cosine, "
+                           "clipping, mixed precision, checkpoints, exact resume.")
     add_preset_flags(parser)
     parser.add_argument("--init-from", type=source_name, metavar="SOURCE",
                         help="start a new run from trained weights instead of random ones: "
@@ -1223,13 +1223,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint-every", type=nonnegative_int,
                         help="steps between saves of last.pt (0 = at every evaluation)")
     parser.add_argument("--checkpoint-minutes", type=nonnegative_float,
-                        help="save last.pt at least this often, in minutes of wall time, "
-                             "whatever a step costs (0 = only by steps)")
+                        help="save last.pt at least this often, in minutes of wall time, whatever "
+                             "a step costs (0 = only by steps)")
     parser.add_argument("--seed", type=nonnegative_int, help="random seed")
     parser.add_argument("--threads", type=nonnegative_int,
                         help="CPU threads, at most this machine's cores (0 = PyTorch's choice)")
-    parser.add_argument("--device", choices=DEVICE_CHOICES, help="where to train (default: "
-                                                                 "auto = mps, cuda, then cpu)")
+    parser.add_argument("--device", choices=DEVICE_CHOICES,
+                        help="where to train (default: " "auto = mps, cuda, then cpu)")
     parser.add_argument("--dtype", choices=DTYPES,
                         help="auto (what the device supports), float32 or bfloat16")
     parser.add_argument("--compile", action="store_const", const=True,
@@ -1238,8 +1238,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--source", choices=SOURCES, help="built-in text, prepared on first use")
     parser.add_argument("--tokenizer", choices=TOKENIZERS, help="char or gpt2")
     parser.add_argument("--shuffle", type=nonnegative_int,
-                        help="deal out each window of this many sequences in a random order "
-                             "(0 = read in order)")
+                        help="deal out each window of this many sequences in a random order (0 = "
+                             "read in order)")
     parser.add_argument("--resume", nargs="?", const="last", default=None, metavar="CHECKPOINT",
                         help="continue a run: from <run-dir>/last.pt, or the file given")
     add_run_flags(parser, __file__, run_dir="runs/<preset>/, git-ignored")

@@ -32,7 +32,7 @@ import torch
 from matplotlib.figure import Figure
 
 from phase00.figures import save_figure
-from phase00.flags import positive_float, positive_int
+from phase00.flags import positive_float, positive_int, script_parser
 from phase06.device import add_device_flag, device_from_flag
 from phase08.config import PRESETS, make_config
 from phase08.loader import TokenShards
@@ -202,17 +202,17 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Pretrain a small GPT on one text, fine-tune "
-                                                 "it on another, against the same steps from "
-                                                 "random weights.")
+    parser = script_parser("Pretrain a small GPT on one text, fine-tune "
+                           "it on another, against the same steps from "
+                           "random weights.")
     parser.add_argument("--pretrain-steps", type=positive_int,
                         default=make_config(PRESET).steps,
                         help=f"steps on the first text (default: {PRESET}'s "
                              f"{make_config(PRESET).steps})")
     parser.add_argument("--steps", type=positive_int, default=200,
-                        help="steps on Tiny Shakespeare, for each of the two runs (default: 200)")
+                        help="steps on Tiny Shakespeare, for each of the two runs")
     parser.add_argument("--eval-every", type=positive_int, default=25,
-                        help="steps between evaluations of the two runs (default: 25)")
+                        help="steps between evaluations of the two runs")
     parser.add_argument("--lr", type=positive_float, default=None,
                         help=f"peak learning rate of all three runs (default: {PRESET}'s "
                              f"{PRESETS[PRESET]['lr']})")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from phase00.flags import nonnegative_int, positive_int
+from phase00.flags import nonnegative_int, positive_int, script_parser
 from phase06.device import add_device_flag, add_threads_flag, device_from_flag, limit_cpu_threads
 from phase07.model import GPT
 from phase08.loader import TokenShards
@@ -95,17 +95,16 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="The loss of any model (checkpoint, Hugging "
-                                                 "Face folder, gpt2) on a prepared data folder.")
+    parser = script_parser("The loss of any model (checkpoint, Hugging "
+                           "Face folder, gpt2) on a prepared data folder.")
     parser.add_argument("--model", type=source_name, default="gpt2", metavar="SOURCE",
-                        help="gpt2, gpt2-medium, gpt2-large, gpt2-xl (downloaded once), a "
-                             "Hugging Face folder or a train.py checkpoint (default: gpt2)")
+                        help="gpt2, gpt2-medium, gpt2-large, gpt2-xl (downloaded once), a Hugging "
+                             "Face folder or a train.py checkpoint")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                        help=f"a folder written by prepare_data.py (default: {DEFAULT_DATA})")
+                        help="a folder written by prepare_data.py")
     parser.add_argument("--split", choices=("val", "train"), default="val",
-                        help="which split to score (default: val)")
-    parser.add_argument("--batch", type=positive_int, default=8,
-                        help="sequences per forward pass (default: 8)")
+                        help="which split to score")
+    parser.add_argument("--batch", type=positive_int, default=8, help="sequences per forward pass")
     parser.add_argument("--context", type=nonnegative_int, default=0,
                         help="tokens per sequence (default: 0 = the model's context)")
     parser.add_argument("--batches", type=nonnegative_int, default=0,

@@ -64,6 +64,7 @@ from phase00.flags import (
     nonnegative_int,
     positive_float,
     positive_int,
+    script_parser,
 )
 from phase05.train_transformer import training_text
 from phase06.device import add_threads_flag, thread_count
@@ -794,24 +795,21 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Train GPT-2 and each post-2019 change on the "
-                                                 "char task; print validation losses.")
+    parser = script_parser("Train GPT-2 and each post-2019 change on the "
+                           "char task; print validation losses.")
     parser.add_argument("--steps", type=positive_int, default=680,
                         help="optimizer steps per run (default: 680, train_char.py's)")
-    parser.add_argument("--seeds", type=positive_int, default=2,
-                        help="seeds per row (default: 2)")
-    parser.add_argument("--batch", type=positive_int, default=32,
-                        help="windows per step (default: 32)")
+    parser.add_argument("--seeds", type=positive_int, default=2, help="seeds per row")
+    parser.add_argument("--batch", type=positive_int, default=32, help="windows per step")
     parser.add_argument("--lr", type=positive_float, default=5e-3,
                         help="AdamW peak learning rate (default: 5e-3, train_char.py's)")
     parser.add_argument("--muon-lr", type=positive_float, default=0.02,
-                        help="Muon peak learning rate (default: 0.02)")
+                        help="Muon peak learning rate")
     parser.add_argument("--weight-decay", type=nonnegative_float, default=0.1,
-                        help="AdamW weight decay on matrices (default: 0.1)")
-    parser.add_argument("--warmup", type=nonnegative_int, default=50,
-                        help="linear warmup steps (default: 50)")
+                        help="AdamW weight decay on matrices")
+    parser.add_argument("--warmup", type=nonnegative_int, default=50, help="linear warmup steps")
     parser.add_argument("--eval-batches", type=positive_int, default=80,
-                        help="batches for the final validation loss (default: 80)")
+                        help="batches for the final validation loss")
     parser.add_argument("--core", action="store_true",
                         help=f"skip the single-change rows {', '.join(OPTIONAL_ROWS)} (they "
                              f"stay in the cumulative rows): 6 runs fewer")
@@ -823,8 +821,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="only show what Muon's Newton-Schulz steps do to a 2 x 2 example and "
                            "to the model's real first gradients (a second), with a figure")
     mode.add_argument("--norms", action="store_true",
-                      help="only time nn.LayerNorm, our RMSNorm and PyTorch's nn.RMSNorm, "
-                           "forward and backward, at the ablation's shape (a few seconds)")
+                      help="only time nn.LayerNorm, our RMSNorm and PyTorch's nn.RMSNorm, forward "
+                           "and backward, at the ablation's shape (a few seconds)")
     parser.add_argument("--jobs", type=thread_count, default=1,
                         help="train this many runs at once, each in its own process on one "
                              "thread (default: 1; on a machine with N cores try N, and the "

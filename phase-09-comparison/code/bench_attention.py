@@ -45,7 +45,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from phase00.flags import check_fits_in_memory, positive_int
+from phase00.flags import check_fits_in_memory, positive_int, script_parser
 from phase06.device import device_from_flag, limit_cpu_threads
 from phase07.model import CausalSelfAttention, GPTConfig
 from phase09.convert import max_abs_diff
@@ -234,13 +234,13 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Time causal self-attention: our hand and fast "
-                                                 "paths, nn.MultiheadAttention, SDPA.")
+    parser = script_parser("Time causal self-attention: our hand and fast "
+                           "paths, nn.MultiheadAttention, SDPA.")
     parser.add_argument("--lengths", nargs="+", type=positive_int, default=[64, 256, 1024],
-                        help="sequence lengths T (default: 64 256 1024)")
-    parser.add_argument("--batch", type=positive_int, default=4, help="sequences (default: 4)")
-    parser.add_argument("--n-embd", type=positive_int, default=128, help="width (default: 128)")
-    parser.add_argument("--n-head", type=positive_int, default=4, help="heads (default: 4)")
+                        help="sequence lengths T")
+    parser.add_argument("--batch", type=positive_int, default=4, help="sequences")
+    parser.add_argument("--n-embd", type=positive_int, default=128, help="width")
+    parser.add_argument("--n-head", type=positive_int, default=4, help="heads")
     add_benchmark_flags(parser, repeats=7, device=True,
                         quick="lengths 32 and 64, batch 2, 3 repeats: seconds, for a smoke "
                               "test; refuses --lengths, --batch, --repeats")

@@ -41,7 +41,7 @@ from typing import Any
 from tokenizers import Encoding, Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from phase00.corpus import add_corpus_flags, load_text
-from phase00.flags import positive_int, thread_count
+from phase00.flags import positive_int, script_parser, thread_count
 from phase03.bpe import BPETokenizer, pretokenize, train_fast
 from phase03.gpt2_tokenizer import (
     find_gpt2_files,
@@ -279,18 +279,18 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Time BPE training and encoding: ours, "
-                                                 "tiktoken and Hugging Face's tokenizers.")
+    parser = script_parser("Time BPE training and encoding: ours, "
+                           "tiktoken and Hugging Face's tokenizers.")
     parser.add_argument("--vocab-size", type=positive_int, default=1024,
-                        help="vocabulary both trainers learn (default: 1024)")
+                        help="vocabulary both trainers learn")
     parser.add_argument("--repeats", type=positive_int, default=3,
-                        help="runs per timing; the median is reported (default: 3)")
+                        help="runs per timing; the median is reported")
     parser.add_argument("--quick", action="store_true",
                         help="the first 20,000 characters, vocabulary 300, 1 run; refuses "
                              "--vocab-size, --repeats")
     parser.add_argument("--threads", type=thread_count, default=1,
                         help="threads of Hugging Face's Rust tokenizers library, the only "
-                             "contender here that can use more than one (default: 1)")
+                             "contender here that can use more than one")
     add_corpus_flags(parser)
     return parser
 

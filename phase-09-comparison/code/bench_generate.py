@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 import torch
 
-from phase00.flags import check_fits_in_memory, positive_int
+from phase00.flags import check_fits_in_memory, positive_int, script_parser
 from phase06.device import device_from_flag, limit_cpu_threads
 from phase07.model import GPT, GPTConfig, add_gpt_shape_flags
 from phase09.convert import greedy_hf, greedy_ours, to_hf
@@ -116,17 +116,14 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Tokens per second of greedy generation: our "
-                                                 "GPT with and without its KV cache, and "
-                                                 "Hugging Face's generate().")
+    parser = script_parser("Tokens per second of greedy generation: our "
+                           "GPT with and without its KV cache, and "
+                           "Hugging Face's generate().")
     add_gpt_shape_flags(parser, n_layer=4, n_head=4, n_embd=128, context=256)
-    parser.add_argument("--vocab-size", type=positive_int, default=512,
-                        help="vocabulary (default: 512)")
-    parser.add_argument("--prompt-len", type=positive_int, default=16,
-                        help="prompt tokens (default: 16)")
-    parser.add_argument("--tokens", type=positive_int, default=200,
-                        help="new tokens per run (default: 200)")
-    parser.add_argument("--batch", type=positive_int, default=1, help="prompts (default: 1)")
+    parser.add_argument("--vocab-size", type=positive_int, default=512, help="vocabulary")
+    parser.add_argument("--prompt-len", type=positive_int, default=16, help="prompt tokens")
+    parser.add_argument("--tokens", type=positive_int, default=200, help="new tokens per run")
+    parser.add_argument("--batch", type=positive_int, default=1, help="prompts")
     add_benchmark_flags(parser, repeats=3, device=True,
                         quick="a tiny model (2 layers x 2 heads x 32, context 48, vocabulary "
                               "64), an 8-token prompt, 20 tokens, 2 repeats: seconds, for a "

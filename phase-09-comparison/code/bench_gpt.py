@@ -42,7 +42,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from phase00.flags import check_fits_in_memory, positive_int
+from phase00.flags import check_fits_in_memory, positive_int, script_parser
 from phase06.device import device_from_flag, limit_cpu_threads
 from phase07.model import GPT, GPTConfig, add_context_flag, add_preset_flag, preset
 from phase09.convert import max_abs_diff, to_hf
@@ -200,8 +200,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Tokens per second of a training pass: our GPT "
-                                                 "against GPT2LMHeadModel at equal settings.")
+    parser = script_parser("Tokens per second of a training pass: our GPT "
+                           "against GPT2LMHeadModel at equal settings.")
     add_preset_flag(parser, "char-1m")
     parser.add_argument("--vocab-size", type=positive_int, default=None,
                         help="override the vocabulary (default: the preset's)")
@@ -209,8 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--long-context", action="store_true",
                         help=f"allow a --context above {MAX_CONTEXT} (GPT-2's); the eager "
                              f"attention's score tables grow with its square")
-    parser.add_argument("--batch", type=positive_int, default=32,
-                        help="sequences per pass (default: 32)")
+    parser.add_argument("--batch", type=positive_int, default=32, help="sequences per pass")
     add_benchmark_flags(parser, repeats=10, device=True,
                         quick="a tiny model (2 layers x 2 heads x 32, context 32), batch 4, "
                               "2 repeats, 1 warm-up: seconds, for a smoke test; refuses "
@@ -219,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="untimed passes first (default: 2; compile happens here)")
     parser.add_argument("--compile", action="store_true", help="torch.compile every model")
     parser.add_argument("--autocast", choices=AUTOCAST, default="none",
-                        help="bf16 autocast for every model, or none (default: none)")
+                        help="bf16 autocast for every model, or none")
     parser.add_argument("--hand", action="store_true", help="also time our hand attention path")
     return parser
 

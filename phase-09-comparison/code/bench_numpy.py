@@ -25,6 +25,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from phase00.flags import script_parser
 from phase05.transformer import Transformer
 from phase06.benchmark import SIZES, VOCAB
 from phase06.device import limit_cpu_threads
@@ -122,8 +123,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Time one training pass of the NumPy "
-                                                 "transformer and of our PyTorch GPT.")
+    parser = script_parser("Time one training pass of the NumPy "
+                           "transformer and of our PyTorch GPT.")
     parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES),
                         help="model sizes (default: all)")
     add_benchmark_flags(parser, repeats=20,

@@ -29,7 +29,7 @@ from collections.abc import Callable
 
 import torch
 
-from phase00.flags import check_fits_in_memory, positive_int
+from phase00.flags import check_fits_in_memory, positive_int, script_parser
 from phase06.device import device_from_flag, limit_cpu_threads
 from phase08.benchmark import data_vocab_size
 from phase08.config import PRESETS, TrainConfig, make_config
@@ -127,8 +127,8 @@ def main(argv: list[str] | None = None) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     register_modern()  # modern-char and modern-gpt2 become presets of phase 08
-    parser = argparse.ArgumentParser(description="Time one training step of phase 08's presets "
-                                                 "(the modern ones too), in turns.")
+    parser = script_parser("Time one training step of phase 08's presets "
+                           "(the modern ones too), in turns.")
     parser.add_argument("--presets", nargs="+", choices=sorted(PRESETS),
                         default=["shakespeare-gpt2", "modern-gpt2"], metavar="PRESET",
                         help="two or more presets; the last one is the yardstick (default: "

@@ -29,7 +29,7 @@ import torch
 from transformers import GPT2LMHeadModel
 
 from phase00.figures import scratch_dir
-from phase00.flags import check_fits_in_memory, output_folder
+from phase00.flags import check_fits_in_memory, output_folder, script_parser
 from phase03.gpt2_tokenizer import find_gpt2_files
 from phase06.device import limit_cpu_threads
 from phase07.generate import DEFAULT_MODEL
@@ -259,14 +259,13 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Export a phase 07 or 08 checkpoint to a "
-                                                 "folder GPT2LMHeadModel.from_pretrained loads.")
+    parser = script_parser("Export a phase 07 or 08 checkpoint to a "
+                           "folder GPT2LMHeadModel.from_pretrained loads.")
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_MODEL,
-                        help=f"a train_char.py model file or a train.py checkpoint "
-                             f"(default: {DEFAULT_MODEL})")
+                        help="a train_char.py model file or a train.py checkpoint")
     parser.add_argument("--to", type=output_folder, default=scratch_dir(__file__) / "hf_export",
-                        help="the folder to write (default: scratch/phase-09-comparison/"
-                             "hf_export)")
+                        help="the folder to write (default: "
+                             "scratch/phase-09-comparison/hf_export)")
     return parser
 
 

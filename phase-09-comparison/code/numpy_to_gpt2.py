@@ -43,7 +43,7 @@ import torch.nn as nn
 from matplotlib.figure import Figure
 
 from phase00.figures import add_out_flag, save_figure
-from phase00.flags import add_seed_flag, check_fits_in_memory, positive_int
+from phase00.flags import add_seed_flag, check_fits_in_memory, positive_int, script_parser
 from phase05.transformer import Transformer
 from phase06.device import add_threads_flag, limit_cpu_threads
 from phase07.model import GPT, GPTConfig, add_gpt_shape_flags
@@ -260,13 +260,13 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Carry one set of GPT-2 weights through the "
-                                                 "NumPy transformer, our GPT and Hugging "
-                                                 "Face's, comparing every stage.")
+    parser = script_parser("Carry one set of GPT-2 weights through the "
+                           "NumPy transformer, our GPT and Hugging "
+                           "Face's, comparing every stage.")
     add_gpt_shape_flags(parser, n_layer=4, n_head=4, n_embd=64, context=32)
     parser.add_argument("--vocab-size", type=positive_int, default=500,
-                        help="tokens in the vocabulary (default: 500)")
-    parser.add_argument("--batch", type=positive_int, default=2, help="sequences (default: 2)")
+                        help="tokens in the vocabulary")
+    parser.add_argument("--batch", type=positive_int, default=2, help="sequences")
     parser.add_argument("--seq-len", type=positive_int, default=None,
                         help=f"tokens per sequence (default: the whole context; "
                              f"{PRETRAINED_SEQ_LEN} with --pretrained)")

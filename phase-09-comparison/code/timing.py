@@ -33,7 +33,13 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from phase00.flags import add_seed_flag, check_fits_in_memory, nonnegative_int, positive_int
+from phase00.flags import (
+    add_seed_flag,
+    check_fits_in_memory,
+    nonnegative_int,
+    positive_int,
+    script_parser,
+)
 from phase06.device import (
     add_device_flag,
     add_threads_flag,
@@ -199,7 +205,7 @@ def add_benchmark_flags(parser: argparse.ArgumentParser, repeats: int, quick: st
     CPU `--threads`, the `--seed` of the random weights and, with device=True, `--device`: the
     CPU by default, so that every machine compares like with like."""
     parser.add_argument("--repeats", type=positive_int, default=repeats,
-                        help=f"timed runs; the median is shown (default: {repeats})")
+                        help="timed runs; the median is shown")
     parser.add_argument("--quick", action="store_true", help=quick)
     add_threads_flag(parser)
     add_seed_flag(parser)
@@ -208,14 +214,11 @@ def add_benchmark_flags(parser: argparse.ArgumentParser, repeats: int, quick: st
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Show why benchmarks warm up, repeat and take "
-                                                 "the median.")
+    parser = script_parser("Show why benchmarks warm up, repeat and take the median.")
     parser.add_argument("--size", type=positive_int, default=256,
-                        help="n for the n x n matrix product timed (default: 256)")
-    parser.add_argument("--repeats", type=positive_int, default=15,
-                        help="timed calls (default: 15)")
-    parser.add_argument("--warmup", type=nonnegative_int, default=1,
-                        help="untimed calls first (default: 1)")
+                        help="n for the n x n matrix product timed")
+    parser.add_argument("--repeats", type=positive_int, default=15, help="timed calls")
+    parser.add_argument("--warmup", type=nonnegative_int, default=1, help="untimed calls first")
     add_threads_flag(parser)
     return parser
 

@@ -23,6 +23,7 @@ from typing import Any
 from transformers import GPT2TokenizerFast
 
 from phase00.corpus import read_text_file
+from phase00.flags import script_parser
 from phase03.bpe import ENDOFTEXT, replace_lone_surrogates
 from phase03.gpt2_tokenizer import (
     GPT2_VOCAB_SIZE,
@@ -130,8 +131,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Encode one text with our BPE, tiktoken and "
-                                                 "Hugging Face's GPT-2 tokenizer; compare ids.")
+    parser = script_parser("Encode one text with our BPE, tiktoken and "
+                           "Hugging Face's GPT-2 tokenizer; compare ids.")
     source = parser.add_mutually_exclusive_group()  # one text: both given is a usage error
     source.add_argument("--text", default=None, help="text to encode (default: a varied text)")
     source.add_argument("--path", type=Path, default=None, help="encode this text file instead")
