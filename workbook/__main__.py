@@ -236,6 +236,13 @@ def explain(o: Outcome) -> None:
         print(f"  | {line}")
     if len(lines) > 18:
         print(f"  | ... ({len(lines) - 18} more lines: add --verbose for pytest's full report)")
+    order = [e.id for e in all_exercises()]
+    others = sorted(set(result.get("ran", [])) - {o.exercise.id}, key=order.index)
+    if others:
+        named = " and ".join([", ".join(others[:-1]), others[-1]] if len(others) > 1 else others)
+        print("\n" + wrap(f"This test also ran your {named}. If {o.exercise.qualname} looks "
+                          f"right, look there: a wrong value made by one function often shows "
+                          f"only in the function that uses it."))
     print("\n  Read it, then try the failing case by hand and print what you get: "
           f"`WORKBOOK_MINE={o.exercise.phase} python`, started in the repository's folder, "
           f"imports your code. Stuck? `python -m workbook hint {o.exercise.id}`")

@@ -2,17 +2,22 @@
 
 Loaded with `pytest -p workbook.report`; the file is named by WORKBOOK_REPORT. For a failure it
 keeps the one-line reason (the exception and its message), the lines pytest marks with "E"
-(the assertion, expected against got), and where in the learner's folder it happened.
+(the assertion, expected against got), where in the learner's folder it happened, and which of
+the learner's exercises the test ran: a test of one exercise often calls others (a backward pass
+runs the learner's forward first), and a mistake in one of those can fail it.
 """
 
 import json
 import os
+import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
+from types import CodeType, FrameType
 
 import pytest
 
-from workbook.overlay import learner_folder
+from workbook.overlay import ENV_PHASES, learner_folder
 
 _results: dict[str, dict] = {}
 ENV_SELECT = "WORKBOOK_SELECT"  # a JSON list of the test ids to keep; every other test is left out
@@ -47,6 +52,60 @@ def _summary(report: pytest.TestReport | pytest.CollectReport) -> dict:
     }
 
 
+class ExerciseRecorder:
+    """Notes which of the learner's exercise functions run while a test runs.
+
+    A profile hook (sys.setprofile) sees every Python function call; a function counts when it
+    is defined in the learner's copy of a module under the exercise's qualified name. Each code
+    object is looked up once, so the hook costs one dictionary lookup per call.
+    """
+
+    def __init__(self, phases: set[str]) -> None:
+        from workbook.manifest import all_exercises  # not needed where no learner code runs
+
+        folder = learner_folder()
+        self.targets = {(str(folder / f"phase{e.phase}" / f"{e.module}.py"), e.qualname): e.id
+                        for e in all_exercises() if e.phase in phases}
+        self.known: dict[CodeType, str | None] = {}
+        self.ran: set[str] = set()
+
+    def hook(self, frame: FrameType, event: str, arg: object) -> None:
+        if event != "call":
+            return
+        code = frame.f_code
+        try:
+            exercise = self.known[code]
+        except KeyError:
+            exercise = self.known[code] = self.targets.get(
+                (os.path.realpath(code.co_filename), code.co_qualname))
+        if exercise is not None:
+            self.ran.add(exercise)
+
+
+_recorder: ExerciseRecorder | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _recorder
+    phases = {p.strip().zfill(2) for p in os.environ.get(ENV_PHASES, "").split(",") if p.strip()}
+    _recorder = ExerciseRecorder(phases) if phases else None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    """Record the exercises each test runs, from its setup to its teardown."""
+    if _recorder is None:
+        yield
+        return
+    _recorder.ran = set()
+    previous = sys.getprofile()
+    sys.setprofile(_recorder.hook)
+    try:
+        yield
+    finally:
+        sys.setprofile(previous)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Keep only the listed tests. The workbook names whole files to pytest and the tests here:
     pytest refuses a list of test ids outright when one of their files does not import, and a
@@ -66,6 +125,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         entry = {"outcome": report.outcome}
         if report.failed:
             entry.update(_summary(report))
+            if _recorder is not None:
+                entry["ran"] = sorted(_recorder.ran)
         if report.nodeid not in _results or report.failed:
             _results[report.nodeid] = entry
 

@@ -374,3 +374,30 @@ def test_a_failure_report_names_the_workbooks_flag_not_pytests(
     explain(Outcome(exercise, status="failing", failures=[("tests/x.py::test_y", failure)]))
     out = capsys.readouterr().out
     assert "--verbose shows more of the difference" in out and "Use -v" not in out
+
+
+def test_a_failure_names_the_other_exercises_its_test_ran(learner) -> None:
+    """A merge_pair that misses a pair at the end of a word passes nothing on to bpe-train but
+    wrong words: the report of bpe-train's failure names merge-pair (and count-pairs, which
+    its tests also run), and leaves out the exercises they never call."""
+    from tests.workbook.conftest import solve_with_the_reference
+
+    solve_with_the_reference(learner, ["03.bpe-count-pairs", "03.bpe-train", "03.bigram-counts"])
+    learner.write("03.bpe-merge-pair", """
+        out, i = [], 0
+        while i < len(word):
+            if i + 2 < len(word) and word[i] == pair[0] and word[i + 1] == pair[1]:
+                out.append(new_id)
+                i += 2
+            else:
+                out.append(word[i])
+                i += 1
+        return out
+    """)
+    result = learner.run("check", "03.bpe-train")
+    assert result.returncode == 1
+    text = " ".join(result.stdout.split())
+    assert "03.bpe-train failing" in text, result.stdout
+    assert ("This test also ran your 03.bpe-count-pairs and 03.bpe-merge-pair. If train_naive "
+            "looks right, look there") in text, result.stdout
+    assert "bigram" not in text.split("First failure")[1]
