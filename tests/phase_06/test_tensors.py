@@ -53,3 +53,20 @@ def test_parity_applies_the_bars() -> None:
 def test_float32_gap_dwarfs_float64() -> None:
     gap = numpy_torch_gap(256, np.random.default_rng(0))
     assert gap["float64"] < 1e-13 < 1e-8 < gap["float32"] < 1e-4
+
+
+def test_float32_gap_is_the_largest_difference_of_tanh_of_the_same_cast_numbers() -> None:
+    """The gap is defined exactly: in each dtype, both libraries get x and W cast to it, apply
+    tanh(x @ W), and the largest |difference| is kept. The same draws, recomputed here, give the
+    same numbers (a mean, a missing tanh or a float64 PyTorch side would not)."""
+    gap = numpy_torch_gap(256, np.random.default_rng(0))
+    assert set(gap) == {"float32", "float64"} and all(isinstance(v, float) for v in gap.values())
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 256))
+    W = rng.normal(size=(256, 256)) / np.sqrt(256)
+    for name, dtype in (("float32", np.float32), ("float64", np.float64)):
+        x_d, W_d = x.astype(dtype), W.astype(dtype)
+        ours = np.tanh(x_d @ W_d)
+        theirs = torch.tanh(torch.from_numpy(x_d) @ torch.from_numpy(W_d)).numpy()
+        assert ours.dtype == theirs.dtype == dtype
+        assert gap[name] == pytest.approx(float(np.abs(ours - theirs).max()), rel=1e-6, abs=0)
