@@ -75,6 +75,45 @@ def test_accumulation_runs_the_forward_pass_in_the_dtype_asked(char_data: Path) 
     assert loss.item() == expected
 
 
+class Parcel:
+    """A batch tensor in transit: it becomes the tensor only through .to(device), as a batch
+    on the CPU must become one on the GPU. The model cannot read a Parcel."""
+
+    def __init__(self, tensor: torch.Tensor) -> None:
+        self.tensor, self.moved_to = tensor, None
+
+    def to(self, device: torch.device | str | None = None, *args: object,
+           **kwargs: object) -> torch.Tensor:
+        self.moved_to = torch.device(kwargs.get("device", device))
+        return self.tensor
+
+
+def test_accumulation_moves_every_batch_to_the_device_asked(char_data: Path) -> None:
+    """On a CPU every tensor is already where it is used, so forgetting .to(device) shows only
+    on a GPU: here each batch arrives as a Parcel that the model cannot read until it is moved."""
+    cfg = smoke(char_data)
+    torch.manual_seed(0)
+    model = build_model(cfg, 40)
+    loader = BatchLoader(TokenShards(char_data), 2, cfg.context)
+    parcels: list[Parcel] = []
+
+    class Shipping:
+        def next_batch(self) -> tuple[Parcel, Parcel]:
+            pair = tuple(Parcel(t) for t in loader.next_batch())
+            parcels.extend(pair)
+            return pair
+
+    try:
+        loss = accumulate_gradients(model, Shipping(), 3, torch.device("cpu"), torch.float32)
+    except (AttributeError, TypeError) as err:
+        if "Parcel" not in str(err):
+            raise
+        pytest.fail(f"a batch reached the model without .to(device) ({err})")
+    assert torch.isfinite(loss)
+    assert len(parcels) == 6, "take n_micro batches from loader.next_batch()"
+    assert all(p.moved_to == torch.device("cpu") for p in parcels)
+
+
 def test_accumulation_skips_the_gradient_sync_on_every_micro_batch_but_the_last(
         char_data: Path) -> None:
     """With several processes, no_sync() (DDP's) holds back the all-reduce: it must be entered
