@@ -236,6 +236,20 @@ def gpt2_n_params(config: GPT2Config) -> int:
     return (config.vocab_size + config.n_positions) * C + L * per_block + 2 * C
 
 
+def tensor_mismatches(expected: dict[str, tuple[int, ...]], found: dict[str, tuple[int, ...]],
+                      said_by: str) -> list[str]:
+    """How the tensors `found` (name -> shape) differ from the `expected` ones: how many are
+    missing, how many the config does not know, how many have another shape, each with a first
+    example; empty when they match. said_by names what sets the shapes ("config.json")."""
+    missing = sorted(set(expected) - set(found))
+    extra = sorted(set(found) - set(expected))
+    resized = [f"{name} {found[name]} where {said_by} says {expected[name]}"
+               for name in sorted(set(found) & set(expected)) if found[name] != expected[name]]
+    return ([f"{len(missing)} missing (e.g. {missing[0]})"] if missing else []) + \
+        ([f"{len(extra)} not in the config (e.g. {extra[0]})"] if extra else []) + \
+        ([f"{len(resized)} of another shape (e.g. {resized[0]})"] if resized else [])
+
+
 def check_export_folder(folder: Path, config: GPT2Config) -> None:
     """Refuse an export folder whose model.safetensors does not hold the tensors config.json
     describes: missing ones, extra ones, or other shapes (e.g. a vocabulary size changed by
@@ -260,13 +274,7 @@ def check_export_folder(folder: Path, config: GPT2Config) -> None:
     found = {name: shape for name, shape in found.items() if not name.endswith(NON_PARAMETERS)}
     if "lm_head.weight" not in found:  # the tied head is saved once, as the embedding
         expected.pop("lm_head.weight", None)
-    missing = sorted(set(expected) - set(found))
-    extra = sorted(set(found) - set(expected))
-    resized = [f"{name} {found[name]} where config.json says {expected[name]}"
-               for name in sorted(set(found) & set(expected)) if found[name] != expected[name]]
-    problems = ([f"{len(missing)} missing (e.g. {missing[0]})"] if missing else []) + \
-        ([f"{len(extra)} not in the config (e.g. {extra[0]})"] if extra else []) + \
-        ([f"{len(resized)} of another shape (e.g. {resized[0]})"] if resized else [])
+    problems = tensor_mismatches(expected, found, "config.json")
     if problems:
         raise NotAModelError(f"{folder}: config.json does not match model.safetensors: "
                              f"tensors {'; '.join(problems)}. Export the model again with "

@@ -40,6 +40,7 @@ from phase09.convert import (
     describe_file,
     hf_logits,
     max_abs_diff,
+    tensor_mismatches,
     to_hf,
 )
 from phase09.tokenizers_compare import hf_gpt2_tokenizer
@@ -104,16 +105,15 @@ def model_from_state(state: dict, path: Path) -> GPT:
     if not isinstance(weights, dict):
         raise NotAModelError(f"{path}: its 'model' entry is a {type(weights).__name__}, not a "
                              f"state dict")
+    not_tensors = sorted(name for name, w in weights.items() if not isinstance(w, torch.Tensor))
+    if not_tensors:
+        raise NotAModelError(f"{path}: its weights hold entries that are not tensors "
+                             f"({len(not_tensors)}, e.g. {not_tensors[0]!r}): use the checkpoint "
+                             f"as training wrote it")
     with torch.device("meta"):  # shapes only: nothing is allocated to compare them
         expected = {name: tuple(w.shape) for name, w in GPT(config).state_dict().items()}
-    found = {name: tuple(w.shape) for name, w in weights.items() if isinstance(w, torch.Tensor)}
-    missing = sorted(set(expected) - set(found))
-    extra = sorted(set(weights) - set(expected))
-    resized = [f"{name} {found[name]} where the config says {expected[name]}"
-               for name in expected if name in found and found[name] != expected[name]]
-    problems = ([f"{len(missing)} missing (e.g. {missing[0]})"] if missing else []) + \
-        ([f"{len(extra)} unknown (e.g. {extra[0]})"] if extra else []) + \
-        ([f"{len(resized)} of another shape (e.g. {resized[0]})"] if resized else [])
+    problems = tensor_mismatches(expected, {name: tuple(w.shape) for name, w in weights.items()},
+                                 "the config")
     if problems:
         raise NotAModelError(f"{path}: its weights do not match its config: tensors "
                              f"{'; '.join(problems)}. The file was changed or mixed from two "

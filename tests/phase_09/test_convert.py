@@ -284,7 +284,10 @@ SMALL = GPTConfig(vocab_size=12, context=16, n_layer=1, n_head=2, n_embd=16)
     (lambda p: p.write_text("hello"), "a text file"),
     (lambda p: phase08_file(p, SMALL, n_layer=2), "12 missing"),  # a block absent
     (lambda p: phase08_file(p, SMALL, weights={**model(SMALL).state_dict(),
-                                                "extra.weight": torch.ones(1)}), "1 unknown"),
+                                                "extra.weight": torch.ones(1)}),
+     "1 not in the config (e.g. extra.weight)"),
+    (lambda p: phase08_file(p, SMALL, weights={**model(SMALL).state_dict(), "step": 7}),
+     "entries that are not tensors (1, e.g. 'step')"),
     (lambda p: phase08_file(p, SMALL, vocab_size=13), "(12, 16) where the config says (13, 16)"),
     (lambda p: phase08_file(p, SMALL, dropout_rate=0.1), "does not know: ['dropout_rate']"),
     (lambda p: phase08_file(p, SMALL, tokenizer={"name": "gpt2"}), "GPT-2's tokenizer"),
